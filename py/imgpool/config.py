@@ -1,0 +1,176 @@
+"""One home for the pool's configuration and its defaults.
+
+The page, the CLI and the benchmark all build a `PoolConfig` here; no other module (and
+no JavaScript) holds a second copy of a default. Units are in the field names or the
+docstrings. `PoolConfig.from_hardware` derives pool size and memory budget from what the
+browser reports (`navigator.hardwareConcurrency`, `navigator.deviceMemory`); explicit
+overrides win. Validation happens once, in `__post_init__`, and raises `ConfigError`
+with a message that names the field.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from enum import Enum
+from typing import Any
+
+__all__ = ["ConfigError", "PoolConfig", "QueuePolicy", "MIB", "GIB"]
+
+MIB = 1024 * 1024
+GIB = 1024 * MIB
+
+#: A wasm32 heap cannot exceed 4 GiB, and wasm-vips builds it with a 2 GiB maximum.
+WASM_HEAP_MAX_BYTES = 2 * GIB
+#: Never more workers than this, whatever the hardware says: each is a Pyodide plus a
+#: wasm-vips instance (~300 MB resident at rest).
+MAX_POOL_SIZE = 16
+
+
+class ConfigError(ValueError):
+    """A configuration value is invalid; the message names the field and the fix."""
+
+
+class QueuePolicy(str, Enum):
+    """Which queued task runs next."""
+
+    #: Small images first, a heavy lane for big ones, aging so nothing starves.
+    SMART = "smart"
+    #: First in, first out: the baseline the benchmark compares against.
+    FIFO = "fifo"
+
+
+@dataclass(frozen=True)
+class PoolConfig:
+    """Everything the scheduler needs to know about the pool, with documented defaults."""
+
+    #: Number of worker slots. Default: hardwareConcurrency, at least 1, at most 16.
+    pool_size: int = 2
+    #: Sum of estimated decoded memory of running tasks may not exceed this (bytes).
+    #: Default: a quarter of deviceMemory, at least 512 MiB, at most 4 GiB.
+    memory_budget_bytes: int = 1 * GIB
+    #: Images with more pixels than this fail at once as `too_large` (decompression bombs).
+    max_pixels: int = 268_402_689  # libvips' own default limit (16384 x 16383)
+    #: Input files larger than this fail at once as `too_large` (bytes).
+    max_file_bytes: int = 512 * MIB
+    #: Queue policy: smart (default) or fifo.
+    policy: QueuePolicy = QueuePolicy.SMART
+    #: Tasks whose estimated work exceeds this many megapixels run in the heavy lane.
+    heavy_megapixels: float = 40.0
+    #: At most this many heavy tasks run at once (0 means no limit beyond pool size).
+    heavy_lane_slots: int = 1
+    #: A queued task passed over this many times jumps the queue (anti-starvation).
+    max_skips: int = 16
+    #: Per-task timeout: base seconds plus seconds per estimated megapixel of work.
+    timeout_base_s: float = 30.0
+    timeout_per_mpix_s: float = 1.5
+    #: Timeouts never exceed this (seconds).
+    timeout_max_s: float = 600.0
+    #: A worker that has not said Ready this long after start is counted as a failed start.
+    start_timeout_s: float = 60.0
+    #: Seconds between worker starts (several Pyodides booting at once can hang).
+    start_stagger_s: float = 0.25
+    #: After a cooperative cancel, the worker is terminated if it has not stopped by then.
+    cancel_grace_s: float = 2.0
+    #: This many consecutive failed worker starts trip the circuit breaker.
+    breaker_threshold: int = 3
+    #: A task that has taken down this many workers fails as poison.
+    poison_threshold: int = 2
+    #: A worker whose wasm heap grew past this is retired when idle (bytes).
+    retire_heap_bytes: int = 1536 * MIB
+    #: A worker is recycled after this many tasks (0: never).
+    recycle_after_tasks: int = 0
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.policy, QueuePolicy):
+            try:
+                object.__setattr__(self, "policy", QueuePolicy(self.policy))
+            except ValueError:
+                raise ConfigError(
+                    f"policy must be one of {[p.value for p in QueuePolicy]}, not {self.policy!r}"
+                ) from None
+        _check_int(self, "pool_size", 1, MAX_POOL_SIZE)
+        _check_int(self, "memory_budget_bytes", 16 * MIB, 64 * GIB)
+        _check_int(self, "max_pixels", 1, 10**11)
+        _check_int(self, "max_file_bytes", 1, 64 * GIB)
+        _check_int(self, "heavy_lane_slots", 0, MAX_POOL_SIZE)
+        _check_int(self, "max_skips", 1, 10_000)
+        _check_int(self, "breaker_threshold", 1, 100)
+        _check_int(self, "poison_threshold", 1, 100)
+        _check_int(self, "retire_heap_bytes", 16 * MIB, WASM_HEAP_MAX_BYTES * 2)
+        _check_int(self, "recycle_after_tasks", 0, 10**9)
+        for name in ("heavy_megapixels", "timeout_base_s", "timeout_per_mpix_s",
+                     "timeout_max_s", "start_timeout_s", "cancel_grace_s"):
+            _check_float(self, name, 0.0, 1e6, exclusive_min=True)
+        _check_float(self, "start_stagger_s", 0.0, 60.0)
+
+    @classmethod
+    def from_hardware(
+        cls,
+        hardware_concurrency: int | None = None,
+        device_memory_gb: float | None = None,
+        **overrides: Any,
+    ) -> "PoolConfig":
+        """Derive pool size and budget from the browser's hints; `overrides` win.
+
+        `None` or nonsense hints fall back to the class defaults.
+        """
+        derived: dict[str, Any] = {}
+        if isinstance(hardware_concurrency, (int, float)) and hardware_concurrency >= 1:
+            derived["pool_size"] = max(1, min(MAX_POOL_SIZE, int(hardware_concurrency)))
+        if isinstance(device_memory_gb, (int, float)) and device_memory_gb > 0:
+            quarter = int(device_memory_gb * GIB / 4)
+            derived["memory_budget_bytes"] = max(512 * MIB, min(4 * GIB, quarter))
+        derived.update({k: v for k, v in overrides.items() if v is not None})
+        return cls.from_dict(derived)
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any]) -> "PoolConfig":
+        """Build from plain values (URL parameters, JSON presets); unknown keys are errors."""
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(values) - known)
+        if unknown:
+            raise ConfigError(f"unknown pool setting(s): {', '.join(unknown)}")
+        coerced = {}
+        for f in dataclasses.fields(cls):
+            if f.name in values:
+                coerced[f.name] = _coerce(f.name, values[f.name], getattr(cls, f.name))
+        return cls(**coerced)
+
+    def to_dict(self) -> dict[str, Any]:
+        out = dataclasses.asdict(self)
+        out["policy"] = self.policy.value
+        return out
+
+
+def _coerce(name: str, value: Any, default: Any) -> Any:
+    if isinstance(default, Enum):
+        return value
+    try:
+        if isinstance(default, bool):
+            return bool(value)
+        if isinstance(default, int):
+            if isinstance(value, float) and not value.is_integer():
+                raise ValueError
+            return int(value)
+        if isinstance(default, float):
+            return float(value)
+    except (TypeError, ValueError):
+        raise ConfigError(f"{name} must be a number, not {value!r}") from None
+    return value
+
+
+def _check_int(cfg: PoolConfig, name: str, lo: int, hi: int) -> None:
+    value = getattr(cfg, name)
+    if isinstance(value, bool) or not isinstance(value, int) or not lo <= value <= hi:
+        raise ConfigError(f"{name} must be a whole number from {lo} to {hi}, not {value!r}")
+
+
+def _check_float(cfg: PoolConfig, name: str, lo: float, hi: float,
+                 exclusive_min: bool = False) -> None:
+    value = getattr(cfg, name)
+    ok = isinstance(value, (int, float)) and not isinstance(value, bool)
+    ok = ok and (value > lo if exclusive_min else value >= lo) and value <= hi
+    if not ok:
+        bound = f"more than {lo}" if exclusive_min else f"at least {lo}"
+        raise ConfigError(f"{name} must be a number {bound} and at most {hi}, not {value!r}")

@@ -1,0 +1,214 @@
+"""What the user asked for: the typed, validated options of one optimisation job.
+
+One place for the defaults (the page's form, the CLI flags and presets all read them
+from here). `Options.from_dict` takes plain values (URL parameters, a JSON/TOML preset,
+a form), rejects unknown keys and invalid values with an `OptionsError` that names the
+option and says what is allowed, before any work starts.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from dataclasses import dataclass
+from enum import Enum
+from typing import Any
+
+__all__ = [
+    "OptionsError", "Options", "OutputFormat", "Fit", "MetadataPolicy", "ColourHandling",
+    "EXTENSIONS",
+]
+
+MAX_DIMENSION = 65_535  # libvips' largest image side for most savers
+
+
+class OptionsError(ValueError):
+    """An option is invalid; the message names it and says what is allowed."""
+
+
+class OutputFormat(str, Enum):
+    """The format the result is written in."""
+
+    WEBP = "webp"
+    AVIF = "avif"
+    JPEG = "jpeg"
+    PNG = "png"
+    JXL = "jxl"
+    GIF = "gif"
+    #: Keep the input's own format (falls back to PNG/JPEG for formats vips cannot save).
+    SAME = "same"
+
+
+class Fit(str, Enum):
+    """How `width` and `height` bound the result."""
+
+    #: Fit inside the box, keeping the aspect ratio (never crops).
+    INSIDE = "inside"
+    #: Fill the box exactly, cropping the overflow from the centre.
+    COVER = "cover"
+
+
+class MetadataPolicy(str, Enum):
+    """Which metadata survives in the output."""
+
+    STRIP = "strip"          #: drop all EXIF/XMP/IPTC (the ICC profile follows `colour`)
+    COPYRIGHT = "copyright"  #: keep only copyright and artist fields
+    ALL = "all"              #: keep everything the output format can carry
+
+
+class ColourHandling(str, Enum):
+    """What happens to colour profiles."""
+
+    SRGB = "srgb"  #: convert to sRGB and drop the profile (smallest, what the web expects)
+    KEEP = "keep"  #: keep the pixels as they are and embed the input's ICC profile
+
+
+#: File extension written for each concrete output format.
+EXTENSIONS: dict[OutputFormat, str] = {
+    OutputFormat.WEBP: ".webp",
+    OutputFormat.AVIF: ".avif",
+    OutputFormat.JPEG: ".jpg",
+    OutputFormat.PNG: ".png",
+    OutputFormat.JXL: ".jxl",
+    OutputFormat.GIF: ".gif",
+}
+
+_HEX_COLOUR = re.compile(r"^#(?:[0-9a-fA-F]{3}|[0-9a-fA-F]{6})$")
+
+
+@dataclass(frozen=True)
+class Options:
+    """One job's options. Defaults: WebP q80, long edge at most 2048 px, auto-rotate,
+    sRGB, metadata stripped."""
+
+    format: OutputFormat = OutputFormat.WEBP
+    #: Encoder quality, 1 (smallest) to 100 (best). Ignored when `lossless`.
+    quality: int = 80
+    #: Encoder effort, 0 (fastest) to 9 (smallest output); mapped to each encoder's scale.
+    effort: int = 4
+    #: Lossless encoding (WebP, AVIF, JXL; PNG is always lossless).
+    lossless: bool = False
+    #: Longest side of the result in pixels; None keeps the size. Default 2048.
+    max_size: int | None = 2048
+    #: Exact box to fit into (with `fit`); either may be None to bound one side only.
+    width: int | None = None
+    height: int | None = None
+    fit: Fit = Fit.INSIDE
+    #: Allow the result to be larger than the input (upscaling). Off: never enlarge.
+    enlarge: bool = False
+    #: Apply the EXIF orientation to the pixels (and drop the tag).
+    auto_rotate: bool = True
+    colour: ColourHandling = ColourHandling.SRGB
+    metadata: MetadataPolicy = MetadataPolicy.STRIP
+    #: Background for flattening alpha into formats without alpha (JPEG), "#rrggbb".
+    background: str = "#ffffff"
+    #: PNG only: quantise to a palette of at most 256 colours (much smaller, lossy).
+    palette: bool = False
+    #: Keep every frame of an animated/multi-page input when the output can hold them.
+    animated: bool = True
+    #: If the result is larger than the input, return the input bytes unchanged.
+    keep_original_if_larger: bool = False
+    #: Per-image timeout in seconds; None lets the scheduler scale it by the estimate.
+    timeout_s: float | None = None
+
+    def __post_init__(self) -> None:
+        for name, enum in (("format", OutputFormat), ("fit", Fit),
+                           ("metadata", MetadataPolicy), ("colour", ColourHandling)):
+            value = getattr(self, name)
+            if not isinstance(value, enum):
+                try:
+                    object.__setattr__(self, name, enum(str(value).lower()))
+                except ValueError:
+                    allowed = ", ".join(m.value for m in enum)
+                    raise OptionsError(f"{name} must be one of {allowed}; got {value!r}") from None
+        _int_in(self, "quality", 1, 100)
+        _int_in(self, "effort", 0, 9)
+        for name in ("max_size", "width", "height"):
+            if getattr(self, name) is not None:
+                _int_in(self, name, 1, MAX_DIMENSION)
+        for name in ("lossless", "enlarge", "auto_rotate", "palette", "animated",
+                     "keep_original_if_larger"):
+            if not isinstance(getattr(self, name), bool):
+                raise OptionsError(f"{name} must be true or false; got {getattr(self, name)!r}")
+        if not isinstance(self.background, str) or not _HEX_COLOUR.match(self.background):
+            raise OptionsError(f"background must be a colour like #ffffff; got {self.background!r}")
+        if self.timeout_s is not None:
+            t = self.timeout_s
+            if isinstance(t, bool) or not isinstance(t, (int, float)) or not 0 < t <= 86_400:
+                raise OptionsError(f"timeout_s must be seconds between 0 and 86400; got {t!r}")
+        if self.fit is Fit.COVER and (self.width is None or self.height is None):
+            raise OptionsError("fit=cover needs both width and height")
+        if self.palette and self.format not in (OutputFormat.PNG, OutputFormat.GIF,
+                                                 OutputFormat.SAME):
+            raise OptionsError("palette applies to png (or gif) output only")
+
+    @property
+    def background_rgb(self) -> tuple[int, int, int]:
+        h = self.background.lstrip("#")
+        if len(h) == 3:
+            h = "".join(c * 2 for c in h)
+        return (int(h[0:2], 16), int(h[2:4], 16), int(h[4:6], 16))
+
+    def target_box(self) -> tuple[int | None, int | None]:
+        """The (width, height) bound the result must fit in; None means unbounded."""
+        w, h = self.width, self.height
+        if self.max_size is not None:
+            w = self.max_size if w is None else min(w, self.max_size)
+            h = self.max_size if h is None else min(h, self.max_size)
+        return w, h
+
+    def to_dict(self) -> dict[str, Any]:
+        out = dataclasses.asdict(self)
+        for k, v in out.items():
+            if isinstance(v, Enum):
+                out[k] = v.value
+        return out
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any] | None) -> "Options":
+        """Build from plain values; strings from URLs/forms are coerced; unknown keys fail."""
+        values = dict(values or {})
+        fields = {f.name: f for f in dataclasses.fields(cls)}
+        unknown = sorted(set(values) - set(fields))
+        if unknown:
+            raise OptionsError(f"unknown option(s): {', '.join(unknown)}")
+        kwargs = {name: _coerce(name, value, fields[name].default)
+                  for name, value in values.items()}
+        return cls(**kwargs)
+
+    def replace(self, **changes: Any) -> "Options":
+        return dataclasses.replace(self, **changes)
+
+
+def _coerce(name: str, value: Any, default: Any) -> Any:
+    """Turn strings from URL parameters/forms into the field's type."""
+    if not isinstance(value, str):
+        return value
+    text = value.strip()
+    if isinstance(default, bool):
+        if text.lower() in ("1", "true", "yes", "on"):
+            return True
+        if text.lower() in ("0", "false", "no", "off"):
+            return False
+        raise OptionsError(f"{name} must be true or false; got {value!r}")
+    if name in ("quality", "effort", "max_size", "width", "height"):
+        if text.lower() in ("", "none", "null", "0") and name in ("max_size", "width", "height"):
+            return None
+        try:
+            return int(text)
+        except ValueError:
+            raise OptionsError(f"{name} must be a whole number; got {value!r}") from None
+    if name == "timeout_s":
+        if text.lower() in ("", "none", "null"):
+            return None
+        try:
+            return float(text)
+        except ValueError:
+            raise OptionsError(f"{name} must be a number of seconds; got {value!r}") from None
+    return text
+
+
+def _int_in(opts: Options, name: str, lo: int, hi: int) -> None:
+    value = getattr(opts, name)
+    if isinstance(value, bool) or not isinstance(value, int) or not lo <= value <= hi:
+        raise OptionsError(f"{name} must be a whole number from {lo} to {hi}; got {value!r}")
