@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import base64
 import hashlib
+import json
 import sys
 import zipfile
 from pathlib import Path
@@ -84,12 +85,24 @@ def build(out_dir: Path, quiet: bool = False) -> Path:
     return wheel
 
 
+def write_manifest(out_dir: Path, wheel: Path) -> None:
+    """manifest.json tells the page and workers the wheel file names (no copy in JS)."""
+    micropip = sorted(out_dir.glob("micropip-*.whl"))
+    manifest = {"imgpool": wheel.name, "micropip": micropip[-1].name if micropip else None}
+    text = json.dumps(manifest, indent=1) + "\n"
+    target = out_dir / "manifest.json"
+    if not target.exists() or target.read_text() != text:
+        target.write_text(text)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--out", type=Path, default=DIST)
     ap.add_argument("--quiet", action="store_true")
     args = ap.parse_args()
-    print(build(args.out, args.quiet))
+    wheel = build(args.out, args.quiet)
+    write_manifest(args.out, wheel)
+    print(wheel)
 
 
 if __name__ == "__main__":

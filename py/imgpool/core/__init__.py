@@ -1,0 +1,46 @@
+"""imgpool.core: the sans-IO scheduler. Standard library only; no clock, no I/O, no `js`.
+
+Layout (each module opens with its theory of operation):
+- `imageinfo`: what the header probe learnt (`ImageInfo`); `probe`: the probe itself.
+- `estimate`: decoded memory and work of a task; per-format calibration.
+- `tasks`: `Task`, its state table, `FailureReason`, `TaskResult`, failure messages.
+- `slots`: the worker-slot state table, `Slot`, the staggered start queue, diagrams.
+- `policy`: which queued task runs next (FIFO, smart: size classes, heavy lane, aging).
+- `events` / `commands`: what the core reports / asks its adapter to do.
+- `stats`: batch statistics.
+- `scheduler`: `Scheduler`, which drives all of the above: events in, commands out.
+"""
+
+from imgpool.core.commands import (Command, Dispatch, Emit, SetTimer, StartWorker, StopTask,
+                                   TerminateWorker)
+from imgpool.core.estimate import Estimate, MemoryCalibration, estimate, task_timeout_s
+from imgpool.core.events import (TERMINAL_EVENTS, BatchFinished, BreakerTripped, Event,
+                                 TaskCancelled, TaskDone, TaskFailed, TaskProgress,
+                                 TaskQueued, TaskStarted, WorkerStateChanged)
+from imgpool.core.imageinfo import ImageFormat, ImageInfo
+from imgpool.core.policy import FifoPolicy, Policy, SmartPolicy, make_policy
+from imgpool.core.scheduler import PoolState, Scheduler
+from imgpool.core.slots import (SLOT_TRANSITIONS, Slot, SlotEvent, SlotState,
+                                SlotTransitionError, slot_diagram)
+from imgpool.core.stats import BatchStats
+from imgpool.core.tasks import (TASK_TRANSITIONS, FailureReason, Task, TaskEvent, TaskResult,
+                                TaskState, TaskTransitionError)
+
+__all__ = [
+    # the scheduler and what it says
+    "Scheduler", "PoolState",
+    "Command", "StartWorker", "Dispatch", "StopTask", "TerminateWorker", "SetTimer", "Emit",
+    "Event", "TaskQueued", "TaskStarted", "TaskProgress", "TaskDone", "TaskFailed",
+    "TaskCancelled", "WorkerStateChanged", "BreakerTripped", "BatchFinished",
+    "TERMINAL_EVENTS", "BatchStats",
+    # tasks and slots
+    "Task", "TaskState", "TaskEvent", "TASK_TRANSITIONS", "TaskTransitionError",
+    "FailureReason", "TaskResult",
+    "Slot", "SlotState", "SlotEvent", "SLOT_TRANSITIONS", "SlotTransitionError",
+    "slot_diagram",
+    # inputs and costs
+    "ImageFormat", "ImageInfo", "Estimate", "estimate", "task_timeout_s",
+    "MemoryCalibration",
+    # queue policies
+    "Policy", "FifoPolicy", "SmartPolicy", "make_policy",
+]

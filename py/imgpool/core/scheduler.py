@@ -1,0 +1,648 @@
+"""The sans-IO scheduler: events in, commands out.
+
+Theory of operation
+-------------------
+`Scheduler` decides; an adapter (the page, or `imgpool.testing.Harness`) carries out.
+Every public method takes `now` (seconds, a monotonic clock the adapter owns) first
+and returns `list[Command]`. The core never reads a clock, sleeps, draws a random
+number, does I/O or imports `js`; when it needs to be woken it says so with
+`SetTimer(at)`, and the adapter calls `tick(now)` then.
+
+Each call runs in two halves: first the event itself (settle a task, move a slot),
+then the same tail for every call (`_flush`): start the slots whose turn has come,
+dispatch queued tasks while an IDLE slot and the memory budget allow, notice an
+emptied batch, re-arm the timer. So whatever happened, the pool moves on at once.
+
+Rules it keeps (DESIGN.md, invariants 1-5):
+- A task is settled exactly once (`Task.fire` refuses a second terminal move) and
+  *before* the worker clean-up it causes: TaskFailed comes before TerminateWorker.
+- A task starts only on an IDLE slot, and only if the reserved memory of the running
+  tasks plus its own (corrected) estimate fits `memory_budget_bytes`. A task that must
+  run alone (it took down a worker, or it is larger than the whole budget) starts only
+  when nothing holds a reservation, and reserves at least the whole budget, so nothing
+  starts beside it. A cancelled task's slot keeps its reservation until the worker has
+  really stopped (or was terminated).
+- A message is acted on only if (slot_id, generation) is the slot's live incarnation
+  and, for task messages, task_id is the slot's task. Anything else is stale: ignored,
+  `[]` returned, nothing changed.
+- Failures: image errors (bad_input, unsupported, too_large, a worker-reported timeout)
+  fail at once and keep the worker. Out of memory and crashes make the worker
+  untrusted: it is terminated and replaced (generation + 1); the task is retried once,
+  alone, preferably on a fresh worker. A second oom fails it (`oom`); taking down
+  `poison_threshold` workers fails it as poison (`worker_lost`). A deadline passing
+  fails the task (`timeout`) and replaces the worker.
+- `breaker_threshold` consecutive failed starts trip the breaker: BreakerTripped, the
+  queue fails with `pool_broken`, no slot is restarted again, healthy busy workers
+  finish their task and retire.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from enum import Enum
+from types import MappingProxyType
+
+from imgpool.config import PoolConfig
+from imgpool.core.commands import (Command, Dispatch, Emit, SetTimer, StartWorker,
+                                   StopTask, TerminateWorker)
+from imgpool.core.estimate import MemoryCalibration, estimate, task_timeout_s
+from imgpool.core.events import (BatchFinished, BreakerTripped, Event, TaskCancelled,
+                                 TaskDone, TaskFailed, TaskProgress, TaskQueued,
+                                 TaskStarted, WorkerStateChanged)
+from imgpool.core.imageinfo import ImageInfo
+from imgpool.core.policy import make_policy
+from imgpool.core.slots import Slot, SlotEvent, SlotState, StartQueue
+from imgpool.core.stats import BatchStats, StatsRecorder
+from imgpool.core.tasks import (IMAGE_ERRORS, FailureReason, Lane, Placement, Task,
+                                TaskEvent, TaskResult, TaskState, default_message,
+                                file_too_large_message, fmt_bytes, oom_message,
+                                poison_message, pool_broken_message, timeout_message,
+                                too_large_message)
+from imgpool.options import Options
+
+__all__ = ["Scheduler", "PoolState", "OOM_ATTEMPTS"]
+
+#: A task that ran out of memory this many times fails (the last time it ran alone).
+OOM_ATTEMPTS = 2
+
+
+class PoolState(Enum):
+    """The pool's lifecycle."""
+
+    NEW = "new"          #: constructed; start() not called yet (tasks may already queue)
+    RUNNING = "running"  #: workers start, run, and are replaced when lost
+    BROKEN = "broken"    #: breaker tripped: no more starts; the queue fails fast
+    CLOSED = "closed"    #: shutdown() ran: everything settled, every worker terminated
+
+
+class _Batch(Enum):
+    IDLE = "idle"        #: nothing submitted since the last BatchFinished
+    ACTIVE = "active"    #: work queued or running
+    DRAINED = "drained"  #: empty; BatchFinished goes out at the next tick (so a burst of
+    #                      submits that all fail at once still makes one batch)
+
+
+class Scheduler:
+    """Admission, dispatch, deadlines, recovery and cancellation for one pool."""
+
+    def __init__(self, config: PoolConfig | None = None) -> None:
+        self.config = config = config or PoolConfig()
+        self._pool = PoolState.NEW
+        self._slots = [Slot(i) for i in range(config.pool_size)]
+        self._tasks: dict[int, Task] = {}
+        self._running: dict[int, Task] = {}
+        self._policy = make_policy(config)
+        self._calibration = MemoryCalibration()
+        self._starts = StartQueue(config.start_stagger_s)
+        self._stats = StatsRecorder(config.pool_size)
+        self._inflight = 0          # sum of slots' reserved_bytes
+        #: slot_id -> the queued retry waiting for that slot's fresh incarnation
+        self._pins: dict[int, Task] = {}
+        self._free_idle: list[Slot] = []  # IDLE and not pinned, during _fill
+        self._start_failures = 0    # consecutive; reset by a worker saying Ready
+        self._last_start_error = ""
+        self._seq = 0
+        self._batch = _Batch.IDLE
+        self._batch_due: float | None = None
+        self._timer: float | None = None  # last SetTimer sent
+        self._now = 0.0
+        self._out: list[Command] = []
+
+    # ---- read-only views for adapters and tests -------------------------------------
+
+    @property
+    def pool_state(self) -> PoolState:
+        return self._pool
+
+    @property
+    def tasks(self) -> Mapping[int, Task]:
+        return MappingProxyType(self._tasks)
+
+    @property
+    def slots(self) -> tuple[Slot, ...]:
+        return tuple(self._slots)
+
+    @property
+    def queued(self) -> int:
+        return len(self._policy)
+
+    @property
+    def running(self) -> int:
+        return len(self._running)
+
+    @property
+    def inflight_bytes(self) -> int:
+        """Memory reserved by running (and still-stopping cancelled) tasks."""
+        return self._inflight
+
+    @property
+    def stats(self) -> BatchStats:
+        return self._stats.snapshot(self._now, len(self._policy), len(self._running))
+
+    @property
+    def next_timer(self) -> float | None:
+        return self._timer
+
+    @property
+    def calibration(self) -> MemoryCalibration:
+        return self._calibration
+
+    def reserved_for(self, task: Task) -> int:
+        """What admission would count for `task` now (corrected estimate)."""
+        return self._calibration.scaled(task.info.format, task.estimate.memory_bytes)
+
+    # ---- lifecycle -------------------------------------------------------------------
+
+    def start(self, now: float) -> list[Command]:
+        """Start the pool: the first worker now, the rest `start_stagger_s` apart."""
+        self._now = now
+        if self._pool is not PoolState.NEW:
+            return self._flush(now)
+        self._pool = PoolState.RUNNING
+        for slot in self._slots:
+            self._starts.push(slot.slot_id)
+        return self._flush(now)
+
+    def shutdown(self, now: float) -> list[Command]:
+        """Cancel every task, terminate every worker. Idempotent; final."""
+        self._now = now
+        if self._pool is PoolState.CLOSED:
+            return []
+        for task in list(self._running.values()):
+            self._settle(task, TaskEvent.CANCEL)
+        for task in self._queued_tasks():
+            self._policy.remove(task)
+            self._settle(task, TaskEvent.CANCEL)
+        self._pool = PoolState.CLOSED
+        self._starts.clear()
+        self._pins.clear()
+        for slot in self._slots:
+            self._retire(slot, "pool shut down")
+        if self._batch is not _Batch.IDLE:
+            self._finish_batch(now)
+        return self._flush(now)
+
+    # ---- tasks -----------------------------------------------------------------------
+
+    def submit(self, now: float, task_id: int, name: str, size_bytes: int,
+               info: ImageInfo, options: Options | None = None) -> list[Command]:
+        """Queue one image. Too large, empty, or pool broken: fails at once, never runs.
+
+        Raises ValueError for a task_id already used, RuntimeError after shutdown.
+        """
+        if task_id in self._tasks:
+            raise ValueError(f"task id {task_id} was already submitted")
+        if self._pool is PoolState.CLOSED:
+            raise RuntimeError("the pool is shut down")
+        self._now = now
+        options = options or Options()
+        est = estimate(info, options, size_bytes)
+        lane = Lane.HEAVY if est.work_mpix > self.config.heavy_megapixels else Lane.LIGHT
+        self._seq += 1
+        task = Task(task_id=task_id, name=name, size_bytes=size_bytes, info=info,
+                    options=options, estimate=est, seq=self._seq, lane=lane)
+        self._tasks[task_id] = task
+        if self._batch is _Batch.IDLE:
+            self._stats.begin(now)
+        self._batch = _Batch.ACTIVE
+        self._stats.task_submitted()
+
+        problem = self._reject_reason(task)
+        if problem is not None:
+            self._settle(task, TaskEvent.FAIL, *problem)
+        else:
+            self._enqueue(task)
+        return self._flush(now)
+
+    def _reject_reason(self, task: Task) -> tuple[FailureReason, str] | None:
+        cfg = self.config
+        if task.size_bytes <= 0:
+            return FailureReason.BAD_INPUT, "file is empty"
+        if task.size_bytes > cfg.max_file_bytes:
+            return FailureReason.TOO_LARGE, file_too_large_message(task.size_bytes,
+                                                                   cfg.max_file_bytes)
+        pixels = task.info.pixels
+        if pixels is not None and pixels > cfg.max_pixels:
+            return FailureReason.TOO_LARGE, too_large_message(
+                task.info.width or 0, task.info.height or 0, cfg.max_pixels)
+        if self._pool is PoolState.BROKEN:
+            return FailureReason.POOL_BROKEN, self._broken_message()
+        return None
+
+    def cancel(self, now: float, task_id: int) -> list[Command]:
+        """Cancel one task: queued at once; running settled first, then StopTask and a
+        grace of `cancel_grace_s` before the worker is terminated. Settled: no-op.
+        Raises KeyError for an id never submitted."""
+        self._now = now
+        self._cancel(now, self._tasks[task_id])
+        return self._flush(now)
+
+    def cancel_all(self, now: float) -> list[Command]:
+        self._now = now
+        for task in list(self._running.values()) + self._queued_tasks():
+            self._cancel(now, task)
+        return self._flush(now)
+
+    # ---- worker messages -------------------------------------------------------------
+
+    def worker_ready(self, now: float, slot_id: int, generation: int,
+                     init_ms: float = 0.0) -> list[Command]:
+        slot = self._live_slot(slot_id, generation)
+        if slot is None or slot.state is not SlotState.STARTING:
+            return []
+        self._now = now
+        self._vacate(slot)
+        self._fire(slot, SlotEvent.READY)
+        self._start_failures = 0
+        self._stats.worker_ready(init_ms)
+        return self._flush(now)
+
+    def worker_start_failed(self, now: float, slot_id: int, generation: int,
+                            message: str) -> list[Command]:
+        slot = self._live_slot(slot_id, generation)
+        if slot is None or slot.state is not SlotState.STARTING:
+            return []
+        self._now = now
+        self._start_failed(slot, message or "no details")
+        return self._flush(now)
+
+    def task_progress(self, now: float, slot_id: int, generation: int, task_id: int,
+                      fraction: float) -> list[Command]:
+        slot = self._live_slot(slot_id, generation, task_id)
+        if slot is None or slot.state is not SlotState.BUSY:
+            return []
+        self._now = now
+        self._emit(TaskProgress(task_id, min(1.0, max(0.0, float(fraction)))))
+        return self._flush(now)
+
+    def task_done(self, now: float, slot_id: int, generation: int, task_id: int,
+                  result: TaskResult) -> list[Command]:
+        slot = self._live_slot(slot_id, generation, task_id)
+        if slot is None:
+            return []
+        self._now = now
+        slot.heap_bytes = result.heap_bytes
+        if slot.state is SlotState.BUSY:
+            task = self._tasks[task_id]
+            self._settle(task, TaskEvent.COMPLETE, result=result)
+            self._calibration.observe(task.info.format, task.estimate.memory_bytes,
+                                      result.mem_highwater_bytes)
+            self._finish(slot)
+        else:  # CANCELLING: it finished before it saw the stop; the task stays cancelled
+            self._stopped(slot)
+        return self._flush(now)
+
+    def task_failed(self, now: float, slot_id: int, generation: int, task_id: int,
+                    reason: FailureReason | str, message: str = "") -> list[Command]:
+        slot = self._live_slot(slot_id, generation, task_id)
+        if slot is None:
+            return []
+        self._now = now
+        reason = FailureReason(reason)
+        task = self._tasks[task_id]
+        if slot.state is SlotState.CANCELLING:
+            if reason is FailureReason.OOM:
+                self._lose_worker(slot, "out of memory while stopping a cancelled task")
+            else:
+                self._stopped(slot)
+        elif reason in IMAGE_ERRORS:
+            self._settle(task, TaskEvent.FAIL, reason, default_message(reason, message))
+            self._finish(slot)
+        elif reason is FailureReason.CANCELLED:  # the worker stopped it on its own
+            self._settle(task, TaskEvent.CANCEL)
+            self._finish(slot)
+        elif reason is FailureReason.OOM:
+            task.ooms += 1
+            task.workers_lost += 1
+            if (task.ooms >= OOM_ATTEMPTS
+                    or task.workers_lost >= self.config.poison_threshold):
+                self._settle(task, TaskEvent.FAIL, FailureReason.OOM,
+                             oom_message(task.ooms, self.reserved_for(task), message))
+            else:
+                self._requeue_alone(task, slot)
+            self._lose_worker(slot, f"out of memory on task {task_id}")
+        else:  # worker_lost / pool_broken reported by a worker: it is not healthy
+            self._crashed(slot, default_message(reason, message))
+        return self._flush(now)
+
+    def worker_crashed(self, now: float, slot_id: int, generation: int,
+                       message: str = "") -> list[Command]:
+        """An `error`/`messageerror` from the worker: Web Workers have no exit event."""
+        slot = self._live_slot(slot_id, generation)
+        if slot is None:
+            return []
+        self._now = now
+        message = message or "no details"
+        if slot.state is SlotState.STARTING:
+            self._start_failed(slot, f"crashed while starting: {message}")
+        else:
+            self._crashed(slot, message)
+        return self._flush(now)
+
+    def worker_cancelled(self, now: float, slot_id: int, generation: int,
+                         task_id: int) -> list[Command]:
+        """The worker acknowledges StopTask (or stopped the task on its own)."""
+        slot = self._live_slot(slot_id, generation, task_id)
+        if slot is None:
+            return []
+        self._now = now
+        if slot.state is SlotState.CANCELLING:
+            self._stopped(slot)
+        else:
+            self._settle(self._tasks[task_id], TaskEvent.CANCEL)
+            self._finish(slot)
+        return self._flush(now)
+
+    def tick(self, now: float) -> list[Command]:
+        """Deadlines: start timeouts, task timeouts, cancel graces; staggered starts;
+        the end of a drained batch. Safe to call at any time."""
+        self._now = now
+        self._timer = None  # the adapter's timer (if any) has fired: re-arm below
+        cfg = self.config
+        for slot in self._slots:
+            if slot.deadline is None or slot.deadline > now:
+                continue
+            if slot.state is SlotState.STARTING:
+                self._start_failed(
+                    slot, f"did not become ready within {cfg.start_timeout_s:g} s")
+            elif slot.state is SlotState.BUSY:
+                task = self._tasks[slot.task_id]  # type: ignore[index]
+                limit = task_timeout_s(cfg, task.estimate, task.options)
+                self._settle(task, TaskEvent.FAIL, FailureReason.TIMEOUT,
+                             timeout_message(limit, task.estimate.work_mpix))
+                self._terminate_untrusted(slot, SlotEvent.TIMEOUT,
+                                          f"task {task.task_id} timed out")
+            elif slot.state is SlotState.CANCELLING:
+                self._terminate_untrusted(
+                    slot, SlotEvent.TIMEOUT,
+                    f"did not stop within {cfg.cancel_grace_s:g} s of a cancel")
+        if (self._batch is _Batch.DRAINED and self._batch_due is not None
+                and self._batch_due <= now):
+            self._finish_batch(now)
+        return self._flush(now)
+
+    # ---- the tail of every call ------------------------------------------------------
+
+    def _flush(self, now: float) -> list[Command]:
+        if self._pool is PoolState.RUNNING:
+            for slot_id in self._starts.pop_due(now):
+                slot = self._slots[slot_id]
+                self._fire(slot, SlotEvent.START)
+                slot.deadline = now + self.config.start_timeout_s
+                self._out.append(StartWorker(slot_id, slot.generation))
+                self._stats.worker_started()
+        if self._pool is PoolState.BROKEN and len(self._policy):
+            for task in self._queued_tasks():
+                self._policy.remove(task)
+                self._settle(task, TaskEvent.FAIL, FailureReason.POOL_BROKEN,
+                             self._broken_message())
+        self._fill(now)
+        if self._batch is _Batch.ACTIVE and not len(self._policy) and not self._running:
+            self._batch, self._batch_due = _Batch.DRAINED, now
+        wake = self._wake_at()
+        if wake != self._timer:
+            self._timer = wake
+            self._out.append(SetTimer(wake))
+        out, self._out = self._out, []
+        return out
+
+    def _fill(self, now: float) -> None:
+        """Dispatch while an IDLE slot exists and the policy finds an admissible task."""
+        if self._pool is not PoolState.RUNNING:
+            return
+        while len(self._policy):
+            if not any(s.state is SlotState.IDLE for s in self._slots):
+                return
+            self._free_idle = [s for s in self._slots
+                               if s.state is SlotState.IDLE and s.slot_id not in self._pins]
+            task = self._policy.pick(self._admit)
+            if task is None:
+                return
+            home = self._home_of(task)
+            self._dispatch(now, self._slots[home] if home is not None
+                           else self._free_idle[0], task)
+
+    def _admit(self, task: Task) -> bool:
+        need = self.reserved_for(task)
+        budget = self.config.memory_budget_bytes
+        if task.placement is Placement.ALONE:
+            # A retry runs on the fresh incarnation of the slot it took down (pinned),
+            # with nothing else holding memory.
+            home = self._home_of(task)
+            if home is not None:
+                return self._slots[home].state is SlotState.IDLE and self._inflight == 0
+            return bool(self._free_idle) and self._inflight == 0
+        if not self._free_idle:
+            return False
+        if need > budget:
+            return self._inflight == 0
+        return self._inflight + need <= budget
+
+    def _home_of(self, task: Task) -> int | None:
+        return next((sid for sid, t in self._pins.items() if t is task), None)
+
+    def _unpin(self, task: Task) -> None:
+        home = self._home_of(task)
+        if home is not None:
+            del self._pins[home]
+
+    def _dispatch(self, now: float, slot: Slot, task: Task) -> None:
+        need = self.reserved_for(task)
+        budget = self.config.memory_budget_bytes
+        alone = task.placement is Placement.ALONE or need > budget
+        task.fire(TaskEvent.DISPATCH)
+        task.attempt += 1
+        self._unpin(task)
+        self._fire(slot, SlotEvent.DISPATCH)
+        slot.task_id = task.task_id
+        slot.reserved_bytes = max(need, budget) if alone else need
+        self._inflight += slot.reserved_bytes
+        slot.deadline = now + task_timeout_s(self.config, task.estimate, task.options)
+        task.slot_id, task.generation = slot.slot_id, slot.generation
+        task.dispatched_at, task.deadline = now, slot.deadline
+        self._running[task.task_id] = task
+        self._out.append(Dispatch(slot.slot_id, slot.generation, task.task_id, slot.deadline))
+        self._emit(TaskStarted(task.task_id, slot.slot_id, slot.generation, task.attempt))
+        self._stats.dispatched(self._inflight)
+
+    def _wake_at(self) -> float | None:
+        times = [s.deadline for s in self._slots if s.deadline is not None]
+        if self._pool is PoolState.RUNNING and self._starts.wake_at is not None:
+            times.append(self._starts.wake_at)
+        if self._batch is _Batch.DRAINED and self._batch_due is not None:
+            times.append(self._batch_due)
+        return min(times) if times else None
+
+    def _finish_batch(self, now: float) -> None:
+        self._stats.end(now)
+        self._emit(BatchFinished(self.stats))
+        self._batch, self._batch_due = _Batch.IDLE, None
+
+    # ---- tasks: settle, requeue, cancel ----------------------------------------------
+
+    def _queued_tasks(self) -> list[Task]:
+        # O(n) over all tasks: used only by cancel_all, shutdown and a tripped breaker.
+        return [t for t in self._tasks.values() if t.state is TaskState.QUEUED]
+
+    def _enqueue(self, task: Task) -> None:
+        self._policy.push(task)
+        self._emit(TaskQueued(task.task_id, task.name, task.attempt + 1, task.size_bytes,
+                              self.reserved_for(task), task.estimate.work_mpix,
+                              task.lane.value))
+
+    def _settle(self, task: Task, event: TaskEvent, reason: FailureReason | None = None,
+                message: str = "", result: TaskResult | None = None) -> None:
+        """End a task (DONE, FAILED or CANCELLED) and say so. Raises if already ended."""
+        task.fire(event)
+        self._running.pop(task.task_id, None)
+        self._unpin(task)
+        if event is TaskEvent.COMPLETE:
+            assert result is not None and task.slot_id is not None
+            task.result = result
+            self._stats.task_done(task.slot_id, task.size_bytes, result.out_bytes)
+            self._emit(TaskDone(task.task_id, result))
+        elif event is TaskEvent.FAIL:
+            assert reason is not None
+            task.reason, task.message = reason, default_message(reason, message)
+            self._stats.task_failed(reason)
+            self._emit(TaskFailed(task.task_id, reason, task.message))
+        else:
+            task.reason, task.message = FailureReason.CANCELLED, "cancelled"
+            self._stats.task_cancelled()
+            self._emit(TaskCancelled(task.task_id))
+
+    def _requeue_alone(self, task: Task, slot: Slot) -> None:
+        """Retry once more, alone, on `slot`'s next (fresh) incarnation."""
+        task.fire(TaskEvent.REQUEUE)
+        self._running.pop(task.task_id, None)
+        task.placement = Placement.ALONE
+        self._pins[slot.slot_id] = task
+        task.slot_id = task.generation = task.deadline = None
+        self._stats.task_retried()
+        self._enqueue(task)
+
+    def _cancel(self, now: float, task: Task) -> None:
+        if task.state is TaskState.QUEUED:
+            self._policy.remove(task)
+            self._settle(task, TaskEvent.CANCEL)
+        elif task.state is TaskState.RUNNING:
+            slot = self._slots[task.slot_id]  # type: ignore[index]
+            self._settle(task, TaskEvent.CANCEL)
+            self._out.append(StopTask(slot.slot_id, slot.generation, task.task_id))
+            self._fire(slot, SlotEvent.CANCEL)
+            slot.deadline = now + self.config.cancel_grace_s
+
+    def _crashed(self, slot: Slot, message: str) -> None:
+        """A live, started worker died. Its task (if any) is retried alone or poisoned."""
+        if slot.state is SlotState.BUSY:
+            task = self._tasks[slot.task_id]  # type: ignore[index]
+            task.workers_lost += 1
+            if task.workers_lost >= self.config.poison_threshold:
+                self._settle(task, TaskEvent.FAIL, FailureReason.WORKER_LOST,
+                             poison_message(task.workers_lost, message))
+            else:
+                self._requeue_alone(task, slot)
+        self._lose_worker(slot, f"worker crashed: {message}")
+
+    # ---- slots -----------------------------------------------------------------------
+
+    def _live_slot(self, slot_id: int, generation: int,
+                   task_id: int | None = None) -> Slot | None:
+        """The slot if (slot_id, generation[, task_id]) names its live incarnation."""
+        if not 0 <= slot_id < len(self._slots):
+            return None
+        slot = self._slots[slot_id]
+        if slot.generation != generation or not slot.live:
+            return None
+        if task_id is not None and slot.task_id != task_id:
+            return None
+        return slot
+
+    def _fire(self, slot: Slot, event: SlotEvent) -> None:
+        old = slot.fire(event)
+        self._emit(WorkerStateChanged(slot.slot_id, slot.generation, old, slot.state))
+
+    def _vacate(self, slot: Slot) -> None:
+        """Release the slot's task, reservation and deadline (bookkeeping only)."""
+        self._inflight -= slot.reserved_bytes
+        slot.reserved_bytes = 0
+        slot.task_id = None
+        slot.deadline = None
+
+    def _finish(self, slot: Slot) -> None:
+        """BUSY -> IDLE after a task ended on a trusted worker; then maybe recycle."""
+        self._vacate(slot)
+        self._fire(slot, SlotEvent.FINISH)
+        slot.tasks_done += 1
+        self._after_idle(slot)
+
+    def _stopped(self, slot: Slot) -> None:
+        self._vacate(slot)
+        self._fire(slot, SlotEvent.STOPPED)
+        self._after_idle(slot)
+
+    def _after_idle(self, slot: Slot) -> None:
+        cfg = self.config
+        if self._pool is not PoolState.RUNNING:
+            self._retire(slot, "the pool is no longer accepting work")
+        elif slot.heap_bytes > cfg.retire_heap_bytes:
+            self._recycle(slot, f"heap grew to {fmt_bytes(slot.heap_bytes)}, above "
+                                f"{fmt_bytes(cfg.retire_heap_bytes)}")
+        elif cfg.recycle_after_tasks and slot.tasks_done >= cfg.recycle_after_tasks:
+            self._recycle(slot, f"recycled after {slot.tasks_done} tasks")
+
+    def _recycle(self, slot: Slot, reason: str) -> None:
+        self._out.append(TerminateWorker(slot.slot_id, slot.generation, reason))
+        self._fire(slot, SlotEvent.RECYCLE)
+        self._starts.push(slot.slot_id)
+        self._stats.worker_recycled()
+
+    def _lose_worker(self, slot: Slot, reason: str) -> None:
+        self._terminate_untrusted(slot, SlotEvent.FAULT, reason)
+
+    def _terminate_untrusted(self, slot: Slot, event: SlotEvent, reason: str) -> None:
+        """FAULT/TIMEOUT: terminate the incarnation, then replace it (or retire it)."""
+        self._vacate(slot)
+        self._fire(slot, event)
+        self._out.append(TerminateWorker(slot.slot_id, slot.generation, reason))
+        self._stats.worker_lost()
+        self._replace(slot)
+
+    def _replace(self, slot: Slot) -> None:
+        if self._pool is PoolState.RUNNING:
+            self._fire(slot, SlotEvent.REPLACE)
+            self._starts.push(slot.slot_id)
+        else:
+            self._fire(slot, SlotEvent.RETIRE)
+
+    def _retire(self, slot: Slot, reason: str) -> None:
+        if slot.state is SlotState.RETIRED:
+            return
+        if slot.live:
+            self._vacate(slot)
+            self._out.append(TerminateWorker(slot.slot_id, slot.generation, reason))
+        self._fire(slot, SlotEvent.RETIRE)
+
+    def _start_failed(self, slot: Slot, message: str) -> None:
+        self._start_failures += 1
+        self._last_start_error = message
+        self._terminate_untrusted(slot, SlotEvent.START_FAILED,
+                                  f"worker failed to start: {message}")
+        if (self._pool is PoolState.RUNNING
+                and self._start_failures >= self.config.breaker_threshold):
+            self._trip()
+
+    def _trip(self) -> None:
+        """Stop restarting: retire every slot without a task; the queue fails in _flush."""
+        self._pool = PoolState.BROKEN
+        self._starts.clear()
+        self._emit(BreakerTripped(self._broken_message()))
+        for slot in self._slots:
+            if slot.state not in (SlotState.BUSY, SlotState.CANCELLING):
+                self._retire(slot, "circuit breaker tripped")
+
+    def _broken_message(self) -> str:
+        return pool_broken_message(self._start_failures, self._last_start_error)
+
+    def _emit(self, event: Event) -> None:
+        self._out.append(Emit(event))

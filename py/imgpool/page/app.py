@@ -1,0 +1,240 @@
+"""The page adapter: runs the sans-IO scheduler in the browser's main thread.
+
+It is the only page module that talks to JavaScript, and it does so through one object,
+the *port* (web/page/port.js): events in (`add_files`, `on_message`, `on_worker_error`,
+`tick`, `cancel`), commands out (`startWorker`, `dispatch`, `stopTask`,
+`terminateWorker`, `setTimer`, `emit`). Everything crossing is a number, a JSON string or
+an opaque JS handle (File, ArrayBuffer) that Python holds but never reads: image bytes never
+enter Python here, only the small head slice the probe needs.
+
+The clock is read here, once per event, and passed into the core (`now`).
+"""
+
+from __future__ import annotations
+
+import json
+from urllib.parse import parse_qs
+
+from .. import protocol as P
+from ..config import MIB, ConfigError, PoolConfig
+from ..core import commands as C
+from ..core import events as E
+from ..core.probe import HEAD_BYTES, probe
+from ..core.scheduler import Scheduler
+from ..core.tasks import FailureReason, TaskResult
+from ..options import Options, OptionsError
+
+__all__ = ["App", "config_from_query", "PROBE_BYTES", "STREAM_ABOVE_BYTES"]
+
+#: Bytes of each file read up front for the header probe (SOF is within this for almost
+#: every camera JPEG; the probe says "unknown" rather than guess when it is not).
+PROBE_BYTES = 64 * 1024
+#: Inputs larger than this are posted as File handles and read by the worker instead of
+#: being read into the page first.
+STREAM_ABOVE_BYTES = 64 * MIB
+
+# URL parameter -> PoolConfig field (with a unit conversion where the URL is friendlier).
+_QUERY_FIELDS = {
+    "workers": ("pool_size", int),
+    "budget_mb": ("memory_budget_bytes", lambda v: int(float(v) * MIB)),
+    "policy": ("policy", str),
+    "timeout_s": ("timeout_base_s", float),
+    "stagger_s": ("start_stagger_s", float),
+    "max_pixels": ("max_pixels", int),
+}
+
+
+def config_from_query(search: str, hardware_concurrency, device_memory_gb) -> PoolConfig:
+    """PoolConfig from the hardware hints and URL overrides like ?workers=4&policy=fifo."""
+    params = parse_qs(search.lstrip("?"))
+    overrides = {}
+    for key, (field, conv) in _QUERY_FIELDS.items():
+        if key in params:
+            try:
+                overrides[field] = conv(params[key][-1])
+            except ValueError:
+                raise ConfigError(f"URL parameter {key}={params[key][-1]!r} is not valid") from None
+    return PoolConfig.from_hardware(int(hardware_concurrency or 1),
+                                    float(device_memory_gb or 0) or None, **overrides)
+
+
+def _debug_names(params: dict, kind: str) -> list[str]:
+    # Test-only fault injection, honoured only with the explicit `debug` flag.
+    if "debug" not in params:
+        return []
+    return [n for v in params.get(kind, []) for n in v.split(",") if n]
+
+
+class App:
+    def __init__(self, port, search: str, hardware_concurrency, device_memory_gb) -> None:
+        self.port = port
+        params = parse_qs(str(search).lstrip("?"))
+        self.config = config_from_query(str(search), hardware_concurrency, device_memory_gb)
+        self.debug_hang = _debug_names(params, "hang")
+        self.debug_crash = _debug_names(params, "crash")
+        self.scheduler = Scheduler(self.config)
+        self.options = Options()
+        self.files: dict[int, object] = {}   # task_id -> File (JS handle)
+        self.names: dict[int, tuple[str, int]] = {}
+        self.outputs: dict[int, object] = {}  # task_id -> result ArrayBuffer (JS handle)
+        self.next_task_id = 1
+        port.makeBoard(self.config.pool_size)
+
+    # ---- events in ---------------------------------------------------------------------
+
+    def start(self) -> None:
+        self._run(self.scheduler.start(self._now()))
+
+    def set_options(self, options_json: str) -> str:
+        """Validate the form's options; returns an error message or ""."""
+        try:
+            self.options = Options.from_dict(json.loads(options_json))
+        except OptionsError as exc:
+            return str(exc)
+        return ""
+
+    async def add_files(self, files, options_json: str | None = None) -> None:
+        options = self.options
+        if options_json:
+            try:
+                options = Options.from_dict(json.loads(options_json))
+            except OptionsError:
+                pass  # the form already shows the error; the last valid options apply
+        for file in files:
+            name = str(getattr(file, "imgpoolPath", None) or file.webkitRelativePath or file.name)
+            size = int(file.size)
+            info = await self._probe(file, name, size)
+            task_id = self.next_task_id
+            self.next_task_id += 1
+            self.files[task_id] = file
+            self.names[task_id] = (name, size)
+            self._run(self.scheduler.submit(self._now(), task_id, name, size, info, options))
+
+    async def _probe(self, file, name: str, size: int):
+        """Probe from a small head; read a larger one only when the header lies deeper
+        (a JPEG whose EXIF/maker notes push the frame header past the first slice)."""
+        head = b""
+        if size:
+            head = (await self.port.readHead(file, min(size, PROBE_BYTES))).to_bytes()
+        info = probe(head, size, name)
+        if info.known and info.width is None and size > len(head):
+            head = (await self.port.readHead(file, min(size, HEAD_BYTES))).to_bytes()
+            info = probe(head, size, name)
+        return info
+
+    def on_message(self, slot: int, gen: int, meta_json: str, output) -> None:
+        try:
+            msg = P.decode(json.loads(meta_json))
+        except P.ProtocolError as exc:
+            self._run(self.scheduler.worker_crashed(self._now(), slot, gen, str(exc)))
+            return
+        now, s = self._now(), self.scheduler
+        if isinstance(msg, P.Ready):
+            cmds = s.worker_ready(now, slot, gen, msg.init_ms)
+        elif isinstance(msg, P.BootFailed):
+            cmds = s.worker_start_failed(now, slot, gen, msg.message)
+        elif isinstance(msg, P.TaskDoneMsg):
+            self.outputs[msg.task_id] = output
+            result = TaskResult(
+                out_bytes=msg.out_bytes, width=msg.width, height=msg.height,
+                format=msg.format, heap_bytes=msg.heap_bytes,
+                mem_highwater_bytes=msg.mem_highwater_bytes, elapsed_ms=msg.elapsed_ms,
+                note=msg.note)
+            self._run(s.task_done(now, slot, gen, msg.task_id, result))
+            self.outputs.pop(msg.task_id, None)  # still here: a stale reply, dropped
+            return
+        elif isinstance(msg, P.TaskFailedMsg):
+            cmds = s.task_failed(now, slot, gen, msg.task_id, _reason(msg.reason), msg.message)
+        elif isinstance(msg, P.TaskCancelledMsg):
+            self.port.clearCancel(slot)
+            cmds = s.worker_cancelled(now, slot, gen, msg.task_id)
+        elif isinstance(msg, P.Fatal):
+            cmds = s.worker_crashed(now, slot, gen, msg.message)
+        else:
+            cmds = []
+        self._run(cmds)
+
+    def on_worker_error(self, slot: int, gen: int, message: str) -> None:
+        self._run(self.scheduler.worker_crashed(self._now(), slot, gen, str(message)))
+
+    def on_read_error(self, slot: int, gen: int, task_id: int, message: str) -> None:
+        self._run(self.scheduler.task_failed(
+            self._now(), slot, gen, task_id, FailureReason.BAD_INPUT,
+            f"the file could not be read ({message}); was it moved or deleted?"))
+
+    def tick(self) -> None:
+        self._run(self.scheduler.tick(self._now()))
+
+    def cancel(self, task_id: int) -> None:
+        self._run(self.scheduler.cancel(self._now(), int(task_id)))
+
+    def cancel_all(self) -> None:
+        self._run(self.scheduler.cancel_all(self._now()))
+
+    def shutdown(self) -> None:
+        self._run(self.scheduler.shutdown(self._now()))
+
+    def summary_json(self) -> str:
+        s = self.scheduler
+        return json.dumps({
+            "config": self.config.to_dict(),
+            "queued": s.queued, "running": s.running,
+            "stats": s.stats.to_dict(),
+            "slots": [{"slot": sl.slot_id, "gen": sl.generation, "state": sl.state.value,
+                       "tasks_done": sl.tasks_done} for sl in s.slots],
+        })
+
+    # ---- commands out ------------------------------------------------------------------
+
+    def _now(self) -> float:
+        return float(self.port.now())
+
+    def _run(self, commands: list) -> None:
+        for cmd in commands:
+            if isinstance(cmd, C.StartWorker):
+                init = P.Init(slot=cmd.slot_id, gen=cmd.generation,
+                              debug_hang=self.debug_hang, debug_crash=self.debug_crash)
+                self.port.startWorker(cmd.slot_id, cmd.generation, json.dumps(init.to_message()))
+            elif isinstance(cmd, C.Dispatch):
+                self._dispatch(cmd)
+            elif isinstance(cmd, C.StopTask):
+                stop = P.StopTask(slot=cmd.slot_id, gen=cmd.generation, task_id=cmd.task_id)
+                self.port.stopTask(cmd.slot_id, cmd.generation, cmd.task_id,
+                                   json.dumps(stop.to_message()))
+            elif isinstance(cmd, C.TerminateWorker):
+                self.port.terminateWorker(cmd.slot_id)
+            elif isinstance(cmd, C.SetTimer):
+                if cmd.at is None:
+                    self.port.clearTimer()
+                else:
+                    self.port.setTimer(max(0.0, (cmd.at - self._now()) * 1000.0))
+            elif isinstance(cmd, C.Emit):
+                self._emit(cmd.event)
+
+    def _dispatch(self, cmd) -> None:
+        task = self.scheduler.tasks[cmd.task_id]
+        name, size = self.names[cmd.task_id]
+        source = "file" if size > STREAM_ABOVE_BYTES else "buffer"
+        run = P.RunTask(slot=cmd.slot_id, gen=cmd.generation, task_id=cmd.task_id, name=name,
+                        options=task.options.to_dict(), info=task.info.to_dict(), source=source)
+        self.port.dispatch(cmd.slot_id, cmd.generation, json.dumps(run.to_message()),
+                           self.files[cmd.task_id], source)
+
+    def _emit(self, event) -> None:
+        data = event.to_dict()
+        task_id = data.get("task_id")
+        output = None
+        if task_id is not None and task_id in self.names:
+            data["name"], data["size_bytes"] = self.names[task_id]
+        if isinstance(event, E.TaskDone):
+            output = self.outputs.pop(task_id, None)
+        if isinstance(event, (E.TaskDone, E.TaskFailed, E.TaskCancelled)):
+            self.files.pop(task_id, None)  # release the File handle
+        self.port.emit(json.dumps(data), output)
+
+
+def _reason(value: str) -> FailureReason:
+    try:
+        return FailureReason(value)
+    except ValueError:
+        return FailureReason.BAD_INPUT

@@ -1,0 +1,229 @@
+"""Messages between the page and a worker, as frozen dataclasses with a type tag.
+
+Python is the source of truth for their shape. `to_message()` gives a plain dict (the
+adapters turn it into a JS object with `pyodide.ffi.to_js`), `from_message()` reads one
+back and rejects anything with the wrong version or type. Image bytes never travel inside
+a message: they ride beside it in the transfer list (`postMessage(msg, [buffer])`), so the
+sender's buffer is detached and nothing is copied.
+
+Every message carries `v` (PROTOCOL_VERSION) and the worker's `slot`/`gen`, so the page
+can drop a late message from a worker incarnation it has already terminated.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+__all__ = [
+    "PROTOCOL_VERSION", "ProtocolError", "Message",
+    "Init", "RunTask", "StopTask", "Ready", "BootFailed", "TaskDoneMsg", "TaskFailedMsg",
+    "TaskCancelledMsg", "Fatal", "StatsRequest", "StatsReply", "decode", "BOARD_FIELDS",
+    "BOARD_STRIDE", "BoardState",
+]
+
+PROTOCOL_VERSION = 1
+
+
+class ProtocolError(ValueError):
+    """A message that is not ours, of another version, or malformed."""
+
+
+@dataclass(frozen=True)
+class Message:
+    TYPE: ClassVar[str] = ""
+
+    def to_message(self) -> dict[str, Any]:
+        out = {"v": PROTOCOL_VERSION, "type": self.TYPE}
+        out.update(dataclasses.asdict(self))
+        return out
+
+    @classmethod
+    def from_message(cls, data: dict[str, Any]) -> "Message":
+        names = {f.name for f in dataclasses.fields(cls)}
+        try:
+            return cls(**{k: v for k, v in data.items() if k in names})
+        except TypeError as exc:
+            raise ProtocolError(f"malformed {cls.TYPE!r} message: {exc}") from None
+
+
+# ---- page -> worker -------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Init(Message):
+    """First message to a new worker: who it is. The status board rides beside it."""
+
+    TYPE: ClassVar[str] = "init"
+    slot: int
+    gen: int
+    #: Test-only fault injection, enabled by the page's `debug` URL flag and never
+    #: otherwise: names of files on which the worker hangs / crashes.
+    debug_hang: list[str] = field(default_factory=list)
+    debug_crash: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class RunTask(Message):
+    """Process one image. The input rides in the transfer list (an ArrayBuffer), or the
+    message's `file` (a File handle, cheap to clone) is read in the worker."""
+
+    TYPE: ClassVar[str] = "run"
+    slot: int
+    gen: int
+    task_id: int
+    name: str
+    options: dict[str, Any]
+    info: dict[str, Any]
+    #: "buffer" (ArrayBuffer transferred) or "file" (File handle, streamed by the worker).
+    source: str = "buffer"
+
+
+@dataclass(frozen=True)
+class StopTask(Message):
+    """Cooperative cancel; the board's cancel cell is set too (the worker may be busy)."""
+
+    TYPE: ClassVar[str] = "stop"
+    slot: int
+    gen: int
+    task_id: int
+
+
+@dataclass(frozen=True)
+class StatsRequest(Message):
+    """Ask an idle worker for its leak counters (tests, benchmark)."""
+
+    TYPE: ClassVar[str] = "stats"
+    slot: int
+    gen: int
+
+
+# ---- worker -> page -------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Ready(Message):
+    TYPE: ClassVar[str] = "ready"
+    slot: int
+    gen: int
+    init_ms: float
+    vips_version: str = ""
+    python_version: str = ""
+    #: How many times this worker initialised wasm-vips / Pyodide (must stay 1).
+    vips_inits: int = 1
+    pyodide_inits: int = 1
+
+
+@dataclass(frozen=True)
+class BootFailed(Message):
+    TYPE: ClassVar[str] = "boot_failed"
+    slot: int
+    gen: int
+    message: str
+
+
+@dataclass(frozen=True)
+class TaskDoneMsg(Message):
+    """The result bytes ride in the transfer list."""
+
+    TYPE: ClassVar[str] = "done"
+    slot: int
+    gen: int
+    task_id: int
+    width: int
+    height: int
+    format: str
+    in_bytes: int
+    out_bytes: int
+    elapsed_ms: float
+    heap_bytes: int
+    mem_highwater_bytes: int
+    frames: int = 1
+    #: Human note: e.g. "kept the original (result was larger)", "first frame only".
+    note: str = ""
+    kept_original: bool = False
+
+
+@dataclass(frozen=True)
+class TaskFailedMsg(Message):
+    TYPE: ClassVar[str] = "failed"
+    slot: int
+    gen: int
+    task_id: int
+    reason: str
+    message: str
+    heap_bytes: int = 0
+
+
+@dataclass(frozen=True)
+class TaskCancelledMsg(Message):
+    TYPE: ClassVar[str] = "cancelled"
+    slot: int
+    gen: int
+    task_id: int
+
+
+@dataclass(frozen=True)
+class Fatal(Message):
+    """An uncaught error in the worker: it can no longer be trusted."""
+
+    TYPE: ClassVar[str] = "fatal"
+    slot: int
+    gen: int
+    message: str
+
+
+@dataclass(frozen=True)
+class StatsReply(Message):
+    TYPE: ClassVar[str] = "stats_reply"
+    slot: int
+    gen: int
+    vips_allocations: int
+    vips_mem: int
+    vips_mem_highwater: int
+    vips_files: int
+    heap_bytes: int
+    live_proxies: int
+    tasks_done: int
+    vips_inits: int
+    pyodide_inits: int
+    #: Results posted with a transfer list, and how many were detached afterwards.
+    transfers: int = 0
+    detached_after_post: int = 0
+
+
+_TYPES: dict[str, type[Message]] = {
+    cls.TYPE: cls
+    for cls in (Init, RunTask, StopTask, StatsRequest, Ready, BootFailed, TaskDoneMsg,
+                TaskFailedMsg, TaskCancelledMsg, Fatal, StatsReply)
+}
+
+
+def decode(data: dict[str, Any]) -> Message:
+    """Turn a received plain dict into its message class, or raise ProtocolError."""
+    if not isinstance(data, dict):
+        raise ProtocolError(f"message is not an object: {type(data).__name__}")
+    if data.get("v") != PROTOCOL_VERSION:
+        raise ProtocolError(f"protocol version {data.get('v')!r}, expected {PROTOCOL_VERSION}")
+    cls = _TYPES.get(data.get("type"))  # type: ignore[arg-type]
+    if cls is None:
+        raise ProtocolError(f"unknown message type {data.get('type')!r}")
+    return cls.from_message(data)
+
+
+# ---- the status board -------------------------------------------------------------------
+# One Int32Array over a SharedArrayBuffer, BOARD_STRIDE cells per slot. The worker writes
+# (Atomics.store), the page reads once per animation frame: progress without a message
+# per step. The page writes only CANCEL.
+
+class BoardState:
+    """Values of the STATE cell."""
+
+    BOOTING = 0
+    IDLE = 1
+    BUSY = 2
+
+
+#: Cell names, in order, per slot.
+BOARD_FIELDS = ("state", "task_id", "progress_permille", "heap_mib", "cancel_task_id",
+                "tasks_done", "beat")
+BOARD_STRIDE = len(BOARD_FIELDS)

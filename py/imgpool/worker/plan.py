@@ -1,0 +1,156 @@
+"""The pipeline plan: what to ask libvips for, decided in pure Python.
+
+`make_plan(options, info)` turns the user's options and the probed header into a `Plan`:
+the thumbnail call (shrink-on-load: a 24 MP JPEG is never decoded at full size to make a
+2048 px result), the alpha and metadata steps, and the saver with its arguments. The worker
+adapter (`runtime.py`) only executes a plan, so everything here is testable in CPython.
+
+Rules:
+- The result fits the box from `Options.target_box()`; never enlarged unless `enlarge`.
+- `fit=cover` fills width x height exactly, cropping from the centre.
+- Animated/multi-page input keeps its frames when the output can hold them (WebP, GIF,
+  AVIF); otherwise the first frame is used and the result carries a note.
+- A format without alpha (JPEG) gets the image flattened on `options.background`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..core.imageinfo import ImageFormat, ImageInfo
+from ..options import EXTENSIONS, ColourHandling, Fit, MetadataPolicy, Options, OutputFormat
+
+__all__ = ["Plan", "make_plan", "resolve_format", "UNBOUNDED", "COPYRIGHT_FIELDS"]
+
+#: thumbnail() needs a width; this means "no bound" (with size=down, nothing is enlarged).
+UNBOUNDED = 10_000_000
+#: Formats whose saver can hold several frames.
+ANIMATED_OUTPUTS = {OutputFormat.WEBP, OutputFormat.GIF}
+#: Input formats that can hold several frames in a way vips loads with n=-1.
+ANIMATED_INPUTS = {ImageFormat.GIF, ImageFormat.WEBP, ImageFormat.TIFF}
+#: Formats that can carry alpha.
+ALPHA_OUTPUTS = {OutputFormat.WEBP, OutputFormat.AVIF, OutputFormat.PNG, OutputFormat.JXL,
+                 OutputFormat.GIF}
+#: EXIF fields kept by the "copyright" metadata policy.
+COPYRIGHT_FIELDS = ("exif-ifd0-Copyright", "exif-ifd0-Artist")
+
+#: Input format -> output format for `format=same` (vips cannot save HEIC/SVG/TIFF-for-web).
+_SAME_AS = {
+    ImageFormat.JPEG: OutputFormat.JPEG, ImageFormat.PNG: OutputFormat.PNG,
+    ImageFormat.WEBP: OutputFormat.WEBP, ImageFormat.GIF: OutputFormat.GIF,
+    ImageFormat.AVIF: OutputFormat.AVIF, ImageFormat.JXL: OutputFormat.JXL,
+    ImageFormat.HEIC: OutputFormat.JPEG, ImageFormat.TIFF: OutputFormat.PNG,
+    ImageFormat.SVG: OutputFormat.PNG,
+}
+
+
+@dataclass(frozen=True)
+class Plan:
+    """Everything the worker needs to run one image through vips."""
+
+    #: thumbnail width and the options object for thumbnailBuffer/thumbnailSource.
+    thumb_width: int
+    thumb_options: dict[str, Any]
+    output: OutputFormat
+    #: vips saver suffix for writeToBuffer, e.g. ".webp".
+    suffix: str
+    save_options: dict[str, Any]
+    #: Flatten alpha onto this RGB background before saving (formats without alpha).
+    flatten_rgb: tuple[int, int, int] | None
+    metadata: MetadataPolicy
+    keep_frames: bool
+    notes: list[str] = field(default_factory=list)
+    keep_original_if_larger: bool = False
+
+
+def resolve_format(options: Options, info: ImageInfo) -> OutputFormat:
+    """The concrete output format (resolves `same`; unknown input falls back to PNG)."""
+    if options.format is not OutputFormat.SAME:
+        return options.format
+    return _SAME_AS.get(info.format, OutputFormat.PNG)
+
+
+def make_plan(options: Options, info: ImageInfo) -> Plan:
+    output = resolve_format(options, info)
+    notes: list[str] = []
+    box_w, box_h = options.target_box()
+    multi = (info.frames or 1) > 1
+    # A big animation's frame count may lie beyond the probed head (frames None): load
+    # every page anyway when the output can hold them; a still loads the same with n=-1.
+    maybe_multi = multi or (info.frames is None and info.format in ANIMATED_INPUTS)
+    keep_frames = maybe_multi and options.animated and output in ANIMATED_OUTPUTS
+    if multi and not keep_frames:
+        notes.append(f"first frame of {info.frames} only ({output.value} output)"
+                     if options.animated else f"first frame of {info.frames} only")
+
+    thumb: dict[str, Any] = {"size": "both" if options.enlarge else "down"}
+    thumb["height"] = box_h if box_h is not None else UNBOUNDED
+    if options.fit is Fit.COVER:
+        thumb["crop"] = "centre"
+    if not options.auto_rotate:
+        thumb["no_rotate"] = True
+    if keep_frames:
+        thumb["option_string"] = "n=-1"
+    if options.colour is ColourHandling.SRGB:
+        # Import with the embedded (or fallback) profile, export to sRGB.
+        thumb["output_profile"] = "srgb"
+        thumb["intent"] = "perceptual"
+    # fail_on=error: truncated data is reported as an error, not silently grey pixels.
+    thumb["fail_on"] = "error"
+
+    flatten = None
+    if output not in ALPHA_OUTPUTS and info.has_alpha is not False:
+        flatten = options.background_rgb
+    return Plan(
+        thumb_width=box_w if box_w is not None else UNBOUNDED,
+        thumb_options=thumb,
+        output=output,
+        suffix=EXTENSIONS[output],
+        save_options=save_options(options, output),
+        flatten_rgb=flatten,
+        metadata=options.metadata,
+        keep_frames=keep_frames,
+        notes=notes,
+        keep_original_if_larger=options.keep_original_if_larger,
+    )
+
+
+def save_options(options: Options, output: OutputFormat) -> dict[str, Any]:
+    """Arguments for the vips saver, mapping our 0-9 effort onto each encoder's scale."""
+    q, e, lossless = options.quality, options.effort, options.lossless
+    keep = _keep(options)
+    if output is OutputFormat.WEBP:
+        out: dict[str, Any] = {"Q": q, "effort": round(e * 6 / 9), "lossless": lossless}
+        if not lossless:
+            out["smart_subsample"] = q >= 85
+    elif output is OutputFormat.AVIF:
+        out = {"Q": q, "effort": e, "lossless": lossless, "compression": "av1"}
+    elif output is OutputFormat.JPEG:
+        # mozjpeg-style settings: trellis, overshoot deringing, optimised scans.
+        out = {"Q": q, "optimize_coding": True, "interlace": True, "trellis_quant": True,
+               "overshoot_deringing": True, "optimize_scans": True, "quant_table": 3}
+    elif output is OutputFormat.PNG:
+        out = {"compression": max(1, e), "palette": options.palette}
+        if options.palette:
+            out["Q"] = q
+    elif output is OutputFormat.JXL:
+        out = {"Q": q, "effort": max(1, e), "lossless": lossless}
+    elif output is OutputFormat.GIF:
+        out = {"effort": max(1, min(10, e + 1))}
+    else:  # pragma: no cover - resolve_format never returns SAME
+        raise ValueError(output)
+    out["keep"] = keep
+    return out
+
+
+def _keep(options: Options) -> str:
+    """The saver's `keep` flags for the metadata and colour policies."""
+    parts: list[str] = []
+    if options.metadata is MetadataPolicy.ALL:
+        parts += ["exif", "xmp", "iptc", "other"]
+    elif options.metadata is MetadataPolicy.COPYRIGHT:
+        parts += ["exif"]  # the worker removes every other EXIF field first
+    if options.colour is ColourHandling.KEEP:
+        parts.append("icc")
+    return ",".join(parts) if parts else "none"

@@ -1,0 +1,227 @@
+"""`imgpool optimize IN [IN ...] -o OUT [options]`: a thin layer over `run_batch`.
+
+Every option flag maps to one `Options` field (or one pool setting) and is validated by
+`Options.from_dict` / `PoolConfig`, the one home of defaults and limits, so the messages
+are the same as the page's. `--preset FILE` (JSON or TOML; keys are the field names, e.g.
+`quality`, `max_size`, `pool_size`, `memory_budget_bytes`) gives the starting values;
+flags given on the command line win.
+
+Exit status:
+  0    every file done or already up to date
+  1    some files failed (each listed on stderr with its reason code and message)
+  2    usage: bad option, missing input, OUT inside an input, no browser, no runtimes,
+       or the page could not start; nothing was processed (one line says what to do)
+  130  interrupted (Ctrl-C / SIGTERM): finished outputs are kept, run again to resume
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import tomllib
+from pathlib import Path
+from typing import Any
+
+from imgpool.config import MIB, QueuePolicy
+from imgpool.options import (ColourHandling, Fit, MetadataPolicy, Options, OptionsError,
+                             OutputFormat)
+
+__all__ = ["add_parser", "run", "load_preset", "settings_from_args", "EXIT_OK", "EXIT_FAILED",
+           "EXIT_USAGE", "EXIT_INTERRUPTED"]
+
+NAME = "optimize"
+PROG = "imgpool optimize"
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+#: Set to anything to copy the page's console to stderr (debugging a page problem).
+PAGE_LOG_ENV = "IMGPOOL_PAGE_LOG"
+
+_D = Options()
+
+
+def _choices(enum) -> str:
+    return ", ".join(m.value for m in enum)
+
+
+#: (flag, Options field, argparse kwargs). Values stay strings: Options.from_dict coerces
+#: and validates them, so a flag and a preset key are checked by the same code.
+_OPTION_FLAGS: list[tuple[str, str, dict[str, Any]]] = [
+    ("--format", "format", dict(metavar="FMT", help=f"output format: {_choices(OutputFormat)} "
+                                f"(default {_D.format.value}; same: keep the input's)")),
+    ("--quality", "quality", dict(metavar="1-100", help=f"encoder quality (default {_D.quality})")),
+    ("--effort", "effort", dict(metavar="0-9", help=f"encoder effort, 9 smallest and slowest "
+                                f"(default {_D.effort})")),
+    ("--lossless", "lossless", dict(action="store_const", const="true",
+                                    help="lossless encoding (webp, avif, jxl)")),
+    ("--max-size", "max_size", dict(metavar="PX", help=f"longest side at most PX pixels; 0 or "
+                                    f"none keeps the size (default {_D.max_size})")),
+    ("--width", "width", dict(metavar="PX", help="fit within this width")),
+    ("--height", "height", dict(metavar="PX", help="fit within this height")),
+    ("--fit", "fit", dict(metavar="MODE", help=f"{_choices(Fit)}: cover crops to fill "
+                          f"--width x --height (default {_D.fit.value})")),
+    ("--enlarge", "enlarge", dict(action="store_const", const="true",
+                                  help="allow upscaling small images to the box")),
+    ("--no-auto-rotate", "auto_rotate", dict(action="store_const", const="false",
+                                             help="do not apply the EXIF orientation")),
+    ("--colour", "colour", dict(metavar="MODE", help=f"{_choices(ColourHandling)} "
+                                f"(default {_D.colour.value})")),
+    ("--metadata", "metadata", dict(metavar="POLICY", help=f"{_choices(MetadataPolicy)} "
+                                    f"(default {_D.metadata.value})")),
+    ("--background", "background", dict(metavar="#RRGGBB", help="colour behind transparency "
+                                        f"for formats without alpha (default {_D.background})")),
+    ("--palette", "palette", dict(action="store_const", const="true",
+                                  help="png: quantise to at most 256 colours")),
+    ("--no-animated", "animated", dict(action="store_const", const="false",
+                                       help="keep only the first frame of animations")),
+    ("--keep-original-if-larger", "keep_original_if_larger",
+     dict(action="store_const", const="true",
+          help="write the input unchanged when the result would be larger")),
+    ("--timeout", "timeout_s", dict(metavar="S", help="per-image time limit in seconds "
+                                    "(default: scaled by image size)")),
+]
+
+#: Keys a preset may hold besides the Options fields (the pool settings a run can pass).
+POOL_KEYS = ("pool_size", "memory_budget_bytes", "policy", "timeout_base_s",
+             "start_stagger_s", "max_pixels")
+
+
+def add_parser(subparsers) -> argparse.ArgumentParser:
+    from .cli import SUBCOMMANDS
+
+    parser = subparsers.add_parser(
+        NAME, help=SUBCOMMANDS[NAME].help,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        description="Optimize images headlessly through the app (Chromium + wasm-vips).\n"
+                    "Folders are walked recursively (hidden files skipped); OUT mirrors "
+                    "their structure.\nOutputs already up to date are skipped, so an "
+                    "interrupted run resumes.",
+        epilog=__doc__[__doc__.index("Exit status:"):])
+    parser.add_argument("inputs", nargs="+", metavar="IN", help="image files or folders")
+    parser.add_argument("-o", "--out", required=True, metavar="OUT", help="output folder")
+    opts = parser.add_argument_group("image options")
+    for flag, field, kwargs in _OPTION_FLAGS:
+        opts.add_argument(flag, dest=f"opt_{field}", default=None, **kwargs)
+    pool = parser.add_argument_group("pool")
+    pool.add_argument("--workers", metavar="N", help="worker count (default: the CPU count)")
+    pool.add_argument("--memory-budget", metavar="MB",
+                      help="memory for images decoding at once, in MiB (default: from RAM)")
+    pool.add_argument("--policy", metavar="POLICY",
+                      help=f"queue policy: {_choices(QueuePolicy)} (default smart)")
+    run_g = parser.add_argument_group("run")
+    run_g.add_argument("--preset", metavar="FILE",
+                       help="JSON or TOML file of option/pool field names; flags override it")
+    run_g.add_argument("--report", metavar="FILE", help="write a JSON report here")
+    run_g.add_argument("--force", action="store_true", help="redo outputs that are up to date")
+    run_g.add_argument("--quiet", action="store_true", help="no progress output")
+    run_g.add_argument("--json", action="store_true",
+                       help="progress as JSON lines on stdout (planned, file, summary)")
+    run_g.add_argument("--browser", metavar="PATH",
+                       help="Chromium/Chrome to use (default: found on this machine)")
+    return parser
+
+
+class UsageError(ValueError):
+    """A bad argument: the message is one line saying what to do."""
+
+
+def load_preset(path: str | os.PathLike) -> dict[str, Any]:
+    """Read a preset: TOML if the name ends in .toml, else JSON; a flat table of fields."""
+    p = Path(path)
+    try:
+        text = p.read_bytes()
+    except OSError as exc:
+        raise UsageError(f"cannot read preset {path}: {exc.strerror or exc}") from None
+    try:
+        if p.suffix.lower() == ".toml":
+            data = tomllib.loads(text.decode("utf-8"))
+        else:
+            data = json.loads(text)
+    except (ValueError, UnicodeDecodeError) as exc:
+        kind = "TOML" if p.suffix.lower() == ".toml" else "JSON"
+        raise UsageError(f"preset {path} is not valid {kind}: {exc}") from None
+    if not isinstance(data, dict):
+        raise UsageError(f"preset {path} must be a table of option names to values")
+    known = {f for _, f, _ in _OPTION_FLAGS} | set(Options().to_dict()) | set(POOL_KEYS)
+    unknown = sorted(set(data) - known)
+    if unknown:
+        raise UsageError(f"preset {path}: unknown key(s) {', '.join(unknown)}; "
+                         f"use option fields ({', '.join(Options().to_dict())}) "
+                         f"or pool fields ({', '.join(POOL_KEYS)})")
+    return data
+
+
+def settings_from_args(args: argparse.Namespace) -> tuple[dict[str, Any], dict[str, Any]]:
+    """(option values, pool values): the preset, overridden by the flags given."""
+    preset = load_preset(args.preset) if args.preset else {}
+    options = {k: v for k, v in preset.items() if k not in POOL_KEYS}
+    pool = {k: v for k, v in preset.items() if k in POOL_KEYS}
+    for _flag, field, _kw in _OPTION_FLAGS:
+        value = getattr(args, f"opt_{field}")
+        if value is not None:
+            options[field] = value
+    if args.workers is not None:
+        pool["pool_size"] = _number("--workers", args.workers, int)
+    if args.memory_budget is not None:
+        pool["memory_budget_bytes"] = int(_number("--memory-budget", args.memory_budget, float)
+                                          * MIB)
+    if args.policy is not None:
+        pool["policy"] = args.policy.strip().lower()
+    try:
+        Options.from_dict(options)
+    except OptionsError as exc:
+        flag = next((f for f, field, _ in _OPTION_FLAGS if str(exc).startswith(field)), None)
+        where = f" (fix {flag}{' or the preset' if args.preset else ''})" if flag else ""
+        raise UsageError(f"bad option: {exc}{where}") from None
+    return options, pool
+
+
+def _number(flag: str, text: str, kind):
+    try:
+        value = kind(text)
+    except ValueError:
+        raise UsageError(f"{flag} must be a number; got {text!r}") from None
+    if value != value or value <= 0:
+        raise UsageError(f"{flag} must be more than 0; got {text!r}")
+    return value
+
+
+def run(args: argparse.Namespace) -> int:
+    from .browser import BrowserNotFound
+    from .progress import Progress
+    from .runner import BatchError, BatchUsageError, run_batch
+
+    try:
+        options, pool = settings_from_args(args)
+    except UsageError as exc:
+        return _usage(str(exc))
+    progress = Progress.choose(quiet=args.quiet, json_lines=args.json)
+    page_log = None
+    if os.environ.get(PAGE_LOG_ENV):
+        page_log = lambda line: print(f"page: {line}", file=sys.stderr, flush=True)  # noqa: E731
+    try:
+        report = run_batch(args.inputs, args.out, options, pool=pool, browser=args.browser,
+                           force=args.force, on_event=progress, report_path=args.report,
+                           page_log=page_log)
+    except (BatchUsageError, BrowserNotFound) as exc:
+        return _usage(str(exc))
+    except BatchError as exc:
+        return _usage(f"{exc} (run scripts/setup; set {PAGE_LOG_ENV}=1 to see the page's "
+                      "console)")
+    failed = report.failed
+    if failed:
+        print(f"{PROG}: {len(failed)} of {len(report.files)} files failed:", file=sys.stderr)
+        for r in failed:
+            print(f"  {r.input}: {r.reason}: {r.message}", file=sys.stderr)
+    if report.error:
+        print(f"{PROG}: the run stopped early: {report.error}", file=sys.stderr)
+    if report.interrupted:
+        print(f"{PROG}: interrupted; finished outputs are kept; run the same command again "
+              "to do the rest", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    return EXIT_FAILED if (failed or report.error) else EXIT_OK
+
+
+def _usage(message: str) -> int:
+    print(f"{PROG}: error: {message}", file=sys.stderr)
+    return EXIT_USAGE

@@ -1,0 +1,254 @@
+"""Showing a batch run as it goes: a live bar, plain lines, JSON lines, or nothing.
+
+A `Progress` is an `on_event` callback for `run_batch`: it takes the RunEvents and
+writes. Which mode, chosen by `Progress.choose` from the CLI flags and the terminal:
+
+- BAR (stderr is a TTY): one status line, redrawn in place at most every 0.1 s:
+  bar, finished/total, done, failed, images per second, bytes saved, ETA.
+- LINES (not a TTY: logs, CI): one line per settled file on stdout, and a summary.
+- JSON (`--json`): one JSON object per line on stdout: "planned", each "file" (the
+  report's record), "summary" (the report's totals). For machines.
+- QUIET (`--quiet`): nothing. (The CLI still lists failures on stderr.)
+
+The numbers come from a `Tally` and the text from pure functions (`render_bar`,
+`format_bytes`, `format_duration`), so both are tested without a terminal. Rates count
+from the first file a worker started, so browser start-up does not dilute images/s.
+"""
+
+from __future__ import annotations
+
+import enum
+import json
+import shutil
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TextIO
+
+from .report import (FileFinished, FileRecord, FileStarted, FileStatus, RunEvent, RunFinished,
+                     RunPlanned)
+
+__all__ = ["Mode", "Progress", "Tally", "render_bar", "format_bytes", "format_duration",
+           "format_record", "format_summary"]
+
+#: Shortest time between two redraws of the bar (s).
+REDRAW_S = 0.1
+#: Width of the bar itself, in characters.
+BAR_CELLS = 24
+
+
+class Mode(enum.Enum):
+    """How progress is shown."""
+
+    BAR = "bar"      #: live line on a terminal
+    LINES = "lines"  #: a line per file
+    JSON = "json"    #: JSON lines for machines
+    QUIET = "quiet"  #: nothing
+
+
+def format_bytes(n: float) -> str:
+    """1023 B, 1.0 KB, 12.3 MB, 1.50 GB (1024-based, like the page); sign kept."""
+    sign, n = ("-" if n < 0 else ""), abs(n)
+    if n < 1024:
+        return f"{sign}{int(n)} B"
+    for unit, scale in (("KB", 1024), ("MB", 1024 ** 2), ("GB", 1024 ** 3)):
+        if n < scale * 1024 or unit == "GB":
+            value = n / scale
+            return f"{sign}{value:.2f} {unit}" if unit == "GB" else f"{sign}{value:.1f} {unit}"
+    raise AssertionError("unreachable")
+
+
+def format_duration(seconds: float | None) -> str:
+    """m:ss, or h:mm:ss from an hour; "--:--" when unknown."""
+    if seconds is None or seconds != seconds or seconds < 0 or seconds == float("inf"):
+        return "--:--"
+    s = int(round(seconds))
+    h, rest = divmod(s, 3600)
+    m, s = divmod(rest, 60)
+    return f"{h}:{m:02d}:{s:02d}" if h else f"{m}:{s:02d}"
+
+
+@dataclass
+class Tally:
+    """Counts for the display. `to_run` files go to the page; `skipped` do not."""
+
+    total: int = 0
+    to_run: int = 0
+    skipped: int = 0
+    done: int = 0
+    failed: int = 0
+    cancelled: int = 0
+    saved_bytes: int = 0
+    first_start: float | None = None   #: clock time the first worker started a file
+
+    @property
+    def finished(self) -> int:
+        return self.done + self.failed + self.cancelled
+
+    def rate(self, now: float) -> float | None:
+        """Files settled per second since the first start; None before there is one."""
+        if self.first_start is None or self.finished == 0:
+            return None
+        elapsed = now - self.first_start
+        return self.finished / elapsed if elapsed > 0 else None
+
+    def eta(self, now: float) -> float | None:
+        rate = self.rate(now)
+        if not rate:
+            return None
+        return max(0, self.to_run - self.finished) / rate
+
+    def add(self, record: FileRecord) -> None:
+        if record.status is FileStatus.DONE:
+            self.done += 1
+            self.saved_bytes += record.saved_bytes
+        elif record.status is FileStatus.FAILED:
+            self.failed += 1
+        elif record.status is FileStatus.CANCELLED:
+            self.cancelled += 1
+
+
+def render_bar(t: Tally, now: float, width: int = 80) -> str:
+    """The live line: `[#####-----] 12/100 done 11 failed 1 | 3.4 img/s | saved 1.2 MB |
+    ETA 0:26`, cut to `width` characters."""
+    frac = t.finished / t.to_run if t.to_run else 1.0
+    filled = min(BAR_CELLS, int(frac * BAR_CELLS))
+    bar = "[" + "#" * filled + "-" * (BAR_CELLS - filled) + "]"
+    rate = t.rate(now)
+    parts = [f"{bar} {t.finished}/{t.to_run} done {t.done} failed {t.failed}",
+             f"{rate:.1f} img/s" if rate else "-- img/s",
+             f"saved {format_bytes(t.saved_bytes)}",
+             f"ETA {format_duration(t.eta(now))}"]
+    if t.skipped:
+        parts.append(f"{t.skipped} up to date")
+    line = " | ".join(parts)
+    return line if len(line) <= width else line[: max(0, width - 3)] + "..."
+
+
+def format_record(r: FileRecord) -> str:
+    """One line for a settled file."""
+    if r.status is FileStatus.DONE:
+        size = f"{format_bytes(r.input_bytes)} -> {format_bytes(r.output_bytes or 0)}"
+        when = f"  {r.time_s:.2f} s" if r.time_s is not None else ""
+        who = f"  worker {r.worker}" if r.worker is not None else ""
+        note = f"  ({r.note})" if r.note else ""
+        return f"done      {r.name} -> {r.output}  {size}{when}{who}{note}"
+    if r.status is FileStatus.FAILED:
+        return f"failed    {r.name}: {r.reason}: {r.message}"
+    if r.status is FileStatus.CANCELLED:
+        return f"cancelled {r.name}"
+    return f"skipped   {r.name} ({r.message or 'up to date'})"
+
+
+def format_summary(report) -> str:
+    t = report.totals
+    rate = f" ({t['images_per_s']:.2f} img/s)" if t["images_per_s"] else ""
+    text = (f"{t['done']} done, {t['failed']} failed, {t['skipped']} up to date, "
+            f"{t['cancelled']} cancelled in {report.wall_s:.1f} s{rate}; "
+            f"saved {format_bytes(t['saved_bytes'])}")
+    return ("interrupted: " + text) if report.interrupted else text
+
+
+class Progress:
+    """An `on_event` callback that shows the run in one of the `Mode`s."""
+
+    def __init__(self, mode: Mode, out: TextIO | None = None, err: TextIO | None = None,
+                 clock: Callable[[], float] = time.monotonic, width: int | None = None):
+        self.mode = mode
+        self.out = out if out is not None else sys.stdout
+        self.err = err if err is not None else sys.stderr
+        self.clock = clock
+        self.width = width
+        self.tally = Tally()
+        self._drawn_at: float | None = None
+        self._bar_visible = False
+
+    @classmethod
+    def choose(cls, quiet: bool = False, json_lines: bool = False,
+               out: TextIO | None = None, err: TextIO | None = None) -> "Progress":
+        """JSON if asked, else QUIET if asked, else BAR on a TTY, else LINES."""
+        err = err if err is not None else sys.stderr
+        if json_lines:
+            mode = Mode.JSON
+        elif quiet:
+            mode = Mode.QUIET
+        else:
+            mode = Mode.BAR if _isatty(err) else Mode.LINES
+        return cls(mode, out, err)
+
+    def __call__(self, event: RunEvent) -> None:
+        if isinstance(event, RunPlanned):
+            self.tally.total, self.tally.to_run = event.total, event.to_run + event.failed
+            self.tally.skipped = event.skipped
+            self._planned(event)
+        elif isinstance(event, FileStarted):
+            if self.tally.first_start is None:
+                self.tally.first_start = self.clock()
+            self._draw()
+        elif isinstance(event, FileFinished):
+            self.tally.add(event.record)
+            self._file(event.record)
+        elif isinstance(event, RunFinished):
+            self._finished(event.report)
+
+    # ---- per mode -----------------------------------------------------------------------
+
+    def _planned(self, e: RunPlanned) -> None:
+        if self.mode is Mode.JSON:
+            self._json({"event": "planned", "total": e.total, "to_run": e.to_run,
+                        "skipped": e.skipped, "failed": e.failed})
+        elif self.mode is Mode.LINES:
+            self._line(f"imgpool: {e.total} files: {e.to_run} to optimize, "
+                       f"{e.skipped} up to date" + (f", {e.failed} failed" if e.failed else ""))
+        elif self.mode is Mode.BAR:
+            self._draw(force=True)
+
+    def _file(self, r: FileRecord) -> None:
+        if self.mode is Mode.JSON:
+            self._json({"event": "file", **r.to_dict()})
+        elif self.mode is Mode.LINES:
+            self._line(format_record(r))
+        elif self.mode is Mode.BAR:
+            self._draw(force=self.tally.finished == self.tally.to_run)
+
+    def _finished(self, report) -> None:
+        if self.mode is Mode.JSON:
+            self._json({"event": "summary", **report.totals, "interrupted": report.interrupted,
+                        "wall_s": round(report.wall_s, 3), "error": report.error})
+        elif self.mode is Mode.LINES:
+            self._line("imgpool: " + format_summary(report))
+        elif self.mode is Mode.BAR:
+            self._draw(force=True)
+            self.err.write("\n" + "imgpool: " + format_summary(report) + "\n")
+            self.err.flush()
+            self._bar_visible = False
+
+    # ---- output -------------------------------------------------------------------------
+
+    def _draw(self, force: bool = False) -> None:
+        if self.mode is not Mode.BAR:
+            return
+        now = self.clock()
+        if not force and self._drawn_at is not None and now - self._drawn_at < REDRAW_S:
+            return
+        self._drawn_at = now
+        width = self.width or shutil.get_terminal_size((100, 20)).columns
+        self.err.write("\r" + render_bar(self.tally, now, width - 1) + "\x1b[K")
+        self.err.flush()
+        self._bar_visible = True
+
+    def _line(self, text: str) -> None:
+        self.out.write(text + "\n")
+        self.out.flush()
+
+    def _json(self, obj: dict) -> None:
+        self.out.write(json.dumps(obj, ensure_ascii=False) + "\n")
+        self.out.flush()
+
+
+def _isatty(stream: TextIO) -> bool:
+    try:
+        return stream.isatty()
+    except (AttributeError, ValueError):
+        return False

@@ -1,0 +1,227 @@
+"""What a batch run did: one record per input file, totals, and the live run events.
+
+Theory of operation
+-------------------
+`run_batch` builds a `FileRecord` for every file it found: SKIPPED at planning time
+(output already up to date), FAILED at planning time (two inputs would write the same
+output), or DONE / FAILED / CANCELLED once the page has settled it. The `Report` is the
+list of records plus what the run was asked to do; every total is computed from the
+records, so the totals and the rows can never disagree.
+
+While a run goes on, the runner hands `RunEvent`s to its `on_event` callback
+(the CLI's progress display is one): `RunPlanned` once, `FileStarted` when a worker picks
+a file up, `FileFinished` when a file is settled (not for skips), `RunFinished` at the end.
+
+Rules:
+- Every file the run found appears exactly once in `Report.files`, in the order found.
+- A record's `output` is set only when a file exists there because of this run (DONE) or
+  was already up to date (SKIPPED).
+- `Report.write` is atomic (temporary file, then rename), like the images.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+import json
+import os
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Union
+
+__all__ = [
+    "FileStatus", "HostReason", "FileRecord", "Report", "RunPlanned", "FileStarted",
+    "FileFinished", "RunFinished", "RunEvent", "REPORT_VERSION",
+]
+
+#: Bumped when a field of the JSON report changes meaning or disappears.
+REPORT_VERSION = 1
+
+
+class FileStatus(str, enum.Enum):
+    """How one input file ended."""
+
+    DONE = "done"            #: optimised; the output was written
+    FAILED = "failed"        #: not optimised; `reason` and `message` say why
+    CANCELLED = "cancelled"  #: the run was interrupted before this file finished
+    SKIPPED = "skipped"      #: the output was already up to date (counts as success)
+
+
+class HostReason(str, enum.Enum):
+    """Failure reasons found by the runner itself (the page's own codes pass through:
+    bad_input, unsupported, too_large, oom, timeout, worker_lost, pool_broken)."""
+
+    #: Two inputs would write the same output, or an output would replace an input.
+    CONFLICT = "conflict"
+    #: The page produced a result, but it could not be written into OUT.
+    WRITE_FAILED = "write_failed"
+    #: The browser page failed (crashed, or stopped making progress).
+    RUNNER_ERROR = "runner_error"
+
+
+@dataclass
+class FileRecord:
+    """One input file and what became of it. Sizes in bytes, time in seconds."""
+
+    input: str                         #: the input file's path
+    name: str                          #: its relative name (mirrored under OUT)
+    status: FileStatus
+    input_bytes: int = 0
+    output: str | None = None          #: the output file, when there is one
+    reason: str | None = None          #: failure code (FAILED/CANCELLED), else None
+    message: str = ""                  #: what a person can do about a failure
+    output_bytes: int | None = None
+    width: int | None = None           #: of the output
+    height: int | None = None
+    format: str | None = None          #: of the output, e.g. "webp"
+    time_s: float | None = None        #: the worker's processing time
+    worker: int | None = None          #: slot id of the worker that ran it
+    note: str = ""                     #: e.g. "kept the original (result was larger)"
+
+    @property
+    def saved_bytes(self) -> int:
+        """Input minus output bytes for a DONE file (negative if it grew), else 0."""
+        if self.status is FileStatus.DONE and self.output_bytes is not None:
+            return self.input_bytes - self.output_bytes
+        return 0
+
+    def to_dict(self) -> dict[str, Any]:
+        out = dataclasses.asdict(self)
+        out["status"] = self.status.value
+        return out
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "FileRecord":
+        known = {f.name for f in dataclasses.fields(cls)}
+        values = {k: v for k, v in data.items() if k in known}
+        values["status"] = FileStatus(values["status"])
+        return cls(**values)
+
+
+@dataclass
+class Report:
+    """A whole run: what it was asked, what happened to each file, and totals."""
+
+    out: str                                   #: the output folder
+    files: list[FileRecord] = field(default_factory=list)
+    options: dict[str, Any] = field(default_factory=dict)  #: Options.to_dict()
+    pool: dict[str, Any] = field(default_factory=dict)     #: pool settings passed to the page
+    started_at: str = ""                       #: ISO 8601, UTC
+    wall_s: float = 0.0                        #: the whole run, planning to clean-up
+    process_s: float = 0.0                     #: first file fed to last file settled
+    boot_s: float = 0.0                        #: browser launch to page ready
+    interrupted: bool = False                  #: stopped by Ctrl-C / SIGTERM
+    error: str = ""                            #: why the run stopped early, if it did
+
+    def count(self, status: FileStatus) -> int:
+        return sum(1 for f in self.files if f.status is status)
+
+    @property
+    def failed(self) -> list[FileRecord]:
+        return [f for f in self.files if f.status is FileStatus.FAILED]
+
+    @property
+    def ok(self) -> bool:
+        """Every file done or skipped, and the run was not interrupted."""
+        return not self.interrupted and all(
+            f.status in (FileStatus.DONE, FileStatus.SKIPPED) for f in self.files)
+
+    @property
+    def totals(self) -> dict[str, Any]:
+        done = [f for f in self.files if f.status is FileStatus.DONE]
+        processed = sum(1 for f in self.files
+                        if f.status in (FileStatus.DONE, FileStatus.FAILED) and f.worker is not None)
+        in_b = sum(f.input_bytes for f in done)
+        out_b = sum(f.output_bytes or 0 for f in done)
+        return {
+            "files": len(self.files),
+            **{s.value: self.count(s) for s in FileStatus},
+            "input_bytes": in_b,
+            "output_bytes": out_b,
+            "saved_bytes": in_b - out_b,
+            "images_per_s": round(processed / self.process_s, 3) if self.process_s > 0 else 0.0,
+        }
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "version": REPORT_VERSION,
+            "out": self.out,
+            "started_at": self.started_at,
+            "wall_s": round(self.wall_s, 3),
+            "process_s": round(self.process_s, 3),
+            "boot_s": round(self.boot_s, 3),
+            "interrupted": self.interrupted,
+            "error": self.error,
+            "options": self.options,
+            "pool": self.pool,
+            "totals": self.totals,
+            "files": [f.to_dict() for f in self.files],
+        }
+
+    def to_json(self, indent: int | None = 2) -> str:
+        return json.dumps(self.to_dict(), indent=indent, ensure_ascii=False)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "Report":
+        return cls(
+            out=data["out"], files=[FileRecord.from_dict(f) for f in data.get("files", [])],
+            options=dict(data.get("options", {})), pool=dict(data.get("pool", {})),
+            started_at=data.get("started_at", ""), wall_s=data.get("wall_s", 0.0),
+            process_s=data.get("process_s", 0.0), boot_s=data.get("boot_s", 0.0),
+            interrupted=bool(data.get("interrupted", False)), error=data.get("error", ""))
+
+    def write(self, path: str | os.PathLike) -> Path:
+        """Write the JSON report atomically (creating its folder); return the path."""
+        target = Path(path)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as f:
+                f.write(self.to_json())
+                f.write("\n")
+            os.chmod(tmp, 0o644)
+            os.replace(tmp, target)
+        except BaseException:
+            try:
+                os.unlink(tmp)
+            except FileNotFoundError:
+                pass
+            raise
+        return target
+
+
+# -- live events --------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class RunPlanned:
+    """The inputs were walked: `total` files, `to_run` go to the page, the rest settled."""
+
+    total: int
+    to_run: int
+    skipped: int
+    failed: int          #: failed at planning time (conflicts)
+
+
+@dataclass(frozen=True)
+class FileStarted:
+    """A worker picked up the file named `name` (its relative path)."""
+
+    name: str
+    worker: int
+
+
+@dataclass(frozen=True)
+class FileFinished:
+    """A file was settled by the page, or failed at planning time. Not sent for skipped
+    files: `RunPlanned.skipped` counts them, so a resumed run of 10,000 files is quiet."""
+
+    record: FileRecord
+
+
+@dataclass(frozen=True)
+class RunFinished:
+    report: Report
+
+
+RunEvent = Union[RunPlanned, FileStarted, FileFinished, RunFinished]

@@ -1,0 +1,80 @@
+"""Driving the real page: add files through its file input, wait for events, fetch results."""
+
+from __future__ import annotations
+
+import base64
+import io
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import urlsplit
+
+BOOT_TIMEOUT_MS = 120_000
+BATCH_TIMEOUT_MS = 180_000
+TERMINAL = ("task_done", "task_failed", "task_cancelled")
+
+
+@dataclass
+class AppPage:
+    page: object
+    base_url: str
+    requests: list[str] = field(default_factory=list)
+    console_errors: list[str] = field(default_factory=list)
+
+    @classmethod
+    def open(cls, context, base_url: str, query: str = "") -> "AppPage":
+        page = context.new_page()
+        app = cls(page, base_url)
+        context.on("request", lambda r: app.requests.append(r.url))
+        page.on("pageerror", lambda e: app.console_errors.append(str(e)))
+        page.goto(base_url + query)
+        page.wait_for_function("window.imgpool && window.imgpool.ready", timeout=10_000)
+        page.evaluate("window.imgpool.ready")
+        app.wait_workers_ready()
+        return app
+
+    def wait_workers_ready(self, timeout_ms: int = BOOT_TIMEOUT_MS) -> None:
+        self.page.wait_for_function(
+            """() => { const s = window.imgpool.summary();
+                       return s.slots && s.slots.length === s.config.pool_size
+                              && s.slots.every(x => x.state === 'idle'); }""",
+            timeout=timeout_ms)
+
+    def summary(self) -> dict:
+        return self.page.evaluate("window.imgpool.summary()")
+
+    def events(self) -> list[dict]:
+        return self.page.evaluate("window.imgpool.events")
+
+    def add_files(self, paths: list[Path]) -> None:
+        self.page.set_input_files("#file-input", [str(p) for p in paths])
+
+    def terminal_count(self) -> int:
+        return self.page.evaluate(
+            "window.imgpool.events.filter(e => %r.includes(e.type)).length" % list(TERMINAL))
+
+    def wait_terminal(self, total: int, timeout_ms: int = BATCH_TIMEOUT_MS) -> list[dict]:
+        """Wait until `total` tasks have ended (in this page's lifetime); return their events."""
+        self.page.wait_for_function(
+            "n => window.imgpool.events.filter(e => %r.includes(e.type)).length >= n"
+            % list(TERMINAL), arg=total, timeout=timeout_ms)
+        return [e for e in self.events() if e["type"] in TERMINAL]
+
+    def output_bytes(self, task_id: int) -> bytes:
+        b64 = self.page.evaluate(
+            """async (id) => {
+                 const r = window.imgpool.ui.results.get(id);
+                 if (!r) return null;
+                 const bytes = new Uint8Array(await r.blob.arrayBuffer());
+                 let s = ''; for (let i = 0; i < bytes.length; i += 0x8000)
+                   s += String.fromCharCode.apply(null, bytes.subarray(i, i + 0x8000));
+                 return btoa(s);
+               }""", task_id)
+        assert b64 is not None, f"no result kept for task {task_id}"
+        return base64.b64decode(b64)
+
+    def assert_same_origin_only(self) -> None:
+        origin = urlsplit(self.base_url)
+        foreign = [u for u in self.requests
+                   if not u.startswith(("blob:", "data:"))
+                   and urlsplit(u)[:2] != origin[:2]]
+        assert foreign == [], f"requests outside the page's origin: {foreign[:5]}"

@@ -1,0 +1,128 @@
+"""The foundation, end to end in real Chromium: isolated page, Python in the page and in
+every worker, images dropped in come back re-encoded, bytes moved without copies, and
+nothing requested outside the page's own origin."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+from imgpool_host.corpus import write_jpeg, write_png
+
+pytestmark = pytest.mark.e2e
+
+
+@pytest.fixture(scope="module")
+def images(tmp_path_factory) -> list[Path]:
+    d = tmp_path_factory.mktemp("foundation")
+    return [
+        write_jpeg(d / "landscape.jpg", 3000, 2000, 1),
+        write_jpeg(d / "portrait.jpg", 1200, 2600, 2),
+        write_jpeg(d / "small.jpg", 640, 480, 3),
+        write_png(d / "alpha.png", 2500, 900, 4),
+        write_png(d / "tiny.png", 33, 17, 5, alpha=False),
+    ]
+
+
+def test_page_is_cross_origin_isolated(shared_app):
+    page = shared_app.page
+    assert page.evaluate("window.crossOriginIsolated") is True
+    assert page.evaluate("typeof SharedArrayBuffer") == "function"
+
+
+def test_document_and_runtime_headers(shared_app):
+    page = shared_app.page
+    for path, mime in [("", "text/html"), ("page/main.js", "text/javascript"),
+                       ("runtime/vips/vips.wasm", "application/wasm"),
+                       ("runtime/pyodide/pyodide.mjs", "text/javascript")]:
+        res = page.request.get(shared_app.base_url + path)
+        assert res.status == 200, path
+        h = res.headers
+        assert h["cross-origin-opener-policy"] == "same-origin", path
+        assert h["cross-origin-embedder-policy"] == "require-corp", path
+        assert h["cross-origin-resource-policy"] == "same-origin", path
+        assert h["content-type"].startswith(mime), (path, h["content-type"])
+
+
+def test_traversal_is_refused_from_the_browser(shared_app):
+    page = shared_app.page
+    for path in ["../pyproject.toml", "%2e%2e/pyproject.toml", "..%2fpyproject.toml",
+                 "runtime/pyodide/../../package.json", "worker/"]:
+        res = page.request.get(shared_app.base_url + path)
+        assert res.status in (403, 404), (path, res.status)
+        assert b"imgpool" not in res.body() or res.status != 200
+
+
+def test_python_runs_in_page_and_every_worker(shared_app):
+    summary = shared_app.summary()
+    assert summary["config"]["pool_size"] == 2
+    ready = [e for e in shared_app.events() if e["type"] == "worker_state_changed" and e["new"] == "idle"]
+    assert {e["slot_id"] for e in ready} == {0, 1}
+    ready_msgs = shared_app.page.evaluate("window.imgpool.port.testHooks.ready")
+    assert len(ready_msgs) == 2
+    for msg in ready_msgs:
+        assert msg["python_version"].startswith("3.14")  # Pyodide's CPython, in the worker
+        assert msg["vips_version"].startswith("8.")
+        assert msg["init_ms"] > 0
+
+
+def test_dropped_images_come_back_as_webp_within_2048(shared_app, images):
+    before = shared_app.terminal_count()
+    shared_app.add_files(images)
+    ended = shared_app.wait_terminal(before + len(images))[before:]
+    by_name = {e["name"]: e for e in ended}
+    assert set(by_name) == {p.name for p in images}
+    for path in images:
+        ev = by_name[path.name]
+        assert ev["type"] == "task_done", ev
+        data = shared_app.output_bytes(ev["task_id"])
+        out = Image.open(io.BytesIO(data))
+        out.load()
+        assert out.format == "WEBP"
+        with Image.open(path) as src:
+            sw, sh = src.size
+        assert max(out.size) <= 2048
+        if max(sw, sh) <= 2048:
+            assert out.size == (sw, sh)  # never enlarged, never needlessly shrunk
+        else:
+            assert max(out.size) == 2048
+        assert abs(out.size[0] / out.size[1] - sw / sh) < 0.01  # aspect ratio kept
+        assert ev["result"]["width"], ev["result"]["height"] == out.size
+    assert shared_app.console_errors == []
+
+
+def test_buffers_move_without_copies_and_init_runs_once(shared_app, images):
+    # After the batch above: the page's last input buffer was detached by postMessage,
+    # and every worker's results left it detached (transferred, not copied).
+    if shared_app.terminal_count() == 0:
+        shared_app.add_files(images)
+        shared_app.wait_terminal(len(images))
+    assert shared_app.page.evaluate("window.imgpool.port.testHooks.lastInput.byteLength") == 0
+    assert shared_app.page.evaluate("window.imgpool.port.testHooks.lastOutput.byteLength") > 0
+    total_done = 0
+    for slot in (0, 1):
+        stats = shared_app.page.evaluate("s => window.imgpool.requestStats(s)", slot)
+        assert stats is not None
+        assert stats["vips_inits"] == 1 and stats["pyodide_inits"] == 1
+        assert stats["transfers"] == stats["detached_after_post"]
+        total_done += stats["tasks_done"]
+    assert total_done >= len(images)
+
+
+def test_files_added_before_python_is_ready_are_not_lost(browser, server_url, images):
+    context = browser.new_context()
+    try:
+        page = context.new_page()
+        page.goto(server_url + "?workers=1")
+        # The UI is there at once; add files while Python is still booting.
+        page.set_input_files("#file-input", [str(p) for p in images[:2]])
+        assert page.evaluate("window.imgpool.summary().booting") is True
+        page.evaluate("window.imgpool.ready")
+        page.wait_for_function(
+            "window.imgpool.events.filter(e => e.type === 'task_done').length >= 2",
+            timeout=120_000)
+    finally:
+        context.close()

@@ -1,0 +1,112 @@
+"""Estimated decoded memory and work: shrink on load, full decodes, unknown sizes."""
+
+import pytest
+
+from imgpool.config import MIB, PoolConfig
+from imgpool.core.estimate import (UNKNOWN_FLOOR_BYTES, Basis, MemoryCalibration, estimate,
+                                   output_size, task_timeout_s)
+from imgpool.core.imageinfo import UNKNOWN, ImageFormat, ImageInfo
+from imgpool.options import Options
+
+F = ImageFormat
+
+
+def info(fmt=F.JPEG, w=8000, h=6000, **kw):
+    kw.setdefault("bands", 3)
+    kw.setdefault("bit_depth", 8)
+    return ImageInfo(format=fmt, width=w, height=h, **kw)
+
+
+@pytest.mark.parametrize("max_size,shrink", [(1000, 8), (2000, 4), (4000, 2), (7000, 1),
+                                             (None, 1), (500, 8)])
+def test_baseline_jpeg_shrinks_by_a_power_of_two_up_to_8(max_size, shrink):
+    est = estimate(info(), Options(max_size=max_size), 1_000_000)
+    assert est.shrink == shrink
+    assert est.decode_width == 8000 // shrink and est.decode_height == 6000 // shrink
+    out_w, out_h = output_size(8000, 6000, Options(max_size=max_size))
+    assert est.memory_bytes == (est.decode_width * est.decode_height + out_w * out_h) * 3
+
+
+def test_progressive_jpeg_decodes_fully():
+    est = estimate(info(progressive=True), Options(max_size=1000), 1_000_000)
+    assert est.shrink == 1
+    assert est.memory_bytes >= 8000 * 6000 * 3
+    assert est.memory_bytes > 20 * estimate(info(), Options(max_size=1000), 1).memory_bytes
+
+
+@pytest.mark.parametrize("fmt", [F.PNG, F.GIF, F.TIFF, F.JXL, F.SVG])
+def test_other_formats_decode_fully(fmt):
+    est = estimate(info(fmt), Options(max_size=1000), 1_000_000)
+    assert est.shrink == 1
+    assert est.memory_bytes == (8000 * 6000 + 1000 * 750) * 3
+
+
+@pytest.mark.parametrize("fmt", [F.WEBP, F.HEIC, F.AVIF])
+def test_webp_and_heif_shrink_on_load_to_the_target(fmt):
+    est = estimate(info(fmt), Options(max_size=1000), 1_000_000)
+    assert est.shrink == pytest.approx(8.0)
+    assert (est.decode_width, est.decode_height) == (1000, 750)
+
+
+def test_bands_depth_and_frames_multiply():
+    base = estimate(info(F.PNG, 1000, 1000), Options(max_size=None), 1).memory_bytes
+    deep = estimate(info(F.PNG, 1000, 1000, bands=4, bit_depth=16), Options(max_size=None), 1)
+    assert deep.memory_bytes == base * 4 * 2 // 3
+    anim = estimate(info(F.GIF, 1000, 1000, frames=10), Options(max_size=None), 1)
+    assert anim.memory_bytes == base * 10
+    still = estimate(info(F.GIF, 1000, 1000, frames=10), Options(max_size=None, animated=False), 1)
+    assert still.memory_bytes == base
+
+
+def test_missing_bands_default_from_alpha():
+    no_bands = ImageInfo(format=F.PNG, width=100, height=100, has_alpha=True)
+    assert estimate(no_bands, Options(max_size=None), 1).memory_bytes == max(
+        1 * MIB, 100 * 100 * 4 * 2)
+
+
+@pytest.mark.parametrize("size,expected", [(0, UNKNOWN_FLOOR_BYTES), (1000, UNKNOWN_FLOOR_BYTES),
+                                           (100 * MIB, 1000 * MIB)])
+def test_unknown_dimensions_estimate_from_the_file_size(size, expected):
+    est = estimate(UNKNOWN, Options(), size)
+    assert est.basis is Basis.FILE_SIZE
+    assert est.memory_bytes == expected
+    assert est.work_mpix > 0
+
+
+def test_output_size_rules():
+    assert output_size(4000, 3000, Options(max_size=2000)) == (2000, 1500)
+    assert output_size(100, 50, Options(max_size=2000)) == (100, 50)  # never enlarges
+    assert output_size(100, 50, Options(max_size=200, enlarge=True)) == (200, 100)
+    assert output_size(4000, 3000, Options(max_size=None)) == (4000, 3000)
+    # EXIF orientation 6 turns the image: the box applies to the turned size
+    assert output_size(4000, 3000, Options(max_size=None, width=1500), orientation=6) == (
+        1500, 2000)
+    cover = Options(max_size=None, width=500, height=500, fit="cover")
+    assert output_size(4000, 3000, cover) == (667, 500)
+
+
+def test_task_timeout():
+    cfg = PoolConfig(timeout_base_s=30, timeout_per_mpix_s=1.5, timeout_max_s=600)
+    small = estimate(info(w=1000, h=1000), Options(max_size=None), 1)
+    assert task_timeout_s(cfg, small, Options()) == pytest.approx(30 + 1.5 * small.work_mpix)
+    huge = estimate(info(F.PNG, 30000, 20000), Options(), 1)
+    assert task_timeout_s(cfg, huge, Options()) == 600
+    assert task_timeout_s(cfg, huge, Options(timeout_s=5)) == 5
+
+
+def test_calibration_moves_toward_observations_within_bounds():
+    cal = MemoryCalibration(alpha=0.5)
+    assert cal.factor(F.AVIF) == 1.0
+    assert cal.observe(F.AVIF, 100, 300) == pytest.approx(2.0)
+    assert cal.scaled(F.AVIF, 1000) == 2000
+    for _ in range(20):
+        cal.observe(F.AVIF, 100, 10_000)
+    assert cal.factor(F.AVIF) == 4.0
+    for _ in range(20):
+        cal.observe(F.AVIF, 100, 1)
+    assert cal.factor(F.AVIF) == 0.5
+    assert cal.observe(F.AVIF, 100, 0) == 0.5  # unknown high-water: ignored
+    assert cal.factor(F.JPEG) == 1.0  # per format
+    assert cal.to_dict() == {"avif": 0.5}
+    with pytest.raises(ValueError):
+        MemoryCalibration(alpha=0)

@@ -1,0 +1,81 @@
+"""Options and PoolConfig: one home for defaults, validated once, clear errors."""
+
+import pytest
+
+from imgpool.config import GIB, MIB, ConfigError, PoolConfig, QueuePolicy
+from imgpool.options import Fit, MetadataPolicy, Options, OptionsError, OutputFormat
+
+
+def test_defaults_are_webp_q80_2048():
+    o = Options()
+    assert (o.format, o.quality, o.max_size) == (OutputFormat.WEBP, 80, 2048)
+    assert o.auto_rotate and o.metadata is MetadataPolicy.STRIP and not o.enlarge
+
+
+def test_from_dict_coerces_form_strings():
+    o = Options.from_dict({"format": "AVIF", "quality": "55", "lossless": "true",
+                           "max_size": "", "metadata": "copyright", "timeout_s": "12.5"})
+    assert o.format is OutputFormat.AVIF and o.quality == 55 and o.lossless
+    assert o.max_size is None and o.metadata is MetadataPolicy.COPYRIGHT
+    assert o.timeout_s == 12.5
+    assert Options.from_dict(o.to_dict()) == o
+
+
+@pytest.mark.parametrize("values, words", [
+    ({"quality": 0}, "quality must be a whole number from 1 to 100"),
+    ({"quality": "high"}, "quality must be a whole number"),
+    ({"format": "bmp"}, "format must be one of webp, avif"),
+    ({"colour": "cmyk"}, "colour must be one of"),
+    ({"max_size": 70000}, "max_size must be a whole number from 1 to 65535"),
+    ({"background": "white"}, "background must be a colour like #ffffff"),
+    ({"fit": "cover", "width": 100}, "fit=cover needs both width and height"),
+    ({"palette": True, "format": "jpeg"}, "palette applies to png"),
+    ({"lossless": "maybe"}, "lossless must be true or false"),
+    ({"timeout_s": -1}, "timeout_s must be seconds"),
+    ({"qualty": 80}, "unknown option(s): qualty"),
+])
+def test_invalid_options_name_the_option(values, words):
+    with pytest.raises(OptionsError) as exc:
+        Options.from_dict(values)
+    assert words in str(exc.value)
+
+
+def test_target_box_combines_max_size_and_box():
+    assert Options().target_box() == (2048, 2048)
+    assert Options(width=800, max_size=None).target_box() == (800, None)
+    assert Options(width=4000, height=300, max_size=1000).target_box() == (1000, 300)
+    assert Options(fit=Fit.COVER, width=10, height=20).fit is Fit.COVER
+
+
+def test_background_rgb():
+    assert Options(background="#0a0").background_rgb == (0, 170, 0)
+    assert Options(background="#102030").background_rgb == (16, 32, 48)
+
+
+def test_pool_config_from_hardware():
+    c = PoolConfig.from_hardware(8, 8)
+    assert c.pool_size == 8 and c.memory_budget_bytes == 2 * GIB
+    c = PoolConfig.from_hardware(0, None)  # nonsense hints: defaults
+    assert c.pool_size == PoolConfig().pool_size
+    assert PoolConfig.from_hardware(64, 1).pool_size == 16  # capped
+    assert PoolConfig.from_hardware(4, 1).memory_budget_bytes == 512 * MIB  # floor
+    c = PoolConfig.from_hardware(8, 8, pool_size=3, policy="fifo")
+    assert c.pool_size == 3 and c.policy is QueuePolicy.FIFO
+
+
+@pytest.mark.parametrize("values, words", [
+    ({"pool_size": 0}, "pool_size must be a whole number from 1"),
+    ({"policy": "random"}, "policy must be one of"),
+    ({"timeout_base_s": 0}, "timeout_base_s must be a number more than 0"),
+    ({"bogus": 1}, "unknown pool setting(s): bogus"),
+    ({"memory_budget_bytes": "lots"}, "memory_budget_bytes must be a number"),
+])
+def test_invalid_config_names_the_field(values, words):
+    with pytest.raises(ConfigError) as exc:
+        PoolConfig.from_dict(values)
+    assert words in str(exc.value)
+
+
+def test_config_round_trips_through_dict():
+    c = PoolConfig(pool_size=3, policy=QueuePolicy.FIFO)
+    assert PoolConfig.from_dict(c.to_dict()) == c

@@ -1,0 +1,104 @@
+"""The pipeline plan (pure) and the error classifier, and the plan executed by native
+libvips (pyvips, the same libvips version as wasm-vips) so the arguments are real."""
+
+import io
+
+import pytest
+
+from imgpool.core.imageinfo import ImageFormat, ImageInfo
+from imgpool.options import Options, OutputFormat
+from imgpool.protocol import PROTOCOL_VERSION, ProtocolError, RunTask, TaskDoneMsg, decode
+from imgpool.worker.errors import classify
+from imgpool.worker.plan import UNBOUNDED, make_plan, resolve_format
+
+JPEG = ImageInfo(format=ImageFormat.JPEG, width=6000, height=4000, bands=3, frames=1,
+                 has_alpha=False)
+GIF_ANIM = ImageInfo(format=ImageFormat.GIF, width=100, height=80, bands=4, frames=5,
+                     has_alpha=True)
+
+
+def test_default_plan_shrinks_on_load_to_2048_webp():
+    p = make_plan(Options(), JPEG)
+    assert p.thumb_width == 2048 and p.thumb_options["height"] == 2048
+    assert p.thumb_options["size"] == "down"  # never enlarge
+    assert p.output is OutputFormat.WEBP and p.suffix == ".webp"
+    assert p.save_options["Q"] == 80 and p.save_options["keep"] == "none"
+    assert p.flatten_rgb is None  # JPEG has no alpha; WebP keeps alpha anyway
+
+
+def test_no_resize_and_enlarge_and_cover():
+    assert make_plan(Options(max_size=None), JPEG).thumb_width == UNBOUNDED
+    assert make_plan(Options(enlarge=True, max_size=9000), JPEG).thumb_options["size"] == "both"
+    p = make_plan(Options(width=300, height=200, fit="cover", max_size=None), JPEG)
+    assert p.thumb_options["crop"] == "centre" and (p.thumb_width, p.thumb_options["height"]) == (300, 200)
+
+
+def test_jpeg_output_flattens_alpha_on_background():
+    png = ImageInfo(format=ImageFormat.PNG, width=10, height=10, bands=4, has_alpha=True)
+    p = make_plan(Options(format="jpeg", background="#ff0000"), png)
+    assert p.flatten_rgb == (255, 0, 0) and p.suffix == ".jpg"
+
+
+def test_animation_kept_for_webp_and_first_frame_noted_for_jpeg():
+    assert make_plan(Options(), GIF_ANIM).keep_frames
+    assert make_plan(Options(), GIF_ANIM).thumb_options["option_string"] == "n=-1"
+    p = make_plan(Options(format="jpeg"), GIF_ANIM)
+    assert not p.keep_frames and "first frame of 5" in p.notes[0]
+
+
+def test_same_format_resolution():
+    assert resolve_format(Options(format="same"), JPEG) is OutputFormat.JPEG
+    heic = ImageInfo(format=ImageFormat.HEIC)
+    assert resolve_format(Options(format="same"), heic) is OutputFormat.JPEG
+    assert resolve_format(Options(format="same"), ImageInfo()) is OutputFormat.PNG
+
+
+def test_metadata_and_colour_policies_map_to_keep_flags():
+    assert make_plan(Options(metadata="all"), JPEG).save_options["keep"] == "exif,xmp,iptc,other"
+    assert make_plan(Options(metadata="copyright"), JPEG).save_options["keep"] == "exif"
+    assert make_plan(Options(colour="keep"), JPEG).save_options["keep"] == "icc"
+
+
+@pytest.mark.parametrize("text, reason", [
+    ("VipsForeignLoad: buffer is not in a known format", "unsupported"),
+    ("VipsJpeg: Premature end of JPEG file", "bad_input"),
+    ("RangeError: Array buffer allocation failed", "oom"),
+    ("Aborted(OOM)", "oom"),
+    ("VipsJpeg: Corrupt JPEG data: bad Huffman code", "bad_input"),
+    ("gifload: image too large", "too_large"),
+    ("something nobody has seen", "bad_input"),
+])
+def test_error_classification(text, reason):
+    c = classify(text)
+    assert c.reason == reason
+    assert text.split(":")[0] in c.message  # the raw text is kept for bug reports
+
+
+def test_protocol_round_trip_and_rejections():
+    msg = RunTask(slot=1, gen=2, task_id=3, name="a.jpg", options={}, info={})
+    assert decode(msg.to_message()) == msg
+    done = TaskDoneMsg(slot=0, gen=1, task_id=3, width=1, height=1, format="webp",
+                       in_bytes=1, out_bytes=1, elapsed_ms=1.0, heap_bytes=1,
+                       mem_highwater_bytes=1)
+    assert decode(done.to_message()) == done
+    with pytest.raises(ProtocolError, match="protocol version"):
+        decode({"v": PROTOCOL_VERSION + 1, "type": "run"})
+    with pytest.raises(ProtocolError, match="unknown message type"):
+        decode({"v": PROTOCOL_VERSION, "type": "nope"})
+    with pytest.raises(ProtocolError, match="malformed"):
+        decode({"v": PROTOCOL_VERSION, "type": "run", "slot": 1})
+
+
+@pytest.mark.parametrize("fmt", ["webp", "avif", "jpeg", "png", "gif"])
+def test_plan_arguments_are_accepted_by_libvips(fmt):
+    pyvips = pytest.importorskip("pyvips")
+    from PIL import Image
+
+    src = (pyvips.Image.black(900, 600, bands=3) + [40, 120, 200]).cast("uchar")
+    buf = src.jpegsave_buffer()
+    p = make_plan(Options(format=fmt, max_size=300), JPEG)
+    thumb = pyvips.Image.thumbnail_buffer(buf, p.thumb_width, **p.thumb_options)
+    out = thumb.write_to_buffer(p.suffix, **p.save_options)
+    if fmt != "avif" or "avif" in Image.registered_extensions().values():
+        img = Image.open(io.BytesIO(out))
+        assert max(img.size) == 300 and img.size[0] == 300

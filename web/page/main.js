@@ -1,0 +1,88 @@
+// Page bootstrap: shows the UI at once, boots Pyodide, hands the pool to Python.
+//
+// The scheduler (Python, imgpool.page.app) decides everything; this file only carries out
+// its commands (start/terminate a worker, post a task, set a timer) and forwards events
+// back. Files dropped or picked before Python is ready are queued here, not lost.
+import { loadPyodide } from "/runtime/pyodide/pyodide.mjs";
+import { createUI } from "/page/ui.js";
+import { createPort } from "/page/port.js";
+
+const params = new URLSearchParams(location.search);
+// Automation mode (imgpool optimize): results are PUT to the local runner instead of kept.
+const automationToken = params.get("automation");
+const early = []; // File arrays received before Python was ready
+let app = null;
+let pageStart = performance.now();
+
+const ui = createUI({
+  onFiles: (files) => submit(files),
+  onCancel: (taskId) => app && app.cancel(taskId),
+  onCancelAll: () => app && app.cancel_all(),
+  onOptions: (json) => (app ? app.set_options(json) : ""),
+});
+
+const port = createPort({ ui, getApp: () => app, automationToken });
+
+// The test/automation surface: what a script (Playwright, the CLI) may read or call.
+window.imgpool = {
+  ready: null,
+  events: [],
+  port,
+  ui,
+  addFiles: (files) => submit(Array.from(files)),
+  // Automation: take the files set on a file input, named by the caller's relative paths.
+  addTagged(selector, tags) {
+    const files = [...document.querySelector(selector).files];
+    if (files.length !== tags.length) throw new Error(`${files.length} files but ${tags.length} names`);
+    files.forEach((f, i) => Object.defineProperty(f, "imgpoolPath", { value: tags[i] }));
+    return submit(files);
+  },
+  setOptions: (options) => (app ? app.set_options(JSON.stringify(options)) : "not ready"),
+  cancelAll: () => app && app.cancel_all(),
+  shutdown: () => app && app.shutdown(),
+  summary: () => (app ? JSON.parse(app.summary_json()) : { booting: true }),
+  requestStats: (slot) => port.requestStats(slot),
+};
+
+function submit(files) {
+  if (!files.length) return;
+  ui.noteQueued(files.length);
+  if (app) {
+    return app.add_files(files, ui.currentOptionsJSON());
+  }
+  early.push(files);
+}
+
+async function fetchJSON(url) {
+  const res = await fetch(url);
+  if (!res.ok) throw new Error(`${url}: HTTP ${res.status}`);
+  return res.json();
+}
+
+async function boot() {
+  if (!window.crossOriginIsolated) {
+    ui.status("This page is not cross-origin isolated (COOP/COEP headers missing): wasm-vips cannot run.", true);
+  }
+  ui.status("Starting Python…");
+  const manifest = await fetchJSON("/runtime/wheels/manifest.json");
+  const pyodide = await loadPyodide({ indexURL: "/runtime/pyodide/" });
+  await pyodide.loadPackage(new URL(`/runtime/wheels/${manifest.micropip}`, location.href).href);
+  const micropip = pyodide.pyimport("micropip");
+  await micropip.install(new URL(`/runtime/wheels/${manifest.imgpool}`, location.href).href);
+  micropip.destroy();
+  const mod = pyodide.pyimport("imgpool.page.app");
+  app = mod.App(port, location.search, navigator.hardwareConcurrency || 1,
+                navigator.deviceMemory || 0);
+  mod.destroy();
+  const pythonMs = performance.now() - pageStart;
+  ui.status(`Python ready in ${(pythonMs / 1000).toFixed(1)} s; starting workers…`);
+  app.start();
+  for (const files of early.splice(0)) await app.add_files(files, ui.currentOptionsJSON());
+  return { pythonMs };
+}
+
+window.imgpool.ready = boot().catch((err) => {
+  console.error(err);
+  ui.status(`imgpool failed to start: ${err && err.message ? err.message : err}`, true);
+  throw err;
+});

@@ -1,0 +1,162 @@
+// The page's port to the worker pool: the commands Python's scheduler gives, carried out.
+//
+// Python (imgpool.page.app) calls these methods; worker messages and errors go back to
+// Python with the worker's (slot, gen) as this side knows it, so a late message from a
+// terminated incarnation can be told apart. Image bytes stay in JS: inputs are read from
+// the File and moved to the worker in the transfer list; outputs come back the same way.
+
+const BOARD_FIELDS = ["state", "task_id", "progress_permille", "heap_mib", "cancel_task_id",
+                      "tasks_done", "beat"];
+const STRIDE = BOARD_FIELDS.length;
+const CELL = Object.fromEntries(BOARD_FIELDS.map((n, i) => [n, i]));
+
+export function createPort({ ui, getApp, automationToken = null }) {
+  const workers = new Map(); // slot -> { worker, gen }
+  let board = null; // Int32Array over a SharedArrayBuffer, STRIDE cells per slot
+  let timer = null;
+  const statsWaiters = new Map();
+  const testHooks = { lastInput: null, lastOutput: null, ready: [] };
+
+  function toApp(fn) {
+    const app = getApp();
+    if (app) fn(app);
+  }
+
+  const port = {
+    testHooks,
+    board: () => board,
+
+    makeBoard(slots) {
+      board = new Int32Array(new SharedArrayBuffer(slots * STRIDE * 4));
+      for (let s = 0; s < slots; s++) board[s * STRIDE + CELL.cancel_task_id] = -1;
+    },
+
+    startWorker(slot, gen, initJSON) {
+      port.terminateWorker(slot);
+      const worker = new Worker("/worker/worker.js", { type: "module", name: `imgpool-${slot}` });
+      workers.set(slot, { worker, gen });
+      Atomics.store(board, slot * STRIDE + CELL.cancel_task_id, -1);
+      Atomics.store(board, slot * STRIDE + CELL.state, 0);
+      worker.onmessage = (e) => {
+        const { output, ...meta } = e.data;
+        if (meta.type === "stats_reply") {
+          const waiter = statsWaiters.get(slot);
+          statsWaiters.delete(slot);
+          if (waiter) waiter(meta);
+        }
+        if (output) testHooks.lastOutput = output;
+        if (meta.type === "ready") testHooks.ready.push(meta);
+        toApp((app) => app.on_message(slot, gen, JSON.stringify(meta), output ?? null));
+      };
+      worker.onerror = (e) => {
+        e.preventDefault();
+        const where = e.filename ? ` (${e.filename}:${e.lineno})` : "";
+        toApp((app) => app.on_worker_error(slot, gen, `${e.message || "worker error"}${where}`));
+      };
+      worker.onmessageerror = () => {
+        toApp((app) => app.on_worker_error(slot, gen, "a message from the worker could not be read"));
+      };
+      worker.postMessage({ ...JSON.parse(initJSON), board });
+    },
+
+    terminateWorker(slot) {
+      const entry = workers.get(slot);
+      if (!entry) return;
+      entry.worker.terminate();
+      workers.delete(slot);
+      Atomics.store(board, slot * STRIDE + CELL.state, 0);
+    },
+
+    async dispatch(slot, gen, runJSON, file, source) {
+      const entry = workers.get(slot);
+      const msg = JSON.parse(runJSON);
+      try {
+        if (source === "file") {
+          entry.worker.postMessage({ ...msg, input: file });
+          return;
+        }
+        const input = await file.arrayBuffer();
+        const now = workers.get(slot);
+        if (!now || now.gen !== gen) return; // the worker was replaced meanwhile
+        testHooks.lastInput = input;
+        // Zero-copy: the buffer moves to the worker and is detached here.
+        now.worker.postMessage({ ...msg, input }, [input]);
+      } catch (err) {
+        toApp((app) => app.on_read_error(slot, gen, msg.task_id, `${err && err.message ? err.message : err}`));
+      }
+    },
+
+    stopTask(slot, gen, taskId, stopJSON) {
+      const entry = workers.get(slot);
+      Atomics.store(board, slot * STRIDE + CELL.cancel_task_id, taskId);
+      if (entry && entry.gen === gen) entry.worker.postMessage(JSON.parse(stopJSON));
+    },
+
+    clearCancel(slot) {
+      Atomics.store(board, slot * STRIDE + CELL.cancel_task_id, -1);
+    },
+
+    setTimer(delayMs) {
+      if (timer !== null) clearTimeout(timer);
+      timer = setTimeout(() => {
+        timer = null;
+        toApp((app) => app.tick());
+      }, Math.max(0, delayMs));
+    },
+
+    clearTimer() {
+      if (timer !== null) clearTimeout(timer);
+      timer = null;
+    },
+
+    emit(eventJSON, output) {
+      const event = JSON.parse(eventJSON);
+      window.imgpool.events.push(event);
+      if (automationToken && event.type === "task_done") {
+        ui.onEvent(event, null); // the runner keeps the bytes, not the page
+        upload(event, output);
+        return;
+      }
+      ui.onEvent(event, output ?? null);
+    },
+
+    now: () => performance.now() / 1000,
+
+    readHead: (file, bytes) => file.slice(0, bytes).arrayBuffer(),
+
+    readBoard(slot) {
+      if (!board) return null;
+      const base = slot * STRIDE;
+      const out = {};
+      for (const name of BOARD_FIELDS) out[name] = Atomics.load(board, base + CELL[name]);
+      return out;
+    },
+
+    requestStats(slot) {
+      const entry = workers.get(slot);
+      if (!entry) return Promise.resolve(null);
+      return new Promise((resolve) => {
+        statsWaiters.set(slot, resolve);
+        entry.worker.postMessage({ v: 1, type: "stats", slot, gen: entry.gen });
+      });
+    },
+  };
+  // Automation: hand a result to the local runner (same origin, token-protected), then
+  // record that it was written so the runner can count the file as finished.
+  async function upload(event, output) {
+    const q = new URLSearchParams({ token: automationToken, task: String(event.task_id),
+                                    name: event.name, format: event.result.format });
+    let status = 0, message = "";
+    try {
+      const res = await fetch(`/automation/result?${q}`, { method: "PUT", body: output });
+      status = res.status;
+      if (!res.ok) message = await res.text();
+    } catch (err) {
+      message = String(err);
+    }
+    window.imgpool.events.push({ type: "upload_done", task_id: event.task_id, name: event.name,
+                                 status, message });
+  }
+
+  return port;
+}
