@@ -188,7 +188,7 @@ def _number(flag: str, text: str, kind):
 
 def run(args: argparse.Namespace) -> int:
     from .browser import BrowserNotFound
-    from .progress import Progress
+    from .progress import Progress, one_line
     from .runner import BatchError, BatchUsageError, run_batch
 
     try:
@@ -203,7 +203,10 @@ def run(args: argparse.Namespace) -> int:
         report = run_batch(args.inputs, args.out, options, pool=pool, browser=args.browser,
                            force=args.force, on_event=progress, report_path=args.report,
                            page_log=page_log)
-    except (BatchUsageError, BrowserNotFound) as exc:
+    except BrowserNotFound as exc:
+        hint = ": give --browser the path of a Chromium or Chrome executable" if args.browser else ""
+        return _usage(f"{exc}{hint}")
+    except BatchUsageError as exc:
         return _usage(str(exc))
     except BatchError as exc:
         return _usage(f"{exc} (run scripts/setup; set {PAGE_LOG_ENV}=1 to see the page's "
@@ -212,7 +215,7 @@ def run(args: argparse.Namespace) -> int:
     if failed:
         print(f"{PROG}: {len(failed)} of {len(report.files)} files failed:", file=sys.stderr)
         for r in failed:
-            print(f"  {r.input}: {r.reason}: {r.message}", file=sys.stderr)
+            print(f"  {r.input}: {r.reason}: {one_line(r.message)}", file=sys.stderr)
     if report.error:
         print(f"{PROG}: the run stopped early: {report.error}", file=sys.stderr)
     if report.interrupted:

@@ -30,12 +30,14 @@ from .report import (FileFinished, FileRecord, FileStarted, FileStatus, RunEvent
                      RunPlanned)
 
 __all__ = ["Mode", "Progress", "Tally", "render_bar", "format_bytes", "format_duration",
-           "format_record", "format_summary"]
+           "format_record", "format_summary", "one_line"]
 
 #: Shortest time between two redraws of the bar (s).
 REDRAW_S = 0.1
 #: Width of the bar itself, in characters.
 BAR_CELLS = 24
+#: Longest failure message shown on a terminal line (the report keeps it whole).
+MESSAGE_CHARS = 300
 
 
 class Mode(enum.Enum):
@@ -45,6 +47,12 @@ class Mode(enum.Enum):
     LINES = "lines"  #: a line per file
     JSON = "json"    #: JSON lines for machines
     QUIET = "quiet"  #: nothing
+
+
+def one_line(text: str, limit: int = MESSAGE_CHARS) -> str:
+    """`text` with all whitespace runs (newlines too) as one space, cut to `limit`."""
+    flat = " ".join(str(text).split())
+    return flat if len(flat) <= limit else flat[: limit - 3] + "..."
 
 
 def format_bytes(n: float) -> str:
@@ -135,7 +143,7 @@ def format_record(r: FileRecord) -> str:
         note = f"  ({r.note})" if r.note else ""
         return f"done      {r.name} -> {r.output}  {size}{when}{who}{note}"
     if r.status is FileStatus.FAILED:
-        return f"failed    {r.name}: {r.reason}: {r.message}"
+        return f"failed    {r.name}: {r.reason}: {one_line(r.message)}"
     if r.status is FileStatus.CANCELLED:
         return f"cancelled {r.name}"
     return f"skipped   {r.name} ({r.message or 'up to date'})"

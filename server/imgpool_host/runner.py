@@ -376,6 +376,8 @@ def pool_settings(pool: PoolConfig | Mapping[str, Any] | None) -> dict[str, Any]
             raise BatchUsageError(
                 f"pool setting(s) {', '.join(other)} cannot be set for a run; "
                 f"use {', '.join(POOL_URL_PARAMS)}")
+    if isinstance(values.get("policy"), str):
+        values["policy"] = values["policy"].strip().lower()
     try:
         cfg = PoolConfig.from_dict(values)
     except ConfigError as exc:
@@ -623,8 +625,8 @@ def sweep_stale_parts(out: Path) -> list[Path]:
                 pid = int(fn[: -len(PART_SUFFIX)].rsplit(".", 1)[1])
             except (IndexError, ValueError):
                 continue
-            if pid != os.getpid() and _pid_alive(pid):
-                continue                          # another run is writing there now
+            if _pid_alive(pid):
+                continue                          # a live run (maybe this one) owns it
             path = Path(dirpath, fn)
             try:
                 path.unlink()
@@ -776,7 +778,7 @@ class _Drive:
         self.error = ""
         self.boot_s = self.process_s = 0.0
         self.pool_size = 1
-        self._fed_at: float | None = None
+        self._started_at: float | None = None    # first file a worker started
         self._last_settle = 0.0
         self.sink = ResultSink(secrets.token_urlsafe(24), plan.out, plan.jobs, plan.inputs)
 
@@ -902,8 +904,6 @@ class _Drive:
                                                         self.chunk_size // 2):
             return
         chunk = [self.pending.popleft() for _ in range(min(self.chunk_size, len(self.pending)))]
-        if self._fed_at is None:
-            self._fed_at = time.monotonic()
         try:
             self._hand_over(page, chunk)
         except PlaywrightError:
@@ -936,6 +936,8 @@ class _Drive:
             self.waiting.discard(name)
             slot = event.get("slot_id")
             self.workers[name] = slot
+            if self._started_at is None:
+                self._started_at = time.monotonic()
             self.emit(FileStarted(name=name, worker=slot))
         elif kind == "task_done":
             self.waiting.discard(name)
@@ -982,8 +984,8 @@ class _Drive:
         self.done_events.pop(record.name, None)
         self.records[record.name] = record
         self._last_settle = time.monotonic()
-        if self._fed_at is not None:
-            self.process_s = self._last_settle - self._fed_at
+        if self._started_at is not None:
+            self.process_s = self._last_settle - self._started_at
         self.emit(FileFinished(record))
 
     def _console_tail(self) -> str:

@@ -64,6 +64,8 @@ __all__ = ["Scheduler", "PoolState", "OOM_ATTEMPTS"]
 
 #: A task that ran out of memory this many times fails (the last time it ran alone).
 OOM_ATTEMPTS = 2
+#: Options are frozen: one default instance serves every submit that passes none.
+_DEFAULT_OPTIONS = Options()
 
 
 class PoolState(Enum):
@@ -195,7 +197,7 @@ class Scheduler:
         if self._pool is PoolState.CLOSED:
             raise RuntimeError("the pool is shut down")
         self._now = now
-        options = options or Options()
+        options = options or _DEFAULT_OPTIONS
         est = estimate(info, options, size_bytes)
         lane = Lane.HEAVY if est.work_mpix > self.config.heavy_megapixels else Lane.LIGHT
         self._seq += 1
@@ -407,34 +409,42 @@ class Scheduler:
         return out
 
     def _fill(self, now: float) -> None:
-        """Dispatch while an IDLE slot exists and the policy finds an admissible task."""
+        """Dispatch while an IDLE slot exists and an admissible task is queued.
+
+        A retry (Placement.ALONE) is pinned to the slot whose worker it took down and
+        waits for that slot's fresh incarnation. It bypasses the policy: it goes as
+        soon as its slot is IDLE and nothing holds memory. (Through the policy, an aged
+        task holding the queue for a free slot could wait forever on a slot that only
+        the retry may use.) Every other task goes through `policy.pick`, onto an IDLE
+        slot that no retry is waiting for.
+        """
         if self._pool is not PoolState.RUNNING:
             return
         while len(self._policy):
-            if not any(s.state is SlotState.IDLE for s in self._slots):
-                return
+            if self._inflight == 0:
+                home = next((sid for sid in self._pins
+                             if self._slots[sid].state is SlotState.IDLE), None)
+                if home is not None:
+                    retry = self._pins[home]
+                    self._policy.remove(retry)
+                    self._dispatch(now, self._slots[home], retry)
+                    continue
             self._free_idle = [s for s in self._slots
                                if s.state is SlotState.IDLE and s.slot_id not in self._pins]
+            if not self._free_idle:
+                return
             task = self._policy.pick(self._admit)
             if task is None:
                 return
-            home = self._home_of(task)
-            self._dispatch(now, self._slots[home] if home is not None
-                           else self._free_idle[0], task)
+            self._dispatch(now, self._free_idle[0], task)
 
     def _admit(self, task: Task) -> bool:
+        """May `task` start now on one of `_free_idle`? (Retries never: see _fill.)"""
+        if task.placement is Placement.ALONE:
+            return False
         need = self.reserved_for(task)
         budget = self.config.memory_budget_bytes
-        if task.placement is Placement.ALONE:
-            # A retry runs on the fresh incarnation of the slot it took down (pinned),
-            # with nothing else holding memory.
-            home = self._home_of(task)
-            if home is not None:
-                return self._slots[home].state is SlotState.IDLE and self._inflight == 0
-            return bool(self._free_idle) and self._inflight == 0
-        if not self._free_idle:
-            return False
-        if need > budget:
+        if need > budget:  # oversize: alone, when nothing else holds memory
             return self._inflight == 0
         return self._inflight + need <= budget
 
