@@ -88,7 +88,9 @@ def build(out_dir: Path, quiet: bool = False) -> Path:
 def write_manifest(out_dir: Path, wheel: Path) -> None:
     """manifest.json tells the page and workers the wheel file names (no copy in JS)."""
     micropip = sorted(out_dir.glob("micropip-*.whl"))
-    manifest = {"imgpool": wheel.name, "micropip": micropip[-1].name if micropip else None}
+    stdlib = out_dir / "python_stdlib_pyc.zip"
+    manifest = {"imgpool": wheel.name, "micropip": micropip[-1].name if micropip else None,
+                "stdlib": stdlib.name if stdlib.exists() else None}
     text = json.dumps(manifest, indent=1) + "\n"
     target = out_dir / "manifest.json"
     if not target.exists() or target.read_text() != text:

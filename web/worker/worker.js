@@ -55,7 +55,12 @@ function getPython() {
   pythonPromise ??= (async () => {
     counters.pyodideInits += 1;
     const manifest = await fetchJSON("/runtime/wheels/manifest.json");
-    const pyodide = await loadPyodide({ indexURL: "/runtime/pyodide/" });
+    const pyodide = await loadPyodide({
+    indexURL: "/runtime/pyodide/",
+    // Bytecode stdlib built at setup (scripts/build_stdlib.mjs): skips recompiling ~120
+    // modules at every boot.
+    ...(manifest.stdlib ? { stdLibURL: `/runtime/wheels/${manifest.stdlib}` } : {}),
+  });
     await pyodide.loadPackage(new URL(`/runtime/wheels/${manifest.micropip}`, location.href).href);
     const micropip = pyodide.pyimport("micropip");
     await micropip.install(new URL(`/runtime/wheels/${manifest.imgpool}`, location.href).href);

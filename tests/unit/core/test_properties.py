@@ -22,7 +22,7 @@ EVERY step it checks:
 5. at teardown the pool is back to `pool_size` IDLE workers, or the breaker tripped,
    said so, and every slot is retired.
 
-Examples: `CORE_PROFILE` runs 250 examples per property (stateful: up to 40 steps
+Examples: `CORE_PROFILE` runs 200 examples per property (stateful: up to 30 steps
 each); the whole file takes ~2-4 s on a laptop-class CPU.
 """
 
@@ -45,8 +45,8 @@ from imgpool.testing import (Crashes, FailsToBoot, Hangs, Harness, IgnoresStop, 
                              Replies, RunsOutOfMemory, StopsAfter, check_invariants)
 from imgpool.testing.fake_workers import Boots, RejectsInput
 
-EXAMPLES = 250
-settings.register_profile("imgpool-core", max_examples=EXAMPLES, stateful_step_count=40,
+EXAMPLES = 200
+settings.register_profile("imgpool-core", max_examples=EXAMPLES, stateful_step_count=30,
                           deadline=None, suppress_health_check=[HealthCheck.too_slow])
 CORE_PROFILE = settings.get_profile("imgpool-core")
 
