@@ -97,12 +97,13 @@ class ServeCommand:
             print(f"{PROG} serve: cannot listen on {args.host}:{args.port}: {reason}",
                   file=sys.stderr)
             return EXIT_UNAVAILABLE
-        with server:
-            print(f"{PROG} serving on {server.url}", flush=True)
-            try:
+        # Ctrl-C may arrive as soon as the URL is printed, so the whole block is covered.
+        try:
+            with server:
+                print(f"{PROG} serving on {server.url}", flush=True)
                 server.serve_forever()
-            except KeyboardInterrupt:
-                pass
+        except KeyboardInterrupt:
+            pass
         return 0
 
 

@@ -14,7 +14,7 @@ from pathlib import Path
 __all__ = ["photo", "write_jpeg", "write_png", "CorpusItem", "write_corpus"]
 
 
-def photo(width: int, height: int, seed: int = 0, mode: str = "RGB"):
+def photo(width: int, height: int, seed: int = 0, mode: str = "RGB", grain: bool = True):
     from PIL import Image, ImageChops, ImageFilter
 
     rng = random.Random(seed)
@@ -23,10 +23,10 @@ def photo(width: int, height: int, seed: int = 0, mode: str = "RGB"):
     coarse.putdata([(rng.randrange(256), rng.randrange(256), rng.randrange(256))
                     for _ in range(cw * ch)])
     img = coarse.resize((width, height), Image.Resampling.BICUBIC)
-    # Grain: Pillow's gaussian noise generator, seeded through a random crop offset.
-    noise = Image.effect_noise((width, height), 18 + seed % 7).convert("RGB")
-    img = ImageChops.add(img, noise, scale=1.0, offset=-128)
-    img = img.filter(ImageFilter.SMOOTH)
+    if grain:  # film grain: realistic compressibility (and slow to make at large sizes)
+        noise = Image.effect_noise((width, height), 18 + seed % 7).convert("RGB")
+        img = ImageChops.add(img, noise, scale=1.0, offset=-128)
+        img = img.filter(ImageFilter.SMOOTH)
     if mode != "RGB":
         img = img.convert(mode)
     return img
@@ -47,10 +47,11 @@ def write_jpeg(path: Path, width: int, height: int, seed: int = 0, *, quality: i
     return path
 
 
-def write_png(path: Path, width: int, height: int, seed: int = 0, *, alpha: bool = True) -> Path:
+def write_png(path: Path, width: int, height: int, seed: int = 0, *, alpha: bool = True,
+              grain: bool = True) -> Path:
     from PIL import Image
 
-    img = photo(width, height, seed)
+    img = photo(width, height, seed, grain=grain)
     if alpha:
         mask = Image.linear_gradient("L").resize((width, height))
         img.putalpha(mask)

@@ -24,7 +24,7 @@ def panorama(tmp_path_factory) -> Path:
     # A PNG cannot shrink on load: it decodes at full size (16000 x 2400 x 4 bands), so
     # it is slow and memory-heavy, unlike a JPEG panorama.
     d = tmp_path_factory.mktemp("pano")
-    return write_png(d / "panorama.png", 16000, 2400, 99)
+    return write_png(d / "panorama.png", 16000, 2400, 99, grain=False)
 
 
 def _by_name(events, kind):

@@ -19,7 +19,8 @@ from imgpool.core.events import (TERMINAL_EVENTS, BatchFinished, BreakerTripped,
                                  TaskQueued, TaskStarted, WorkerStateChanged)
 from imgpool.core.imageinfo import ImageFormat, ImageInfo
 from imgpool.core.policy import FifoPolicy, Policy, SmartPolicy, make_policy
-from imgpool.core.scheduler import PoolState, Scheduler
+from imgpool.core.probe import HEAD_BYTES, probe
+from imgpool.core.scheduler import PoolState, Scheduler, Submission
 from imgpool.core.slots import (SLOT_TRANSITIONS, Slot, SlotEvent, SlotState,
                                 SlotTransitionError, slot_diagram)
 from imgpool.core.stats import BatchStats
@@ -28,7 +29,7 @@ from imgpool.core.tasks import (TASK_TRANSITIONS, FailureReason, Task, TaskEvent
 
 __all__ = [
     # the scheduler and what it says
-    "Scheduler", "PoolState",
+    "Scheduler", "Submission", "PoolState",
     "Command", "StartWorker", "Dispatch", "StopTask", "TerminateWorker", "SetTimer", "Emit",
     "Event", "TaskQueued", "TaskStarted", "TaskProgress", "TaskDone", "TaskFailed",
     "TaskCancelled", "WorkerStateChanged", "BreakerTripped", "BatchFinished",
@@ -39,7 +40,7 @@ __all__ = [
     "Slot", "SlotState", "SlotEvent", "SLOT_TRANSITIONS", "SlotTransitionError",
     "slot_diagram",
     # inputs and costs
-    "ImageFormat", "ImageInfo", "Estimate", "estimate", "task_timeout_s",
+    "ImageFormat", "ImageInfo", "probe", "HEAD_BYTES", "Estimate", "estimate", "task_timeout_s",
     "MemoryCalibration",
     # queue policies
     "Policy", "FifoPolicy", "SmartPolicy", "make_policy",

@@ -17,7 +17,9 @@ same scheduler code and the benchmark can compare them.
 - *Heavy lane*: tasks above `config.heavy_megapixels` wait in their own FIFO and are
   offered first whenever fewer than `config.heavy_lane_slots` heavy tasks run (0: no
   limit), so a panorama starts early and grinds in the background on one worker while
-  small images flow through the others.
+  small images flow through the others. With a single worker there are no "others":
+  the heavy lane then comes after the light classes, so results appear at once and the
+  panorama runs when the small ones are through (or when aging says so).
 - *Solo heap*: a retry that must run alone (`Placement.ALONE`) waits apart, offered
   last: it can start only when nothing else runs, and at the head of a size class it
   would block every task behind it. Aging brings it forward in bounded time.
@@ -119,6 +121,8 @@ class SmartPolicy:
     def __init__(self, config: PoolConfig) -> None:
         self._max_skips = config.max_skips
         self._lane_slots = config.heavy_lane_slots
+        #: Heavy first only when another worker is left for the light tasks.
+        self._heavy_first = config.pool_size > 1
         self._live: dict[int, Task] = {}
         self._light = [_SeqHeap(self._live) for _ in range(len(SIZE_CLASS_LIMITS_MPIX) + 1)]
         self._heavy = _SeqHeap(self._live)
@@ -147,12 +151,16 @@ class SmartPolicy:
         return len(self._heavy_out) < self._lane_slots
 
     def pick(self, admit: Admit) -> Task | None:
-        # Candidates in preference order: the heavy lane's head (if the lane has room),
-        # then the head of each light class, smallest class first, then the solo head.
+        # Candidates in preference order: the heavy lane's head (if the lane has room; on a
+        # one-worker pool after the light classes), the head of each light class,
+        # smallest class first, then the solo head.
+        heavy: tuple[_SeqHeap, ...] = ()
+        if self.heavy_lane_has_room():
+            heavy = (self._heavy,)
+        order = ((*heavy, *self._light, self._solo) if self._heavy_first
+                 else (*self._light, *heavy, self._solo))
         candidates: list[tuple[_SeqHeap, Task]] = []
-        if self.heavy_lane_has_room() and (head := self._heavy.top()) is not None:
-            candidates.append((self._heavy, head))
-        for heap in (*self._light, self._solo):
+        for heap in order:
             if (head := heap.top()) is not None:
                 candidates.append((heap, head))
         if not candidates:

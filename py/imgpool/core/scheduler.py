@@ -38,7 +38,8 @@ Rules it keeps (DESIGN.md, invariants 1-5):
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from enum import Enum
 from types import MappingProxyType
 
@@ -60,12 +61,23 @@ from imgpool.core.tasks import (IMAGE_ERRORS, FailureReason, Lane, Placement, Ta
                                 too_large_message)
 from imgpool.options import Options
 
-__all__ = ["Scheduler", "PoolState", "OOM_ATTEMPTS"]
+__all__ = ["Scheduler", "Submission", "PoolState", "OOM_ATTEMPTS"]
 
 #: A task that ran out of memory this many times fails (the last time it ran alone).
 OOM_ATTEMPTS = 2
 #: Options are frozen: one default instance serves every submit that passes none.
 _DEFAULT_OPTIONS = Options()
+
+
+@dataclass(frozen=True)
+class Submission:
+    """One image to queue (`Scheduler.submit_many`); ids are chosen by the adapter."""
+
+    task_id: int
+    name: str
+    size_bytes: int
+    info: ImageInfo
+    options: Options | None = None
 
 
 class PoolState(Enum):
@@ -100,7 +112,6 @@ class Scheduler:
         self._inflight = 0          # sum of slots' reserved_bytes
         #: slot_id -> the queued retry waiting for that slot's fresh incarnation
         self._pins: dict[int, Task] = {}
-        self._free_idle: list[Slot] = []  # IDLE and not pinned, during _fill
         self._start_failures = 0    # consecutive; reset by a worker saying Ready
         self._last_start_error = ""
         self._seq = 0
@@ -192,18 +203,34 @@ class Scheduler:
 
         Raises ValueError for a task_id already used, RuntimeError after shutdown.
         """
-        if task_id in self._tasks:
-            raise ValueError(f"task id {task_id} was already submitted")
+        return self.submit_many(now, [Submission(task_id, name, size_bytes, info, options)])
+
+    def submit_many(self, now: float, batch: Iterable[Submission]) -> list[Command]:
+        """Queue several images, then dispatch once: the policy sees them all together,
+        so a big file that happens to come first does not grab an idle worker before the
+        small ones behind it are even known. Same errors as `submit`; on an error, the
+        submissions before the bad one are queued and the rest are not.
+        """
         if self._pool is PoolState.CLOSED:
             raise RuntimeError("the pool is shut down")
         self._now = now
-        options = options or _DEFAULT_OPTIONS
-        est = estimate(info, options, size_bytes)
+        try:
+            for sub in batch:
+                self._accept(now, sub)
+        finally:
+            out = self._flush(now)
+        return out
+
+    def _accept(self, now: float, sub: Submission) -> None:
+        if sub.task_id in self._tasks:
+            raise ValueError(f"task id {sub.task_id} was already submitted")
+        options = sub.options or _DEFAULT_OPTIONS
+        est = estimate(sub.info, options, sub.size_bytes)
         lane = Lane.HEAVY if est.work_mpix > self.config.heavy_megapixels else Lane.LIGHT
         self._seq += 1
-        task = Task(task_id=task_id, name=name, size_bytes=size_bytes, info=info,
-                    options=options, estimate=est, seq=self._seq, lane=lane)
-        self._tasks[task_id] = task
+        task = Task(task_id=sub.task_id, name=sub.name, size_bytes=sub.size_bytes,
+                    info=sub.info, options=options, estimate=est, seq=self._seq, lane=lane)
+        self._tasks[sub.task_id] = task
         if self._batch is _Batch.IDLE:
             self._stats.begin(now)
         self._batch = _Batch.ACTIVE
@@ -214,7 +241,6 @@ class Scheduler:
             self._settle(task, TaskEvent.FAIL, *problem)
         else:
             self._enqueue(task)
-        return self._flush(now)
 
     def _reject_reason(self, task: Task) -> tuple[FailureReason, str] | None:
         cfg = self.config
@@ -429,17 +455,17 @@ class Scheduler:
                     self._policy.remove(retry)
                     self._dispatch(now, self._slots[home], retry)
                     continue
-            self._free_idle = [s for s in self._slots
-                               if s.state is SlotState.IDLE and s.slot_id not in self._pins]
-            if not self._free_idle:
+            free = next((s for s in self._slots
+                         if s.state is SlotState.IDLE and s.slot_id not in self._pins), None)
+            if free is None:
                 return
             task = self._policy.pick(self._admit)
             if task is None:
                 return
-            self._dispatch(now, self._free_idle[0], task)
+            self._dispatch(now, free, task)
 
     def _admit(self, task: Task) -> bool:
-        """May `task` start now on one of `_free_idle`? (Retries never: see _fill.)"""
+        """May `task` start now on a free IDLE slot? (Retries never: see _fill.)"""
         if task.placement is Placement.ALONE:
             return False
         need = self.reserved_for(task)
@@ -448,13 +474,9 @@ class Scheduler:
             return self._inflight == 0
         return self._inflight + need <= budget
 
-    def _home_of(self, task: Task) -> int | None:
-        return next((sid for sid, t in self._pins.items() if t is task), None)
-
     def _unpin(self, task: Task) -> None:
-        home = self._home_of(task)
-        if home is not None:
-            del self._pins[home]
+        for slot_id in [sid for sid, t in self._pins.items() if t is task]:
+            del self._pins[slot_id]
 
     def _dispatch(self, now: float, slot: Slot, task: Task) -> None:
         need = self.reserved_for(task)

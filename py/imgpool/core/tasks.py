@@ -212,7 +212,9 @@ def too_large_message(width: int, height: int, max_pixels: int) -> str:
 
 
 def timeout_message(limit_s: float, work_mpix: float) -> str:
-    return (f"did not finish within {limit_s:g} s (about {work_mpix:.0f} MP of work); "
+    limit = f"{limit_s:.0f}" if limit_s >= 10 else f"{limit_s:.1f}"
+    work = f"{work_mpix:.0f}" if work_mpix >= 10 else f"{work_mpix:.1f}"
+    return (f"did not finish within {limit} s (about {work} MP of work); "
             f"set a longer timeout_s or a smaller max_size")
 
 

@@ -20,7 +20,7 @@ from ..config import MIB, ConfigError, PoolConfig
 from ..core import commands as C
 from ..core import events as E
 from ..core.probe import HEAD_BYTES, probe
-from ..core.scheduler import Scheduler
+from ..core.scheduler import Scheduler, Submission
 from ..core.tasks import FailureReason, TaskResult
 from ..options import Options, OptionsError
 
@@ -29,6 +29,9 @@ __all__ = ["App", "config_from_query", "PROBE_BYTES", "STREAM_ABOVE_BYTES"]
 #: Bytes of each file read up front for the header probe (SOF is within this for almost
 #: every camera JPEG; the probe says "unknown" rather than guess when it is not).
 PROBE_BYTES = 64 * 1024
+#: Files probed before they are queued together: bounds the wait before the first
+#: dispatch on a huge drop while letting the policy see a whole typical batch at once.
+SUBMIT_CHUNK = 256
 #: Inputs larger than this are posted as File handles and read by the worker instead of
 #: being read into the page first.
 STREAM_ABOVE_BYTES = 64 * MIB
@@ -94,12 +97,16 @@ class App:
         return ""
 
     async def add_files(self, files, options_json: str | None = None) -> None:
+        """Probe each file's header, then queue them in chunks with one `submit_many`
+        per chunk, so the policy sees the chunk whole (small first, whatever the order
+        of the drop). Only a head slice of each file is read here."""
         options = self.options
         if options_json:
             try:
                 options = Options.from_dict(json.loads(options_json))
             except OptionsError:
                 pass  # the form already shows the error; the last valid options apply
+        chunk: list[Submission] = []
         for file in files:
             name = str(getattr(file, "imgpoolPath", None) or file.webkitRelativePath or file.name)
             size = int(file.size)
@@ -108,7 +115,12 @@ class App:
             self.next_task_id += 1
             self.files[task_id] = file
             self.names[task_id] = (name, size)
-            self._run(self.scheduler.submit(self._now(), task_id, name, size, info, options))
+            chunk.append(Submission(task_id, name, size, info, options))
+            if len(chunk) >= SUBMIT_CHUNK:
+                self._run(self.scheduler.submit_many(self._now(), chunk))
+                chunk = []
+        if chunk:
+            self._run(self.scheduler.submit_many(self._now(), chunk))
 
     async def _probe(self, file, name: str, size: int):
         """Probe from a small head; read a larger one only when the header lies deeper

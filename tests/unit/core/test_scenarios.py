@@ -13,7 +13,7 @@ from imgpool.core.imageinfo import ImageFormat, ImageInfo
 from imgpool.core.tasks import FailureReason
 from imgpool.options import Options
 from imgpool.testing import (Crashes, FailsToBoot, Hangs, Harness, IgnoresStop, NeverBoots,
-                             Replies, RunsOutOfMemory, StopsAfter, small_jpeg)
+                             Replies, RunsOutOfMemory, StopsAfter)
 
 from .conftest import png
 
