@@ -5,6 +5,7 @@ nothing requested outside the page's own origin."""
 from __future__ import annotations
 
 import io
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -110,6 +111,22 @@ def test_buffers_move_without_copies_and_init_runs_once(shared_app, images):
         assert stats["transfers"] == stats["detached_after_post"]
         total_done += stats["tasks_done"]
     assert total_done >= len(images)
+
+
+def test_download_all_gives_a_zip_of_every_result(shared_app, images):
+    if shared_app.terminal_count() == 0:
+        shared_app.add_files(images)
+        shared_app.wait_terminal(len(images))
+    with shared_app.page.expect_download() as info:
+        shared_app.page.click("#download-zip")
+    path = info.value.path()
+    with zipfile.ZipFile(path) as zf:
+        assert zf.testzip() is None  # every CRC checks out
+        names = zf.namelist()
+        assert {n.rsplit(".", 1)[0] for n in names} >= {p.stem for p in images}
+        for name in names:
+            with Image.open(io.BytesIO(zf.read(name))) as img:
+                assert img.format == "WEBP" and max(img.size) <= 2048
 
 
 def test_files_added_before_python_is_ready_are_not_lost(browser, server_url, images):

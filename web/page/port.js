@@ -5,16 +5,20 @@
 // terminated incarnation can be told apart. Image bytes stay in JS: inputs are read from
 // the File and moved to the worker in the transfer list; outputs come back the same way.
 
-const BOARD_FIELDS = ["state", "task_id", "progress_permille", "heap_mib", "cancel_task_id",
-                      "tasks_done", "beat"];
-const STRIDE = BOARD_FIELDS.length;
-const CELL = Object.fromEntries(BOARD_FIELDS.map((n, i) => [n, i]));
+// The status board's layout comes from Python (imgpool.protocol), via makeBoard.
+let BOARD_FIELDS = [];
+let STRIDE = 0;
+let CELL = {};
+let BUSY = -1;
+let BOOTING = 0;
+const PROGRESS_INTERVAL_MS = 250;
 
 export function createPort({ ui, getApp, automationToken = null }) {
   const workers = new Map(); // slot -> { worker, gen }
   let board = null; // Int32Array over a SharedArrayBuffer, STRIDE cells per slot
   let timer = null;
   const statsWaiters = new Map();
+  const lastProgress = new Map(); // slot -> "task:permille" last reported to Python
   const testHooks = { lastInput: null, lastOutput: null, ready: [] };
 
   function toApp(fn) {
@@ -26,7 +30,13 @@ export function createPort({ ui, getApp, automationToken = null }) {
     testHooks,
     board: () => board,
 
-    makeBoard(slots) {
+    makeBoard(slots, layoutJSON) {
+      const layout = JSON.parse(layoutJSON);
+      BOARD_FIELDS = layout.fields;
+      STRIDE = BOARD_FIELDS.length;
+      CELL = Object.fromEntries(BOARD_FIELDS.map((n, i) => [n, i]));
+      BUSY = layout.busy;
+      BOOTING = layout.booting;
       board = new Int32Array(new SharedArrayBuffer(slots * STRIDE * 4));
       for (let s = 0; s < slots; s++) board[s * STRIDE + CELL.cancel_task_id] = -1;
     },
@@ -36,7 +46,7 @@ export function createPort({ ui, getApp, automationToken = null }) {
       const worker = new Worker("/worker/worker.js", { type: "module", name: `imgpool-${slot}` });
       workers.set(slot, { worker, gen });
       Atomics.store(board, slot * STRIDE + CELL.cancel_task_id, -1);
-      Atomics.store(board, slot * STRIDE + CELL.state, 0);
+      Atomics.store(board, slot * STRIDE + CELL.state, BOOTING);
       worker.onmessage = (e) => {
         const { output, ...meta } = e.data;
         if (meta.type === "stats_reply") {
@@ -64,7 +74,7 @@ export function createPort({ ui, getApp, automationToken = null }) {
       if (!entry) return;
       entry.worker.terminate();
       workers.delete(slot);
-      Atomics.store(board, slot * STRIDE + CELL.state, 0);
+      Atomics.store(board, slot * STRIDE + CELL.state, BOOTING);
     },
 
     async dispatch(slot, gen, runJSON, file, source) {
@@ -141,6 +151,23 @@ export function createPort({ ui, getApp, automationToken = null }) {
       });
     },
   };
+  // Progress from the status board to the scheduler, a few times a second and only on
+  // change: the core emits TaskProgress events without a message per vips step.
+  setInterval(() => {
+    if (!board) return;
+    for (const [slot, { gen }] of workers) {
+      const base = slot * STRIDE;
+      if (Atomics.load(board, base + CELL.state) !== BUSY) continue;
+      const task = Atomics.load(board, base + CELL.task_id);
+      const permille = Atomics.load(board, base + CELL.progress_permille);
+      const key = `${task}:${Math.floor(permille / 100)}`;
+      if (permille > 0 && lastProgress.get(slot) !== key) {
+        lastProgress.set(slot, key);
+        toApp((app) => app.on_progress(slot, gen, task, permille / 1000));
+      }
+    }
+  }, PROGRESS_INTERVAL_MS);
+
   // Automation: hand a result to the local runner (same origin, token-protected), then
   // record that it was written so the runner can count the file as finished.
   async function upload(event, output) {

@@ -4,6 +4,8 @@
 // here. Live progress is read from the status board once per animation frame, not from
 // a message per step.
 
+import { makeZip } from "/page/zip.js";
+
 const fmtBytes = (n) => {
   if (n == null) return "";
   if (n < 1024) return `${n} B`;
@@ -68,6 +70,45 @@ export function createUI(handlers) {
     });
   }
   $("#cancel-all").addEventListener("click", () => handlers.onCancelAll());
+  $("#download-zip").addEventListener("click", async () => {
+    const button = $("#download-zip");
+    button.disabled = true;
+    try {
+      const zip = await makeZip([...results.values()].map((r) => ({ name: r.name, blob: r.blob })));
+      const a = document.createElement("a");
+      a.href = URL.createObjectURL(zip);
+      a.download = "imgpool-results.zip";
+      a.click();
+      setTimeout(() => URL.revokeObjectURL(a.href), 60_000);
+    } finally {
+      button.disabled = results.size === 0;
+    }
+  });
+  // Save to a folder the person picks (File System Access API, Chromium-based browsers).
+  if (window.showDirectoryPicker) {
+    const saveButton = $("#save-folder");
+    saveButton.hidden = false;
+    saveButton.addEventListener("click", async () => {
+      let dir;
+      try {
+        dir = await window.showDirectoryPicker({ mode: "readwrite" });
+      } catch {
+        return; // the person closed the picker
+      }
+      let saved = 0;
+      for (const r of results.values()) {
+        const parts = r.name.split("/").filter((p) => p && p !== "." && p !== "..");
+        let folder = dir;
+        for (const part of parts.slice(0, -1)) folder = await folder.getDirectoryHandle(part, { create: true });
+        const handle = await folder.getFileHandle(parts[parts.length - 1], { create: true });
+        const writable = await handle.createWritable();
+        await writable.write(r.blob);
+        await writable.close();
+        saved += 1;
+      }
+      status(`Saved ${saved} file(s) to “${dir.name}”.`);
+    });
+  }
   $("#clear-done").addEventListener("click", () => {
     for (const [id, row] of rows) {
       if (["done", "failed", "cancelled"].includes(row.state)) {
@@ -77,6 +118,7 @@ export function createUI(handlers) {
         results.delete(id);
       }
     }
+    renderSummary();
   });
 
   function addRow(ev) {
@@ -109,6 +151,8 @@ export function createUI(handlers) {
     $("#summary").textContent = `${counts.done} done, ${counts.failed} failed, ${counts.cancelled} cancelled` +
       (active ? `, ${active} to go` : "") + (counts.done ? ` · saved ${fmtBytes(Math.max(0, saved))}` : "");
     $("#cancel-all").disabled = active === 0;
+    $("#download-zip").disabled = results.size === 0;
+    $("#save-folder").disabled = results.size === 0;
   }
 
   function onEvent(ev, output) {

@@ -81,7 +81,9 @@ class App:
         self.names: dict[int, tuple[str, int]] = {}
         self.outputs: dict[int, object] = {}  # task_id -> result ArrayBuffer (JS handle)
         self.next_task_id = 1
-        port.makeBoard(self.config.pool_size)
+        port.makeBoard(self.config.pool_size, json.dumps(
+            {"fields": list(P.BOARD_FIELDS), "busy": P.BoardState.BUSY,
+             "booting": P.BoardState.BOOTING}))
 
     # ---- events in ---------------------------------------------------------------------
 
@@ -165,6 +167,10 @@ class App:
         else:
             cmds = []
         self._run(cmds)
+
+    def on_progress(self, slot: int, gen: int, task_id: int, fraction: float) -> None:
+        self._run(self.scheduler.task_progress(self._now(), slot, gen, int(task_id),
+                                               float(fraction)))
 
     def on_worker_error(self, slot: int, gen: int, message: str) -> None:
         self._run(self.scheduler.worker_crashed(self._now(), slot, gen, str(message)))
