@@ -74,6 +74,14 @@ class PoolConfig:
     start_stagger_s: float = 0.25
     #: After a cooperative cancel, the worker is terminated if it has not stopped by then.
     cancel_grace_s: float = 2.0
+    #: Heartbeat: a running task that reported progress (below 90%: the end of a save may
+    #: be a whole-image encode that reports nothing) and then went silent (no progress,
+    #: no result) this long is hung: it fails as `timeout` and its worker is replaced
+    #: (seconds; 0 turns it off). It only ever brings the verdict forward: the task's own
+    #: deadline, counted from dispatch, still holds and is never extended. Progress
+    #: reaches the scheduler in 10% steps, so this must exceed one step of the slowest
+    #: healthy image: 120 s is a step of a 1,200 s task, twice `timeout_max_s`.
+    progress_silence_s: float = 120.0
     #: This many consecutive failed worker starts trip the circuit breaker.
     breaker_threshold: int = 3
     #: A task that has taken down this many workers fails as poison.
@@ -105,6 +113,7 @@ class PoolConfig:
                      "timeout_max_s", "start_timeout_s", "cancel_grace_s"):
             _check_float(self, name, 0.0, 1e6, exclusive_min=True)
         _check_float(self, "start_stagger_s", 0.0, 60.0)
+        _check_float(self, "progress_silence_s", 0.0, 1e6)
 
     @classmethod
     def from_hardware(

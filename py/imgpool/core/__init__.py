@@ -8,7 +8,10 @@ Layout (each module opens with its theory of operation):
 - `policy`: which queued task runs next (FIFO, smart: size classes, heavy lane, aging).
 - `events` / `commands`: what the core reports / asks its adapter to do.
 - `stats`: batch statistics.
-- `scheduler`: `Scheduler`, which drives all of the above: events in, commands out.
+- `pool`: `WorkerPool`, the life of every worker slot: staggered starts, start timeouts,
+  replace, recycle, retire, retry pins, the circuit breaker.
+- `scheduler`: `Scheduler`, which owns the pool and drives all of the above: tasks,
+  admission, dispatch, deadlines, events. Events in, commands out.
 """
 
 from imgpool.core.commands import (Command, Dispatch, Emit, SetTimer, StartWorker, StopTask,
@@ -20,7 +23,8 @@ from imgpool.core.events import (TERMINAL_EVENTS, BatchFinished, BreakerTripped,
 from imgpool.core.imageinfo import ImageFormat, ImageInfo
 from imgpool.core.policy import FifoPolicy, Policy, SmartPolicy, make_policy
 from imgpool.core.probe import HEAD_BYTES, probe
-from imgpool.core.scheduler import PoolState, Scheduler, Submission
+from imgpool.core.pool import PoolState
+from imgpool.core.scheduler import Scheduler, Submission
 from imgpool.core.slots import (SLOT_TRANSITIONS, Slot, SlotEvent, SlotState,
                                 SlotTransitionError, slot_diagram)
 from imgpool.core.stats import BatchStats

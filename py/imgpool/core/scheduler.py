@@ -8,6 +8,12 @@ and returns `list[Command]`. The core never reads a clock, sleeps, draws a rando
 number, does I/O or imports `js`; when it needs to be woken it says so with
 `SetTimer(at)`, and the adapter calls `tick(now)` then.
 
+The scheduler coordinates tasks: admission, dispatch, deadlines, failure
+classification, retries, cancellation, events and batches. The workers themselves
+(slots, staggered starts, start timeouts, replacement, recycling, retry pins, the
+circuit breaker) are the `WorkerPool`'s (`pool.py`), which it owns and calls; both
+append to one ordered output list.
+
 Each call runs in two halves: first the event itself (settle a task, move a slot),
 then the same tail for every call (`_flush`): start the slots whose turn has come,
 dispatch queued tasks while an IDLE slot and the memory budget allow, notice an
@@ -31,9 +37,17 @@ Rules it keeps (DESIGN.md, invariants 1-5):
   alone, preferably on a fresh worker. A second oom fails it (`oom`); taking down
   `poison_threshold` workers fails it as poison (`worker_lost`). A deadline passing
   fails the task (`timeout`) and replaces the worker.
-- `breaker_threshold` consecutive failed starts trip the breaker: BreakerTripped, the
-  queue fails with `pool_broken`, no slot is restarted again, healthy busy workers
-  finish their task and retire.
+- When the breaker trips (see `pool.py`) the queue fails with `pool_broken`, nothing is
+  started again, healthy busy workers finish their task and retire.
+
+Deadline and heartbeat of a running task: its hard deadline is fixed at dispatch
+(`timeout_s`, or the estimate's) and never moves: progress cannot keep a task alive
+past it. Progress is also a heartbeat: once a task reported progress in (0,
+`HEARTBEAT_UNTIL`), it must report again (or finish) within `progress_silence_s`, or it
+is taken for hung, failed as `timeout` and its worker replaced, as at the deadline. The
+slot's deadline is the earlier of the two. Above `HEARTBEAT_UNTIL` the silence window is
+off: the end of a save may be a whole-image encode (WebP; AVIF after its last row) that
+reports nothing for a long time, and only the hard deadline applies.
 """
 
 from __future__ import annotations
@@ -44,27 +58,27 @@ from enum import Enum
 from types import MappingProxyType
 
 from imgpool.config import PoolConfig
-from imgpool.core.commands import (Command, Dispatch, Emit, SetTimer, StartWorker,
-                                   StopTask, TerminateWorker)
+from imgpool.core.commands import Command, Dispatch, Emit, SetTimer
 from imgpool.core.estimate import MemoryCalibration, estimate, task_timeout_s
-from imgpool.core.events import (BatchFinished, BreakerTripped, Event, TaskCancelled,
-                                 TaskDone, TaskFailed, TaskProgress, TaskQueued,
-                                 TaskStarted, WorkerStateChanged)
+from imgpool.core.events import (BatchFinished, Event, TaskCancelled, TaskDone, TaskFailed,
+                                 TaskProgress, TaskQueued, TaskStarted)
 from imgpool.core.imageinfo import ImageInfo
 from imgpool.core.policy import make_policy
-from imgpool.core.slots import Slot, SlotEvent, SlotState, StartQueue
+from imgpool.core.pool import PoolState, WorkerPool
+from imgpool.core.slots import Slot, SlotState
 from imgpool.core.stats import BatchStats, StatsRecorder
 from imgpool.core.tasks import (IMAGE_ERRORS, FailureReason, Lane, Placement, Task,
                                 TaskEvent, TaskResult, TaskState, default_message,
-                                file_too_large_message, fmt_bytes, oom_message,
-                                poison_message, pool_broken_message, timeout_message,
-                                too_large_message)
+                                file_too_large_message, oom_message, poison_message,
+                                silence_message, timeout_message, too_large_message)
 from imgpool.options import Options
 
-__all__ = ["Scheduler", "Submission", "PoolState", "OOM_ATTEMPTS"]
+__all__ = ["Scheduler", "Submission", "PoolState", "OOM_ATTEMPTS", "HEARTBEAT_UNTIL"]
 
 #: A task that ran out of memory this many times fails (the last time it ran alone).
 OOM_ATTEMPTS = 2
+#: Progress at or above this fraction turns the silence window off (see above).
+HEARTBEAT_UNTIL = 0.9
 #: Options are frozen: one default instance serves every submit that passes none.
 _DEFAULT_OPTIONS = Options()
 
@@ -80,15 +94,6 @@ class Submission:
     options: Options | None = None
 
 
-class PoolState(Enum):
-    """The pool's lifecycle."""
-
-    NEW = "new"          #: constructed; start() not called yet (tasks may already queue)
-    RUNNING = "running"  #: workers start, run, and are replaced when lost
-    BROKEN = "broken"    #: breaker tripped: no more starts; the queue fails fast
-    CLOSED = "closed"    #: shutdown() ran: everything settled, every worker terminated
-
-
 class _Batch(Enum):
     IDLE = "idle"        #: nothing submitted since the last BatchFinished
     ACTIVE = "active"    #: work queued or running
@@ -101,31 +106,24 @@ class Scheduler:
 
     def __init__(self, config: PoolConfig | None = None) -> None:
         self.config = config = config or PoolConfig()
-        self._pool = PoolState.NEW
-        self._slots = [Slot(i) for i in range(config.pool_size)]
+        self._out: list[Command] = []
+        self._stats = StatsRecorder(config.pool_size)
+        self._pool = WorkerPool(config, self._out, self._stats)
         self._tasks: dict[int, Task] = {}
         self._running: dict[int, Task] = {}
         self._policy = make_policy(config)
         self._calibration = MemoryCalibration()
-        self._starts = StartQueue(config.start_stagger_s)
-        self._stats = StatsRecorder(config.pool_size)
-        self._inflight = 0          # sum of slots' reserved_bytes
-        #: slot_id -> the queued retry waiting for that slot's fresh incarnation
-        self._pins: dict[int, Task] = {}
-        self._start_failures = 0    # consecutive; reset by a worker saying Ready
-        self._last_start_error = ""
         self._seq = 0
         self._batch = _Batch.IDLE
         self._batch_due: float | None = None
         self._timer: float | None = None  # last SetTimer sent
         self._now = 0.0
-        self._out: list[Command] = []
 
     # ---- read-only views for adapters and tests -------------------------------------
 
     @property
     def pool_state(self) -> PoolState:
-        return self._pool
+        return self._pool.state
 
     @property
     def tasks(self) -> Mapping[int, Task]:
@@ -133,7 +131,7 @@ class Scheduler:
 
     @property
     def slots(self) -> tuple[Slot, ...]:
-        return tuple(self._slots)
+        return self._pool.slots
 
     @property
     def queued(self) -> int:
@@ -146,7 +144,7 @@ class Scheduler:
     @property
     def inflight_bytes(self) -> int:
         """Memory reserved by running (and still-stopping cancelled) tasks."""
-        return self._inflight
+        return self._pool.inflight_bytes
 
     @property
     def stats(self) -> BatchStats:
@@ -169,28 +167,20 @@ class Scheduler:
     def start(self, now: float) -> list[Command]:
         """Start the pool: the first worker now, the rest `start_stagger_s` apart."""
         self._now = now
-        if self._pool is not PoolState.NEW:
-            return self._flush(now)
-        self._pool = PoolState.RUNNING
-        for slot in self._slots:
-            self._starts.push(slot.slot_id)
+        self._pool.start()
         return self._flush(now)
 
     def shutdown(self, now: float) -> list[Command]:
         """Cancel every task, terminate every worker. Idempotent; final."""
         self._now = now
-        if self._pool is PoolState.CLOSED:
+        if self._pool.state is PoolState.CLOSED:
             return []
         for task in list(self._running.values()):
             self._settle(task, TaskEvent.CANCEL)
         for task in self._queued_tasks():
             self._policy.remove(task)
             self._settle(task, TaskEvent.CANCEL)
-        self._pool = PoolState.CLOSED
-        self._starts.clear()
-        self._pins.clear()
-        for slot in self._slots:
-            self._retire(slot, "pool shut down")
+        self._pool.close()
         if self._batch is not _Batch.IDLE:
             self._finish_batch(now)
         return self._flush(now)
@@ -211,7 +201,7 @@ class Scheduler:
         small ones behind it are even known. Same errors as `submit`; on an error, the
         submissions before the bad one are queued and the rest are not.
         """
-        if self._pool is PoolState.CLOSED:
+        if self._pool.state is PoolState.CLOSED:
             raise RuntimeError("the pool is shut down")
         self._now = now
         try:
@@ -253,8 +243,8 @@ class Scheduler:
         if pixels is not None and pixels > cfg.max_pixels:
             return FailureReason.TOO_LARGE, too_large_message(
                 task.info.width or 0, task.info.height or 0, cfg.max_pixels)
-        if self._pool is PoolState.BROKEN:
-            return FailureReason.POOL_BROKEN, self._broken_message()
+        if self._pool.state is PoolState.BROKEN:
+            return FailureReason.POOL_BROKEN, self._pool.broken_message()
         return None
 
     def cancel(self, now: float, task_id: int) -> list[Command]:
@@ -275,54 +265,60 @@ class Scheduler:
 
     def worker_ready(self, now: float, slot_id: int, generation: int,
                      init_ms: float = 0.0) -> list[Command]:
-        slot = self._live_slot(slot_id, generation)
+        slot = self._pool.live(slot_id, generation)
         if slot is None or slot.state is not SlotState.STARTING:
             return []
         self._now = now
-        self._vacate(slot)
-        self._fire(slot, SlotEvent.READY)
-        self._start_failures = 0
-        self._stats.worker_ready(init_ms)
+        self._pool.ready(slot, init_ms)
         return self._flush(now)
 
     def worker_start_failed(self, now: float, slot_id: int, generation: int,
                             message: str) -> list[Command]:
-        slot = self._live_slot(slot_id, generation)
+        slot = self._pool.live(slot_id, generation)
         if slot is None or slot.state is not SlotState.STARTING:
             return []
         self._now = now
-        self._start_failed(slot, message or "no details")
+        self._pool.start_failed(slot, message or "no details")
         return self._flush(now)
 
     def task_progress(self, now: float, slot_id: int, generation: int, task_id: int,
                       fraction: float) -> list[Command]:
-        slot = self._live_slot(slot_id, generation, task_id)
+        """Progress of a running task: a TaskProgress event, and a heartbeat that re-arms
+        its silence window (never past its hard deadline)."""
+        slot = self._pool.live(slot_id, generation, task_id)
         if slot is None or slot.state is not SlotState.BUSY:
             return []
         self._now = now
-        self._emit(TaskProgress(task_id, min(1.0, max(0.0, float(fraction)))))
+        task = self._tasks[task_id]
+        task.progress = fraction = min(1.0, max(0.0, float(fraction)))
+        assert task.deadline is not None
+        silence = self.config.progress_silence_s
+        if silence and 0.0 < fraction < HEARTBEAT_UNTIL:
+            self._pool.rearm(slot, min(task.deadline, now + silence))
+        else:
+            self._pool.rearm(slot, task.deadline)
+        self._emit(TaskProgress(task_id, fraction))
         return self._flush(now)
 
     def task_done(self, now: float, slot_id: int, generation: int, task_id: int,
                   result: TaskResult) -> list[Command]:
-        slot = self._live_slot(slot_id, generation, task_id)
+        slot = self._pool.live(slot_id, generation, task_id)
         if slot is None:
             return []
         self._now = now
-        slot.heap_bytes = result.heap_bytes
         if slot.state is SlotState.BUSY:
             task = self._tasks[task_id]
             self._settle(task, TaskEvent.COMPLETE, result=result)
             self._calibration.observe(task.info.format, task.estimate.memory_bytes,
                                       result.mem_highwater_bytes)
-            self._finish(slot)
+            self._pool.finish(slot, result.heap_bytes)
         else:  # CANCELLING: it finished before it saw the stop; the task stays cancelled
-            self._stopped(slot)
+            self._pool.stopped(slot, result.heap_bytes)
         return self._flush(now)
 
     def task_failed(self, now: float, slot_id: int, generation: int, task_id: int,
                     reason: FailureReason | str, message: str = "") -> list[Command]:
-        slot = self._live_slot(slot_id, generation, task_id)
+        slot = self._pool.live(slot_id, generation, task_id)
         if slot is None:
             return []
         self._now = now
@@ -330,15 +326,15 @@ class Scheduler:
         task = self._tasks[task_id]
         if slot.state is SlotState.CANCELLING:
             if reason is FailureReason.OOM:
-                self._lose_worker(slot, "out of memory while stopping a cancelled task")
+                self._pool.lose(slot, "out of memory while stopping a cancelled task")
             else:
-                self._stopped(slot)
+                self._pool.stopped(slot)
         elif reason in IMAGE_ERRORS:
             self._settle(task, TaskEvent.FAIL, reason, default_message(reason, message))
-            self._finish(slot)
+            self._pool.finish(slot)
         elif reason is FailureReason.CANCELLED:  # the worker stopped it on its own
             self._settle(task, TaskEvent.CANCEL)
-            self._finish(slot)
+            self._pool.finish(slot)
         elif reason is FailureReason.OOM:
             task.ooms += 1
             task.workers_lost += 1
@@ -348,7 +344,7 @@ class Scheduler:
                              oom_message(task.ooms, self.reserved_for(task), message))
             else:
                 self._requeue_alone(task, slot)
-            self._lose_worker(slot, f"out of memory on task {task_id}")
+            self._pool.lose(slot, f"out of memory on task {task_id}")
         else:  # worker_lost / pool_broken reported by a worker: it is not healthy
             self._crashed(slot, default_message(reason, message))
         return self._flush(now)
@@ -356,13 +352,13 @@ class Scheduler:
     def worker_crashed(self, now: float, slot_id: int, generation: int,
                        message: str = "") -> list[Command]:
         """An `error`/`messageerror` from the worker: Web Workers have no exit event."""
-        slot = self._live_slot(slot_id, generation)
+        slot = self._pool.live(slot_id, generation)
         if slot is None:
             return []
         self._now = now
         message = message or "no details"
         if slot.state is SlotState.STARTING:
-            self._start_failed(slot, f"crashed while starting: {message}")
+            self._pool.start_failed(slot, f"crashed while starting: {message}")
         else:
             self._crashed(slot, message)
         return self._flush(now)
@@ -370,15 +366,15 @@ class Scheduler:
     def worker_cancelled(self, now: float, slot_id: int, generation: int,
                          task_id: int) -> list[Command]:
         """The worker acknowledges StopTask (or stopped the task on its own)."""
-        slot = self._live_slot(slot_id, generation, task_id)
+        slot = self._pool.live(slot_id, generation, task_id)
         if slot is None:
             return []
         self._now = now
         if slot.state is SlotState.CANCELLING:
-            self._stopped(slot)
+            self._pool.stopped(slot)
         else:
             self._settle(self._tasks[task_id], TaskEvent.CANCEL)
-            self._finish(slot)
+            self._pool.finish(slot)
         return self._flush(now)
 
     def tick(self, now: float) -> list[Command]:
@@ -386,24 +382,11 @@ class Scheduler:
         the end of a drained batch. Safe to call at any time."""
         self._now = now
         self._timer = None  # the adapter's timer (if any) has fired: re-arm below
-        cfg = self.config
-        for slot in self._slots:
-            if slot.deadline is None or slot.deadline > now:
-                continue
-            if slot.state is SlotState.STARTING:
-                self._start_failed(
-                    slot, f"did not become ready within {cfg.start_timeout_s:g} s")
-            elif slot.state is SlotState.BUSY:
-                task = self._tasks[slot.task_id]  # type: ignore[index]
-                limit = task_timeout_s(cfg, task.estimate, task.options)
-                self._settle(task, TaskEvent.FAIL, FailureReason.TIMEOUT,
-                             timeout_message(limit, task.estimate.work_mpix))
-                self._terminate_untrusted(slot, SlotEvent.TIMEOUT,
-                                          f"task {task.task_id} timed out")
-            elif slot.state is SlotState.CANCELLING:
-                self._terminate_untrusted(
-                    slot, SlotEvent.TIMEOUT,
-                    f"did not stop within {cfg.cancel_grace_s:g} s of a cancel")
+        for slot in self._pool.due(now):
+            if slot.state is SlotState.BUSY:
+                self._overdue(now, slot)
+            else:  # a start timeout or a cancel grace: the pool's own deadlines
+                self._pool.expire(slot)
         if (self._batch is _Batch.DRAINED and self._batch_due is not None
                 and self._batch_due <= now):
             self._finish_batch(now)
@@ -412,18 +395,12 @@ class Scheduler:
     # ---- the tail of every call ------------------------------------------------------
 
     def _flush(self, now: float) -> list[Command]:
-        if self._pool is PoolState.RUNNING:
-            for slot_id in self._starts.pop_due(now):
-                slot = self._slots[slot_id]
-                self._fire(slot, SlotEvent.START)
-                slot.deadline = now + self.config.start_timeout_s
-                self._out.append(StartWorker(slot_id, slot.generation))
-                self._stats.worker_started()
-        if self._pool is PoolState.BROKEN and len(self._policy):
+        self._pool.launch_due(now)
+        if self._pool.state is PoolState.BROKEN and len(self._policy):
             for task in self._queued_tasks():
                 self._policy.remove(task)
                 self._settle(task, TaskEvent.FAIL, FailureReason.POOL_BROKEN,
-                             self._broken_message())
+                             self._pool.broken_message())
         self._fill(now)
         if self._batch is _Batch.ACTIVE and not len(self._policy) and not self._running:
             self._batch, self._batch_due = _Batch.DRAINED, now
@@ -431,7 +408,8 @@ class Scheduler:
         if wake != self._timer:
             self._timer = wake
             self._out.append(SetTimer(wake))
-        out, self._out = self._out, []
+        out = self._out.copy()
+        self._out.clear()
         return out
 
     def _fill(self, now: float) -> None:
@@ -444,19 +422,18 @@ class Scheduler:
         the retry may use.) Every other task goes through `policy.pick`, onto an IDLE
         slot that no retry is waiting for.
         """
-        if self._pool is not PoolState.RUNNING:
+        if not self._pool.running:
             return
         while len(self._policy):
-            if self._inflight == 0:
-                home = next((sid for sid in self._pins
-                             if self._slots[sid].state is SlotState.IDLE), None)
+            if self._pool.inflight_bytes == 0:
+                home = self._pool.pinned_idle()
                 if home is not None:
-                    retry = self._pins[home]
+                    slot, task_id = home
+                    retry = self._tasks[task_id]
                     self._policy.remove(retry)
-                    self._dispatch(now, self._slots[home], retry)
+                    self._dispatch(now, slot, retry)
                     continue
-            free = next((s for s in self._slots
-                         if s.state is SlotState.IDLE and s.slot_id not in self._pins), None)
+            free = self._pool.free_slot()
             if free is None:
                 return
             task = self._policy.pick(self._admit)
@@ -470,13 +447,10 @@ class Scheduler:
             return False
         need = self.reserved_for(task)
         budget = self.config.memory_budget_bytes
+        inflight = self._pool.inflight_bytes
         if need > budget:  # oversize: alone, when nothing else holds memory
-            return self._inflight == 0
-        return self._inflight + need <= budget
-
-    def _unpin(self, task: Task) -> None:
-        for slot_id in [sid for sid, t in self._pins.items() if t is task]:
-            del self._pins[slot_id]
+            return inflight == 0
+        return inflight + need <= budget
 
     def _dispatch(self, now: float, slot: Slot, task: Task) -> None:
         need = self.reserved_for(task)
@@ -484,33 +458,27 @@ class Scheduler:
         alone = task.placement is Placement.ALONE or need > budget
         task.fire(TaskEvent.DISPATCH)
         task.attempt += 1
-        self._unpin(task)
-        self._fire(slot, SlotEvent.DISPATCH)
-        slot.task_id = task.task_id
-        slot.reserved_bytes = max(need, budget) if alone else need
-        self._inflight += slot.reserved_bytes
-        slot.deadline = now + task_timeout_s(self.config, task.estimate, task.options)
+        deadline = now + task_timeout_s(self.config, task.estimate, task.options)
+        self._pool.assign(slot, task.task_id, max(need, budget) if alone else need, deadline)
         task.slot_id, task.generation = slot.slot_id, slot.generation
-        task.dispatched_at, task.deadline = now, slot.deadline
+        task.dispatched_at, task.deadline, task.progress = now, deadline, 0.0
         self._running[task.task_id] = task
-        self._out.append(Dispatch(slot.slot_id, slot.generation, task.task_id, slot.deadline))
+        self._out.append(Dispatch(slot.slot_id, slot.generation, task.task_id, deadline))
         self._emit(TaskStarted(task.task_id, slot.slot_id, slot.generation, task.attempt))
-        self._stats.dispatched(self._inflight)
+        self._stats.dispatched(self._pool.inflight_bytes)
 
     def _wake_at(self) -> float | None:
-        times = [s.deadline for s in self._slots if s.deadline is not None]
-        if self._pool is PoolState.RUNNING and self._starts.wake_at is not None:
-            times.append(self._starts.wake_at)
+        wake = self._pool.wake_at()
         if self._batch is _Batch.DRAINED and self._batch_due is not None:
-            times.append(self._batch_due)
-        return min(times) if times else None
+            wake = self._batch_due if wake is None else min(wake, self._batch_due)
+        return wake
 
     def _finish_batch(self, now: float) -> None:
         self._stats.end(now)
         self._emit(BatchFinished(self.stats))
         self._batch, self._batch_due = _Batch.IDLE, None
 
-    # ---- tasks: settle, requeue, cancel ----------------------------------------------
+    # ---- tasks: settle, requeue, cancel, blame ----------------------------------------
 
     def _queued_tasks(self) -> list[Task]:
         # O(n) over all tasks: used only by cancel_all, shutdown and a tripped breaker.
@@ -527,7 +495,7 @@ class Scheduler:
         """End a task (DONE, FAILED or CANCELLED) and say so. Raises if already ended."""
         task.fire(event)
         self._running.pop(task.task_id, None)
-        self._unpin(task)
+        self._pool.unpin(task.task_id)
         if event is TaskEvent.COMPLETE:
             assert result is not None and task.slot_id is not None
             task.result = result
@@ -548,7 +516,7 @@ class Scheduler:
         task.fire(TaskEvent.REQUEUE)
         self._running.pop(task.task_id, None)
         task.placement = Placement.ALONE
-        self._pins[slot.slot_id] = task
+        self._pool.pin(slot.slot_id, task.task_id)
         task.slot_id = task.generation = task.deadline = None
         self._stats.task_retried()
         self._enqueue(task)
@@ -558,11 +526,23 @@ class Scheduler:
             self._policy.remove(task)
             self._settle(task, TaskEvent.CANCEL)
         elif task.state is TaskState.RUNNING:
-            slot = self._slots[task.slot_id]  # type: ignore[index]
+            slot = self._pool.slots[task.slot_id]  # type: ignore[index]
             self._settle(task, TaskEvent.CANCEL)
-            self._out.append(StopTask(slot.slot_id, slot.generation, task.task_id))
-            self._fire(slot, SlotEvent.CANCEL)
-            slot.deadline = now + self.config.cancel_grace_s
+            self._pool.stop(slot, now + self.config.cancel_grace_s)
+
+    def _overdue(self, now: float, slot: Slot) -> None:
+        """A BUSY slot's deadline passed: the task's hard deadline, or its heartbeat."""
+        task = self._tasks[slot.task_id]  # type: ignore[index]
+        assert task.deadline is not None
+        if now < task.deadline:  # went silent before its deadline
+            self._settle(task, TaskEvent.FAIL, FailureReason.TIMEOUT, silence_message(
+                self.config.progress_silence_s, task.progress))
+            self._pool.time_out(slot, f"task {task.task_id} stopped making progress")
+        else:
+            limit = task_timeout_s(self.config, task.estimate, task.options)
+            self._settle(task, TaskEvent.FAIL, FailureReason.TIMEOUT,
+                         timeout_message(limit, task.estimate.work_mpix))
+            self._pool.time_out(slot, f"task {task.task_id} timed out")
 
     def _crashed(self, slot: Slot, message: str) -> None:
         """A live, started worker died. Its task (if any) is retried alone or poisoned."""
@@ -574,107 +554,7 @@ class Scheduler:
                              poison_message(task.workers_lost, message))
             else:
                 self._requeue_alone(task, slot)
-        self._lose_worker(slot, f"worker crashed: {message}")
-
-    # ---- slots -----------------------------------------------------------------------
-
-    def _live_slot(self, slot_id: int, generation: int,
-                   task_id: int | None = None) -> Slot | None:
-        """The slot if (slot_id, generation[, task_id]) names its live incarnation."""
-        if not 0 <= slot_id < len(self._slots):
-            return None
-        slot = self._slots[slot_id]
-        if slot.generation != generation or not slot.live:
-            return None
-        if task_id is not None and slot.task_id != task_id:
-            return None
-        return slot
-
-    def _fire(self, slot: Slot, event: SlotEvent) -> None:
-        old = slot.fire(event)
-        self._emit(WorkerStateChanged(slot.slot_id, slot.generation, old, slot.state))
-
-    def _vacate(self, slot: Slot) -> None:
-        """Release the slot's task, reservation and deadline (bookkeeping only)."""
-        self._inflight -= slot.reserved_bytes
-        slot.reserved_bytes = 0
-        slot.task_id = None
-        slot.deadline = None
-
-    def _finish(self, slot: Slot) -> None:
-        """BUSY -> IDLE after a task ended on a trusted worker; then maybe recycle."""
-        self._vacate(slot)
-        self._fire(slot, SlotEvent.FINISH)
-        slot.tasks_done += 1
-        self._after_idle(slot)
-
-    def _stopped(self, slot: Slot) -> None:
-        self._vacate(slot)
-        self._fire(slot, SlotEvent.STOPPED)
-        self._after_idle(slot)
-
-    def _after_idle(self, slot: Slot) -> None:
-        cfg = self.config
-        if self._pool is not PoolState.RUNNING:
-            self._retire(slot, "the pool is no longer accepting work")
-        elif slot.heap_bytes > cfg.retire_heap_bytes:
-            self._recycle(slot, f"heap grew to {fmt_bytes(slot.heap_bytes)}, above "
-                                f"{fmt_bytes(cfg.retire_heap_bytes)}")
-        elif cfg.recycle_after_tasks and slot.tasks_done >= cfg.recycle_after_tasks:
-            self._recycle(slot, f"recycled after {slot.tasks_done} tasks")
-
-    def _recycle(self, slot: Slot, reason: str) -> None:
-        self._out.append(TerminateWorker(slot.slot_id, slot.generation, reason))
-        self._fire(slot, SlotEvent.RECYCLE)
-        self._starts.push(slot.slot_id)
-        self._stats.worker_recycled()
-
-    def _lose_worker(self, slot: Slot, reason: str) -> None:
-        self._terminate_untrusted(slot, SlotEvent.FAULT, reason)
-
-    def _terminate_untrusted(self, slot: Slot, event: SlotEvent, reason: str) -> None:
-        """FAULT/TIMEOUT: terminate the incarnation, then replace it (or retire it)."""
-        self._vacate(slot)
-        self._fire(slot, event)
-        self._out.append(TerminateWorker(slot.slot_id, slot.generation, reason))
-        self._stats.worker_lost()
-        self._replace(slot)
-
-    def _replace(self, slot: Slot) -> None:
-        if self._pool is PoolState.RUNNING:
-            self._fire(slot, SlotEvent.REPLACE)
-            self._starts.push(slot.slot_id)
-        else:
-            self._fire(slot, SlotEvent.RETIRE)
-
-    def _retire(self, slot: Slot, reason: str) -> None:
-        if slot.state is SlotState.RETIRED:
-            return
-        if slot.live:
-            self._vacate(slot)
-            self._out.append(TerminateWorker(slot.slot_id, slot.generation, reason))
-        self._fire(slot, SlotEvent.RETIRE)
-
-    def _start_failed(self, slot: Slot, message: str) -> None:
-        self._start_failures += 1
-        self._last_start_error = message
-        self._terminate_untrusted(slot, SlotEvent.START_FAILED,
-                                  f"worker failed to start: {message}")
-        if (self._pool is PoolState.RUNNING
-                and self._start_failures >= self.config.breaker_threshold):
-            self._trip()
-
-    def _trip(self) -> None:
-        """Stop restarting: retire every slot without a task; the queue fails in _flush."""
-        self._pool = PoolState.BROKEN
-        self._starts.clear()
-        self._emit(BreakerTripped(self._broken_message()))
-        for slot in self._slots:
-            if slot.state not in (SlotState.BUSY, SlotState.CANCELLING):
-                self._retire(slot, "circuit breaker tripped")
-
-    def _broken_message(self) -> str:
-        return pool_broken_message(self._start_failures, self._last_start_error)
+        self._pool.lose(slot, f"worker crashed: {message}")
 
     def _emit(self, event: Event) -> None:
         self._out.append(Emit(event))

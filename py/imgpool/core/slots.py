@@ -12,12 +12,15 @@ Rule 1 (as in h11's `_state.py`): every transition is in `SLOT_TRANSITIONS`, one
 dict of (state, event) -> new state. `Slot.fire` is the only code that changes
 `Slot.state`; an event the table does not allow raises `SlotTransitionError` and leaves
 the slot exactly as it was. The other fields (task, deadline, reservation) are the
-scheduler's bookkeeping; `fire` changes only `state`, plus `generation` on START.
+pool's bookkeeping; `fire` changes only `state`, plus `generation` on START.
 
 Rule 2: only IDLE accepts work. A slot is IDLE only after its worker said Ready.
 
-The transient states (FAILED, TIMED_OUT) exist so that the event stream says *why* a
-worker went away; the scheduler moves on to RESTARTING (or RETIRED) in the same call.
+A slot is created NEW (`INITIAL_SLOT_STATE`): it has never had a worker, so the first
+event a page sees for it is new -> starting, and "restarting" always means a worker was
+there before. The transient states (FAILED, TIMED_OUT) exist so that the event stream
+says *why* a worker went away; the pool (`pool.py`) moves on to RESTARTING (or RETIRED)
+in the same call. RETIRED is the only terminal state.
 
 `StartQueue` spaces worker starts `stagger_s` apart: several Pyodides booting at the
 same instant can hang some browsers, and a CPU-bound boot is faster one at a time.
@@ -29,13 +32,15 @@ from collections import deque
 from collections.abc import Mapping
 from enum import Enum
 
-__all__ = ["SlotState", "SlotEvent", "SLOT_TRANSITIONS", "LIVE_STATES", "SlotTransitionError",
-           "Slot", "StartQueue", "state_diagram", "slot_diagram"]
+__all__ = ["SlotState", "SlotEvent", "SLOT_TRANSITIONS", "INITIAL_SLOT_STATE", "LIVE_STATES",
+           "SlotTransitionError", "Slot", "StartQueue", "state_diagram", "slot_diagram"]
 
 
 class SlotState(Enum):
     """The state of a slot's current worker incarnation."""
 
+    #: Created, never started: waits for the pool's start() and its turn to start.
+    NEW = "new"
     #: StartWorker was sent; waiting for Ready (or a boot error, or the start timeout).
     STARTING = "starting"
     #: Ready and without a task: the only state that accepts a dispatch.
@@ -48,8 +53,8 @@ class SlotState(Enum):
     TIMED_OUT = "timed_out"
     #: The worker crashed, ran out of memory or failed to boot; it is terminated.
     FAILED = "failed"
-    #: No live worker; waiting in the start queue for its next incarnation. Also the
-    #: state a slot is created in, waiting for its first start.
+    #: Its worker was terminated (lost or recycled); waiting in the start queue for the
+    #: next incarnation.
     RESTARTING = "restarting"
     #: Out of service for good (shutdown, or the circuit breaker tripped). Terminal.
     RETIRED = "retired"
@@ -76,6 +81,8 @@ S, E = SlotState, SlotEvent
 
 #: Every legal move of a slot. Nothing else changes `Slot.state`.
 SLOT_TRANSITIONS: dict[tuple[SlotState, SlotEvent], SlotState] = {
+    (S.NEW, E.START): S.STARTING,
+    (S.NEW, E.RETIRE): S.RETIRED,
     (S.RESTARTING, E.START): S.STARTING,
     (S.RESTARTING, E.RETIRE): S.RETIRED,
     (S.STARTING, E.READY): S.IDLE,
@@ -102,6 +109,9 @@ SLOT_TRANSITIONS: dict[tuple[SlotState, SlotEvent], SlotState] = {
 
 del S, E
 
+#: The state every slot is created in (and where the diagram starts).
+INITIAL_SLOT_STATE = SlotState.NEW
+
 #: States with a live worker incarnation: messages are accepted, terminate is needed.
 LIVE_STATES = frozenset({SlotState.STARTING, SlotState.IDLE, SlotState.BUSY,
                          SlotState.CANCELLING})
@@ -112,14 +122,14 @@ class SlotTransitionError(RuntimeError):
 
 
 class Slot:
-    """One place in the pool. `fire` moves the state; the scheduler keeps the rest."""
+    """One place in the pool. `fire` moves the state; the pool keeps the rest."""
 
     __slots__ = ("slot_id", "state", "generation", "task_id", "deadline", "tasks_done",
                  "heap_bytes", "reserved_bytes")
 
     def __init__(self, slot_id: int) -> None:
         self.slot_id = slot_id
-        self.state = SlotState.RESTARTING
+        self.state = INITIAL_SLOT_STATE
         #: Incarnation number: 0 before the first start, +1 on every START.
         self.generation = 0
         #: The task it runs (BUSY) or is stopping (CANCELLING); None otherwise.
@@ -221,4 +231,4 @@ def state_diagram(table: Mapping[tuple[Enum, Enum], Enum], initial: Enum | None 
 
 def slot_diagram(style: str = "mermaid") -> str:
     """The slot state machine, for the docs (Mermaid or Graphviz text)."""
-    return state_diagram(SLOT_TRANSITIONS, SlotState.RESTARTING, style)
+    return state_diagram(SLOT_TRANSITIONS, INITIAL_SLOT_STATE, style)

@@ -4,12 +4,22 @@ Theory of operation
 -------------------
 A *batch* starts with the first submit after the pool was idle and ends when the queue
 and the running set are empty again (the scheduler then emits `BatchFinished` with a
-snapshot). `StatsRecorder` is the mutable counter the scheduler updates on each
-settle/dispatch/start; `BatchStats` is the frozen snapshot it hands out, with
-`to_dict()` for the page. Counting is O(1) per event: a snapshot never scans tasks.
+snapshot). `StatsRecorder` is the mutable counter the scheduler (tasks) and the worker
+pool (starts, losses, recycles) update as things happen; `BatchStats` is the frozen
+snapshot it hands out, with `to_dict()` for the page. Counting is O(1) per event: a
+snapshot never scans tasks.
 
 Memory figures are the scheduler's *reservations* (corrected estimates; a task running
 alone reserves at least the whole budget), not measured usage.
+
+Worker counters (`worker_starts`, `workers_lost`, `workers_recycled`, `max_init_ms`)
+count per batch too, but a batch's share of them runs from the end of the previous batch
+(or from the pool's start) to its own end: workers live across batches, and the pool
+boots before the first image is dropped, so counting only between a batch's first submit
+and its end would show the first batch with no worker started. This way every start,
+loss, recycle and boot time is counted exactly once, in the next batch to finish, and the
+first batch carries the pool's start-up. `max_init_ms` is 0.0 when no worker became ready
+in that span (the pool was already warm).
 """
 
 from __future__ import annotations
@@ -36,10 +46,12 @@ class BatchStats:
     wall_s: float              #: first submit to now (or to the batch's end)
     peak_inflight_bytes: int   #: highest memory reserved by running tasks at once
     tasks_per_slot: tuple[int, ...] = field(default=())  #: DONE tasks per slot id
-    worker_starts: int = 0
+    #: The worker counters cover the span since the previous batch ended (the first
+    #: batch: since the pool started), so start-up and replacements between batches count.
+    worker_starts: int = 0     #: StartWorker commands sent
     workers_lost: int = 0      #: incarnations terminated: crash, oom, timeout, boot failure
     workers_recycled: int = 0  #: retired when idle for heap growth or task count
-    max_init_ms: float = 0.0   #: slowest worker boot reported
+    max_init_ms: float = 0.0   #: slowest worker boot reported (0.0: none became ready)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -53,12 +65,26 @@ class BatchStats:
         }
 
 
+@dataclass
+class _WorkerCounts:
+    starts: int = 0
+    lost: int = 0
+    recycled: int = 0
+    max_init_ms: float = 0.0
+
+
 class StatsRecorder:
-    """Counters of the current batch; `begin` resets them for the next one."""
+    """Counters of the current batch; `begin` resets the task counters for the next one.
+
+    Worker counters accumulate in an open span that `end` closes into the finished
+    batch (see the module docstring), so nothing that happens between batches is lost.
+    """
 
     def __init__(self, pool_size: int) -> None:
         self._pool_size = pool_size
         self.batch = 0
+        self._workers = _WorkerCounts()              # the open span
+        self._ended_workers: _WorkerCounts | None = None  # the last batch's, once ended
         self._reset(0.0)
 
     def _reset(self, now: float) -> None:
@@ -72,10 +98,7 @@ class StatsRecorder:
         self.bytes_out = 0
         self.peak_inflight_bytes = 0
         self.tasks_per_slot = [0] * self._pool_size
-        self.worker_starts = 0
-        self.workers_lost = 0
-        self.workers_recycled = 0
-        self.max_init_ms = 0.0
+        self._ended_workers = None
 
     def begin(self, now: float) -> None:
         """A new batch starts at `now` (the first submit after the pool was idle)."""
@@ -83,7 +106,9 @@ class StatsRecorder:
         self._reset(now)
 
     def end(self, now: float) -> None:
+        """The batch ended at `now`; its worker span closes and the next one opens."""
         self.ended_at = now
+        self._ended_workers, self._workers = self._workers, _WorkerCounts()
 
     def task_submitted(self) -> None:
         self.submitted += 1
@@ -108,19 +133,20 @@ class StatsRecorder:
         self.peak_inflight_bytes = max(self.peak_inflight_bytes, inflight_bytes)
 
     def worker_started(self) -> None:
-        self.worker_starts += 1
+        self._workers.starts += 1
 
     def worker_ready(self, init_ms: float) -> None:
-        self.max_init_ms = max(self.max_init_ms, float(init_ms or 0.0))
+        self._workers.max_init_ms = max(self._workers.max_init_ms, float(init_ms or 0.0))
 
     def worker_lost(self) -> None:
-        self.workers_lost += 1
+        self._workers.lost += 1
 
     def worker_recycled(self) -> None:
-        self.workers_recycled += 1
+        self._workers.recycled += 1
 
     def snapshot(self, now: float, queued: int, running: int) -> BatchStats:
         end = self.ended_at if self.ended_at is not None else now
+        workers = self._ended_workers if self._ended_workers is not None else self._workers
         by_state = {TaskState.QUEUED.value: queued, TaskState.RUNNING.value: running}
         by_state.update({state.value: n for state, n in self.settled.items()})
         return BatchStats(
@@ -130,6 +156,6 @@ class StatsRecorder:
             retries=self.retries, bytes_in=self.bytes_in, bytes_out=self.bytes_out,
             wall_s=max(0.0, end - self.started_at) if self.batch else 0.0,
             peak_inflight_bytes=self.peak_inflight_bytes,
-            tasks_per_slot=tuple(self.tasks_per_slot), worker_starts=self.worker_starts,
-            workers_lost=self.workers_lost, workers_recycled=self.workers_recycled,
-            max_init_ms=self.max_init_ms)
+            tasks_per_slot=tuple(self.tasks_per_slot), worker_starts=workers.starts,
+            workers_lost=workers.lost, workers_recycled=workers.recycled,
+            max_init_ms=workers.max_init_ms)

@@ -30,7 +30,7 @@ __all__ = [
     "TaskState", "TaskEvent", "TASK_TRANSITIONS", "TaskTransitionError", "FailureReason",
     "IMAGE_ERRORS", "Lane", "Placement", "TaskResult", "Task", "default_message",
     "fmt_bytes", "file_too_large_message", "too_large_message", "timeout_message",
-    "oom_message", "poison_message", "pool_broken_message",
+    "silence_message", "oom_message", "poison_message", "pool_broken_message",
 ]
 
 
@@ -168,7 +168,10 @@ class Task:
     slot_id: int | None = None
     generation: int | None = None
     dispatched_at: float | None = None
+    #: Hard deadline of the current attempt (dispatch + timeout); never moved.
     deadline: float | None = None
+    #: Last progress fraction the current attempt reported (0.0 .. 1.0).
+    progress: float = 0.0
     reason: FailureReason | None = None
     message: str = ""
     result: TaskResult | None = field(default=None, repr=False)
@@ -218,6 +221,12 @@ def timeout_message(limit_s: float, work_mpix: float) -> str:
             f"set a longer timeout_s or a smaller max_size")
 
 
+def silence_message(silent_s: float, fraction: float) -> str:
+    return (f"stopped making progress at {fraction:.0%}: nothing for {silent_s:g} s, so the "
+            f"worker was taken for hung; the image may be damaged (if it is only very "
+            f"slow, raise progress_silence_s)")
+
+
 def oom_message(times: int, estimated_bytes: int, detail: str = "") -> str:
     tail = f" ({detail.strip()})" if detail and detail.strip() else ""
     return (f"ran out of memory {times} times, the last time alone on a fresh worker "
@@ -230,7 +239,14 @@ def poison_message(workers: int, detail: str) -> str:
             f"probably damaged or too large for the browser, so it was not retried again")
 
 
-def pool_broken_message(attempts: int, last_error: str) -> str:
-    return (f"not processed: workers could not start ({attempts} attempts in a row "
-            f"failed; last error: {last_error or 'no details'}); reload the page, and "
-            f"check that it is served cross-origin isolated")
+def pool_broken_message(attempts: int, last_error: str, slot_id: int | None = None) -> str:
+    """Why the breaker tripped: the whole pool failed to start (`slot_id` None), or one
+    worker slot kept failing while others ran (most often: no memory for one more)."""
+    if slot_id is None:
+        return (f"not processed: workers could not start ({attempts} attempts in a row "
+                f"failed; last error: {last_error or 'no details'}); reload the page, and "
+                f"check that it is served cross-origin isolated")
+    return (f"not processed: worker {slot_id} could not start or stay up ({attempts} "
+            f"failures in a row; last error: {last_error or 'no details'}), so the pool "
+            f"stopped instead of restarting it forever; reload the page, or try a smaller "
+            f"pool_size (there may not be memory for this many workers)")

@@ -6,8 +6,8 @@ story it tells:
 
     Harness(config, boot=Boots(after=0.5), tasks={7: Hangs(), 9: [Crashes(), Replies()]})
 
-Boot scripts:   Boots, FailsToBoot, NeverBoots
-Task scripts:   Replies, Hangs, Crashes, RunsOutOfMemory, RejectsInput, Fails
+Boot scripts:   Boots, FailsToBoot, NeverBoots, CrashesAfterReady
+Task scripts:   Replies, Hangs, Stalls, Crashes, RunsOutOfMemory, RejectsInput, Fails
 Stop scripts:   StopsAfter, IgnoresStop   (answer to a cooperative StopTask)
 
 Scripts only describe; `Harness` turns them into timed messages on its agenda. A
@@ -23,8 +23,9 @@ from typing import Union
 from imgpool.core.tasks import FailureReason, TaskResult
 
 __all__ = [
-    "Boots", "FailsToBoot", "NeverBoots", "BootScript",
-    "Replies", "Hangs", "Crashes", "RunsOutOfMemory", "RejectsInput", "Fails", "TaskScript",
+    "Boots", "FailsToBoot", "NeverBoots", "CrashesAfterReady", "BootScript",
+    "Replies", "Hangs", "Stalls", "Crashes", "RunsOutOfMemory", "RejectsInput", "Fails",
+    "TaskScript",
     "StopsAfter", "IgnoresStop", "StopScript", "FakeWorker",
 ]
 
@@ -55,7 +56,21 @@ class NeverBoots:
     """Silence: the scheduler's start timeout must catch it."""
 
 
-BootScript = Union[Boots, FailsToBoot, NeverBoots]
+@dataclass(frozen=True)
+class CrashesAfterReady:
+    """Says Ready `after` seconds, then dies (`error` event) `crash_after` seconds later,
+    whatever it is doing by then: the worker that boots but cannot stay up."""
+
+    after: float = 0.5
+    crash_after: float = 0.1
+    message: str = "RuntimeError: memory access out of bounds"
+
+    @property
+    def init_ms(self) -> float:
+        return self.after * 1000
+
+
+BootScript = Union[Boots, FailsToBoot, NeverBoots, CrashesAfterReady]
 
 
 # ---- tasks ------------------------------------------------------------------------
@@ -73,6 +88,15 @@ class Replies:
 @dataclass(frozen=True)
 class Hangs:
     """Never answers (an infinite loop in a codec): the task deadline must catch it."""
+
+
+@dataclass(frozen=True)
+class Stalls:
+    """Reports `progress` fractions, one every `every` seconds, then never answers again
+    (a codec stuck in a loop mid-image): the heartbeat, or the deadline, must catch it."""
+
+    progress: tuple[float, ...] = (0.1, 0.2, 0.3)
+    every: float = 1.0
 
 
 @dataclass(frozen=True)
@@ -109,7 +133,7 @@ class Fails:
     message: str = "scripted failure"
 
 
-TaskScript = Union[Replies, Hangs, Crashes, RunsOutOfMemory, RejectsInput, Fails]
+TaskScript = Union[Replies, Hangs, Stalls, Crashes, RunsOutOfMemory, RejectsInput, Fails]
 
 
 # ---- cooperative stop ---------------------------------------------------------------

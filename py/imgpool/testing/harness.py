@@ -40,9 +40,10 @@ from imgpool.core.slots import SlotState
 from imgpool.core.tasks import FailureReason, TaskState
 from imgpool.options import Options
 from imgpool.testing.clock import FakeClock
-from imgpool.testing.fake_workers import (BootScript, Boots, Crashes, FailsToBoot, FakeWorker,
-                                          Fails, Hangs, IgnoresStop, RejectsInput, Replies,
-                                          RunsOutOfMemory, StopsAfter, StopScript, TaskScript)
+from imgpool.testing.fake_workers import (BootScript, Boots, Crashes, CrashesAfterReady,
+                                          FailsToBoot, FakeWorker, Fails, Hangs, IgnoresStop,
+                                          RejectsInput, Replies, RunsOutOfMemory, Stalls,
+                                          StopsAfter, StopScript, TaskScript)
 
 __all__ = ["Harness", "check_invariants", "small_jpeg"]
 
@@ -222,8 +223,11 @@ class Harness:
         script = self._boot(cmd.slot_id, cmd.generation) if callable(self._boot) else self._boot
         worker = FakeWorker(cmd.slot_id, cmd.generation, script)
         self.workers[worker.key] = worker
-        if isinstance(script, Boots):
+        if isinstance(script, (Boots, CrashesAfterReady)):
             self._at(script.after, self._deliver(worker, "worker_ready", script.init_ms))
+        if isinstance(script, CrashesAfterReady):
+            self._at(script.after + script.crash_after,
+                     self._deliver(worker, "worker_crashed", script.message))
         elif isinstance(script, FailsToBoot):
             self._at(script.after, self._deliver(worker, "worker_start_failed", script.message))
 
@@ -263,6 +267,10 @@ class Harness:
                 worker.task_id = None
                 self._deliver(worker, "task_done", tid, script.result)()
             self._at(script.after, when_active(done))
+        elif isinstance(script, Stalls):
+            for i, fraction in enumerate(script.progress, start=1):
+                self._at(script.every * i,
+                         when_active(self._deliver(worker, "task_progress", tid, fraction)))
         elif isinstance(script, Crashes):
             self._at(script.after, when_active(
                 self._deliver(worker, "worker_crashed", script.message)))
@@ -332,8 +340,8 @@ def check_invariants(s: Scheduler) -> None:
         assert s.next_timer is not None and s.next_timer <= min(deadlines), \
             f"a deadline at {min(deadlines)} but the timer is {s.next_timer}"
     if s.pool_state is PoolState.RUNNING and any(
-            sl.state is SlotState.RESTARTING for sl in slots):
-        assert s.next_timer is not None, "slots wait to restart but no timer is set"
+            sl.state in (SlotState.NEW, SlotState.RESTARTING) for sl in slots):
+        assert s.next_timer is not None, "slots wait to (re)start but no timer is set"
     if s.pool_state in (PoolState.BROKEN, PoolState.CLOSED):
         assert not queued, f"{len(queued)} tasks queued in a {s.pool_state.name} pool"
         for sl in slots:

@@ -4,8 +4,9 @@ import itertools
 
 import pytest
 
-from imgpool.core.slots import (LIVE_STATES, SLOT_TRANSITIONS, Slot, SlotEvent, SlotState,
-                                SlotTransitionError, StartQueue, slot_diagram, state_diagram)
+from imgpool.core.slots import (INITIAL_SLOT_STATE, LIVE_STATES, SLOT_TRANSITIONS, Slot,
+                                SlotEvent, SlotState, SlotTransitionError, StartQueue,
+                                slot_diagram, state_diagram)
 from imgpool.core.tasks import TASK_TRANSITIONS, TaskState
 
 
@@ -49,7 +50,7 @@ def test_retired_is_terminal_and_reachable_from_everywhere():
 
 
 def test_every_state_is_reachable_from_the_initial_one():
-    seen, frontier = {SlotState.RESTARTING}, [SlotState.RESTARTING]
+    seen, frontier = {INITIAL_SLOT_STATE}, [INITIAL_SLOT_STATE]
     while frontier:
         state = frontier.pop()
         for (s, _), new in SLOT_TRANSITIONS.items():
@@ -59,9 +60,18 @@ def test_every_state_is_reachable_from_the_initial_one():
     assert seen == set(SlotState)
 
 
+def test_a_slot_is_created_new_and_never_returns_there():
+    assert Slot(0).state is INITIAL_SLOT_STATE is SlotState.NEW
+    assert SlotState.NEW not in SLOT_TRANSITIONS.values()
+    # new and restarting differ only in history: the same moves lead out of both
+    out = {e: n for (s, e), n in SLOT_TRANSITIONS.items() if s is SlotState.NEW}
+    assert out == {e: n for (s, e), n in SLOT_TRANSITIONS.items()
+                   if s is SlotState.RESTARTING}
+
+
 def test_start_makes_a_new_incarnation():
     slot = Slot(2)
-    assert (slot.state, slot.generation) == (SlotState.RESTARTING, 0)
+    assert (slot.state, slot.generation) == (SlotState.NEW, 0)
     slot.tasks_done, slot.heap_bytes = 5, 99
     slot.fire(SlotEvent.START)
     assert (slot.state, slot.generation, slot.tasks_done, slot.heap_bytes) == (
@@ -75,7 +85,7 @@ def test_live_states_are_those_with_a_worker():
 
 def test_mermaid_diagram_has_every_edge():
     text = slot_diagram()
-    assert text.startswith("stateDiagram-v2\n    [*] --> RESTARTING\n")
+    assert text.startswith("stateDiagram-v2\n    [*] --> NEW\n")
     for (state, event), new in SLOT_TRANSITIONS.items():
         line = next(l for l in text.splitlines() if l.strip().startswith(
             f"{state.name} --> {new.name} :"))
@@ -87,6 +97,7 @@ def test_dot_diagram_and_the_task_table():
     dot = slot_diagram("dot")
     assert dot.startswith("digraph states {") and dot.rstrip().endswith("}")
     assert '"BUSY" -> "CANCELLING" [label="cancel"];' in dot
+    assert 'start -> "NEW";' in dot
     tasks = state_diagram(TASK_TRANSITIONS, TaskState.QUEUED)
     for terminal in ("DONE", "FAILED", "CANCELLED"):
         assert f"{terminal} --> [*]" in tasks
