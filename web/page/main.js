@@ -22,6 +22,7 @@ const ui = createUI({
 });
 
 const port = createPort({ ui, getApp: () => app, automationToken });
+ui.setBoardReader((slot) => port.readBoard(slot));
 
 // The test/automation surface: what a script (Playwright, the CLI) may read or call.
 window.imgpool = {
@@ -35,7 +36,7 @@ window.imgpool = {
     const files = [...document.querySelector(selector).files];
     if (files.length !== tags.length) throw new Error(`${files.length} files but ${tags.length} names`);
     files.forEach((f, i) => Object.defineProperty(f, "imgpoolPath", { value: tags[i] }));
-    return submit(files);
+    return submit(files, null);
   },
   setOptions: (options) => (app ? app.set_options(JSON.stringify(options)) : "not ready"),
   cancelAll: () => app && app.cancel_all(),
@@ -44,13 +45,12 @@ window.imgpool = {
   requestStats: (slot) => port.requestStats(slot),
 };
 
-function submit(files) {
+// Files from the drop zone and pickers use the form's options; automation passes
+// `null` and gets the options it set with setOptions().
+function submit(files, optionsJSON = ui.currentOptionsJSON()) {
   if (!files.length) return;
-  ui.noteQueued(files.length);
-  if (app) {
-    return app.add_files(files, ui.currentOptionsJSON());
-  }
-  early.push(files);
+  if (app) return app.add_files(files, optionsJSON);
+  early.push([files, optionsJSON]);
 }
 
 async function fetchJSON(url) {
@@ -82,7 +82,7 @@ async function boot() {
   const pythonMs = performance.now() - pageStart;
   ui.status(`Python ready in ${(pythonMs / 1000).toFixed(1)} s; starting workers…`);
   app.start();
-  for (const files of early.splice(0)) await app.add_files(files, ui.currentOptionsJSON());
+  for (const [files, optionsJSON] of early.splice(0)) await app.add_files(files, optionsJSON);
   return { pythonMs };
 }
 

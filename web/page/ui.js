@@ -254,7 +254,6 @@ export function createUI(handlers) {
   return {
     status, onEvent, currentOptionsJSON, results, counts,
     setBoardReader: (fn) => { boardReader = fn; },
-    noteQueued: () => {},
   };
 }
 
