@@ -15,7 +15,8 @@ from dataclasses import dataclass
 from enum import Enum
 from typing import Any
 
-__all__ = ["ConfigError", "PoolConfig", "QueuePolicy", "MIB", "GIB"]
+__all__ = ["ConfigError", "PoolConfig", "QueuePolicy", "MIB", "GIB", "URL_PARAMS",
+           "overrides_from_query", "query_from_settings"]
 
 MIB = 1024 * 1024
 GIB = 1024 * MIB
@@ -185,3 +186,47 @@ def _check_float(cfg: PoolConfig, name: str, lo: float, hi: float,
     if not ok:
         bound = f"more than {lo}" if exclusive_min else f"at least {lo}"
         raise ConfigError(f"{name} must be a number {bound} and at most {hi}, not {value!r}")
+
+
+#: The pool settings the page takes from its URL (?workers=4&policy=fifo): parameter ->
+#: PoolConfig field. The page reads them; the CLI and the benchmark write them.
+URL_PARAMS: dict[str, str] = {
+    "workers": "pool_size",
+    "budget_mb": "memory_budget_bytes",
+    "policy": "policy",
+    "timeout_s": "timeout_base_s",
+    "stagger_s": "start_stagger_s",
+    "max_pixels": "max_pixels",
+}
+#: Parameters whose URL unit differs from the field's: value in the URL x scale.
+_URL_SCALE = {"budget_mb": MIB}
+
+
+def overrides_from_query(params: dict[str, str]) -> dict[str, Any]:
+    """PoolConfig overrides from URL parameters (unknown parameters are not ours)."""
+    out: dict[str, Any] = {}
+    for key, name in URL_PARAMS.items():
+        if key not in params:
+            continue
+        raw = params[key]
+        if key in _URL_SCALE:
+            try:
+                out[name] = int(float(raw) * _URL_SCALE[key])
+            except ValueError:
+                raise ConfigError(f"URL parameter {key}={raw!r} is not a number") from None
+        else:
+            out[name] = raw
+    return out
+
+
+def query_from_settings(settings: dict[str, Any]) -> dict[str, str]:
+    """URL parameters for PoolConfig field values (the inverse of overrides_from_query)."""
+    by_field = {name: key for key, name in URL_PARAMS.items()}
+    query = {}
+    for name, value in settings.items():
+        key = by_field[name]
+        if key in _URL_SCALE:
+            query[key] = repr(value / _URL_SCALE[key])
+        else:
+            query[key] = str(value.value if isinstance(value, Enum) else value)
+    return query

@@ -203,6 +203,9 @@ def run(args: argparse.Namespace) -> int:
         report = run_batch(args.inputs, args.out, options, pool=pool, browser=args.browser,
                            force=args.force, on_event=progress, report_path=args.report,
                            page_log=page_log)
+    except KeyboardInterrupt:                   # before the run had started the browser
+        print(f"{PROG}: interrupted before anything was written", file=sys.stderr)
+        return EXIT_INTERRUPTED
     except BrowserNotFound as exc:
         hint = ": give --browser the path of a Chromium or Chrome executable" if args.browser else ""
         return _usage(f"{exc}{hint}")

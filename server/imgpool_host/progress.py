@@ -125,7 +125,8 @@ def render_bar(t: Tally, now: float, width: int = 80) -> str:
     bar = "[" + "#" * filled + "-" * (BAR_CELLS - filled) + "]"
     rate = t.rate(now)
     parts = [f"{bar} {t.finished}/{t.to_run} done {t.done} failed {t.failed}",
-             f"{rate:.1f} img/s" if rate else "-- img/s",
+             f"{rate:.1f} img/s" if rate else
+             ("starting the browser" if t.first_start is None else "-- img/s"),
              f"saved {format_bytes(t.saved_bytes)}",
              f"ETA {format_duration(t.eta(now))}"]
     if t.skipped:

@@ -21,11 +21,12 @@ Rules:
 
 from __future__ import annotations
 
+from .atomicfile import write_atomic
+
 import dataclasses
 import enum
 import json
 import os
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Union
@@ -106,7 +107,7 @@ class Report:
     out: str                                   #: the output folder
     files: list[FileRecord] = field(default_factory=list)
     options: dict[str, Any] = field(default_factory=dict)  #: Options.to_dict()
-    pool: dict[str, Any] = field(default_factory=dict)     #: pool settings passed to the page
+    pool: dict[str, Any] = field(default_factory=dict)     #: the page's pool settings
     started_at: str = ""                       #: ISO 8601, UTC
     wall_s: float = 0.0                        #: the whole run, planning to clean-up
     process_s: float = 0.0                     #: first file fed to last file settled
@@ -175,19 +176,7 @@ class Report:
         """Write the JSON report atomically (creating its folder); return the path."""
         target = Path(path)
         target.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as f:
-                f.write(self.to_json())
-                f.write("\n")
-            os.chmod(tmp, 0o644)
-            os.replace(tmp, target)
-        except BaseException:
-            try:
-                os.unlink(tmp)
-            except FileNotFoundError:
-                pass
-            raise
+        write_atomic(target, (self.to_json() + "\n").encode("utf-8"))
         return target
 
 

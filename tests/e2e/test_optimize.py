@@ -81,8 +81,8 @@ def png_header_only(path: Path, width: int, height: int) -> Path:
 # -- a nested folder round-trips; re-run skips; --force redoes (API) ----------------------
 
 #: relative path -> (width, height)
-TRIP = {"a.jpg": (640, 480), "2024/summer/b.jpg": (500, 900), "2024/c.png": (300, 200),
-        "2024/summer/deep/d.png": (90, 60)}
+TRIP = {"a.jpg": (640, 480), "2024/summer/été b+1 & c%20.jpg": (500, 900),
+        "2024/c.png": (300, 200), "2024/summer/deep/d.png": (90, 60)}
 HOME = {"e.jpg": (1000, 700), "sub/f.png": (420, 420)}
 
 
@@ -102,6 +102,7 @@ def test_api_round_trip_then_skip_then_force(tmp_path):
     options = {"format": "jpeg", "max_size": 400, "quality": 70}
 
     report = run_batch([trip, home], out, options, pool={"pool_size": 2})
+    assert report.pool["pool_size"] == 2 and report.boot_s > 0
     expected = {f"trip/{r}": s for r, s in TRIP.items()} | {f"home/{r}": s for r, s in HOME.items()}
     assert report.ok and report.totals["done"] == len(expected), report.to_json()
     assert outputs(out) == {str(Path(r).with_suffix(".jpg")) for r in expected}

@@ -79,3 +79,20 @@ def test_invalid_config_names_the_field(values, words):
 def test_config_round_trips_through_dict():
     c = PoolConfig(pool_size=3, policy=QueuePolicy.FIFO)
     assert PoolConfig.from_dict(c.to_dict()) == c
+
+
+def test_url_parameters_round_trip_through_one_table():
+    from imgpool.config import overrides_from_query, query_from_settings
+    from imgpool.page.app import config_from_query
+
+    settings = {"pool_size": 3, "memory_budget_bytes": 768 * MIB, "policy": QueuePolicy.FIFO,
+                "timeout_base_s": 12.5}
+    query = query_from_settings(settings)
+    assert query == {"workers": "3", "budget_mb": "768.0", "policy": "fifo", "timeout_s": "12.5"}
+    c = PoolConfig.from_dict(overrides_from_query(query))
+    assert (c.pool_size, c.memory_budget_bytes, c.policy, c.timeout_base_s) == (
+        3, 768 * MIB, QueuePolicy.FIFO, 12.5)
+    page = config_from_query("?workers=3&budget_mb=768&policy=fifo&other=1", 8, 8)
+    assert page.pool_size == 3 and page.memory_budget_bytes == 768 * MIB
+    with pytest.raises(ConfigError, match="budget_mb='lots' is not a number"):
+        overrides_from_query({"budget_mb": "lots"})

@@ -464,7 +464,8 @@ def test_render_bar_shows_counts_rate_saved_and_eta():
     assert "0.5 img/s" in line and "saved 5.0 MB" in line and "ETA 0:10" in line
     assert "2 up to date" in line
     assert len(render_bar(t, now=110.0, width=40)) == 40
-    assert "ETA --:--" in render_bar(Tally(to_run=3), now=1.0, width=200)
+    booting = render_bar(Tally(to_run=3), now=1.0, width=200)
+    assert "starting the browser" in booting and "ETA --:--" in booting
 
 
 def test_one_line_flattens_tracebacks():
@@ -580,3 +581,48 @@ def test_bad_flag_values_name_the_flag():
         optimize_cli.settings_from_args(parse(["in", "-o", "o", "--workers", "two"]))
     with pytest.raises(optimize_cli.UsageError, match="cannot read preset"):
         optimize_cli.settings_from_args(parse(["in", "-o", "o", "--preset", "/nonexistent"]))
+
+
+# -- signals --------------------------------------------------------------------------------
+
+def test_first_signal_asks_to_stop_a_second_ctrl_c_stops_now():
+    import signal
+
+    saved = signal.getsignal(signal.SIGTERM), signal.getsignal(signal.SIGINT)
+    with runner._StopRequest(True) as stop:
+        os.kill(os.getpid(), signal.SIGTERM)
+        time.sleep(0.01)                        # the handler runs between bytecodes
+        assert stop.requested
+        with pytest.raises(KeyboardInterrupt):
+            os.kill(os.getpid(), signal.SIGINT)
+            time.sleep(1)
+    assert (signal.getsignal(signal.SIGTERM), signal.getsignal(signal.SIGINT)) == saved
+    with runner._StopRequest(False):
+        assert signal.getsignal(signal.SIGTERM) == saved[0]
+
+
+# -- run_batch without a browser -------------------------------------------------------------
+
+def test_a_run_with_nothing_to_do_starts_no_browser(tmp_path):
+    touch(tmp_path / "in" / "a.jpg", mtime=1_700_000_000)
+    touch(tmp_path / "in" / "a.png", mtime=1_700_000_000)          # conflicts with a.jpg
+    touch(tmp_path / "out" / "a.webp", b"done before", mtime=1_700_000_100)
+    events = []
+    # /bin/true is "a browser" for find_browser, and would fail at once if launched.
+    report = runner.run_batch(tmp_path / "in", tmp_path / "out", browser="/bin/true",
+                              on_event=events.append, report_path=tmp_path / "r.json")
+    assert [f.status for f in report.files] == [FileStatus.SKIPPED, FileStatus.FAILED]
+    assert report.boot_s == 0 and not report.ok
+    assert isinstance(events[0], RunPlanned) and events[0].skipped == 1 and events[0].failed == 1
+    assert isinstance(events[1], FileFinished) and events[1].record.reason == "conflict"
+    assert isinstance(events[-1], RunFinished)
+    assert json.loads((tmp_path / "r.json").read_text())["totals"]["skipped"] == 1
+
+
+def test_usage_errors_come_before_anything_starts(tmp_path):
+    touch(tmp_path / "in" / "a.jpg")
+    with pytest.raises(BatchUsageError, match="quality"):
+        runner.run_batch(tmp_path / "in", tmp_path / "out", {"quality": 101})
+    with pytest.raises(runner.BrowserNotFound):
+        runner.run_batch(tmp_path / "in", tmp_path / "out", browser=tmp_path / "no-browser")
+    assert not (tmp_path / "out").exists()

@@ -16,7 +16,7 @@ import json
 from urllib.parse import parse_qs
 
 from .. import protocol as P
-from ..config import MIB, ConfigError, PoolConfig
+from ..config import MIB, PoolConfig, overrides_from_query
 from ..core import commands as C
 from ..core import events as E
 from ..core.probe import HEAD_BYTES, probe
@@ -36,29 +36,12 @@ SUBMIT_CHUNK = 256
 #: being read into the page first.
 STREAM_ABOVE_BYTES = 64 * MIB
 
-# URL parameter -> PoolConfig field (with a unit conversion where the URL is friendlier).
-_QUERY_FIELDS = {
-    "workers": ("pool_size", int),
-    "budget_mb": ("memory_budget_bytes", lambda v: int(float(v) * MIB)),
-    "policy": ("policy", str),
-    "timeout_s": ("timeout_base_s", float),
-    "stagger_s": ("start_stagger_s", float),
-    "max_pixels": ("max_pixels", int),
-}
-
-
 def config_from_query(search: str, hardware_concurrency, device_memory_gb) -> PoolConfig:
     """PoolConfig from the hardware hints and URL overrides like ?workers=4&policy=fifo."""
-    params = parse_qs(search.lstrip("?"))
-    overrides = {}
-    for key, (field, conv) in _QUERY_FIELDS.items():
-        if key in params:
-            try:
-                overrides[field] = conv(params[key][-1])
-            except ValueError:
-                raise ConfigError(f"URL parameter {key}={params[key][-1]!r} is not valid") from None
+    params = {k: v[-1] for k, v in parse_qs(search.lstrip("?")).items()}
     return PoolConfig.from_hardware(int(hardware_concurrency or 1),
-                                    float(device_memory_gb or 0) or None, **overrides)
+                                    float(device_memory_gb or 0) or None,
+                                    **overrides_from_query(params))
 
 
 def _debug_names(params: dict, kind: str) -> list[str]:

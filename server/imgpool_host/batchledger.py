@@ -1,0 +1,148 @@
+"""The ledger of files handed to the page: page events in, one FileRecord per file out.
+
+Theory of operation
+-------------------
+Sans-IO: no browser, no HTTP, no sleeping. The page driver tells the ledger which
+files it fed (`fed`) and passes on every event it drains from the page (`on_event`);
+the ledger keeps, per name, where the file stands and settles it into a `FileRecord`
+exactly once, sending `FileStarted` / `FileFinished` to `emit` as it goes. The clock is
+injected (it only stamps `process_s`), and the sink's `written` map is read, never
+changed, to know whether a result really reached OUT.
+
+How each page event moves a fed file (`fed` puts it in flight and waiting):
+
+    task_queued     waiting again (a retry after its worker was lost re-queues it)
+    task_started    no longer waiting; its worker is noted; FileStarted is emitted
+    task_done       the result was made; the event is kept for the record's details
+    upload_done     DONE if the answer was 201 and the sink wrote it, else FAILED
+                    (write_failed)
+    task_failed     FAILED with the page's reason and message
+    task_cancelled  CANCELLED
+
+Rules:
+- A file is DONE only when the sink has written its result: the page's `task_done` alone
+  proves nothing reached OUT, and an `upload_done` for a result the sink did not write
+  is a failure, whatever status the page saw.
+- Settling is final: events for a name not in flight (unknown, or already settled) are
+  ignored, so a late or repeated event cannot change a record.
+- `waiting` counts files fed but not yet started by a worker: the driver's backpressure.
+- When the run ends early (`abandon`) or the driver closes (`settle_all_written`), a
+  file whose result was written is DONE even if its `upload_done` never arrived. The
+  rest fail with runner_error (`abandon`) or stay in flight (closing); the runner marks
+  whatever was never settled CANCELLED.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable, Mapping
+from typing import TYPE_CHECKING, Any
+
+from .batchplan import Job
+from .report import FileFinished, FileRecord, FileStarted, FileStatus, HostReason, RunEvent
+
+if TYPE_CHECKING:
+    from .resultsink import Written
+
+__all__ = ["BatchLedger"]
+
+
+class BatchLedger:
+    """Where each fed file stands, and the records of those settled."""
+
+    def __init__(self, jobs: Iterable[Job], written: Mapping[str, Written],
+                 emit: Callable[[RunEvent], None], clock: Callable[[], float] = time.monotonic):
+        self.jobs = {j.name: j for j in jobs}
+        self.written = written                   # the sink's; read here, never changed
+        self.emit, self.clock = emit, clock
+        self.records: dict[str, FileRecord] = {}
+        self.inflight: set[str] = set()          # fed, not yet settled
+        self.waiting: set[str] = set()           # fed, not yet started by a worker
+        self.workers: dict[str, int] = {}
+        self.done_events: dict[str, dict] = {}   # task_done seen, upload not yet
+        self.process_s = 0.0                     # first file started to last settled
+        self._started_at: float | None = None    # first file a worker started
+
+    def fed(self, names: Iterable[str]) -> None:
+        """These files are now in the page (queued there, not yet started)."""
+        names = list(names)
+        self.inflight.update(names)
+        self.waiting.update(names)
+
+    def on_event(self, event: dict) -> None:
+        """One event from `window.imgpool.events`."""
+        kind, name = event.get("type"), event.get("name")
+        if name not in self.inflight:
+            return                                # not ours, or already settled
+        if kind == "task_queued":
+            self.waiting.add(name)
+        elif kind == "task_started":
+            self.waiting.discard(name)
+            slot = event.get("slot_id")
+            self.workers[name] = slot
+            if self._started_at is None:
+                self._started_at = self.clock()
+            self.emit(FileStarted(name=name, worker=slot))
+        elif kind == "task_done":
+            self.waiting.discard(name)
+            self.done_events[name] = event
+        elif kind == "upload_done":
+            if event.get("status") == 201 and self.settle_written(name):
+                return
+            status = event.get("status") or "no answer"
+            text = (event.get("message") or "").strip() or "the upload did not complete"
+            self.settle_failed(name, HostReason.WRITE_FAILED.value,
+                               f"the result could not be written ({status}: {text})")
+        elif kind == "task_failed":
+            self.settle_failed(name, str(event.get("reason") or "bad_input"),
+                               str(event.get("message") or ""))
+        elif kind == "task_cancelled":
+            self._settle(FileRecord(**self._base(name), status=FileStatus.CANCELLED,
+                                    reason="cancelled", message="cancelled"))
+
+    def settle_written(self, name: str) -> bool:
+        """Settle `name` as DONE if the sink wrote its result; False (and nothing
+        changes) if it did not. Uses the `task_done` event for size and timing, if seen."""
+        written = self.written.get(name)
+        if written is None:
+            return False
+        result = self.done_events.get(name, {}).get("result") or {}
+        elapsed = result.get("elapsed_ms")
+        self._settle(FileRecord(
+            **self._base(name), status=FileStatus.DONE, output=str(written.path),
+            output_bytes=written.size_bytes, width=result.get("width"),
+            height=result.get("height"), format=result.get("format") or written.format,
+            time_s=round(elapsed / 1000, 4) if isinstance(elapsed, (int, float)) else None,
+            note=str(result.get("note") or "")))
+        return True
+
+    def settle_failed(self, name: str, reason: str, message: str) -> None:
+        self._settle(FileRecord(**self._base(name), status=FileStatus.FAILED, reason=reason,
+                                message=message or "failed"))
+
+    def settle_all_written(self) -> None:
+        """Settle as DONE every file in flight whose result was written (its upload_done
+        was not seen); the others stay in flight."""
+        for name in sorted(self.inflight):
+            self.settle_written(name)
+
+    def abandon(self, message: str) -> None:
+        """The page cannot go on: settle every file in flight, DONE if its result was
+        written, else FAILED with runner_error and `message`."""
+        for name in sorted(self.inflight):
+            if not self.settle_written(name):
+                self.settle_failed(name, HostReason.RUNNER_ERROR.value, message)
+
+    def _base(self, name: str) -> dict[str, Any]:
+        job = self.jobs[name]
+        return dict(input=str(job.source), name=name, input_bytes=job.size_bytes,
+                    worker=self.workers.get(name))
+
+    def _settle(self, record: FileRecord) -> None:
+        self.inflight.discard(record.name)
+        self.waiting.discard(record.name)
+        self.done_events.pop(record.name, None)
+        self.records[record.name] = record
+        if self._started_at is not None:
+            self.process_s = self.clock() - self._started_at
+        self.emit(FileFinished(record))

@@ -1,0 +1,264 @@
+"""Planning a batch: which files go, under which name, to which output, and which need
+no browser at all.
+
+Theory of operation
+-------------------
+`plan_batch` is step 1 of a run and touches nothing on disk. It walks the inputs
+(`collect_inputs`), gives each file its *name* (the relative POSIX path it is mirrored to
+under OUT, also the tag the page reports it by), predicts its output path from the
+options (`predicted_suffixes`, `output_path`) and settles up front what needs no browser:
+
+- an unreadable entry (dangling link, not a regular file, name not UTF-8) is FAILED
+  with `bad_input`, so nothing found is left out silently;
+- an output two inputs would share, or that would replace an input, is FAILED with
+  `conflict` (the first input in walk order keeps the output);
+- an output already up to date is SKIPPED (unless `force`).
+
+Everything else becomes a `Job` for the page. The result sink later computes the real
+output path with the same `output_path` and `result_suffix`, from the job (never from a
+name the page sends), so the plan and the writes cannot disagree about where a file goes.
+
+Rules:
+- Which files: every regular file under a folder input, except hidden ones (name
+  starting with "."), hidden folders and symlinked folders (never followed: no cycles, no
+  escape). Files are *not* filtered by extension: a non-image is sent and fails with its
+  reason. Files named on the command line are always sent.
+- Names: with one input, relative to it (a single file keeps just its file name); with
+  several, each input's own name is the first segment. Two inputs sharing that name,
+  a missing input, or OUT inside (or equal to) an input raise BatchUsageError.
+- Up to date means: the output exists and its mtime is not older than the input's. The
+  output's extension is predicted from the options (for `format=same`, from the input's
+  extension); an output that ends up under another extension is simply redone next time.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import stat
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
+
+from imgpool.core.imageinfo import ImageFormat, ImageInfo
+from imgpool.options import EXTENSIONS, Options, OutputFormat
+from imgpool.worker.plan import resolve_format
+
+from .batcherrors import BatchUsageError
+from .report import FileRecord, FileStatus, HostReason
+
+__all__ = [
+    "Job", "BatchPlan", "plan_batch", "collect_inputs", "check_out", "predicted_suffixes",
+    "result_suffix", "output_path", "is_up_to_date",
+]
+
+#: Input extension -> the format a header would most likely show: used only to predict
+#: the output name of `format=same` (and of a kept original) before the browser runs.
+_SUFFIX_FORMATS: Mapping[str, ImageFormat] = {
+    ".jpg": ImageFormat.JPEG, ".jpeg": ImageFormat.JPEG, ".jpe": ImageFormat.JPEG,
+    ".jfif": ImageFormat.JPEG, ".png": ImageFormat.PNG, ".apng": ImageFormat.PNG,
+    ".webp": ImageFormat.WEBP, ".gif": ImageFormat.GIF, ".tif": ImageFormat.TIFF,
+    ".tiff": ImageFormat.TIFF, ".heic": ImageFormat.HEIC, ".heif": ImageFormat.HEIC,
+    ".avif": ImageFormat.AVIF, ".jxl": ImageFormat.JXL, ".svg": ImageFormat.SVG,
+    ".svgz": ImageFormat.SVG,
+}
+#: A format word the page may report: it becomes part of a file name, so only this.
+_FORMAT_WORD = re.compile(r"^[a-z0-9]{1,16}$")
+
+
+@dataclass(frozen=True)
+class Job:
+    """One input file the page will process."""
+
+    source: Path      #: absolute path of the input
+    name: str         #: relative POSIX path: the page's tag and the mirrored path
+    output: Path      #: predicted output (absolute, inside OUT)
+    size_bytes: int
+    mtime_ns: int
+
+
+@dataclass
+class BatchPlan:
+    """What a run will do, before any browser: jobs to send, files already settled."""
+
+    out: Path                                             #: OUT's real path
+    jobs: list[Job] = field(default_factory=list)
+    settled: dict[str, FileRecord] = field(default_factory=dict)  #: skipped + conflicts
+    order: list[str] = field(default_factory=list)        #: every name, in walk order
+    inputs: set[str] = field(default_factory=set)         #: real paths of all inputs
+
+
+@dataclass(frozen=True)
+class _Found:
+    """A walked entry: `st` is None when it cannot be sent, and `error` says why."""
+
+    path: Path
+    name: str
+    st: os.stat_result | None
+    error: str = ""
+
+
+def collect_inputs(paths: Iterable[str | os.PathLike]) -> list[_Found]:
+    """Walk the inputs (see the module rules) and name each file.
+
+    With one input, names are relative to it (a single file keeps just its file name);
+    with several, each folder's own name becomes the first segment. Raises BatchUsageError
+    for a missing input or two inputs that would share a top-level name."""
+    roots: list[Path] = []
+    seen: set[str] = set()
+    for p in paths:
+        path = Path(os.path.abspath(os.fspath(p)))
+        if not os.path.exists(path):
+            raise BatchUsageError(f"input not found: {os.fspath(p)} (check the path)")
+        real = os.path.realpath(path)
+        if real not in seen:                   # the same input twice counts once
+            seen.add(real)
+            roots.append(path)
+    if not roots:
+        raise BatchUsageError("no input given: name at least one folder or image")
+    single = len(roots) == 1
+    tops: dict[str, Path] = {}
+    found: list[_Found] = []
+    for root in roots:
+        top = root.name
+        if not single:
+            if not top:
+                raise BatchUsageError(f"cannot mirror {root}: give its sub-folders instead")
+            if top in tops:
+                raise BatchUsageError(
+                    f"inputs {tops[top]} and {root} would both be written to OUT/{top}: "
+                    "rename one or run them separately")
+            tops[top] = root
+        if root.is_dir():
+            prefix = () if single else (top,)
+            found.extend(_walk(root, prefix))
+        else:
+            found.append(_found(root, top))
+    return found
+
+
+def _walk(root: Path, prefix: tuple[str, ...]) -> Iterable[_Found]:
+    for dirpath, dirnames, filenames in os.walk(root):      # symlinked dirs: not descended
+        dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
+        rel = Path(dirpath).relative_to(root).parts
+        for fn in sorted(filenames):
+            if fn.startswith("."):
+                continue
+            yield _found(Path(dirpath, fn), "/".join((*prefix, *rel, fn)))
+
+
+def _found(path: Path, name: str) -> _Found:
+    try:
+        st = os.stat(path)
+    except OSError as exc:
+        return _Found(path, name, None, f"cannot read the file: {exc.strerror or exc}")
+    if not stat.S_ISREG(st.st_mode):
+        return _Found(path, name, None, "not a regular file")
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:
+        return _Found(path, name.encode("utf-8", "replace").decode(), None,
+                      "the file name is not valid UTF-8: rename the file")
+    return _Found(path, name, st)
+
+
+def check_out(out: str | os.PathLike, inputs: Iterable[str | os.PathLike]) -> Path:
+    """OUT's real path; BatchUsageError if OUT is a file or lies inside (or is) an input."""
+    out_real = Path(os.path.realpath(os.fspath(out)))
+    if out_real.exists() and not out_real.is_dir():
+        raise BatchUsageError(f"OUT {os.fspath(out)} exists and is not a folder: "
+                              "choose a folder for -o")
+    for p in inputs:
+        real = Path(os.path.realpath(os.fspath(p)))
+        if real.is_dir() and (out_real == real or real in out_real.parents):
+            raise BatchUsageError(
+                f"OUT {os.fspath(out)} is inside input {os.fspath(p)}: choose an OUT outside "
+                "it (re-runs would take the outputs as inputs)")
+    return out_real
+
+
+def predicted_suffixes(name: str, options: Options) -> list[str]:
+    """Output extensions this input can get: the expected one first, then (with
+    keep_original_if_larger) the one a kept original gets."""
+    in_suffix = PurePosixPath(name).suffix.lower()
+    info = ImageInfo(format=_SUFFIX_FORMATS.get(in_suffix, ImageFormat.UNKNOWN))
+    out = [EXTENSIONS[resolve_format(options, info)]]
+    if options.keep_original_if_larger:
+        kept = result_suffix(info.format.value, in_suffix)
+        if kept and kept not in out:
+            out.append(kept)
+    return out
+
+
+def result_suffix(fmt: str, input_suffix: str) -> str | None:
+    """The extension for a result in `fmt`: the format's own, or for a kept original in a
+    format imgpool does not write (heic, tiff, svg), the input's. None: not a format."""
+    if not isinstance(fmt, str) or not _FORMAT_WORD.match(fmt):
+        return None
+    try:
+        out_format = OutputFormat(fmt)
+    except ValueError:
+        out_format = None
+    if out_format is not None and out_format in EXTENSIONS:
+        return EXTENSIONS[out_format]
+    if fmt in {f.value for f in ImageFormat} - {ImageFormat.UNKNOWN.value}:
+        return input_suffix.lower() or None
+    return None
+
+
+def output_path(out: Path, name: str, suffix: str) -> Path:
+    """OUT / name with its extension replaced by `suffix` (added if it has none)."""
+    rel = PurePosixPath(name)
+    stem = rel.name[: -len(rel.suffix)] if rel.suffix else rel.name
+    return out.joinpath(*rel.parent.parts, stem + suffix)
+
+
+def is_up_to_date(input_st: os.stat_result, output: Path) -> bool:
+    """The output is a regular file whose mtime is not older than the input's."""
+    try:
+        st = os.stat(output)
+    except OSError:
+        return False
+    return stat.S_ISREG(st.st_mode) and st.st_mtime_ns >= input_st.st_mtime_ns
+
+
+def plan_batch(paths: Iterable[str | os.PathLike], out: str | os.PathLike,
+               options: Options, force: bool = False) -> BatchPlan:
+    """Walk, name, predict outputs, settle skips and conflicts. Touches nothing on disk."""
+    paths = list(paths)
+    found = collect_inputs(paths)
+    plan = BatchPlan(out=check_out(out, paths))
+    plan.inputs = {os.path.realpath(f.path) for f in found}
+    claimed: dict[Path, str] = {}
+    for item in found:
+        plan.order.append(item.name)
+        base = dict(input=str(item.path), name=item.name,
+                    input_bytes=item.st.st_size if item.st else 0)
+        if item.st is None:
+            plan.settled[item.name] = FileRecord(**base, status=FileStatus.FAILED,
+                                                 reason="bad_input", message=item.error)
+            continue
+        outputs = [output_path(plan.out, item.name, s)
+                   for s in predicted_suffixes(item.name, options)]
+        clash = next((o for o in outputs if o in claimed or os.path.realpath(o) in plan.inputs),
+                     None)
+        if clash is not None:
+            other = claimed.get(clash)
+            why = (f"{other} is written to the same output {clash.name}" if other else
+                   f"its output {clash} would replace an input file")
+            plan.settled[item.name] = FileRecord(
+                **base, status=FileStatus.FAILED, reason=HostReason.CONFLICT.value,
+                message=f"{why}: rename one, or choose another --format or OUT")
+            continue
+        for o in outputs:
+            claimed[o] = item.name
+        current = None if force else next(
+            (o for o in outputs if is_up_to_date(item.st, o)), None)
+        if current is not None:
+            plan.settled[item.name] = FileRecord(
+                **base, status=FileStatus.SKIPPED, output=str(current),
+                output_bytes=current.stat().st_size, message="up to date")
+            continue
+        plan.jobs.append(Job(source=item.path, name=item.name, output=outputs[0],
+                             size_bytes=item.st.st_size, mtime_ns=item.st.st_mtime_ns))
+    return plan

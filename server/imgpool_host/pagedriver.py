@@ -1,0 +1,252 @@
+"""One browser session: launch Chromium, boot the page, feed it files, drain its events,
+cancel on request, and close in the right order.
+
+Theory of operation
+-------------------
+The page (web/index.html) runs in automation mode, told so by the sink's token in its
+URL, with the run's pool settings in the same query. The driver:
+
+1. Boots: opens the page, waits for `window.imgpool.ready` (the page's Python up, within
+   BOOT_TIMEOUT_S), gives it the run's options with `setOptions`, and reads back the
+   pool config the page actually runs with.
+2. Feeds: hands files over by path with `set_input_files` on the page's hidden
+   automation input, so a local browser reads them itself and no image byte crosses the
+   protocol; then `addTagged` queues them under their names. Only a chunk at a time, and
+   only while few fed files wait unstarted (QUEUE_PER_WORKER per worker): a folder of
+   10,000 photos costs the page a few dozen File handles at once.
+3. Drains: takes `window.imgpool.events` in one `splice(0)` (atomic in the page's single
+   thread; the array stays small however long the run) at most every POLL_MS, and hands
+   each event to the `BatchLedger`, which settles the files.
+4. Stops: when every file fed is settled; when the page crashed or made no progress for
+   `stall_s` (what is in flight fails with runner_error); or on a stop request, when it
+   calls `cancelAll` and gives results already made CANCEL_GRACE_S to arrive.
+
+Rules:
+- Close order matters: the sink stops taking uploads and finishes the ones it started
+  while the browser still holds their connections; only then does the browser go. A
+  result written by then counts as DONE even if its `upload_done` was not drained.
+- Playwright's own signal handlers are off: SIGINT/SIGTERM belong to the runner, which
+  turns them into the stop request polled here.
+- Failures before the first file is fed raise BatchError; after that nothing raises
+  for the page's sake: `error` says why the run stopped early.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import deque
+from collections.abc import Callable, Mapping
+from typing import Any, Protocol
+from urllib.parse import urlencode
+
+from imgpool.options import Options
+
+from .batcherrors import BatchError
+from .batchledger import BatchLedger
+from .batchplan import Job
+from .batchsettings import pool_query
+from .browser import launch_args
+from .report import RunEvent
+from .resultsink import CANCEL_GRACE_S, ResultSink
+
+__all__ = ["PageDriver", "StopFlag", "DEFAULT_CHUNK", "STALL_MARGIN_S"]
+
+#: The page's hidden file input reserved for automation (web/index.html).
+INPUT_SELECTOR = "#automation-input"
+#: Files handed to the page per `set_input_files` call.
+DEFAULT_CHUNK = 32
+#: Feed another chunk when fewer than this many fed files wait unstarted, per worker.
+QUEUE_PER_WORKER = 4
+#: Longest single wait for page events (ms); also how often a stop request is noticed.
+POLL_MS = 200
+#: The page must have Python up within this (s): a cold boot here is ~5-10 s.
+BOOT_TIMEOUT_S = 180
+#: Seconds without any task event, while files are in the page, before giving up. The
+#: scheduler bounds every task by its own deadline (PoolConfig.timeout_max_s), so this only
+#: catches a page that stopped working altogether.
+STALL_MARGIN_S = 120.0
+#: Page console lines kept, for the tail quoted when the page fails.
+CONSOLE_LINES = 40
+
+# Page-side snippets (why the drain uses splice(0): step 3 above).
+_JS_BOOT = """async (ms) => Promise.race([
+  window.imgpool.ready.then(() => "", (e) => String((e && e.message) || e || "failed")),
+  new Promise((r) => setTimeout(() => r("did not start within " + ms / 1000 + " s"), ms)),
+])"""
+_JS_DRAIN = """async (ms) => {
+  const box = window.imgpool.events, until = performance.now() + ms;
+  while (!box.length && performance.now() < until) await new Promise((r) => setTimeout(r, 20));
+  return box.splice(0);
+}"""
+_JS_ADD = "([sel, tags]) => window.imgpool.addTagged(sel, tags)"
+_JS_SET_OPTIONS = "(o) => window.imgpool.setOptions(o)"
+
+
+class StopFlag(Protocol):
+    """What the driver polls to know a stop was asked for (the runner's signal handler)."""
+
+    requested: bool
+
+
+class PageDriver:
+    """One browser session: feed the page, drain its events, settle the files."""
+
+    def __init__(self, sink: ResultSink, jobs: list[Job], options: Options,
+                 settings: Mapping[str, Any], exe: str, emit: Callable[[RunEvent], None],
+                 headless: bool, chunk_size: int, stall_s: float,
+                 page_log: Callable[[str], None] | None):
+        self.sink, self.options, self.settings = sink, options, settings
+        self.exe, self.headless = exe, headless
+        self.chunk_size, self.stall_s, self.page_log = chunk_size, stall_s, page_log
+        self.pending: deque[Job] = deque(jobs)  # not yet fed
+        self.ledger = BatchLedger(jobs, sink.written, emit)
+        self.console: deque[str] = deque(maxlen=CONSOLE_LINES)
+        self.crashed = ""
+        self.interrupted = False
+        self.error = ""
+        self.boot_s = 0.0
+        self.pool_size = 1
+        self.page_config: dict[str, Any] = {}    # the PoolConfig the page runs with
+
+    # ---- session ----------------------------------------------------------------------
+
+    def run(self, base: str, stop: StopFlag) -> None:
+        """Drive the page served at `base` until every file is settled or the run stops.
+        Raises BatchError if the browser or the page does not come up."""
+        from playwright.sync_api import Error as PlaywrightError
+        from playwright.sync_api import sync_playwright
+
+        with sync_playwright() as pw:
+            try:
+                browser = pw.chromium.launch(
+                    executable_path=self.exe, args=launch_args(), headless=self.headless,
+                    handle_sigint=False, handle_sigterm=False, handle_sighup=False)
+            except PlaywrightError as exc:
+                raise BatchError(f"could not start the browser {self.exe}: "
+                                 f"{_first_line(exc)}") from None
+            try:
+                page = browser.new_page()
+                self._watch(page)
+                try:
+                    self._boot(page, base)
+                except PlaywrightError as exc:
+                    raise BatchError(f"the page did not load: {_first_line(exc)}"
+                                     f"{self._console_tail()}") from None
+                self._loop(page, stop, PlaywrightError)
+            finally:
+                self._close(browser)
+
+    def _watch(self, page) -> None:
+        def log(line: str) -> None:
+            self.console.append(line)
+            if self.page_log:
+                self.page_log(line)
+
+        def crash(_page) -> None:
+            self.crashed = "the browser page crashed"
+
+        page.on("console", lambda msg: log(f"[{msg.type}] {msg.text}"))
+        page.on("pageerror", lambda exc: log(f"[pageerror] {exc}"))
+        page.on("crash", crash)
+
+    def _boot(self, page, base: str) -> None:
+        t = time.monotonic()
+        query = urlencode({"automation": self.sink.token, **pool_query(self.settings)})
+        page.goto(f"{base}?{query}")
+        page.wait_for_function("() => window.imgpool && window.imgpool.ready",
+                               timeout=30_000)
+        failure = page.evaluate(_JS_BOOT, BOOT_TIMEOUT_S * 1000)
+        if failure:
+            raise BatchError(f"the page did not start: {failure}{self._console_tail()}")
+        options = self.options.to_dict()
+        refused = page.evaluate(_JS_SET_OPTIONS, options)
+        if refused:
+            raise BatchError(f"the page refused the options: {refused}")
+        summary = page.evaluate("window.imgpool.summary()")
+        self.page_config = dict(summary.get("config") or {})
+        self.pool_size = int(self.page_config.get("pool_size", 1))
+        self.boot_s = time.monotonic() - t
+
+    def _loop(self, page, stop: StopFlag, PlaywrightError) -> None:
+        last_event = time.monotonic()
+        cancel_deadline: float | None = None
+        inflight = self.ledger.inflight
+        try:
+            while True:
+                if stop.requested and cancel_deadline is None:
+                    self.interrupted = True
+                    page.evaluate("window.imgpool.cancelAll()")
+                    self.pending.clear()
+                    cancel_deadline = time.monotonic() + CANCEL_GRACE_S
+                if self.crashed:
+                    self._abandon(self.crashed + self._console_tail())
+                    return
+                if cancel_deadline is None:
+                    self._feed(page, PlaywrightError)
+                events = page.evaluate(_JS_DRAIN, POLL_MS)
+                for event in events:
+                    self.ledger.on_event(event)
+                now = time.monotonic()
+                if events:
+                    last_event = now
+                if not self.pending and not inflight:
+                    return
+                if cancel_deadline is not None and now > cancel_deadline:
+                    return
+                if inflight and now - last_event > self.stall_s:
+                    self._abandon(f"the page made no progress for {self.stall_s:.0f} s"
+                                  + self._console_tail())
+                    return
+        except PlaywrightError as exc:
+            if not (self.interrupted and "closed" in str(exc)):
+                self._abandon(f"the browser failed: {_first_line(exc)}{self._console_tail()}")
+
+    def _close(self, browser) -> None:
+        # Order matters: the sink stops taking uploads and finishes the ones it started
+        # while the browser still holds their connections; only then the browser goes.
+        self.sink.close()
+        self.ledger.settle_all_written()          # written, but upload_done not seen
+        try:
+            browser.close()
+        except Exception:                         # already gone: nothing to close
+            pass
+
+    def _abandon(self, message: str) -> None:
+        """The page cannot go on: settle what is in it as failed (runner_error)."""
+        self.error = message
+        self.ledger.abandon(message)
+        self.pending.clear()
+
+    # ---- feeding ----------------------------------------------------------------------
+
+    def _feed(self, page, PlaywrightError) -> None:
+        if not self.pending or len(self.ledger.waiting) >= max(
+                self.pool_size * QUEUE_PER_WORKER, self.chunk_size // 2):
+            return
+        chunk = [self.pending.popleft() for _ in range(min(self.chunk_size, len(self.pending)))]
+        try:
+            self._hand_over(page, chunk)
+        except PlaywrightError:
+            # One unreadable file (moved, permissions) fails the whole call: retry one by
+            # one so only that file fails.
+            for job in chunk:
+                try:
+                    self._hand_over(page, [job])
+                except PlaywrightError as exc:
+                    self.ledger.settle_failed(
+                        job.name, "bad_input",
+                        f"the browser could not open the file: {_first_line(exc)}")
+
+    def _hand_over(self, page, jobs: list[Job]) -> None:
+        page.set_input_files(INPUT_SELECTOR, [str(j.source) for j in jobs])
+        self.ledger.fed(j.name for j in jobs)
+        page.evaluate(_JS_ADD, [INPUT_SELECTOR, [j.name for j in jobs]])
+
+    def _console_tail(self) -> str:
+        lines = [line for line in self.console if "error" in line.lower()][-3:]
+        return ("; page console: " + " | ".join(lines)) if lines else ""
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return text[0] if text else type(exc).__name__
