@@ -37,12 +37,15 @@ Rules:
 
 from __future__ import annotations
 
+import asyncio
 import os
 import secrets
 import signal
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -97,6 +100,25 @@ class _StopRequest:
         if self.requested and signum == signal.SIGINT:
             raise KeyboardInterrupt
         self.requested = True
+
+
+def _drive_page(drive: PageDriver, base: str, stop: _StopRequest) -> None:
+    """Run the page driver here, or, when this thread already runs an asyncio loop (an
+    async caller, or pytest-playwright's own browser), in a helper thread: Playwright's
+    sync API refuses to start inside a running loop. Signals still land in this thread
+    and reach the driver through `stop`."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        drive.run(base, stop)
+        return
+    with ThreadPoolExecutor(1, thread_name_prefix="imgpool-page") as pool:
+        future = pool.submit(drive.run, base, stop)
+        while True:
+            try:
+                return future.result(timeout=0.5)  # short waits keep Ctrl-C responsive
+            except FutureTimeout:
+                continue
 
 
 def run_batch(paths: str | os.PathLike | Iterable[str | os.PathLike], out: str | os.PathLike,
@@ -156,7 +178,7 @@ def run_batch(paths: str | os.PathLike | Iterable[str | os.PathLike], out: str |
         with _StopRequest(handle_signals) as stop:
             try:
                 with devserver.running_server(extra_routes={ROUTE_PREFIX: sink.handle}) as base:
-                    drive.run(base, stop)
+                    _drive_page(drive, base, stop)
             except KeyboardInterrupt:
                 drive.interrupted = True
         records.update(drive.ledger.records)
