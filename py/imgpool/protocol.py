@@ -77,6 +77,8 @@ class RunTask(Message):
     info: dict[str, Any]
     #: "buffer" (ArrayBuffer transferred) or "file" (File handle, streamed by the worker).
     source: str = "buffer"
+    #: Pixel limit for an image whose size the probe could not read (0: the pool default).
+    max_pixels: int = 0
 
 
 @dataclass(frozen=True)
@@ -141,6 +143,8 @@ class TaskDoneMsg(Message):
     #: Human note: e.g. "kept the original (result was larger)", "first frame only".
     note: str = ""
     kept_original: bool = False
+    #: The input was streamed from its File into vips (not copied whole into the heap).
+    streamed: bool = False
 
 
 @dataclass(frozen=True)
@@ -182,6 +186,7 @@ class StatsReply(Message):
     vips_mem_highwater: int
     vips_files: int
     heap_bytes: int
+    #: Live PyProxies in the worker (Pyodide's allocation tracing).
     live_proxies: int
     tasks_done: int
     vips_inits: int
@@ -189,6 +194,17 @@ class StatsReply(Message):
     #: Results posted with a transfer list, and how many were detached afterwards.
     transfers: int = 0
     detached_after_post: int = 0
+    #: JS objects Python holds references to (Pyodide's hiwire table: JsProxies etc.).
+    js_refs: int = 0
+    #: How many times libheif was loaded (0 until a HEIC file showed up, then 1).
+    heif_inits: int = 0
+    #: Synchronous File slice reads made while streaming inputs into vips, and the
+    #: source read calls vips made (each a hop from a vips thread to this one).
+    streamed_reads: int = 0
+    source_calls: int = 0
+    #: Entries in vips's wasm function table (every callback handed to vips takes one,
+    #: for good: it must not grow per image).
+    table_size: int = 0
 
 
 _TYPES: dict[str, type[Message]] = {

@@ -9,7 +9,7 @@ from imgpool.core.imageinfo import ImageFormat, ImageInfo
 from imgpool.options import Options, OutputFormat
 from imgpool.protocol import PROTOCOL_VERSION, ProtocolError, RunTask, TaskDoneMsg, decode
 from imgpool.worker.errors import classify
-from imgpool.worker.plan import UNBOUNDED, make_plan, resolve_format
+from imgpool.worker.plan import UNBOUNDED, first_frame_note, make_plan, resolve_format, same_size
 
 JPEG = ImageInfo(format=ImageFormat.JPEG, width=6000, height=4000, bands=3, frames=1,
                  has_alpha=False)
@@ -41,7 +41,8 @@ def test_jpeg_output_flattens_alpha_on_background():
 
 def test_animation_kept_for_webp_and_first_frame_noted_for_jpeg():
     assert make_plan(Options(), GIF_ANIM).keep_frames
-    assert make_plan(Options(), GIF_ANIM).thumb_options["option_string"] == "n=-1"
+    assert make_plan(Options(), GIF_ANIM).thumb_options["option_string"] == "n=-1,fail_on=error"
+    assert make_plan(Options(), JPEG).thumb_options["option_string"] == "fail_on=error"
     p = make_plan(Options(format="jpeg"), GIF_ANIM)
     assert not p.keep_frames and "first frame of 5" in p.notes[0]
 
@@ -102,3 +103,78 @@ def test_plan_arguments_are_accepted_by_libvips(fmt):
     if fmt != "avif" or "avif" in Image.registered_extensions().values():
         img = Image.open(io.BytesIO(out))
         assert max(img.size) == 300 and img.size[0] == 300
+
+
+# ---- telling damage and non-images apart (errors.sniff / looks_truncated) ------------------
+
+from imgpool.worker.errors import (CORRUPT, NOT_AN_IMAGE, TRUNCATED, Classified,  # noqa: E402
+                                   looks_truncated, refine_damage, sniff)
+
+
+def _reader(data: bytes):
+    return lambda a, b: data[a:b]
+
+
+@pytest.mark.parametrize("head, reason, words", [
+    (b"BM6\x00\x00\x00", "unsupported", "BMP"),
+    (b"%PDF-1.7\n", "unsupported", "PDF"),
+    (b"8BPS\x00\x01", "unsupported", "Photoshop"),
+    (b"Shopping list\n- eggs\n", "bad_input", "contains text"),
+    ("Grüße\n".encode() * 50, "bad_input", "contains text"),
+    (bytes(range(256)) * 2, "bad_input", NOT_AN_IMAGE),
+    (b"", "bad_input", "empty"),
+])
+def test_sniff_names_what_unrecognised_data_is(head, reason, words):
+    c = sniff(head)
+    assert c.reason == reason and words in c.message
+
+
+def test_truncation_is_read_from_the_file_structure():
+    pil = pytest.importorskip("PIL.Image")
+    im = pil.new("RGB", (64, 48), (200, 30, 30))
+    files = {}
+    for fmt, key in (("JPEG", "jpeg"), ("PNG", "png"), ("GIF", "gif"), ("WEBP", "webp")):
+        buf = io.BytesIO()
+        im.save(buf, fmt)
+        files[key] = buf.getvalue()
+    for key, data in files.items():
+        assert looks_truncated(key, len(data), _reader(data)) is False, key
+        cut = data[: len(data) - 20]
+        assert looks_truncated(key, len(cut), _reader(cut)) is True, key
+    # HEIF/AVIF: a top-level box running past the end of the file.
+    boxes = (b"\x00\x00\x00\x10ftypheic\x00\x00\x00\x00" + b"\x00\x00\x00\x20mdat" + b"x" * 24)
+    assert looks_truncated("heic", len(boxes), _reader(boxes)) is False
+    assert looks_truncated("heic", len(boxes) - 5, _reader(boxes[:-5])) is True
+    assert looks_truncated("tiff", 100, _reader(b"II*\x00" + b"\x00" * 96)) is None
+
+
+def test_refine_damage_switches_between_truncated_and_corrupt():
+    said = Classified("bad_input", f"{TRUNCATED} (libpng read error)", "libpng read error")
+    assert refine_damage(said, False).message.startswith(CORRUPT)
+    assert refine_damage(said, True).message.startswith(TRUNCATED)
+    assert refine_damage(said, None) is said
+    other = Classified("unsupported", "x", "y")
+    assert refine_damage(other, True) is other
+
+
+def test_error_detail_drops_repeats_and_wrapper_prefixes():
+    c = classify("VipsError: vips::Error: unable to call thumbnail_buffer\n"
+                 "VipsJpeg: Bogus Huffman table definition\n"
+                 "VipsJpeg: Bogus Huffman table definition\n")
+    assert c.reason == "bad_input" and c.message.startswith(CORRUPT)
+    assert c.message.count("Bogus Huffman") == 1 and "vips::Error" not in c.message
+    assert classify('VipsForeignSave: ".jxl" is not a known buffer format').reason == "unsupported"
+    assert classify("RuntimeError: Aborted(native code called abort())").reason == "worker_lost"
+
+
+def test_same_size_follows_the_displayed_orientation():
+    rotated = ImageInfo(format=ImageFormat.JPEG, width=300, height=200, orientation=6)
+    assert same_size(rotated, Options(), 200, 300)
+    assert not same_size(rotated, Options(), 300, 200)
+    assert same_size(rotated, Options(auto_rotate=False), 300, 200)
+    assert not same_size(ImageInfo(), Options(), 300, 200)  # size unknown: never
+
+
+def test_first_frame_note_names_the_output():
+    assert first_frame_note(True, OutputFormat.JPEG, 5) == "first frame of 5 only (jpeg output)"
+    assert first_frame_note(False, OutputFormat.WEBP, 3) == "first frame of 3 only"

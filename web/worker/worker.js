@@ -5,17 +5,36 @@
 // Python (imgpool.worker.runtime). Messages that arrive before Python is ready are queued,
 // not lost. The boundary with Python is deliberately narrow: message metadata crosses as
 // JSON text, image bytes as opaque ArrayBuffers/Files that Python never copies.
+//
+// Three things live here rather than in Python because they run *inside* a vips call,
+// on this thread, while Python is blocked in that call (wasm-vips proxies every callback
+// from its pthreads to the thread that made the object):
+// - the progress hook: one function for the worker's whole life (emscripten's addFunction
+//   gives a function one table slot and reuses it, so setting it on every image costs no
+//   table growth and no proxy); it writes progress to the status board and turns the
+//   board's cancel cell into `image.kill`;
+// - the file reader behind `SourceCustom`: synchronous slice reads (FileReaderSync) with
+//   a read-ahead chunk, so a large File streams into vips instead of being copied whole;
+// - the HEIC decoder (libheif with libde265), loaded only when a HEIC file shows up.
 import Vips from "/runtime/vips/vips-es6.js";
 import { loadPyodide } from "/runtime/pyodide/pyodide.mjs";
 
-const counters = { vipsInits: 0, pyodideInits: 0, transfers: 0, detachedAfterPost: 0 };
+const counters = { vipsInits: 0, pyodideInits: 0, heifInits: 0, transfers: 0,
+                   detachedAfterPost: 0, streamedReads: 0, sourceCalls: 0 };
 let vipsPromise = null;
 let pythonPromise = null;
+let vipsModule = null; // the resolved wasm-vips instance
+let pyodideModule = null;
 let wasmMemory = null; // the vips instance's shared heap, for heap-size reports
+let wasmTable = null; // its function table: callbacks handed to vips land here, for good
 let runtime = null; // the Python Worker object once booted
 let heifPromise = null; // libheif (HEVC decoder), loaded only when a HEIC file shows up
+let slotInfo = { slot: -1, gen: -1 }; // who this worker is, once Init arrived
 const early = []; // messages received before Python was ready
 const bootStart = performance.now();
+
+// Bytes read from a File per synchronous read; vips asks for a few KiB at a time.
+const READ_AHEAD_BYTES = 1 << 20;
 
 function getVips() {
   vipsPromise ??= (async () => {
@@ -25,14 +44,21 @@ function getVips() {
       // AVIF/HEIF, JPEG XL and SVG loaders/savers, all same-origin.
       dynamicLibraries: ["vips-heif.wasm", "vips-jxl.wasm", "vips-resvg.wasm"],
       instantiateWasm(imports, done) {
-        // Find the shared memory among the imports: wasm-vips does not export it.
+        // wasm-vips hands out neither its heap nor its function table: the (shared)
+        // memory is among the imports, the table among the instance's exports.
         for (const mod of Object.values(imports)) {
           for (const value of Object.values(mod)) {
             if (value instanceof WebAssembly.Memory) wasmMemory = value;
           }
         }
         WebAssembly.instantiateStreaming(fetch("/runtime/vips/vips.wasm"), imports)
-          .then((r) => done(r.instance, r.module));
+          .then((r) => {
+            for (const value of Object.values(r.instance.exports)) {
+              if (value instanceof WebAssembly.Table) wasmTable = value;
+            }
+            done(r.instance, r.module);
+          })
+          .catch((err) => bootFailed(`wasm-vips could not be loaded: ${describe(err)}`));
         return {};
       },
       print: () => {},
@@ -40,9 +66,49 @@ function getVips() {
     });
     vips.Cache.max(0); // every job has its own buffer: a cache only pins memory
     vips.blockUntrusted(true);
+    // This build flags its JPEG XL and SVG modules untrusted, which blocks them along with
+    // the loaders never meant for hostile input. Both are formats we promise; libjxl is
+    // fuzzed and resvg is memory-safe Rust, and here they run inside the wasm sandbox with
+    // no file system to reach.
+    for (const op of ["VipsForeignLoadJxl", "VipsForeignSaveJxl", "VipsForeignLoadSvg"]) {
+      vips.operationBlock(op, false);
+    }
+    throwErrors(vips.Image);
+    vipsModule = vips;
     return vips;
   })();
   return vipsPromise;
+}
+
+// wasm-vips throws a C++ exception (a WebAssembly.Exception whose `message` is
+// [type, text]), which Pyodide cannot turn into a Python exception (it fails with a
+// SystemError). Every Image method and constructor rethrows it as a plain Error carrying
+// the vips error text, which Python sees as a JsException.
+function asError(err) {
+  if (err instanceof Error) return err;
+  const parts = err && Array.isArray(err.message) ? err.message : [String(err)];
+  const error = new Error(parts.filter(Boolean).join(": ").trim());
+  error.name = "VipsError";
+  return error;
+}
+
+function throwErrors(cls) {
+  for (const target of [cls, cls.prototype]) {
+    for (const name of Object.getOwnPropertyNames(target)) {
+      const desc = Object.getOwnPropertyDescriptor(target, name);
+      if (name === "constructor" || !desc || typeof desc.value !== "function" || !desc.writable) continue;
+      const fn = desc.value;
+      const wrapper = function (...args) {
+        try {
+          return fn.apply(this, args);
+        } catch (err) {
+          throw asError(err);
+        }
+      };
+      // embind's overload dispatch reads its table from the property it calls through.
+      target[name] = Object.assign(wrapper, fn);
+    }
+  }
 }
 
 async function fetchJSON(url) {
@@ -56,21 +122,123 @@ function getPython() {
     counters.pyodideInits += 1;
     const manifest = await fetchJSON("/runtime/wheels/manifest.json");
     const pyodide = await loadPyodide({
-    indexURL: "/runtime/pyodide/",
-    // Bytecode stdlib built at setup (scripts/build_stdlib.mjs): skips recompiling ~120
-    // modules at every boot.
-    ...(manifest.stdlib ? { stdLibURL: `/runtime/wheels/${manifest.stdlib}` } : {}),
-  });
+      indexURL: "/runtime/pyodide/",
+      // Bytecode stdlib built at setup (scripts/build_stdlib.mjs): skips recompiling ~120
+      // modules at every boot.
+      ...(manifest.stdlib ? { stdLibURL: `/runtime/wheels/${manifest.stdlib}` } : {}),
+    });
+    // Count live PyProxies (the leak check reads it); the cost is one stack trace per
+    // proxy made, and the pipeline makes none per image.
+    pyodide._module.enable_pyproxy_allocation_tracing();
     await pyodide.loadPackage(new URL(`/runtime/wheels/${manifest.micropip}`, location.href).href);
     const micropip = pyodide.pyimport("micropip");
     await micropip.install(new URL(`/runtime/wheels/${manifest.imgpool}`, location.href).href);
     micropip.destroy();
+    pyodideModule = pyodide;
     return pyodide;
   })();
   return pythonPromise;
 }
 
-// Everything Python needs from this JS context, in one object.
+// ---- progress and cancel: the status board -------------------------------------------
+
+const watch = { board: null, base: 0, cells: null, image: null, taskId: -1, memPeak: 0 };
+
+// Called by vips (through proxy_sync, on this thread) as the watched image is computed.
+function onProgress(percent) {
+  const { board, base, cells } = watch;
+  if (vipsModule) watch.memPeak = Math.max(watch.memPeak, vipsModule.Stats.mem());
+  if (!board) return;
+  Atomics.store(board, base + cells.progress_permille, percent * 10);
+  Atomics.add(board, base + cells.beat, 1);
+  if (watch.image && Atomics.load(board, base + cells.cancel_task_id) === watch.taskId) {
+    watch.image.kill = true; // cooperative: vips stops at the next tile and throws
+  }
+}
+
+// ---- streaming a File into vips --------------------------------------------------------
+
+const streams = new Map(); // SourceCustom -> its reader state
+
+function readAt(state, length) {
+  counters.sourceCalls += 1;
+  if (state.error || !state.file || state.pos >= state.size || length <= 0) return undefined;
+  const want = Math.min(length, state.size - state.pos);
+  let chunk = state.chunk;
+  if (!chunk || state.pos < state.chunkStart || state.pos + want > state.chunkStart + chunk.byteLength) {
+    const start = state.pos;
+    const end = Math.min(state.size, start + Math.max(READ_AHEAD_BYTES, want));
+    try {
+      chunk = new Uint8Array(new FileReaderSync().readAsArrayBuffer(state.file.slice(start, end)));
+    } catch (err) {
+      // Throwing through wasm frames would leave vips mid-operation: end the stream here
+      // (vips then reports a truncated file) and let Python report the real cause.
+      state.error = `${err && err.name ? err.name + ": " : ""}${err && err.message ? err.message : err}`;
+      return undefined;
+    }
+    counters.streamedReads += 1;
+    state.reads += 1;
+    state.chunk = chunk;
+    state.chunkStart = start;
+  }
+  const from = state.pos - state.chunkStart;
+  const out = chunk.subarray(from, from + want);
+  state.pos += out.byteLength;
+  return out;
+}
+
+function seekTo(state, offset, whence) {
+  const base = whence === 0 ? 0 : whence === 1 ? state.pos : whence === 2 ? state.size : NaN;
+  const pos = base + offset;
+  if (!(pos >= 0 && pos <= state.size)) return -1;
+  state.pos = pos;
+  return pos;
+}
+
+// ---- HEIC ----------------------------------------------------------------------------------
+
+function getHeif() {
+  heifPromise ??= import("/runtime/libheif/libheif-bundle.mjs").then((m) => {
+    counters.heifInits += 1;
+    return m.default();
+  });
+  return heifPromise;
+}
+
+// Decode a HEIC photo to interleaved pixels with libheif (libde265 inside): the primary
+// image, with its transformations (irot/imir) applied. Frees what it allocates. Resolves
+// with `{ error }` instead of rejecting (see imgpool.worker.runtime).
+async function decodeHeic(buffer) {
+  try {
+    return await decodeHeicOrThrow(buffer);
+  } catch (err) {
+    return { error: `${err && err.message ? err.message : err}` || "unknown error" };
+  }
+}
+
+async function decodeHeicOrThrow(buffer) {
+  const libheif = await getHeif();
+  const decoder = new libheif.HeifDecoder();
+  let images = [];
+  try {
+    images = decoder.decode(new Uint8Array(buffer));
+    if (!images.length) throw new Error("no image found in the HEIF container (damaged file?)");
+    const primary = images.find((im) => im.is_primary()) || images[0];
+    const width = primary.get_width(), height = primary.get_height();
+    const alpha = primary.has_alpha_channel();
+    const rgba = new Uint8ClampedArray(width * height * 4);
+    const ok = await new Promise((resolve) => primary.display({ data: rgba, width, height }, resolve));
+    if (!ok) throw new Error("HEVC decoding failed (damaged or unsupported HEIC)");
+    return { rgba: new Uint8Array(rgba.buffer), width, height, bands: 4, alpha, error: "" };
+  } finally {
+    for (const im of images) im.free();
+    if (decoder.decoder) libheif.heif_context_free(decoder.decoder);
+    decoder.decoder = null;
+  }
+}
+
+// ---- everything Python needs from this JS context, in one object ---------------------
+
 const host = {
   post(json, transfer) {
     const msg = JSON.parse(json);
@@ -83,61 +251,119 @@ const host = {
     }
   },
   heapBytes: () => (wasmMemory ? wasmMemory.buffer.byteLength : 0),
-  counters: () => JSON.stringify(counters),
+  counters: () => JSON.stringify({ ...counters, tableSize: wasmTable ? wasmTable.length : -1 }),
+  // Live Pyodide proxies, for the leak check: JS objects Python holds (JsProxy and
+  // friends: hiwire references) and Python objects JS holds (PyProxy).
+  proxyCounts: () => JSON.stringify({
+    js_refs: pyodideModule ? pyodideModule._module.hiwire.num_keys() : -1,
+    py_proxies: pyodideModule ? pyodideModule._module.pyproxy_alloc_map.size : -1,
+  }),
   bootMs: () => performance.now() - bootStart,
   now: () => performance.now(),
   decodeHeic,
   readSlice(file, start, end) {
-    // Synchronous slice read for streaming large Files into vips (SourceCustom).
     return new FileReaderSync().readAsArrayBuffer(file.slice(start, end));
+  },
+
+  // The status board and this worker's cells in it (layout: imgpool.protocol).
+  setBoard(board, slot, gen, stride, cellsJSON) {
+    slotInfo = { slot, gen };
+    watch.board = board;
+    watch.cells = JSON.parse(cellsJSON);
+    watch.base = slot * stride;
+  },
+  // Progress and cancel for `image` while it is computed for task `taskId`.
+  watch(image, taskId) {
+    watch.image = image;
+    watch.taskId = taskId;
+    image.onProgress = onProgress;
+  },
+  unwatch() {
+    watch.image = null;
+    watch.taskId = -1;
+  },
+  // vips-tracked memory: its peak since resetMemPeak (sampled at every progress step).
+  resetMemPeak() {
+    watch.memPeak = vipsModule ? vipsModule.Stats.mem() : 0;
+  },
+  memPeak: () => Math.max(watch.memPeak, vipsModule ? vipsModule.Stats.mem() : 0),
+
+  // A vips source reading `file` in slices; Python deletes it, then calls closeFileSource.
+  openFileSource(file) {
+    const state = { file, size: file.size, pos: 0, chunk: null, chunkStart: 0, reads: 0, error: "" };
+    const source = new vipsModule.SourceCustom();
+    // wasm-vips keeps these two closures in its function table for good: they hold only
+    // `state`, which closeFileSource empties.
+    source.onRead = (length) => readAt(state, length);
+    source.onSeek = (offset, whence) => seekTo(state, offset, whence);
+    streams.set(source, state);
+    return source;
+  },
+  // What went wrong reading the File, or "" (then the bytes were what the disk had).
+  fileSourceError: (source) => (streams.get(source) || {}).error || "",
+  closeFileSource(source) {
+    const state = streams.get(source);
+    if (!state) return;
+    state.file = null;
+    state.chunk = null;
+    streams.delete(source);
   },
 };
 
-function getHeif() {
-  heifPromise ??= import("/runtime/libheif/libheif-bundle.mjs").then((m) => m.default());
-  return heifPromise;
-}
+// ---- messages ------------------------------------------------------------------------------
 
-// Decode a HEIC photo to RGBA with libheif (libde265 inside). Frees what it allocates.
-async function decodeHeic(buffer) {
-  const libheif = await getHeif();
-  const decoder = new libheif.HeifDecoder();
-  try {
-    const images = decoder.decode(new Uint8Array(buffer));
-    if (!images.length) throw new Error("no image found in the HEIF container");
-    const primary = images[0];
-    const width = primary.get_width(), height = primary.get_height();
-    const rgba = new Uint8ClampedArray(width * height * 4);
-    const ok = await new Promise((resolve) => primary.display({ data: rgba, width, height }, resolve));
-    for (const img of images) img.free();
-    if (!ok) throw new Error("HEVC decoding failed");
-    return { rgba: new Uint8Array(rgba.buffer), width, height };
-  } finally {
-    if (decoder.decoder) libheif.heif_context_free(decoder.decoder);
+function describe(err) {
+  const text = `${err && err.message ? err.message : err}`;
+  // A PythonError's message is the whole traceback: its last line says what happened,
+  // the lines above it where.
+  const lines = text.split("\n").map((l) => l.trim()).filter(Boolean);
+  if (lines[0] && lines[0].startsWith("Traceback")) {
+    return `${lines[lines.length - 1]} (at ${lines.slice(-4, -1).join(" | ")})`;
   }
+  const stack = err && err.stack ? String(err.stack).split("\n").slice(1, 3).map((l) => l.trim()) : [];
+  return stack.length ? `${text} (${stack.join(" | ")})` : text;
 }
 
-function deliver(event) {
+function bootFailed(message) {
+  self.postMessage({ v: 1, type: "boot_failed", slot: slotInfo.slot, gen: slotInfo.gen,
+                     message: `worker failed to start: ${message}` });
+}
+
+function fatal(meta, what, err) {
+  self.postMessage({
+    v: 1, type: "fatal", slot: meta.slot ?? slotInfo.slot, gen: meta.gen ?? slotInfo.gen,
+    message: `${what}: ${describe(err)}` });
+}
+
+async function deliver(event) {
   const { input, board, ...meta } = event.data;
-  const fatal = (err) => self.postMessage({
-    v: 1, type: "fatal", slot: meta.slot ?? -1, gen: meta.gen ?? -1,
-    message: `worker runtime error: ${err}` });
+  let pending = null;
   try {
-    Promise.resolve(runtime.handle(JSON.stringify(meta), input ?? null, board ?? null)).catch(fatal);
+    pending = runtime.handle(JSON.stringify(meta), input ?? null, board ?? null);
+    await pending;
   } catch (err) {
-    fatal(err);
+    fatal(meta, "worker runtime error", err);
+  } finally {
+    // Calling an async Python method hands back a proxy of its coroutine: free it.
+    if (pending && typeof pending.destroy === "function") pending.destroy();
   }
 }
 
 self.onmessage = (event) => {
+  const { type, slot, gen } = event.data || {};
+  if (type === "init") slotInfo = { slot, gen }; // known even if the boot then fails
   if (runtime) deliver(event);
   else early.push(event);
 };
 
-// A worker never dies silently: uncaught errors reach the page as a crash with what is known.
+// A worker never dies silently: uncaught errors reach the page as a crash with what is
+// known. (The page also sees an uncaught error as the Worker's `error` event; the
+// scheduler acts on whichever arrives first and drops the other as stale.)
 self.addEventListener("unhandledrejection", (e) => {
-  self.postMessage({ v: 1, type: "fatal", slot: -1, gen: -1,
-                     message: `unhandled rejection in worker: ${e.reason}` });
+  fatal({}, "unhandled rejection in worker", e.reason);
+});
+self.addEventListener("error", (e) => {
+  fatal({}, "uncaught error in worker", e.error || `${e.message} (${e.filename}:${e.lineno})`);
 });
 
 (async () => {
@@ -150,7 +376,6 @@ self.addEventListener("unhandledrejection", (e) => {
     mod.destroy();
     for (const event of early.splice(0)) deliver(event);
   } catch (err) {
-    self.postMessage({ v: 1, type: "boot_failed", slot: -1, gen: -1,
-                       message: `worker failed to start: ${err && err.message ? err.message : err}` });
+    bootFailed(describe(err));
   }
 })();

@@ -21,7 +21,8 @@ from typing import Any
 from ..core.imageinfo import ImageFormat, ImageInfo
 from ..options import EXTENSIONS, ColourHandling, Fit, MetadataPolicy, Options, OutputFormat
 
-__all__ = ["Plan", "make_plan", "resolve_format", "UNBOUNDED", "COPYRIGHT_FIELDS"]
+__all__ = ["Plan", "make_plan", "resolve_format", "first_frame_note", "same_size",
+           "UNBOUNDED", "COPYRIGHT_FIELDS"]
 
 #: thumbnail() needs a width; this means "no bound" (with size=down, nothing is enlarged).
 UNBOUNDED = 10_000_000
@@ -32,6 +33,8 @@ ANIMATED_INPUTS = {ImageFormat.GIF, ImageFormat.WEBP, ImageFormat.TIFF}
 #: Formats that can carry alpha.
 ALPHA_OUTPUTS = {OutputFormat.WEBP, OutputFormat.AVIF, OutputFormat.PNG, OutputFormat.JXL,
                  OutputFormat.GIF}
+#: How damaged an input may be before loading fails (libvips' VipsFailOn).
+LOADER_FAIL_ON = "error"
 #: EXIF fields kept by the "copyright" metadata policy.
 COPYRIGHT_FIELDS = ("exif-ifd0-Copyright", "exif-ifd0-Artist")
 
@@ -62,6 +65,8 @@ class Plan:
     keep_frames: bool
     notes: list[str] = field(default_factory=list)
     keep_original_if_larger: bool = False
+    #: The user wants frames kept where the output can hold them (for notes).
+    animated: bool = True
 
 
 def resolve_format(options: Options, info: ImageInfo) -> OutputFormat:
@@ -81,8 +86,7 @@ def make_plan(options: Options, info: ImageInfo) -> Plan:
     maybe_multi = multi or (info.frames is None and info.format in ANIMATED_INPUTS)
     keep_frames = maybe_multi and options.animated and output in ANIMATED_OUTPUTS
     if multi and not keep_frames:
-        notes.append(f"first frame of {info.frames} only ({output.value} output)"
-                     if options.animated else f"first frame of {info.frames} only")
+        notes.append(first_frame_note(options.animated, output, info.frames or 1))
 
     thumb: dict[str, Any] = {"size": "both" if options.enlarge else "down"}
     thumb["height"] = box_h if box_h is not None else UNBOUNDED
@@ -90,14 +94,17 @@ def make_plan(options: Options, info: ImageInfo) -> Plan:
         thumb["crop"] = "centre"
     if not options.auto_rotate:
         thumb["no_rotate"] = True
-    if keep_frames:
-        thumb["option_string"] = "n=-1"
     if options.colour is ColourHandling.SRGB:
         # Import with the embedded (or fallback) profile, export to sRGB.
         thumb["output_profile"] = "srgb"
         thumb["intent"] = "perceptual"
-    # fail_on=error: truncated data is reported as an error, not silently grey pixels.
-    thumb["fail_on"] = "error"
+    # fail_on=error: truncated or broken data is reported as an error, not silently grey
+    # pixels. It must reach the loader through option_string: thumbnail's own fail_on is
+    # not passed on (libvips 8.18). Damage libjpeg only warns about (stray bytes, a
+    # corrupt segment it can skip) still decodes, as browsers display such files too.
+    loader = ["n=-1"] if keep_frames else []
+    thumb["option_string"] = ",".join(loader + [f"fail_on={LOADER_FAIL_ON}"])
+    thumb["fail_on"] = LOADER_FAIL_ON
 
     flatten = None
     if output not in ALPHA_OUTPUTS and info.has_alpha is not False:
@@ -113,7 +120,26 @@ def make_plan(options: Options, info: ImageInfo) -> Plan:
         keep_frames=keep_frames,
         notes=notes,
         keep_original_if_larger=options.keep_original_if_larger,
+        animated=options.animated,
     )
+
+
+def first_frame_note(animated: bool, output: OutputFormat, frames: int) -> str:
+    """The result's note when only the first of `frames` frames/pages was kept."""
+    if animated:
+        return f"first frame of {frames} only ({output.value} output)"
+    return f"first frame of {frames} only"
+
+
+def same_size(info: ImageInfo, options: Options, width: int, height: int) -> bool:
+    """Whether a `width` x `height` result has the input's own (displayed) size, so the
+    original file could stand in for it ("keep the original if the result is larger")."""
+    if info.width is None or info.height is None:
+        return False
+    w, h = info.width, info.height
+    if options.auto_rotate and info.orientation in (5, 6, 7, 8):
+        w, h = h, w
+    return (w, h) == (width, height)
 
 
 def save_options(options: Options, output: OutputFormat) -> dict[str, Any]:

@@ -3,82 +3,166 @@
 `Worker` receives each message from the JS bootstrap (metadata as JSON text, the image as
 an opaque ArrayBuffer or File), executes a `Plan` from `plan.py` with wasm-vips, and posts
 the result back with the output buffer in the transfer list. Python never copies image
-bytes: they go from the ArrayBuffer into the wasm-vips heap and out again as a new buffer.
+bytes: they go from the ArrayBuffer (or, streamed, from the File) into the wasm-vips heap
+and out again as a new buffer.
 
-Lifetime rules (proved by the leak test: after 200 images `vips.Stats.allocations()` and
-the live proxy count are back at their baseline):
-- every vips object a task makes is recorded in a `_Scope` and `delete()`d in `finally`;
-- every Python callable handed to JS (progress callback) is a tracked proxy, destroyed in
-  the same scope.
+One image, in stages: open the input, load it shrunk (`thumbnailBuffer`/`thumbnailSource`,
+or libheif's pixels for HEIC), prepare it (flatten alpha, trim metadata), save it while
+the progress hook watches, post. Every stage may raise `ImageError` (already classified)
+or a `JsException` (classified by `errors.classify`); either way the task is answered
+exactly once and the worker stays usable, unless the error says the wasm instance is gone
+(oom, an abort), which the scheduler answers by replacing the worker.
+
+Lifetime rules (proved by the leak test: after 200 images `vips.Stats.allocations()`, the
+live PyProxy count and the JS references Python holds are back at their baseline):
+- every embind handle a task makes (images, a SourceCustom) goes into the task's `_Scope`
+  and is `delete()`d in `finally`, newest first;
+- the pipeline hands no Python callable to JS: progress is a JS function in the bootstrap
+  (worker.js), set on the image being saved; the File reader is JS too;
+- JsProxies are only ever held in locals of one task, never in a cycle, so refcounting
+  releases them when the task ends (Pyodide has no destroy() for a JsProxy).
+
+Input modes: `source="buffer"` is an ArrayBuffer moved here by the page; `source="file"`
+is a File handle, streamed into vips through a `SourceCustom` whose reads are synchronous
+slice reads (FileReaderSync) in worker.js, so a large file is never copied whole into the
+wasm heap (HEIC is the exception: libheif needs the whole file).
 
 Progress and cancellation go through the status board (an Int32Array over a
-SharedArrayBuffer): the worker stores progress there; the page stores the id of a task to
-cancel, which the progress callback reads to set `image.kill` (cooperative cancel; the
-worker stays alive). A running task blocks this thread, so a `stop` message could not be
-read until the task ends: the board is how a cancel reaches it.
+SharedArrayBuffer): the progress hook stores progress there; the page stores the id of a
+task to cancel, which the hook reads to set `image.kill` (cooperative cancel; the worker
+stays alive). A running task blocks this thread, so a `stop` message could not be read
+until the task ends: the board is how a cancel reaches it.
 """
 
 from __future__ import annotations
 
 import json
 import sys
+from dataclasses import dataclass
+from typing import Any
 
 import js  # type: ignore[import-not-found]
-from pyodide.ffi import JsException, create_proxy, to_js  # type: ignore[import-not-found]
+from pyodide.ffi import JsException, to_js  # type: ignore[import-not-found]
 
 from .. import protocol as P
+from ..config import PoolConfig
 from ..core.imageinfo import ImageFormat, ImageInfo
 from ..options import MetadataPolicy, Options, OptionsError
-from .errors import ImageError, classify
-from .plan import COPYRIGHT_FIELDS, Plan, make_plan
+from .errors import (SNIFF_BYTES, Classified, ImageError, classify, looks_truncated,
+                     refine_damage, sniff)
+from .plan import COPYRIGHT_FIELDS, Plan, first_frame_note, make_plan, same_size
 
-__all__ = ["Worker"]
+__all__ = ["Worker", "STREAMED_FORMATS"]
+
+#: Formats vips reads from a `SourceCustom` (everything but HEIC, which libheif decodes
+#: from one buffer). UNKNOWN too: vips sniffs the source itself.
+STREAMED_FORMATS = frozenset(f for f in ImageFormat if f is not ImageFormat.HEIC)
+#: Pixel limit for images whose size the probe could not read (the page's own check
+#: needs the header); the same default as the pool's.
+DEFAULT_MAX_PIXELS = PoolConfig.max_pixels
 
 _CELL = {name: i for i, name in enumerate(P.BOARD_FIELDS)}
 
 
-def _js_obj(d: dict):
+def _js_obj(d: dict[str, Any]):
     return to_js(d, dict_converter=js.Object.fromEntries)
 
 
+class _Cancelled(Exception):
+    """The page cancelled the running task (seen on the board)."""
+
+
 class _Scope:
-    """Owns the vips objects and proxies made while processing one image."""
+    """Owns the embind handles made while processing one image; `close` frees them."""
 
-    def __init__(self, ledger: "_ProxyLedger") -> None:
-        self.ledger = ledger
-        self.images: list = []
-        self.proxies: list = []
+    def __init__(self, host) -> None:
+        self.host = host
+        self.handles: list = []
+        self.sources: list = []
 
-    def keep(self, image):
-        self.images.append(image)
-        return image
+    def keep(self, handle):
+        self.handles.append(handle)
+        return handle
 
-    def proxy(self, fn):
-        p = create_proxy(fn)
-        self.proxies.append(p)
-        self.ledger.live += 1
-        return p
+    def keep_source(self, source):
+        self.sources.append(source)
+        return self.keep(source)
 
     def close(self) -> None:
-        for image in reversed(self.images):
+        self.host.unwatch()
+        for handle in reversed(self.handles):
             try:
-                if not image.isDeleted():
-                    image.delete()
+                if not handle.isDeleted():
+                    handle.delete()
             except Exception:  # a handle that is already gone is fine
                 pass
-        self.images.clear()
-        for p in self.proxies:
-            p.destroy()
-            self.ledger.live -= 1
-        self.proxies.clear()
+        self.handles.clear()
+        for source in self.sources:
+            self.host.closeFileSource(source)
+        self.sources.clear()
 
 
-class _ProxyLedger:
-    live = 0
+@dataclass
+class _Input:
+    """The image bytes: in a JS ArrayBuffer, or a File streamed through a SourceCustom."""
+
+    size: int
+    buffer: Any = None  # ArrayBuffer
+    file: Any = None    # File (source="file")
+    source: Any = None  # SourceCustom over `file`, when streamed
+
+    def whole(self, host):
+        """The input as one ArrayBuffer (HEIC, keep-original); reads the File if needed."""
+        if self.buffer is None:
+            self.buffer = _read_file(host, self.file, 0, self.size)
+        return self.buffer
+
+    def read(self, host, start: int, end: int) -> bytes:
+        """Bytes [start, end) of the input (a small range: error reports only)."""
+        if self.buffer is not None:
+            return self.buffer.slice(start, end).to_bytes()
+        return _read_file(host, self.file, start, end).to_bytes()
+
+    def head(self, host) -> bytes:
+        return self.read(host, 0, min(self.size, SNIFF_BYTES))
+
+    def read_error(self, host) -> str:
+        return str(host.fileSourceError(self.source)) if self.source is not None else ""
 
 
-class _Cancelled(Exception):
-    pass
+def _read_file(host, file, start: int, end: int):
+    try:
+        return host.readSlice(file, start, end)
+    except JsException as exc:
+        raise ImageError("bad_input", f"the file could not be read ({exc}); was it moved, "
+                                      f"deleted or changed?") from None
+
+
+@dataclass
+class _Loaded:
+    image: Any
+    frames: int = 1
+    note: str = ""  # learnt while loading (e.g. an animation the probe did not see)
+
+
+def _has_metadata(image) -> bool:
+    """Whether the loaded image carries EXIF, XMP or IPTC from its file."""
+    fields = image.getFields()
+    try:
+        names = [str(fields.get(i)) for i in range(int(fields.size()))]
+    finally:
+        fields.delete()
+    return any(n in ("exif-data", "xmp-data", "iptc-data") for n in names)
+
+
+def _pages(image) -> int:
+    """Pages/frames in the file the image was loaded from (vips' n-pages), at least 1."""
+    try:
+        if int(image.getTypeof("n-pages")) != 0:
+            return max(1, int(image.getInt("n-pages")))
+    except JsException:
+        pass
+    return 1
 
 
 class Worker:
@@ -91,7 +175,6 @@ class Worker:
         self.tasks_done = 0
         self.debug_hang: set[str] = set()
         self.debug_crash: set[str] = set()
-        self.ledger = _ProxyLedger()
 
     # ---- message entry point ---------------------------------------------------------
 
@@ -108,6 +191,8 @@ class Worker:
     def _init(self, msg: P.Init, board) -> None:
         self.slot, self.gen = msg.slot, msg.gen
         self.board = board
+        if board is not None:
+            self.host.setBoard(board, self.slot, self.gen, P.BOARD_STRIDE, json.dumps(_CELL))
         self.debug_hang = set(msg.debug_hang)
         self.debug_crash = set(msg.debug_crash)
         counters = json.loads(self.host.counters())
@@ -129,43 +214,60 @@ class Worker:
         if msg.name in self.debug_crash:
             js.eval("setTimeout(() => { throw new Error('debug crash requested'); }, 0)")
             return
-        scope = _Scope(self.ledger)
+        scope = _Scope(self.host)
+        inp: _Input | None = None
+        info: ImageInfo | None = None
+        highwater_before = int(self.vips.Stats.memHighwater())
+        self.host.resetMemPeak()
         try:
             options = Options.from_dict(msg.options)
             info = ImageInfo.from_dict(msg.info)
             plan = make_plan(options, info)
-            data = self._input_buffer(msg, payload)
-            in_bytes = int(data.byteLength)
-            decoded = await self._decode_heic(data) if info.format is ImageFormat.HEIC else None
-            out, image, frames = self._process(plan, data, decoded, msg.task_id, scope)
-            width, height = int(image.width), int(image.height)
-            note = "; ".join(plan.notes)
-            kept = False
-            if plan.keep_original_if_larger and int(out.byteLength) >= in_bytes:
-                out, kept = data, True
-                note = "; ".join(filter(None, [note, "kept the original (result was larger)"]))
-            buffer = out if kept else out.buffer
+            inp = self._open(msg, payload, info, scope)
+            loaded = await self._load(plan, info, inp, msg, scope)
+            self._check_cancel(msg.task_id)
+            image = self._prepare(plan, loaded.image, scope)
+            out = self._save(plan, image, msg.task_id)
+            problem = inp.read_error(self.host)
+            if problem:
+                raise ImageError("bad_input", f"the file could not be read ({problem}); was "
+                                              f"it moved, deleted or changed?")
+            width, height = int(image.width), int(image.height) // loaded.frames
+            notes = list(plan.notes) + ([loaded.note] if loaded.note else [])
+            buffer, fmt, kept = out.buffer, plan.output.value, False
+            if (plan.keep_original_if_larger and int(out.byteLength) >= inp.size
+                    and same_size(info, options, width, height)):
+                if plan.metadata is not MetadataPolicy.ALL and _has_metadata(loaded.image):
+                    # The original would bring back what the user asked to strip (GPS...).
+                    notes.append("the original is smaller but carries metadata the "
+                                 "policy removes, so it was not kept")
+                else:
+                    buffer, fmt, kept = inp.whole(self.host), info.format.value, True
+                    notes.append("kept the original (result was larger)")
+            del out
             self.tasks_done += 1
-            heap = self._heap()
             self._post(P.TaskDoneMsg(
                 slot=self.slot, gen=self.gen, task_id=msg.task_id, width=width,
-                height=height, format=info.format.value if kept else plan.output.value,
-                in_bytes=in_bytes, out_bytes=int(buffer.byteLength),
-                elapsed_ms=round(self.host.now() - started, 1), heap_bytes=heap,
-                mem_highwater_bytes=int(self.vips.Stats.memHighwater()), frames=frames,
-                note=note, kept_original=kept), transfer=buffer)
+                height=height, format=fmt, in_bytes=inp.size,
+                out_bytes=int(buffer.byteLength),
+                elapsed_ms=round(self.host.now() - started, 1), heap_bytes=self._heap(),
+                mem_highwater_bytes=self._task_peak(highwater_before),
+                frames=loaded.frames, note="; ".join(notes), kept_original=kept,
+                streamed=inp.source is not None), transfer=buffer)
         except _Cancelled:
             self._post(P.TaskCancelledMsg(slot=self.slot, gen=self.gen, task_id=msg.task_id))
         except OptionsError as exc:
             self._fail(msg.task_id, "bad_input", f"invalid options: {exc}")
         except ImageError as exc:
-            self._fail(msg.task_id, exc.reason, exc.message)
+            c = self._explain(Classified(exc.reason, exc.message, exc.message), "", inp, info)
+            self._fail(msg.task_id, c.reason, c.message)
         except JsException as exc:
             if self._cancel_requested(msg.task_id):
                 self._post(P.TaskCancelledMsg(slot=self.slot, gen=self.gen,
                                               task_id=msg.task_id))
             else:
-                c = classify(str(exc))
+                text = str(exc)
+                c = self._explain(classify(text), text, inp, info)
                 self._fail(msg.task_id, c.reason, c.message)
         finally:
             scope.close()
@@ -173,66 +275,148 @@ class Worker:
             self._board_set("tasks_done", self.tasks_done)
             self._board_set("heap_mib", self._heap() // (1024 * 1024))
 
-    def _input_buffer(self, msg: P.RunTask, payload):
+    def _open(self, msg: P.RunTask, payload, info: ImageInfo, scope: _Scope) -> _Input:
         if payload is None:
             raise ImageError("bad_input", "no image data reached the worker")
         if msg.source == "file":
             size = int(payload.size)
-            return self.host.readSlice(payload, 0, size)
-        if int(payload.byteLength) == 0:
-            raise ImageError("bad_input", "file is empty")
-        return payload
+            if size == 0:
+                # The page never sends an empty file: this one changed since it was
+                # picked (a File for a deleted file arrives here with size 0).
+                raise ImageError("bad_input", "the file could not be read: it is empty now; "
+                                              "was it moved, deleted or changed after it "
+                                              "was added?")
+            if info.format in STREAMED_FORMATS:
+                source = scope.keep_source(self.host.openFileSource(payload))
+                return _Input(size=size, file=payload, source=source)
+            return _Input(size=size, file=payload, buffer=_read_file(self.host, payload, 0, size))
+        size = int(payload.byteLength)
+        if size == 0:
+            raise ImageError("bad_input", "the file is empty")
+        return _Input(size=size, buffer=payload)
 
-    async def _decode_heic(self, data):
-        """HEVC-in-HEIF: wasm-vips has no HEVC decoder, so the optional libheif decoder
-        (loaded on first use) gives RGBA pixels that enter the same pipeline."""
-        try:
-            return await self.host.decodeHeic(data)
-        except JsException as exc:
-            raise ImageError("bad_input", f"the HEIC photo could not be decoded ({exc})") from None
-
-    def _process(self, plan: Plan, data, decoded, task_id: int, scope: _Scope):
+    async def _load(self, plan: Plan, info: ImageInfo, inp: _Input, msg: P.RunTask,
+                    scope: _Scope) -> _Loaded:
         vips = self.vips
-        if decoded is not None:
-            pixels = scope.keep(vips.Image.newFromMemory(
-                decoded.rgba, int(decoded.width), int(decoded.height), 4, "uchar"))
-            opts = {k: v for k, v in plan.thumb_options.items()
-                    if k not in ("option_string", "fail_on")}
-            image = scope.keep(pixels.thumbnailImage(plan.thumb_width, _js_obj(opts)))
+        if info.format is ImageFormat.HEIC:
+            pixels = await self._decode_heic(inp.whole(self.host))
+            self._check_cancel(msg.task_id)
+            return _Loaded(self._from_pixels(plan, pixels, scope))
+        if info.pixels is None:
+            self._check_pixels(inp, msg, scope)
+        opts = _js_obj(plan.thumb_options)
+        if inp.source is not None:
+            image = scope.keep(vips.Image.thumbnailSource(inp.source, plan.thumb_width, opts))
         else:
-            image = scope.keep(vips.Image.thumbnailBuffer(
-                data, plan.thumb_width, _js_obj(plan.thumb_options)))
-        frames = 1
+            image = scope.keep(vips.Image.thumbnailBuffer(inp.buffer, plan.thumb_width, opts))
+        frames, pages = 1, _pages(image)
         if plan.keep_frames:
             page_h = int(image.pageHeight or image.height)
             frames = max(1, int(image.height) // max(1, page_h))
+        note = ""
+        if pages > 1 and frames == 1 and (info.frames or 1) <= 1:
+            # The probe saw one frame (or could not count them in the head it read):
+            # the loader knows better.
+            note = first_frame_note(plan.animated, plan.output, pages)
+        return _Loaded(image, frames, note)
+
+    def _check_pixels(self, inp: _Input, msg: P.RunTask, scope: _Scope) -> None:
+        """The probe could not read the size: read the header (vips loads lazily) and
+        refuse a decompression bomb before any pixel is decoded."""
+        if inp.source is not None:
+            return  # a header read would consume the stream; the wasm heap limit holds
+        header = scope.keep(self.vips.Image.newFromBuffer(inp.buffer, "",
+                                                          _js_obj({"access": "sequential"})))
+        width, height = int(header.width), int(header.height)
+        limit = msg.max_pixels or DEFAULT_MAX_PIXELS
+        if width * height > limit:
+            raise ImageError("too_large", f"{width} x {height} pixels is more than the "
+                                          f"{limit / 1e6:.0f} MP limit")
+
+    async def _decode_heic(self, data):
+        """HEVC-in-HEIF: wasm-vips has no HEVC decoder, so the optional libheif decoder
+        (loaded on first use) gives pixels that enter the same pipeline. The bootstrap
+        resolves with `{error}` rather than rejecting: a rejected promise awaited here
+        leaves an exception/frame cycle holding JS references until the cyclic GC runs."""
+        decoded = await self.host.decodeHeic(data)
+        error = str(decoded.error or "")
+        if not error:
+            return decoded
+        if "memory" in error.lower() or "allocation" in error.lower():
+            raise ImageError("oom", f"ran out of memory decoding this HEIC photo ({error})")
+        raise ImageError("bad_input", f"the HEIC photo could not be decoded ({error})")
+
+    def _from_pixels(self, plan: Plan, decoded, scope: _Scope):
+        vips = self.vips
+        pixels = scope.keep(vips.Image.newFromMemory(
+            decoded.rgba, int(decoded.width), int(decoded.height), 4, "uchar"))
+        if not decoded.alpha:
+            pixels = scope.keep(pixels.extractBand(0, _js_obj({"n": 3})))
+        opts = {k: v for k, v in plan.thumb_options.items() if k != "option_string"}
+        # libheif already applied the HEIF transformations (irot/imir); the pixels carry
+        # no EXIF, so nothing is rotated twice.
+        return scope.keep(pixels.thumbnailImage(plan.thumb_width, _js_obj(opts)))
+
+    def _prepare(self, plan: Plan, image, scope: _Scope):
         if plan.flatten_rgb is not None and image.hasAlpha():
-            image = scope.keep(image.flatten(_js_obj({"background": list(plan.flatten_rgb)})))
+            rgb = list(plan.flatten_rgb)
+            if int(image.bands) <= 2 and len(set(rgb)) > 1:
+                # Grey with alpha on a coloured background: flatten in RGB.
+                image = scope.keep(image.colourspace(
+                    "rgb16" if str(image.format) == "ushort" else "srgb"))
+            if int(image.bands) <= 2:
+                rgb = rgb[:1]
+            if str(image.format) == "ushort":
+                rgb = [c * 257 for c in rgb]  # 16-bit samples: scale the 8-bit colour
+            image = scope.keep(image.flatten(_js_obj({"background": rgb})))
         if plan.metadata is MetadataPolicy.COPYRIGHT:
             image = scope.keep(image.copy())
             fields = image.getFields()
-            for i in range(int(fields.size())):
-                name = str(fields.get(i))
-                if name.startswith(("exif-", "xmp-", "iptc-")) and name not in COPYRIGHT_FIELDS \
-                        and name != "exif-data":
-                    image.remove(name)
-            fields.delete()
-        image.onProgress = scope.proxy(lambda percent: self._on_progress(image, task_id,
-                                                                          percent))
-        out = image.writeToBuffer(plan.suffix, _js_obj(plan.save_options))
-        if self._cancel_requested(task_id):
-            raise _Cancelled()
-        if plan.keep_frames:
-            frames = max(frames, 1)
-        return out, _Size(image, frames), frames
+            try:
+                for i in range(int(fields.size())):
+                    name = str(fields.get(i))
+                    if (name.startswith(("exif-", "xmp-", "iptc-"))
+                            and name not in COPYRIGHT_FIELDS and name != "exif-data"):
+                        image.remove(name)
+            finally:
+                fields.delete()
+        return image
 
-    def _on_progress(self, image, task_id: int, percent) -> None:
-        self._board_set("progress_permille", int(percent) * 10)
-        self._board_beat()
-        if self._cancel_requested(task_id):
-            image.kill = True
+    def _save(self, plan: Plan, image, task_id: int):
+        self.host.watch(image, task_id)
+        try:
+            out = image.writeToBuffer(plan.suffix, _js_obj(plan.save_options))
+        finally:
+            self.host.unwatch()
+        self._check_cancel(task_id)
+        return out
+
+    def _explain(self, c: Classified, text: str, inp: _Input | None,
+                 info: ImageInfo | None) -> Classified:
+        """Make a classified error specific to this file: unrecognised data is named
+        from its first bytes, damage is told apart as truncated or corrupt from the
+        file's own structure."""
+        problem = inp.read_error(self.host) if inp is not None else ""
+        if problem:
+            return Classified("bad_input", f"the file could not be read ({problem}); was it "
+                                           f"moved, deleted or changed?")
+        if inp is None:
+            return c
+        try:
+            if c.reason == "unsupported" and "known format" in text:
+                return sniff(inp.head(self.host)) or c
+            if c.reason == "bad_input" and info is not None:
+                return refine_damage(c, looks_truncated(info.format.value, inp.size,
+                                                        lambda a, b: inp.read(self.host, a, b)))
+        except ImageError:
+            pass  # the file cannot be read again: keep what vips said
+        return c
 
     # ---- status board, heap and stats ---------------------------------------------------
+
+    def _check_cancel(self, task_id: int) -> None:
+        if self._cancel_requested(task_id):
+            raise _Cancelled()
 
     def _cancel_requested(self, task_id: int) -> bool:
         if self.board is None:
@@ -244,23 +428,31 @@ class Worker:
         if self.board is not None and self.slot >= 0:
             js.Atomics.store(self.board, self.slot * P.BOARD_STRIDE + _CELL[name], int(value))
 
-    def _board_beat(self) -> None:
-        if self.board is not None and self.slot >= 0:
-            js.Atomics.add(self.board, self.slot * P.BOARD_STRIDE + _CELL["beat"], 1)
-
     def _heap(self) -> int:
         return int(self.host.heapBytes())
 
+    def _task_peak(self, highwater_before: int) -> int:
+        """Peak vips-tracked memory of this task: exact when it raised the worker's
+        all-time high-water mark, else the highest sample the progress hook took."""
+        highwater = int(self.vips.Stats.memHighwater())
+        if highwater > highwater_before:
+            return highwater
+        return int(self.host.memPeak())
+
     def _stats(self) -> P.StatsReply:
         counters = json.loads(self.host.counters())
+        proxies = json.loads(self.host.proxyCounts())
         s = self.vips.Stats
         return P.StatsReply(
             slot=self.slot, gen=self.gen, vips_allocations=int(s.allocations()),
             vips_mem=int(s.mem()), vips_mem_highwater=int(s.memHighwater()),
             vips_files=int(s.files()), heap_bytes=self._heap(),
-            live_proxies=self.ledger.live, tasks_done=self.tasks_done,
+            live_proxies=proxies["py_proxies"], tasks_done=self.tasks_done,
             vips_inits=counters["vipsInits"], pyodide_inits=counters["pyodideInits"],
-            transfers=counters["transfers"], detached_after_post=counters["detachedAfterPost"])
+            transfers=counters["transfers"], detached_after_post=counters["detachedAfterPost"],
+            js_refs=proxies["js_refs"], heif_inits=counters["heifInits"],
+            streamed_reads=counters["streamedReads"], source_calls=counters["sourceCalls"],
+            table_size=counters["tableSize"])
 
     def _fail(self, task_id: int, reason: str, message: str) -> None:
         self._post(P.TaskFailedMsg(slot=self.slot, gen=self.gen, task_id=task_id,
@@ -268,11 +460,3 @@ class Worker:
 
     def _post(self, msg: P.Message, transfer=None) -> None:
         self.host.post(json.dumps(msg.to_message()), transfer)
-
-
-class _Size:
-    """Width and height of the saved image, per frame for animations."""
-
-    def __init__(self, image, frames: int) -> None:
-        self.width = int(image.width)
-        self.height = int(image.height) // max(1, frames)

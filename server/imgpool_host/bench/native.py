@@ -1,0 +1,139 @@
+"""Native libvips (pyvips + pyvips-binary): the practical upper bound on this CPU.
+
+The operation is the app's own: `plan_for` runs the header probe and `make_plan` from
+`imgpool.worker.plan` (pure Python, the code the workers run), so the thumbnail and saver
+arguments here are exactly the ones the browser's wasm-vips gets. Each image runs on one
+libvips thread (`concurrency_set(1)`, as on the web, where `vips.concurrency()` is 1) and
+images run in N Python threads at once (pyvips releases the GIL in libvips calls): the
+same parallelism as a pool of N workers. The operation cache is off (`cache_set_max(0)`),
+as in the workers.
+
+`psnr` compares two encoded images at the reference's size (RGB, alpha flattened onto
+white), the quality figure beside each pipeline's speed.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+from imgpool.core.probe import HEAD_BYTES, probe
+from imgpool.options import Options
+from imgpool.worker.plan import make_plan
+
+__all__ = ["plan_for", "run_native", "native_stages", "psnr", "libvips_version"]
+
+
+def plan_for(path: Path, options: Options) -> dict:
+    """The app's plan for this file, as plain values (for JS and for pyvips)."""
+    with open(path, "rb") as f:
+        head = f.read(HEAD_BYTES)
+    plan = make_plan(options, probe(head, path.stat().st_size, path.name))
+    return {"thumb_width": plan.thumb_width, "thumb_options": dict(plan.thumb_options),
+            "suffix": plan.suffix, "save_options": dict(plan.save_options),
+            "flatten_rgb": list(plan.flatten_rgb) if plan.flatten_rgb else None}
+
+
+def _vips():
+    import pyvips
+
+    pyvips.concurrency_set(1)
+    pyvips.cache_set_max(0)
+    return pyvips
+
+
+def libvips_version() -> str:
+    pyvips = _vips()
+    return ".".join(str(pyvips.version(i)) for i in range(3))
+
+
+def _thumb(pyvips, data: bytes, plan: dict, colour: bool = True):
+    options = plan["thumb_options"]
+    if not colour:
+        options = {k: v for k, v in options.items() if k not in ("output_profile", "intent")}
+    image = pyvips.Image.thumbnail_buffer(data, plan["thumb_width"], **options)
+    if plan["flatten_rgb"] and image.hasalpha():
+        image = image.flatten(background=plan["flatten_rgb"])
+    return image
+
+
+def _one(pyvips, path: Path, plan: dict) -> tuple[bytes | None, float | None, str]:
+    """(output, ms, error): a file native libvips cannot read (a HEIC without an HEVC
+    decoder, say) is counted as failed, not fatal."""
+    t = time.perf_counter()
+    try:
+        data = path.read_bytes()
+        out = _thumb(pyvips, data, plan).write_to_buffer(plan["suffix"], **plan["save_options"])
+    except (pyvips.Error, OSError) as exc:
+        return None, None, f"{path.name}: {str(exc).strip().splitlines()[0][:200]}"
+    return out, (time.perf_counter() - t) * 1000, ""
+
+
+def run_native(paths: list[Path], plans: list[dict], threads: int) -> dict:
+    """Process every file with `threads` at once; wall time, per-image ms, outputs."""
+    pyvips = _vips()
+    t = time.perf_counter()
+    with ThreadPoolExecutor(max_workers=threads) as pool:
+        results = list(pool.map(lambda pp: _one(pyvips, *pp), zip(paths, plans)))
+    wall = time.perf_counter() - t
+    return {"wall_s": wall, "elapsed_ms": [ms for _, ms, _ in results],
+            "outputs": [out for out, _, _ in results],
+            "errors": [err for _, _, err in results if err]}
+
+
+def native_stages(paths: list[Path], plans: list[dict]) -> list[dict]:
+    """One at a time: decode+resize (to memory) apart from encode, then fused, then fused
+    without colour management (no output_profile/intent)."""
+    pyvips = _vips()
+    out = []
+    for path, plan in zip(paths, plans):
+        data = path.read_bytes()
+        try:
+            _thumb(pyvips, data, plan)
+        except pyvips.Error:
+            continue                    # run_native has reported it
+        t = time.perf_counter()
+        mem = _thumb(pyvips, data, plan).copy_memory()
+        t1 = time.perf_counter()
+        mem.write_to_buffer(plan["suffix"], **plan["save_options"])
+        t2 = time.perf_counter()
+        _thumb(pyvips, data, plan).write_to_buffer(plan["suffix"], **plan["save_options"])
+        t3 = time.perf_counter()
+        _thumb(pyvips, data, plan, colour=False).write_to_buffer(plan["suffix"],
+                                                                 **plan["save_options"])
+        t4 = time.perf_counter()
+        out.append({"name": path.name, "decode_resize_ms": (t1 - t) * 1000,
+                    "encode_ms": (t2 - t1) * 1000, "fused_ms": (t3 - t2) * 1000,
+                    "no_colour_ms": (t4 - t3) * 1000})
+    return out
+
+
+def psnr(reference: bytes, candidate: bytes) -> float | None:
+    """PSNR (dB) of `candidate` against `reference`, at the reference's size; None when
+    identical; NaN when either cannot be decoded."""
+    pyvips = _vips()
+    try:
+        ref = _rgb(pyvips, pyvips.Image.new_from_buffer(reference, ""))
+        cand = _rgb(pyvips, pyvips.Image.new_from_buffer(candidate, ""))
+    except pyvips.Error:
+        return math.nan
+    if (cand.width, cand.height) != (ref.width, ref.height):
+        cand = cand.resize(ref.width / cand.width, vscale=ref.height / cand.height,
+                           kernel="lanczos3")
+        cand = cand.crop(0, 0, min(cand.width, ref.width), min(cand.height, ref.height))
+        ref = ref.crop(0, 0, cand.width, cand.height)
+    diff = ref.cast("float") - cand.cast("float")
+    mse = (diff * diff).avg()
+    if mse <= 0:
+        return None
+    return 10 * math.log10(255 * 255 / mse)
+
+
+def _rgb(pyvips, image):
+    if image.hasalpha():
+        image = image.flatten(background=[255, 255, 255])
+    if image.bands == 1:
+        image = image.bandjoin([image, image])
+    return image.colourspace("srgb") if image.interpretation != "srgb" else image

@@ -1,0 +1,43 @@
+"""Smoke test of `imgpool bench`: a tiny run finishes and writes its JSON with all six
+sections. Benchmarks are not tests: no timing is asserted here, only that every
+measurement ran and produced its figures."""
+
+from __future__ import annotations
+
+import json
+import pytest
+
+from imgpool_host import cli
+from imgpool_host.bench.sections import SECTION_KEYS
+
+pytestmark = [pytest.mark.e2e, pytest.mark.slow]
+
+
+def test_tiny_quick_run_writes_every_section(tmp_path, capsys):
+    out = tmp_path / "bench"
+    docs = tmp_path / "benchmarks.md"
+    # --quick on the tiny corpus: --tiny makes every section minimal (< ~60 s here)
+    status = cli.main(["bench", "--tiny", "--out", str(out), "--docs", str(docs)])
+    assert status == 0, capsys.readouterr().err[-2000:]
+    doc = json.loads((out / "latest.json").read_text())
+    assert doc["mode"] == "tiny"
+    assert set(SECTION_KEYS) <= set(doc["sections"])
+    for key in SECTION_KEYS:
+        section = doc["sections"][key]
+        assert section["status"] == "measured" or section["status"].startswith("not measured"), key
+    s = doc["sections"]
+    # every pipeline ran and finished its batch
+    pipes = s["throughput"]["pipelines"]
+    for name in ("imgpool", "pool_of_1", "naive", "native_libvips", "canvas"):
+        assert pipes[name]["images_per_s"]["median"] > 0, name
+    assert pipes["imgpool"]["failed"] == 0 and pipes["naive"]["failed"] == 0
+    assert all(b["peak_rss_mib"] > 0 for b in s["memory"]["batches"].values())
+    assert set(s["first_result"]["policies"]) >= {"smart", "fifo"}
+    assert s["responsiveness"]["pipelines"]["imgpool"]["frames"] > 0
+    assert s["startup"]["cold"]["all_workers_s"]["median"] > 0
+    assert doc["machine"]["cores"] and doc["machine"]["chromium"]
+    assert doc["profile"]["per_image"]
+    # a tiny run never rewrites the report; the table still renders from the JSON
+    assert not docs.exists()
+    assert cli.main(["bench", "--render", str(out / "latest.json"), "--docs", str(docs)]) == 0
+    assert "## Where the time goes" in docs.read_text()

@@ -1,0 +1,296 @@
+"""The worker runtime end to end in real Chromium: errors that name their cause, nothing
+leaked after 200 images, live progress and cooperative cancellation, streamed input, and
+worker errors that reach the scheduler as crashes.
+
+Most tests drive the page with one worker (so "the same worker" is observable: its
+generation). Streaming and the worker's own error reporting are driven on a worker alone
+(`workerlab`), since the page streams only inputs above 64 MiB and never sends a
+malformed message.
+"""
+
+from __future__ import annotations
+
+import io
+import random
+import time
+from pathlib import Path
+
+import pytest
+
+import pipeline_fixtures as F
+from pagehelpers import AppPage
+from pipeline_page import add_batch, set_options, wait_tasks
+from workerlab import WorkerLab
+
+pytestmark = pytest.mark.e2e
+
+CRASH_NAME = "boom.jpg"
+
+
+@pytest.fixture(scope="module")
+def files(tmp_path_factory) -> dict[str, Path]:
+    d = tmp_path_factory.mktemp("pipeline_runtime")
+    out = {name: path for name, (fx, path) in F.write_fixtures(d).items()}
+    good = out["jpeg_exif.jpg"].read_bytes()
+    png = out["png_rgba8.png"].read_bytes()
+
+    def put(name: str, data: bytes) -> None:
+        (d / name).write_bytes(data)
+        out[name] = d / name
+
+    # Corrupt: a Huffman table overwritten (libjpeg refuses it outright).
+    bad = bytearray(good)
+    dht = good.index(b"\xff\xc4")
+    bad[dht + 5:dht + 25] = b"\xff" * 20
+    put("corrupt.jpg", bytes(bad))
+    # Corrupt PNG: damaged compressed data, but the file is complete (IEND present).
+    bad = bytearray(png)
+    idat = png.index(b"IDAT")
+    for i in range(idat + 100, idat + 400):
+        bad[i] ^= 0x55
+    put("corrupt.png", bytes(bad))
+    put("truncated.jpg", good[: len(good) * 6 // 10])
+    put("truncated.png", png[: len(png) * 6 // 10])
+    put("truncated.heic", out["photo.heic"].read_bytes()[:2000])
+    put("empty.jpg", b"")
+    put("random.jpg", random.Random(1).randbytes(5000))
+    put("notes.txt", b"Shopping list\n- eggs\n- milk\n" * 20)
+    bmp = io.BytesIO()
+    F.displayed(False).save(bmp, "BMP")
+    put("old.bmp", bmp.getvalue())
+    put(CRASH_NAME, good)
+    return out
+
+
+@pytest.fixture(scope="module")
+def app(browser, server_url) -> AppPage:
+    context = browser.new_context()
+    app = AppPage.open(context, server_url, f"?workers=1&debug=1&crash={CRASH_NAME}")
+    yield app
+    context.close()
+
+
+def stats(app: AppPage, slot: int = 0) -> dict:
+    return app.page.evaluate("s => window.imgpool.requestStats(s)", slot)
+
+
+def generations(app: AppPage, slot: int = 0) -> set[int]:
+    return {e["generation"] for e in app.events()
+            if e["type"] == "worker_state_changed" and e["slot_id"] == slot}
+
+
+# ---- errors ----------------------------------------------------------------------------------
+
+EXPECTED_ERRORS = {
+    "corrupt.jpg": ("bad_input", "corrupt"),
+    "corrupt.png": ("bad_input", "corrupt"),
+    "truncated.jpg": ("bad_input", "truncated"),
+    "truncated.png": ("bad_input", "truncated"),
+    "truncated.heic": ("bad_input", "truncated"),
+    "empty.jpg": ("bad_input", "empty"),
+    "random.jpg": ("bad_input", "not an image"),
+    "notes.txt": ("bad_input", "contains text"),
+    "old.bmp": ("unsupported", "BMP"),
+}
+
+
+def test_bad_files_fail_with_their_reason_beside_a_good_one(app, files):
+    names = list(EXPECTED_ERRORS) + ["jpeg_exif.jpg"]
+    batch = add_batch(app, [files[n] for n in names], {"format": "webp"})
+    ended = wait_tasks(app, batch.values())
+    got = {n: ended[batch[n]] for n in names}
+    assert got["jpeg_exif.jpg"]["type"] == "task_done", got["jpeg_exif.jpg"]
+    wrong = {}
+    for name, (reason, words) in EXPECTED_ERRORS.items():
+        ev = got[name]
+        if ev["type"] != "task_failed" or ev["reason"] != reason or words not in ev["message"]:
+            wrong[name] = (ev["type"], ev.get("reason"), ev.get("message"))
+    assert wrong == {}
+    assert len(generations(app)) == 1, "an image error must not cost the worker"
+
+
+# ---- leaks -----------------------------------------------------------------------------------
+
+LEAK_COUNTERS = ("vips_allocations", "vips_mem", "live_proxies", "js_refs", "table_size",
+                 "heap_bytes")
+
+
+def test_200_images_leave_nothing_behind(app, files):
+    inputs = [p for n, p in files.items()
+              if n.split("_")[0].split(".")[0] in ("jpeg", "png", "webp", "gif", "avif",
+                                                   "tiff", "vector", "photo")]
+    bad = [files["truncated.jpg"], files["notes.txt"]]
+    # Warm-up: every codec once (libheif loads, codecs set up their tables).
+    warm = add_batch(app, inputs + bad, {"format": "webp", "max_size": 160})
+    wait_tasks(app, warm.values())
+    base = stats(app)
+    gen = generations(app)
+    done = 0
+    cycle = inputs + bad
+    for fmt in ("webp", "jpeg", "png", "gif"):
+        chunk = [cycle[(done + i) % len(cycle)] for i in range(50)]
+        set_options(app, {"format": fmt, "max_size": 160})
+        before = app.terminal_count()
+        app.add_files(chunk)
+        app.wait_terminal(before + 50, timeout_ms=300_000)
+        done += 50
+    after = stats(app)
+    assert after["tasks_done"] - base["tasks_done"] >= 150  # bad files fail, the rest work
+    leaked = {k: (base[k], after[k]) for k in LEAK_COUNTERS if after[k] != base[k]}
+    assert leaked == {}, f"after {done} images (base, after): {leaked}"
+    assert generations(app) == gen, "the worker was replaced during the run"
+
+
+# ---- progress and cancellation ------------------------------------------------------------
+
+def big_noise_png(path: Path, side: int = 3000) -> Path:
+    import pyvips
+
+    noise = pyvips.Image.gaussnoise(side, side, mean=128, sigma=50).cast("uchar")
+    noise.bandjoin([noise.rot180(), noise.fliphor()]).copy(interpretation="srgb") \
+        .pngsave(str(path), compression=0)
+    return path
+
+
+def test_cancel_running_task_keeps_the_worker(app, files, tmp_path):
+    big = big_noise_png(tmp_path / "big_noise.png")
+    # A slow task: full size, strongest PNG compression of incompressible pixels.
+    task = add_batch(app, [big], {"format": "png", "max_size": None, "effort": 9})[big.name]
+    gen = generations(app)
+    app.page.wait_for_function(
+        """id => { const b = window.imgpool.port.readBoard(0);
+                   return b.task_id === id && b.progress_permille > 0; }""",
+        arg=task, timeout=60_000)
+    board = app.page.evaluate("window.imgpool.port.readBoard(0)")
+    assert board["beat"] > 0 and board["state"] == 2  # BUSY, progress live on the board
+    app.page.click(f'tr[data-task="{task}"] button')  # the row's Cancel button
+    ended = wait_tasks(app, [task], timeout_ms=30_000)
+    assert ended[task]["type"] == "task_cancelled"
+    # The worker acknowledged (CANCELLING -> IDLE, same generation), not terminated.
+    app.page.wait_for_function(
+        """() => window.imgpool.events.some(e => e.type === 'worker_state_changed'
+                    && e.slot_id === 0 && e.old === 'cancelling' && e.new === 'idle')""",
+        timeout=30_000)
+    states = [(e["old"], e["new"]) for e in app.events()
+              if e["type"] == "worker_state_changed" and e["slot_id"] == 0]
+    assert ("cancelling", "timed_out") not in states
+    # The same worker takes the next image.
+    nxt = add_batch(app, [files["jpeg_exif.jpg"]], {"format": "webp"})["jpeg_exif.jpg"]
+    assert wait_tasks(app, [nxt])[nxt]["type"] == "task_done"
+    started = [e for e in app.events() if e["type"] == "task_started" and e["task_id"] == nxt]
+    assert started[0]["generation"] in gen and generations(app) == gen
+    assert app.page.evaluate("window.imgpool.port.readBoard(0)")["cancel_task_id"] == -1
+    assert any(e["type"] == "task_progress" and e["task_id"] == task for e in app.events())
+
+
+def test_cancel_inside_an_encoder_that_ignores_kill_ends_in_termination(app, files, tmp_path):
+    # AVIF at effort 9: every pixel is computed first (progress reaches 100%), then
+    # libaom encodes for a long while without looking at `kill`. The cancel is settled at
+    # once, the worker does not answer within the grace, and the scheduler replaces it.
+    photo = tmp_path / "photo_800.jpg"
+    F.displayed(False, (800, 600), seed=3).save(photo, quality=90)
+    gen = generations(app)
+    task = add_batch(app, [photo], {"format": "avif", "effort": 9, "max_size": None})[photo.name]
+    app.page.wait_for_function(
+        """id => { const b = window.imgpool.port.readBoard(0);
+                   return b.task_id === id && b.progress_permille >= 1000; }""",
+        arg=task, timeout=60_000)
+    app.page.click(f'tr[data-task="{task}"] button')
+    assert wait_tasks(app, [task], timeout_ms=10_000)[task]["type"] == "task_cancelled"
+    app.page.wait_for_function(
+        """() => window.imgpool.events.some(e => e.type === 'worker_state_changed'
+                    && e.slot_id === 0 && e.old === 'cancelling' && e.new === 'timed_out')""",
+        timeout=30_000)
+    nxt = add_batch(app, [files["jpeg_exif.jpg"]], {"format": "webp"})["jpeg_exif.jpg"]
+    assert wait_tasks(app, [nxt], timeout_ms=120_000)[nxt]["type"] == "task_done"
+    started = [e for e in app.events() if e["type"] == "task_started" and e["task_id"] == nxt]
+    assert started[0]["generation"] not in gen  # a fresh incarnation took it
+
+
+# ---- worker errors -------------------------------------------------------------------------
+
+def test_uncaught_worker_error_reaches_the_scheduler_as_a_crash(app, files):
+    # `crash=boom.jpg` (test-only, behind the page's debug flag): the worker throws an
+    # uncaught error while processing it; the task is retried alone on a fresh worker,
+    # crashes it again, and fails as poison with what the worker said.
+    gen = generations(app)
+    task = add_batch(app, [files[CRASH_NAME]], {"format": "webp"})[CRASH_NAME]
+    ev = wait_tasks(app, [task], timeout_ms=120_000)[task]
+    assert ev["type"] == "task_failed" and ev["reason"] == "worker_lost", ev
+    assert "debug crash requested" in ev["message"]
+    assert len(generations(app) - gen) >= 2  # two incarnations lost, then replaced
+    app.wait_workers_ready()
+
+
+# ---- the worker on its own: streaming and what it reports ------------------------------
+
+@pytest.fixture(scope="module")
+def lab(browser, server_url):
+    context = browser.new_context()
+    lab = WorkerLab.open(context, server_url)
+    lab.start(0)
+    yield lab
+    context.close()
+
+
+def test_file_input_streams_into_vips_with_the_same_result(lab, files):
+    names = ["jpeg_exif.jpg", "png_interlaced.png", "tiff_rgba.tif", "avif_rgba.avif",
+             "gif_animated.gif", "photo.heic"]
+    idx = lab.add_files([files[n] for n in names])
+    base = lab.stats(0)
+    for name, i in zip(names, idx):
+        a = lab.run(0, i, files[name], {"max_size": 200}, "buffer")
+        b = lab.run(0, i, files[name], {"max_size": 200}, "file")
+        assert a["type"] == b["type"] == "done", (name, a, b)
+        assert lab.output(0, a["task_id"]) == lab.output(0, b["task_id"]), name
+        assert not a["streamed"]
+        assert b["streamed"] == (name != "photo.heic")  # libheif needs the whole file
+    after = lab.stats(0)
+    assert after["streamed_reads"] > base["streamed_reads"]
+    for k in ("vips_allocations", "live_proxies", "js_refs"):
+        assert after[k] == base[k], k
+    # Two table entries per streamed source (its read and seek callbacks), none else.
+    assert after["table_size"] - base["table_size"] <= 2 * (len(names) - 1) + 1
+
+
+def test_a_file_that_vanished_fails_as_unreadable(lab, files, tmp_path):
+    path = tmp_path / "vanishing.jpg"
+    path.write_bytes(files["jpeg_exif.jpg"].read_bytes())
+    [i] = lab.add_files([path])
+    path.unlink()
+    r = lab.run(0, i, files["jpeg_exif.jpg"], {}, "file")
+    assert r["type"] == "failed" and r["reason"] == "bad_input", r
+    assert "could not be read" in r["message"]
+
+
+def test_runtime_errors_are_reported_not_swallowed(lab):
+    # A message the runtime cannot take: it must answer `fatal`, naming the error.
+    n = len(lab.log(0))
+    lab.page.evaluate("""() => window.lab.workers.get(0).postMessage(
+                           { v: 1, type: "run", slot: 0, gen: 1 })""")
+    lab.page.wait_for_function("n => window.lab.log.get(0).length > n", arg=n)
+    msg = lab.log(0)[n]
+    assert msg["type"] == "fatal" and "malformed 'run' message" in msg["message"], msg
+    # ... and it keeps working.
+    assert lab.stats(0)["type"] == "stats_reply"
+
+
+def test_uncaught_error_is_posted_as_fatal(browser, server_url, files):
+    context = browser.new_context()
+    try:
+        lab = WorkerLab.open(context, server_url)
+        lab.start(1, debug_crash=[CRASH_NAME])
+        [i] = lab.add_files([files[CRASH_NAME]])
+        t = lab.post(1, i, files[CRASH_NAME])
+        lab.page.wait_for_function(
+            """() => { const l = window.lab.log.get(1);
+                       return l.some(m => m.meta.type === 'fatal') && l.some(m => m.meta.type === 'onerror'); }""",
+            timeout=30_000)
+        log = lab.log(1)
+        fatal = [m for m in log if m["type"] == "fatal"][0]
+        assert "uncaught error in worker" in fatal["message"]
+        assert "debug crash requested" in fatal["message"]
+        assert fatal["slot"] == 1 and fatal["gen"] == 1
+        assert t  # the task itself is never answered: the scheduler settles it
+    finally:
+        context.close()

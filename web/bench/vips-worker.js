@@ -1,0 +1,72 @@
+// Bare wasm-vips worker for the benchmark's profile: the app's wasm-vips build and
+// options, without Pyodide. Per image it runs the same plan twice:
+// 1. staged: thumbnail, then copyMemory (forces decode + shrink + resize), then encode:
+//    decode_resize_ms and encode_ms apart;
+// 2. fused: thumbnail straight into the saver, as the app does: fused_ms;
+// 3. fused without colour management (no output_profile/intent): no_colour_ms.
+// Every vips object is deleted before the reply.
+import Vips from "/runtime/vips/vips-es6.js";
+
+const t0 = performance.now();
+let vips = null;
+
+function run(buffer, plan) {
+  const made = [];
+  const keep = (im) => { made.push(im); return im; };
+  try {
+    const thumb = (options = plan.thumb_options) => {
+      let im = keep(vips.Image.thumbnailBuffer(buffer, plan.thumb_width, options));
+      if (plan.flatten_rgb && im.hasAlpha()) im = keep(im.flatten({ background: plan.flatten_rgb }));
+      return im;
+    };
+    let t = performance.now();
+    const mem = keep(thumb().copyMemory());
+    const decodeResize = performance.now() - t;
+    t = performance.now();
+    mem.writeToBuffer(plan.suffix, plan.save_options);
+    const encode = performance.now() - t;
+    t = performance.now();
+    const im = thumb();
+    const out = im.writeToBuffer(plan.suffix, plan.save_options);
+    const fused = performance.now() - t;
+    const { output_profile: _p, intent: _i, ...plain } = plan.thumb_options;
+    t = performance.now();
+    thumb(plain).writeToBuffer(plan.suffix, plan.save_options);
+    const noColour = performance.now() - t;
+    return { width: im.width, height: im.height, decode_resize_ms: decodeResize,
+             encode_ms: encode, fused_ms: fused, no_colour_ms: noColour, output: out.buffer };
+  } finally {
+    for (const im of made.reverse()) if (!im.isDeleted()) im.delete();
+  }
+}
+
+self.onmessage = async (e) => {
+  const { file, plan } = e.data;
+  const t = performance.now();
+  try {
+    const buffer = await file.arrayBuffer();
+    const readMs = performance.now() - t;
+    const { output, ...meta } = run(buffer, plan);
+    self.postMessage({ type: "done", read_ms: readMs, ...meta, elapsed_ms: performance.now() - t,
+                       output }, [output]);
+  } catch (err) {
+    self.postMessage({ type: "failed", message: String(err && err.message ? err.message : err) });
+  }
+};
+
+(async () => {
+  try {
+    vips = await Vips({
+      locateFile: (file) => `/runtime/vips/${file}`,
+      dynamicLibraries: ["vips-heif.wasm", "vips-jxl.wasm", "vips-resvg.wasm"],
+      print: () => {},
+      printErr: () => {},
+    });
+    vips.Cache.max(0);
+    vips.blockUntrusted(true);
+    self.postMessage({ type: "ready", vips_init_ms: performance.now() - t0,
+                       vips_version: String(vips.version()) });
+  } catch (err) {
+    self.postMessage({ type: "boot_failed", message: String(err && err.message ? err.message : err) });
+  }
+})();
