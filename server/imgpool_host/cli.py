@@ -122,7 +122,8 @@ SUBCOMMANDS: dict[str, Subcommand] = {
                         lambda: ServeCommand),
     "optimize": Subcommand("optimize a folder of images headlessly (Playwright + Chromium)",
                            lazy_module("imgpool_host.optimize_cli")),
-    "bench": Subcommand("measure throughput, memory, latency, responsiveness and start-up against baselines", lazy_module("imgpool_host.bench")),
+    "bench": Subcommand("measure throughput, memory, latency, responsiveness and start-up "
+                        "against baselines", lazy_module("imgpool_host.bench")),
 }
 
 
