@@ -61,6 +61,10 @@ class Init(Message):
     #: otherwise: names of files on which the worker hangs / crashes.
     debug_hang: list[str] = field(default_factory=list)
     debug_crash: list[str] = field(default_factory=list)
+    #: ArrayBuffer inputs of at least this many bytes are streamed into vips from JS
+    #: memory instead of being copied into the wasm heap whole (0: the worker's default,
+    #: imgpool.worker.runtime.STREAM_BUFFER_ABOVE_BYTES).
+    stream_buffer_above: int = 0
 
 
 @dataclass(frozen=True)

@@ -2,16 +2,20 @@
 printed, nothing is asserted).
 
     .venv/bin/python tests/e2e/measure_pipeline.py leak [--images 200] [--formats jpeg,png,webp,gif]
-    .venv/bin/python tests/e2e/measure_pipeline.py stream [--mpix 75]
+    .venv/bin/python tests/e2e/measure_pipeline.py stream [--mpix 75] [--repeat 3]
+    .venv/bin/python tests/e2e/measure_pipeline.py allocator [--sizes 4,8,11,12,16]
     .venv/bin/python tests/e2e/measure_pipeline.py cancel
 
 leak:   one page, one worker: the worker's leak counters (vips allocations and tracked
         memory, live PyProxies, JS references held by Python, the wasm function table)
         and its heap, after a warm-up and then every 50 images.
-stream: a fresh worker per run: one large JPEG and one large PNG, sent as an ArrayBuffer
-        (copied into the wasm heap) and as a File streamed through SourceCustom; the
-        worker's heap after each (a wasm heap only grows, so that is its peak), vips'
-        tracked high-water mark, time, and how many reads crossed threads.
+stream: a fresh worker per mode: one large JPEG and one large PNG, as an ArrayBuffer
+        copied whole into the wasm heap, as an ArrayBuffer streamed through SourceCustom,
+        and as a File streamed through SourceCustom; the worker's heap after the runs (a
+        wasm heap only grows, so that is its peak), vips' tracked peak, the median time,
+        and how many reads vips made (each a hop from a vips thread to the worker's).
+allocator: the heap after handing vips buffers of one size again and again (the reason
+        inputs from 8 MiB on are streamed even when they are already in memory).
 cancel: how long a cooperative cancel takes in each phase of a slow task (decode/resize
         vs. an encoder that runs after the last pixel, AVIF at effort 9).
 
@@ -87,7 +91,14 @@ def leak(args) -> None:
             t0 = time.time()
             for step in range(args.images // 50):
                 batch(50)
-                print(f"after {done - len(pool):4d} more: {fmt_stats(stats())}")
+                heaps = [e["result"]["heap_bytes"] >> 20 for e in app.events()
+                         if e["type"] == "task_done"][-50:]
+                print(f"after {done - len(pool):4d} more: {fmt_stats(stats())}  "
+                      f"(heap MiB over these 50: min {min(heaps)} max {max(heaps)})")
+            gens = {e["generation"] for e in app.events()
+                    if e["type"] == "worker_state_changed" and e["slot_id"] == 0}
+            print(f"worker incarnations used: {len(gens)} (more than 1: it was recycled, "
+                  f"e.g. for a heap above the pool's retire_heap_bytes)")
             ended = [e for e in app.events() if e["type"] in ("task_done", "task_failed")]
             failed = [e for e in ended if e["type"] == "task_failed"]
             print(f"{len(ended)} ended, {len(failed)} failed, {time.time() - t0:.1f} s")
@@ -111,6 +122,12 @@ def make_big(d: Path, mpix: float) -> list[Path]:
     return [jpg, png]
 
 
+#: How an input reaches vips, for `stream`: (label, RunTask.source, worker threshold).
+STREAM_MODES = [("ArrayBuffer, copied whole", "buffer", 2**31 - 1),
+                ("ArrayBuffer, streamed", "buffer", 1),
+                ("File, streamed", "file", 0)]
+
+
 def stream(args) -> None:
     from workerlab import WorkerLab
 
@@ -121,22 +138,79 @@ def stream(args) -> None:
         try:
             lab = WorkerLab.open(browser.new_context(), url)
             idx = lab.add_files(files)
-            print(f"{'input':28} {'MiB':>6} {'source':7} {'heap after':>10} "
-                  f"{'vips peak':>9} {'time':>6} {'reads':>6} {'vips reads':>10}")
+            print(f"{'input':24} {'MiB':>6}  {'how':26} {'heap after':>10} {'vips peak':>9} "
+                  f"{'median time':>11} {'vips reads':>10}")
             for i, path in zip(idx, files):
-                for source in ("buffer", "file"):
-                    lab.start(0)  # a fresh worker: its heap starts at the initial size
+                for label, source, above in STREAM_MODES:
+                    # A fresh worker per mode: a wasm heap only grows, so its size after
+                    # the runs is the peak they needed.
+                    lab.start(0, stream_buffer_above=above)
                     s0 = lab.stats(0)
-                    t = time.time()
-                    r = lab.run(0, i, path, {}, source)
-                    dt = time.time() - t
+                    times = []
+                    for _ in range(args.repeat):
+                        t = time.time()
+                        r = lab.run(0, i, path, {}, source)
+                        times.append(time.time() - t)
+                        assert r["type"] == "done", r
+                        lab.page.evaluate("s => window.lab.dropOutputs(s)", 0)
                     s1 = lab.stats(0)
-                    assert r["type"] == "done", r
-                    print(f"{path.name:28} {path.stat().st_size / MIB:6.1f} {source:7} "
+                    calls = (s1["source_calls"] - s0["source_calls"]) // args.repeat
+                    print(f"{path.name:24} {path.stat().st_size / MIB:6.1f}  {label:26} "
                           f"{s1['heap_bytes'] / MIB:8.0f} M {r['mem_highwater_bytes'] / MIB:7.1f} M "
-                          f"{dt:5.1f}s {s1['streamed_reads'] - s0['streamed_reads']:6d} "
-                          f"{s1['source_calls'] - s0['source_calls']:10d}"
-                          f"   (heap at start {s0['heap_bytes'] / MIB:.0f} M)")
+                          f"{sorted(times)[len(times) // 2]:10.2f}s {calls:10d}")
+            print(f"(heap at start {s0['heap_bytes'] / MIB:.0f} M; {args.repeat} runs per row)")
+        finally:
+            browser.close()
+            pw.stop()
+
+
+ALLOCATOR_JS = """async ([sizes, iterations]) => {
+  const origin = location.origin;
+  const code = `
+    import Vips from "${origin}/runtime/vips/vips-es6.js";
+    let mem = null;
+    const vips = await Vips({ locateFile: (f) => "${origin}/runtime/vips/" + f,
+      dynamicLibraries: [],
+      instantiateWasm(imports, done) {
+        for (const m of Object.values(imports)) for (const v of Object.values(m))
+          if (v instanceof WebAssembly.Memory) mem = v;
+        WebAssembly.instantiateStreaming(fetch("${origin}/runtime/vips/vips.wasm"), imports)
+          .then((r) => done(r.instance, r.module));
+        return {};
+      } });
+    const out = {};
+    for (const mb of ${JSON.stringify(sizes)}) {
+      const heap = [];
+      for (let k = 0; k < ${iterations}; k++) {
+        const s = vips.Source.newFromMemory(new Uint8Array(mb * 1048576));
+        s.delete();
+        heap.push(mem.buffer.byteLength >> 20);
+      }
+      out[mb] = heap;
+    }
+    postMessage(out);`;
+  const w = new Worker(URL.createObjectURL(new Blob([code], { type: "text/javascript" })),
+                       { type: "module" });
+  const out = await new Promise((res, rej) => { w.onmessage = (e) => res(e.data);
+                                                 w.onerror = (e) => rej(e.message); });
+  w.terminate();
+  return out;
+}"""
+
+
+def allocator(args) -> None:
+    """Heap size after each of N buffers of one size handed to vips and freed again
+    (Source.newFromMemory, then delete): a fresh wasm-vips in a worker per size."""
+    from workerlab import WorkerLab
+
+    sizes = [float(v) for v in args.sizes.split(",")]
+    with running_server() as url:
+        pw, browser = browser_session()
+        try:
+            lab = WorkerLab.open(browser.new_context(), url)
+            for mb in sizes:
+                out = lab.page.evaluate(ALLOCATOR_JS, [[mb], args.iterations])
+                print(f"{mb:5.1f} MiB buffers, heap MiB after each: {list(out.values())[0]}")
         finally:
             browser.close()
             pw.stop()
@@ -195,7 +269,12 @@ def main() -> None:
     p.set_defaults(fn=leak)
     p = sub.add_parser("stream")
     p.add_argument("--mpix", type=float, default=75)
+    p.add_argument("--repeat", type=int, default=3)
     p.set_defaults(fn=stream)
+    p = sub.add_parser("allocator")
+    p.add_argument("--sizes", default="4,8,11,12,16")
+    p.add_argument("--iterations", type=int, default=10)
+    p.set_defaults(fn=allocator)
     p = sub.add_parser("cancel")
     p.add_argument("--mpix", type=float, default=40)
     p.add_argument("--wait", type=float, default=20, help="seconds to wait for a stop")

@@ -45,7 +45,7 @@ LAB_JS = r"""
         check();
       });
     },
-    start(slot, gen = 1, debugCrash = []) {
+    start(slot, gen = 1, debugCrash = [], streamAbove = 0) {
       const old = lab.workers.get(slot);
       if (old) old.terminate();
       const w = new Worker("/worker/worker.js", { type: "module", name: `lab-${slot}` });
@@ -65,7 +65,7 @@ LAB_JS = r"""
         lab.notify();
       };
       w.postMessage({ v: 1, type: "init", slot, gen, debug_hang: [], debug_crash: debugCrash,
-                      board: lab.board });
+                      stream_buffer_above: streamAbove, board: lab.board });
       return lab.wait(() => log.find((m) => ["ready", "boot_failed"].includes(m.meta.type)),
                       120000).then((m) => m.meta);
     },
@@ -150,11 +150,14 @@ class WorkerLab:
 
     # ---- workers ----------------------------------------------------------------------
 
-    def start(self, slot: int = 0, debug_crash: list[str] = ()) -> dict:
+    def start(self, slot: int = 0, debug_crash: list[str] = (),
+              stream_buffer_above: int = 0) -> dict:
         """A fresh worker in `slot` (replacing one there); `debug_crash` names files on
         which it throws an uncaught error (the test-only fault the page's debug flag
-        enables)."""
-        meta = self.page.evaluate("([s, c]) => window.lab.start(s, 1, c)", [slot, list(debug_crash)])
+        enables); `stream_buffer_above` overrides the worker's streaming threshold for
+        ArrayBuffer inputs (0: its default)."""
+        meta = self.page.evaluate("([s, c, a]) => window.lab.start(s, 1, c, a)",
+                                  [slot, list(debug_crash), stream_buffer_above])
         assert meta["type"] == "ready", meta
         return meta
 

@@ -159,11 +159,27 @@ function onProgress(percent) {
 // ---- streaming a File into vips --------------------------------------------------------
 
 const streams = new Map(); // SourceCustom -> its reader state
+let current = null; // the state of the stream vips is reading now
+const ended = { error: "", pos: 0, size: 0 }; // what a read sees with no stream open
+
+function readCurrent(length) {
+  return readAt(current || ended, length);
+}
+
+function seekCurrent(offset, whence) {
+  return seekTo(current || ended, offset, whence);
+}
 
 function readAt(state, length) {
   counters.sourceCalls += 1;
-  if (state.error || !state.file || state.pos >= state.size || length <= 0) return undefined;
+  if (state.error || state.pos >= state.size || length <= 0) return undefined;
   const want = Math.min(length, state.size - state.pos);
+  if (state.bytes) {  // an ArrayBuffer already in JS memory: hand out views of it
+    const out = state.bytes.subarray(state.pos, state.pos + want);
+    state.pos += out.byteLength;
+    return out;
+  }
+  if (!state.file) return undefined;
   let chunk = state.chunk;
   if (!chunk || state.pos < state.chunkStart || state.pos + want > state.chunkStart + chunk.byteLength) {
     const start = state.pos;
@@ -288,14 +304,20 @@ const host = {
   },
   memPeak: () => Math.max(watch.memPeak, vipsModule ? vipsModule.Stats.mem() : 0),
 
-  // A vips source reading `file` in slices; Python deletes it, then calls closeFileSource.
+  // A vips source reading `file` (a File, or an ArrayBuffer) in slices; Python deletes
+  // it, then calls closeFileSource.
   openFileSource(file) {
-    const state = { file, size: file.size, pos: 0, chunk: null, chunkStart: 0, reads: 0, error: "" };
+    const bytes = file instanceof ArrayBuffer ? new Uint8Array(file) : null;
+    const state = { file: bytes ? null : file, bytes, size: bytes ? bytes.byteLength : file.size,
+                    pos: 0, chunk: null, chunkStart: 0, reads: 0, error: "" };
     const source = new vipsModule.SourceCustom();
-    // wasm-vips keeps these two closures in its function table for good: they hold only
-    // `state`, which closeFileSource empties.
-    source.onRead = (length) => readAt(state, length);
-    source.onSeek = (offset, whence) => seekTo(state, offset, whence);
+    // A worker streams one input at a time, so the callbacks read "the current stream"
+    // and can be the same two functions for every source: emscripten's addFunction then
+    // reuses their table slots. (wasm-vips wraps onRead in a fresh closure per source,
+    // so that one still takes a slot per streamed input: ~2 kB, kept for good.)
+    current = state;
+    source.onRead = readCurrent;
+    source.onSeek = seekCurrent;
     streams.set(source, state);
     return source;
   },
@@ -305,8 +327,10 @@ const host = {
     const state = streams.get(source);
     if (!state) return;
     state.file = null;
+    state.bytes = null;
     state.chunk = null;
     streams.delete(source);
+    if (current === state) current = null;
   },
 };
 

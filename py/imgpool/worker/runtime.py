@@ -13,8 +13,9 @@ or a `JsException` (classified by `errors.classify`); either way the task is ans
 exactly once and the worker stays usable, unless the error says the wasm instance is gone
 (oom, an abort), which the scheduler answers by replacing the worker.
 
-Lifetime rules (proved by the leak test: after 200 images `vips.Stats.allocations()`, the
-live PyProxy count and the JS references Python holds are back at their baseline):
+Lifetime rules (proved by the leak test: after 200 images `vips.Stats.allocations()`,
+vips' tracked memory, the live PyProxy count, the JS references Python holds, vips'
+function table and the heap are back at their baseline):
 - every embind handle a task makes (images, a SourceCustom) goes into the task's `_Scope`
   and is `delete()`d in `finally`, newest first;
 - the pipeline hands no Python callable to JS: progress is a JS function in the bootstrap
@@ -23,9 +24,12 @@ live PyProxy count and the JS references Python holds are back at their baseline
   releases them when the task ends (Pyodide has no destroy() for a JsProxy).
 
 Input modes: `source="buffer"` is an ArrayBuffer moved here by the page; `source="file"`
-is a File handle, streamed into vips through a `SourceCustom` whose reads are synchronous
-slice reads (FileReaderSync) in worker.js, so a large file is never copied whole into the
-wasm heap (HEIC is the exception: libheif needs the whole file).
+is a File handle (the page sends those above its own threshold). Either way a large input
+is never copied whole into the wasm heap: it reaches vips through a `SourceCustom` whose
+reads (made by vips' threads, run on this one by wasm-vips) are served in worker.js, from
+the ArrayBuffer or by synchronous slice reads of the File (FileReaderSync). Small
+ArrayBuffers go in whole (`thumbnailBuffer`: no per-read hops). HEIC is the exception:
+libheif needs the whole file, and its pixels enter vips as one array.
 
 Progress and cancellation go through the status board (an Int32Array over a
 SharedArrayBuffer): the progress hook stores progress there; the page stores the id of a
@@ -60,6 +64,14 @@ STREAMED_FORMATS = frozenset(f for f in ImageFormat if f is not ImageFormat.HEIC
 #: Pixel limit for images whose size the probe could not read (the page's own check
 #: needs the header); the same default as the pool's.
 DEFAULT_MAX_PIXELS = PoolConfig.max_pixels
+
+#: An ArrayBuffer input at least this large is streamed to vips from JS memory too,
+#: never copied into the wasm heap whole. Measured (measure_pipeline.py allocator): in
+#: this wasm-vips build (mimalloc, 32-bit) each buffer of ~12-15 MiB handed to vips
+#: through embind and freed again grows the heap by 100-150 MiB, on to its 2 GiB maximum;
+#: 11 MiB and 16-48 MiB ones do not. Streaming costs about nothing for a JPEG and ~15%
+#: for a PNG of that size (measure_pipeline.py stream).
+STREAM_BUFFER_ABOVE_BYTES = 8 * 1024 * 1024
 
 _CELL = {name: i for i, name in enumerate(P.BOARD_FIELDS)}
 
@@ -175,6 +187,7 @@ class Worker:
         self.tasks_done = 0
         self.debug_hang: set[str] = set()
         self.debug_crash: set[str] = set()
+        self.stream_buffer_above = STREAM_BUFFER_ABOVE_BYTES
 
     # ---- message entry point ---------------------------------------------------------
 
@@ -195,6 +208,7 @@ class Worker:
             self.host.setBoard(board, self.slot, self.gen, P.BOARD_STRIDE, json.dumps(_CELL))
         self.debug_hang = set(msg.debug_hang)
         self.debug_crash = set(msg.debug_crash)
+        self.stream_buffer_above = msg.stream_buffer_above or STREAM_BUFFER_ABOVE_BYTES
         counters = json.loads(self.host.counters())
         self._board_set("state", P.BoardState.IDLE)
         self._post(P.Ready(
@@ -293,6 +307,9 @@ class Worker:
         size = int(payload.byteLength)
         if size == 0:
             raise ImageError("bad_input", "the file is empty")
+        if size >= self.stream_buffer_above and info.format in STREAMED_FORMATS:
+            source = scope.keep_source(self.host.openFileSource(payload))
+            return _Input(size=size, buffer=payload, source=source)
         return _Input(size=size, buffer=payload)
 
     async def _load(self, plan: Plan, info: ImageInfo, inp: _Input, msg: P.RunTask,
