@@ -69,8 +69,9 @@ DEFAULT_MAX_PIXELS = PoolConfig.max_pixels
 #: never copied into the wasm heap whole. Measured (measure_pipeline.py allocator): in
 #: this wasm-vips build (mimalloc, 32-bit) each buffer of ~12-15 MiB handed to vips
 #: through embind and freed again grows the heap by 100-150 MiB, on to its 2 GiB maximum;
-#: 11 MiB and 16-48 MiB ones do not. Streaming costs about nothing for a JPEG and ~15%
-#: for a PNG of that size (measure_pipeline.py stream).
+#: 11 MiB and 16-48 MiB ones do not. Streaming costs one hop to this thread per 4 KiB vips
+#: reads, ~60 us each here: +0.5 s on a 34 MB JPEG, +2 s on a 134 MB PNG (2.5 -> 3.0 s,
+#: 3.8 -> 5.8 s; measure_pipeline.py stream), the price of a heap that stays put.
 STREAM_BUFFER_ABOVE_BYTES = 8 * 1024 * 1024
 
 _CELL = {name: i for i, name in enumerate(P.BOARD_FIELDS)}
