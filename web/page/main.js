@@ -3,9 +3,12 @@
 // The scheduler (Python, imgpool.page.app) decides everything; this file only carries out
 // its commands (start/terminate a worker, post a task, set a timer) and forwards events
 // back. Files dropped or picked before Python is ready are queued here, not lost.
-import { loadPyodide } from "/runtime/pyodide/pyodide.mjs";
-import { createUI } from "/page/ui.js";
-import { createPort } from "/page/port.js";
+import { loadPyodide } from "../runtime/pyodide/pyodide.mjs";
+import { createUI } from "./ui.js";
+import { createPort } from "./port.js";
+
+// Every URL is relative to this file, so the app works under any sub-path of a host.
+const RUNTIME = new URL("../runtime/", import.meta.url);
 
 const params = new URLSearchParams(location.search);
 // Automation mode (imgpool optimize): results are PUT to the local runner instead of kept.
@@ -64,16 +67,16 @@ async function boot() {
     ui.status("This page is not cross-origin isolated (COOP/COEP headers missing): wasm-vips cannot run.", true);
   }
   ui.status("Starting Python…");
-  const manifest = await fetchJSON("/runtime/wheels/manifest.json");
+  const manifest = await fetchJSON(new URL("wheels/manifest.json", RUNTIME));
   const pyodide = await loadPyodide({
-    indexURL: "/runtime/pyodide/",
+    indexURL: new URL("pyodide/", RUNTIME).href,
     // Bytecode stdlib built at setup (scripts/build_stdlib.mjs): skips recompiling ~120
     // modules at every boot.
-    ...(manifest.stdlib ? { stdLibURL: `/runtime/wheels/${manifest.stdlib}` } : {}),
+    ...(manifest.stdlib ? { stdLibURL: new URL(`wheels/${manifest.stdlib}`, RUNTIME).href } : {}),
   });
-  await pyodide.loadPackage(new URL(`/runtime/wheels/${manifest.micropip}`, location.href).href);
+  await pyodide.loadPackage(new URL(`wheels/${manifest.micropip}`, RUNTIME).href);
   const micropip = pyodide.pyimport("micropip");
-  await micropip.install(new URL(`/runtime/wheels/${manifest.imgpool}`, location.href).href);
+  await micropip.install(new URL(`wheels/${manifest.imgpool}`, RUNTIME).href);
   micropip.destroy();
   const mod = pyodide.pyimport("imgpool.page.app");
   app = mod.App(port, location.search, navigator.hardwareConcurrency || 1,

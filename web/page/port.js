@@ -43,7 +43,7 @@ export function createPort({ ui, getApp, automationToken = null }) {
 
     startWorker(slot, gen, initJSON) {
       port.terminateWorker(slot);
-      const worker = new Worker("/worker/worker.js", { type: "module", name: `imgpool-${slot}` });
+      const worker = new Worker(new URL("../worker/worker.js", import.meta.url), { type: "module", name: `imgpool-${slot}` });
       workers.set(slot, { worker, gen });
       Atomics.store(board, slot * STRIDE + CELL.cancel_task_id, -1);
       Atomics.store(board, slot * STRIDE + CELL.state, BOOTING);
@@ -175,7 +175,7 @@ export function createPort({ ui, getApp, automationToken = null }) {
                                     name: event.name, format: event.result.format });
     let status = 0, message = "";
     try {
-      const res = await fetch(`/automation/result?${q}`, { method: "PUT", body: output });
+      const res = await fetch(new URL(`../automation/result?${q}`, import.meta.url), { method: "PUT", body: output });
       status = res.status;
       if (!res.ok) message = await res.text();
     } catch (err) {

@@ -4,7 +4,7 @@
 // here. Live progress is read from the status board once per animation frame, not from
 // a message per step.
 
-import { makeZip } from "/page/zip.js";
+import { makeZip } from "./zip.js";
 
 const fmtBytes = (n) => {
   if (n == null) return "";

@@ -16,8 +16,11 @@
 // - the file reader behind `SourceCustom`: synchronous slice reads (FileReaderSync) with
 //   a read-ahead chunk, so a large File streams into vips instead of being copied whole;
 // - the HEIC decoder (libheif with libde265), loaded only when a HEIC file shows up.
-import Vips from "/runtime/vips/vips-es6.js";
-import { loadPyodide } from "/runtime/pyodide/pyodide.mjs";
+import Vips from "../runtime/vips/vips-es6.js";
+import { loadPyodide } from "../runtime/pyodide/pyodide.mjs";
+
+// Every URL is relative to this file, so the app works under any sub-path of a host.
+const RUNTIME = new URL("../runtime/", import.meta.url);
 
 const counters = { vipsInits: 0, pyodideInits: 0, heifInits: 0, transfers: 0,
                    detachedAfterPost: 0, streamedReads: 0, sourceCalls: 0 };
@@ -40,7 +43,7 @@ function getVips() {
   vipsPromise ??= (async () => {
     counters.vipsInits += 1;
     const vips = await Vips({
-      locateFile: (file) => `/runtime/vips/${file}`,
+      locateFile: (file) => new URL(`vips/${file}`, RUNTIME).href,
       // AVIF/HEIF, JPEG XL and SVG loaders/savers, all same-origin.
       dynamicLibraries: ["vips-heif.wasm", "vips-jxl.wasm", "vips-resvg.wasm"],
       instantiateWasm(imports, done) {
@@ -51,7 +54,7 @@ function getVips() {
             if (value instanceof WebAssembly.Memory) wasmMemory = value;
           }
         }
-        WebAssembly.instantiateStreaming(fetch("/runtime/vips/vips.wasm"), imports)
+        WebAssembly.instantiateStreaming(fetch(new URL("vips/vips.wasm", RUNTIME)), imports)
           .then((r) => {
             for (const value of Object.values(r.instance.exports)) {
               if (value instanceof WebAssembly.Table) wasmTable = value;
@@ -120,19 +123,19 @@ async function fetchJSON(url) {
 function getPython() {
   pythonPromise ??= (async () => {
     counters.pyodideInits += 1;
-    const manifest = await fetchJSON("/runtime/wheels/manifest.json");
+    const manifest = await fetchJSON(new URL("wheels/manifest.json", RUNTIME));
     const pyodide = await loadPyodide({
-      indexURL: "/runtime/pyodide/",
+      indexURL: new URL("pyodide/", RUNTIME).href,
       // Bytecode stdlib built at setup (scripts/build_stdlib.mjs): skips recompiling ~120
       // modules at every boot.
-      ...(manifest.stdlib ? { stdLibURL: `/runtime/wheels/${manifest.stdlib}` } : {}),
+      ...(manifest.stdlib ? { stdLibURL: new URL(`wheels/${manifest.stdlib}`, RUNTIME).href } : {}),
     });
     // Count live PyProxies (the leak check reads it); the cost is one stack trace per
     // proxy made, and the pipeline makes none per image.
     pyodide._module.enable_pyproxy_allocation_tracing();
-    await pyodide.loadPackage(new URL(`/runtime/wheels/${manifest.micropip}`, location.href).href);
+    await pyodide.loadPackage(new URL(`wheels/${manifest.micropip}`, RUNTIME).href);
     const micropip = pyodide.pyimport("micropip");
-    await micropip.install(new URL(`/runtime/wheels/${manifest.imgpool}`, location.href).href);
+    await micropip.install(new URL(`wheels/${manifest.imgpool}`, RUNTIME).href);
     micropip.destroy();
     pyodideModule = pyodide;
     return pyodide;
@@ -214,7 +217,7 @@ function seekTo(state, offset, whence) {
 // ---- HEIC ----------------------------------------------------------------------------------
 
 function getHeif() {
-  heifPromise ??= import("/runtime/libheif/libheif-bundle.mjs").then((m) => {
+  heifPromise ??= import("../runtime/libheif/libheif-bundle.mjs").then((m) => {
     counters.heifInits += 1;
     return m.default();
   });
