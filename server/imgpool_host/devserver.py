@@ -13,9 +13,13 @@ Rules:
 - A request target is checked segment by segment before any file-system call: anything that
   could climb out of a mount (`..`, encoded or double-encoded separators and dots,
   backslashes, NUL and control bytes, empty segments such as `//`) is 403. Hidden names
-  (a segment starting with ".") and directories are 404, with no listing. After the join
-  the real path must still lie inside the mount's real root (a symlink pointing outside is
-  404), and only regular files are opened.
+  (a segment starting with ".") and directories are 404, with no listing. The file is then
+  opened segment by segment from a descriptor of the mount's root, never letting the
+  kernel follow a symlink (`beneath.py`): a symlink pointing outside is 404, and a folder
+  swapped for one mid-request cannot lead out either. Only regular files are opened.
+- Malformed request lines (`GARBAGE`, `GET / HTTP/2.0`) get a full HTTP/1.1 error reply:
+  there is no HTTP/0.9 answer without status line and headers.
+- `--verbose` logs escape what a terminal would act on (ESC, BEL, CR...) in request lines.
 - Error bodies are a fixed short text; no byte of a refused path is ever read.
 - Pinned runtimes are not content-hashed, so they get a one-day max-age; app files (web/,
   the wheels) get `no-cache`. Both get ETag/Last-Modified and answer 304 to a match, so a
@@ -31,7 +35,6 @@ import enum
 import os
 import socket
 import socketserver
-import stat
 import sys
 import threading
 import traceback
@@ -41,6 +44,8 @@ from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import unquote
+
+from .beneath import NotBeneath, open_file_beneath
 
 __all__ = [
     "ROOT", "Cache", "Mount", "MOUNTS", "REQUIRED_RUNTIME_FILES", "CSP", "SECURITY_HEADERS",
@@ -146,13 +151,13 @@ INDEX_FILE = "index.html"
 CHUNK_BYTES = 256 * 1024
 #: Seconds an idle keep-alive connection may hold its thread.
 IDLE_TIMEOUT_S = 60
+#: Connections the kernel queues before we accept them (socketserver's default of 5
+#: stalls a burst: a full queue drops SYNs and the client retries after a second).
+LISTEN_BACKLOG = 128
 
 #: handler(request) for an `extra_routes` prefix: it reads what it needs (see
 #: `DevRequestHandler.read_body`) and must send one complete response, e.g. with `send_body`.
 RouteHandler = Callable[["DevRequestHandler"], None]
-
-_OPEN_FLAGS = (os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0)
-               | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_BINARY", 0))
 
 
 class _Refused(Exception):
@@ -217,6 +222,10 @@ class DevRequestHandler(BaseHTTPRequestHandler):
     """One connection. Routing: extra routes, then GET/HEAD of a mounted file, else 405."""
 
     protocol_version = "HTTP/1.1"
+    #: What a request line without a version is taken for. http.server's "HTTP/0.9"
+    #: would make every reply to it (and to a line too malformed to parse) a bare body
+    #: without status line or SECURITY_HEADERS.
+    default_request_version = "HTTP/1.0"
     server_version = "imgpool-devserver"
     sys_version = ""
     timeout = IDLE_TIMEOUT_S
@@ -355,23 +364,11 @@ class DevRequestHandler(BaseHTTPRequestHandler):
             rest = [INDEX_FILE]                # "/" is the page; no other directory is
         if not rest or rest[-1] == "":
             raise _Refused(HTTPStatus.NOT_FOUND)
-        real = os.path.realpath(os.path.join(root, *rest))
-        rel = os.path.relpath(real, root) if os.path.commonpath([root, real]) == root else ".."
-        if rel == "." or rel.startswith("..") or any(p.startswith(".") for p in Path(rel).parts):
-            raise _Refused(HTTPStatus.NOT_FOUND)  # symlink out of the mount, or to a hidden file
         try:
-            fd = os.open(real, _OPEN_FLAGS)
-        except OSError:
+            fd, st = open_file_beneath(root, rest)
+        except NotBeneath:
             raise _Refused(HTTPStatus.NOT_FOUND) from None
-        try:
-            st = os.fstat(fd)
-            if not stat.S_ISREG(st.st_mode):   # a directory, FIFO, device: never read
-                raise _Refused(HTTPStatus.NOT_FOUND)
-            f = open(fd, "rb", buffering=0, closefd=True)
-        except BaseException:
-            os.close(fd)
-            raise
-        with f:
+        with open(fd, "rb", buffering=0, closefd=True) as f:
             self._send_file(f, st, rest[-1], spec.cache)
 
     def _send_file(self, f, st: os.stat_result, name: str, cache: Cache) -> None:
@@ -417,14 +414,23 @@ class DevRequestHandler(BaseHTTPRequestHandler):
 
     def log_message(self, format: str, *args) -> None:
         if self.server.verbose:
-            sys.stderr.write(f"{self.address_string()} {format % args}\n")
+            # The request line is whatever the client sent (latin-1 decoded).
+            line = _printable(f"{self.address_string()} {format % args}")
+            sys.stderr.write(line + "\n")
             sys.stderr.flush()
+
+
+def _printable(text: str) -> str:
+    """`text` with every character a terminal could act on (C0/C1 controls, DEL, other
+    non-printables) written as a Python escape, so a log line is one inert line."""
+    return "".join(ch if ch.isprintable() else ascii(ch)[1:-1] for ch in text)
 
 
 class DevServer(ThreadingHTTPServer):
     """A ThreadingHTTPServer with a mount table, optional extra routes and a `url`."""
 
     daemon_threads = True
+    request_queue_size = LISTEN_BACKLOG
 
     def __init__(self, address: tuple[str, int], mounts: Mapping[str, Mount | os.PathLike | str],
                  verbose: bool = False,

@@ -9,13 +9,18 @@ some of them.
 
 from __future__ import annotations
 
+import collections
 import hashlib
 import http.client
 import os
+import select
 import selectors
 import signal
 import socket
 import subprocess
+import threading
+import time
+from http import HTTPStatus
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -634,3 +639,148 @@ def test_imgpool_serve_reports_a_busy_port(real_base):
                               capture_output=True, timeout=30, cwd=REPO)
     assert proc.returncode == 2
     assert b"cannot listen" in proc.stderr and b"Traceback" not in proc.stderr
+
+
+# -- races, hostile request lines, bursts (issue 10: 7, 8, 9) -----------------------------
+
+#: Bounds of the swap race: whichever comes first.
+RACE_SECONDS = 3.0
+RACE_REQUESTS = 1500
+
+
+def test_folder_swapped_for_a_symlink_mid_request_never_serves_outside(tree, capsys):
+    # A folder inside the mount is swapped back and forth with a symlink to a folder
+    # outside it, while requests for a file under it run. The open must never leave the
+    # mount (with a realpath check followed by an open, ~10% of requests did) and nothing
+    # may end in a 500.
+    site = tree["site"]
+    (site / "swap").mkdir()
+    (site / "swap" / "secret.txt").write_bytes(b"inside")
+    parked = site / ".parked"
+    stop = threading.Event()
+    swaps = 0
+
+    def swapper() -> None:
+        nonlocal swaps
+        while not stop.is_set():
+            os.rename(site / "swap", parked)
+            os.symlink(tree["outside"], site / "swap")
+            os.unlink(site / "swap")
+            os.rename(parked, site / "swap")
+            swaps += 1
+
+    statuses: collections.Counter = collections.Counter()
+    leaked = 0
+    with running_server(mounts={"/": site}) as url:
+        thread = threading.Thread(target=swapper, daemon=True)
+        thread.start()
+        deadline = time.monotonic() + RACE_SECONDS
+        conn = http.client.HTTPConnection(*_addr(url), timeout=5)
+        try:
+            for _ in range(RACE_REQUESTS):
+                if time.monotonic() > deadline:
+                    break
+                conn.request("GET", "/swap/secret.txt")
+                resp = conn.getresponse()
+                body = resp.read()
+                statuses[resp.status] += 1
+                leaked += SECRET in body
+                if resp.getheader("Connection") == "close":
+                    conn.close()
+        finally:
+            conn.close()
+            stop.set()
+            thread.join()
+    assert sum(statuses.values()) >= 50 and swaps >= 50, (statuses, swaps)
+    assert leaked == 0, statuses
+    assert set(statuses) <= {200, 404}, statuses
+    assert "Traceback" not in capsys.readouterr().err
+
+
+def test_symlink_walks_stay_inside_the_mount(base, tree):
+    site = tree["site"]
+    (site / "rel_in.js").symlink_to("sub/../app.js")
+    (site / "sub" / "up.js").symlink_to("../app.js")
+    (site / "sub" / "up_out.js").symlink_to("../../secret.txt")
+    (site / "linkdir_in").symlink_to(site / "sub", target_is_directory=True)
+    (site / "loop_a").symlink_to("loop_b")
+    (site / "loop_b").symlink_to("loop_a")
+    (site / "to_hidden_dir").symlink_to(".hidden/x.js")
+    for path, expected in [("/rel_in.js", b"export const x = 1;\n"),
+                           ("/sub/up.js", b"export const x = 1;\n"),
+                           ("/linkdir_in/deeper/file.txt", b"deep\n")]:
+        assert get(base, path)[::2] == (200, expected), path
+    for path in ("/sub/up_out.js", "/loop_a", "/to_hidden_dir", "/linkdir_in",
+                 "/linkdir_in/", "/app.js/x"):
+        status, _, body = get(base, path)
+        assert status == 404 and SECRET not in body, path
+
+
+def test_verbose_request_lines_escape_terminal_control_characters(tree, capsys):
+    with running_server(mounts={"/": tree["site"]}, verbose=True) as url:
+        raw(url, b"/a\x1b[2J\x1b]0;pwned\x07\rb\x9b31m")
+        get(url, "/app.js")
+    err = capsys.readouterr().err
+    lines = err.splitlines()
+    assert len(lines) == 2, err
+    assert all(ch.isprintable() for ch in "".join(lines)), ascii(err)
+    assert "/a\\x1b[2J\\x1b]0;pwned\\x07\\rb\\x9b31m" in lines[0]
+    assert " 400 " in lines[0] and "GET /app.js" in lines[1]
+
+
+@pytest.mark.parametrize("line, status", [
+    (b"GARBAGE", 400), (b"GET / HTTP/2.0", 505), (b"GET / HTTP/x", 400),
+    (b"GET / HTTP/1.1 extra", 400), (b"G\x1bET / HTTP/1.1", 405),
+])
+def test_malformed_request_lines_get_a_status_line_and_the_headers(base, line, status):
+    with socket.create_connection(_addr(base), timeout=5) as sock:
+        sock.sendall(line + b"\r\nHost: t\r\n\r\n")
+        resp = http.client.HTTPResponse(sock)
+        resp.begin()                                  # raises if there is no status line
+        body = resp.read()
+    assert resp.status == status, body
+    assert body == f"{status} {HTTPStatus(status).phrase}\n".encode()
+    assert_security_headers(resp.headers)
+
+
+def test_request_line_without_a_version_gets_full_headers(base):
+    # http.server would answer it as HTTP/0.9: a bare body, no status line, no headers.
+    with socket.create_connection(_addr(base), timeout=5) as sock:
+        sock.sendall(b"GET /app.js\r\n\r\n")
+        resp = http.client.HTTPResponse(sock)
+        resp.begin()
+        assert (resp.status, resp.read()) == (200, b"export const x = 1;\n")
+    assert_security_headers(resp.headers)
+
+
+def test_a_burst_of_connections_is_queued_not_dropped(tree):
+    # Before the server accepts anything, a burst larger than the old backlog of 5 must
+    # all connect at once (a full backlog drops SYNs: the client retries after ~1 s).
+    burst = 64
+    server = make_server(mounts={"/": tree["site"]})
+    socks = []
+    try:
+        for _ in range(burst):
+            s = socket.socket(server.address_family)
+            s.setblocking(False)
+            s.connect_ex(server.server_address[:2])
+            socks.append(s)
+        _, writable, _ = select.select([], socks, [], 0.5)
+        assert len(writable) == burst
+        thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05},
+                                  daemon=True)
+        thread.start()
+        try:
+            for s in socks:
+                s.setblocking(True)
+                s.settimeout(5)
+                s.sendall(b"HEAD /app.js HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n")
+            for s in socks:
+                assert s.recv(64).startswith(b"HTTP/1.1 200 ")
+        finally:
+            server.shutdown()
+            thread.join()
+    finally:
+        for s in socks:
+            s.close()
+        server.server_close()
