@@ -27,7 +27,7 @@ class AppPage:
         context.on("request", lambda r: app.requests.append(r.url))
         page.on("pageerror", lambda e: app.console_errors.append(str(e)))
         page.goto(base_url + query)
-        page.wait_for_function("window.imgpool && window.imgpool.ready", timeout=10_000)
+        page.wait_for_function("window.imgpool && window.imgpool.ready", timeout=BOOT_TIMEOUT_MS)
         page.evaluate("window.imgpool.ready")
         app.wait_workers_ready()
         return app

@@ -178,3 +178,16 @@ def test_same_size_follows_the_displayed_orientation():
 def test_first_frame_note_names_the_output():
     assert first_frame_note(True, OutputFormat.JPEG, 5) == "first frame of 5 only (jpeg output)"
     assert first_frame_note(False, OutputFormat.WEBP, 3) == "first frame of 3 only"
+
+
+def test_avif_quality_and_effort_map_onto_the_encoders_scale():
+    from imgpool.worker.plan import avif_effort, avif_quality
+    p = make_plan(Options(format="avif"), JPEG)
+    # The defaults give AVIF about WebP q80's size in about WebP's time (measured).
+    assert (p.save_options["Q"], p.save_options["effort"]) == (60, 1)
+    assert [avif_quality(q) for q in (1, 40, 80, 90, 100)] == [1, 30, 60, 80, 100]
+    qs = [avif_quality(q) for q in range(1, 101)]
+    assert qs == sorted(qs) and all(1 <= q <= 100 for q in qs)  # monotonic, in range
+    assert [avif_effort(e) for e in range(10)] == [0, 0, 0, 0, 1, 3, 4, 6, 7, 9]
+    # Other formats keep the user's quality as it is.
+    assert make_plan(Options(format="webp", quality=63), JPEG).save_options["Q"] == 63

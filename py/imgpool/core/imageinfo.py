@@ -43,6 +43,9 @@ class ImageInfo:
     has_alpha: bool | None = None
     #: CMYK JPEG/TIFF.
     cmyk: bool = False
+    #: The file embeds an ICC profile (True), surely has none (False), or the head did not
+    #: say (None). Untagged 8-bit RGB needs no colour transform to become sRGB.
+    icc: bool | None = None
 
     @property
     def known(self) -> bool:
@@ -59,7 +62,7 @@ class ImageInfo:
             "format": self.format.value, "width": self.width, "height": self.height,
             "bands": self.bands, "bit_depth": self.bit_depth, "frames": self.frames,
             "orientation": self.orientation, "progressive": self.progressive,
-            "has_alpha": self.has_alpha, "cmyk": self.cmyk,
+            "has_alpha": self.has_alpha, "cmyk": self.cmyk, "icc": self.icc,
         }
 
     @classmethod

@@ -122,6 +122,7 @@ def _finish(st: dict) -> ImageInfo:
     if not (isinstance(orientation, int) and 1 <= orientation <= 8):
         orientation = None
     has_alpha = st.get("has_alpha")
+    icc = st.get("icc")
     return ImageInfo(
         format=fmt,
         width=pos("width"),
@@ -133,6 +134,7 @@ def _finish(st: dict) -> ImageInfo:
         progressive=bool(st.get("progressive", False)),
         has_alpha=None if has_alpha is None else bool(has_alpha),
         cmyk=bool(st.get("cmyk", False)),
+        icc=None if icc is None else bool(icc),
     )
 
 
@@ -285,6 +287,7 @@ def _parse_jpeg(d: bytes, complete: bool, st: dict) -> None:
     n = len(d)
     pos = 2
     exif_seen = False
+    sof_seen = False
     for _ in range(_MAX_JPEG_SEGMENTS):
         if pos >= n or d[pos] != 0xFF:
             return                      # end of head, or not a marker: stop, keep what we have
@@ -297,14 +300,16 @@ def _parse_jpeg(d: bytes, complete: bool, st: dict) -> None:
         if m == 0x01 or m == 0xD8 or 0xD0 <= m <= 0xD7:
             continue                    # stand-alone markers
         if m == 0xD9 or m == 0xDA:
-            return                      # EOI / SOS before any SOF: nothing more in the header
+            if sof_seen:
+                st.setdefault("icc", False)  # every header segment seen: no profile
+            return                      # EOI / SOS: nothing more in the header
         if pos + 2 > n:
             return
         length = _u16be(d, pos)
         if length < 2:
             return
         body = pos + 2
-        if m in _SOF:
+        if m in _SOF and not sof_seen:
             if length < 8 or body + 6 > n:
                 return
             precision = d[body]
@@ -323,8 +328,11 @@ def _parse_jpeg(d: bytes, complete: bool, st: dict) -> None:
             st["progressive"] = m in _SOF_PROGRESSIVE
             st["has_alpha"] = False
             st["frames"] = 1
-            return
-        if m == 0xE1 and not exif_seen and d[body:body + 6] == b"Exif\x00\x00":
+            sof_seen = True
+            # Walk on to SOS: an ICC profile (APP2) may still follow the frame header.
+        elif m == 0xE2 and d[body:body + 12] == b"ICC_PROFILE\x00":
+            st["icc"] = True
+        elif m == 0xE1 and not exif_seen and d[body:body + 6] == b"Exif\x00\x00":
             exif_seen = True
             # The segment may run past the head: IFD0 is at its start, so try anyway.
             o = _tiff_orientation(d[body + 6:min(pos + length, n)])
@@ -372,6 +380,8 @@ def _parse_png(d: bytes, complete: bool, st: dict) -> None:
             # keep walking (cheap jumps) only to find an eXIf written after the data
         elif not data_reached and ctag == b"tRNS":
             trns = True
+        elif not data_reached and ctag == b"iCCP":
+            st["icc"] = True
         elif not data_reached and ctag == b"acTL" and length >= 8 and body + 4 <= n:
             actl_frames = _u32be(d, body)
         elif ctag == b"eXIf" and "orientation" not in st:
@@ -385,6 +395,8 @@ def _parse_png(d: bytes, complete: bool, st: dict) -> None:
         st["frames"] = actl_frames
     elif data_reached:
         st["frames"] = 1
+    if data_reached:
+        st.setdefault("icc", False)        # iCCP must come before IDAT
     if ctype in (0, 2, 3):
         # tRNS must come before IDAT: only once IDAT is reached is "no tRNS" final.
         if trns:
@@ -408,6 +420,7 @@ def _parse_gif(d: bytes, complete: bool, st: dict) -> None:
     width, height = sw, sh
     st["width"] = width or None
     st["height"] = height or None
+    st["icc"] = False                       # libvips' GIF loader attaches no profile
     pos = 13
     if packed & 0x80:
         pos += 3 << ((packed & 7) + 1)
@@ -497,6 +510,7 @@ def _parse_webp(d: bytes, complete: bool, st: dict) -> None:
         st["width"] = (_u16le(d, body + 6) & 0x3FFF) or None
         st["height"] = (_u16le(d, body + 8) & 0x3FFF) or None
         st["bands"], st["has_alpha"], st["frames"] = 3, False, 1
+        st["icc"] = False                   # a simple-format WebP has no ICCP chunk
         return
     if fourcc == b"VP8L":
         if body + 5 > n or d[body] != 0x2F:
@@ -508,6 +522,7 @@ def _parse_webp(d: bytes, complete: bool, st: dict) -> None:
         st["height"] = ((bits >> 14) & 0x3FFF) + 1
         alpha = bool((bits >> 28) & 1)
         st["bands"], st["has_alpha"], st["frames"] = (4 if alpha else 3), alpha, 1
+        st["icc"] = False
         return
     if fourcc != b"VP8X" or size < 10 or body + 10 > n:
         return
@@ -516,6 +531,7 @@ def _parse_webp(d: bytes, complete: bool, st: dict) -> None:
     st["height"] = _u24le(d, body + 7) + 1
     alpha = bool(flags & 0x10)
     animated = bool(flags & 0x02)
+    st["icc"] = bool(flags & 0x20)          # the VP8X ICC flag says whether ICCP follows
     st["bands"], st["has_alpha"] = (4 if alpha else 3), alpha
     if not animated:
         st["frames"] = 1
