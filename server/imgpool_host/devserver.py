@@ -446,6 +446,13 @@ class DevServer(ThreadingHTTPServer):
         self.route_prefixes = sorted(self.extra_routes, key=len, reverse=True)
         super().__init__(address, DevRequestHandler)
 
+    def handle_error(self, request, client_address) -> None:
+        # A client resetting or dropping its connection (a browser closing a keep-alive
+        # socket, a tab closed mid-request) is routine: no traceback for it.
+        if isinstance(sys.exc_info()[1], (ConnectionError, TimeoutError)):
+            return
+        super().handle_error(request, client_address)
+
     def server_bind(self) -> None:
         # HTTPServer.server_bind calls socket.getfqdn(), a reverse DNS lookup that can
         # stall for seconds on a machine without network; we do not need the name.

@@ -17,6 +17,7 @@ import select
 import selectors
 import signal
 import socket
+import struct
 import subprocess
 import threading
 import time
@@ -784,3 +785,18 @@ def test_a_burst_of_connections_is_queued_not_dropped(tree):
         for s in socks:
             s.close()
         server.server_close()
+
+
+def test_a_client_resetting_its_connection_prints_no_traceback(base, capsys):
+    # A browser dropping a keep-alive connection (reset while the server waits for the
+    # next request, or halfway through one) is routine, not a server error.
+    for request in (b"GET /app.js HTTP/1.1\r\nHost: t\r\n\r\n", b"GET /app.js HTTP/1.1\r\n"):
+        sock = socket.create_connection(_addr(base), timeout=5)
+        sock.sendall(request)
+        time.sleep(0.3)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        sock.close()
+    time.sleep(0.5)                                   # the server threads see the resets
+    assert get(base, "/app.js")[0] == 200
+    err = capsys.readouterr().err
+    assert "Traceback" not in err and "ConnectionResetError" not in err, err
