@@ -28,6 +28,9 @@ WASM_HEAP_MAX_BYTES = 2 * GIB
 MAX_POOL_SIZE = 16
 #: An explicit override may go higher (the benchmark's naive one-worker-per-image pool).
 MAX_POOL_OVERRIDE = 64
+#: The memory budget's bounds (bytes): the CLI states them in its own unit (MiB).
+MIN_MEMORY_BUDGET_BYTES = 16 * MIB
+MAX_MEMORY_BUDGET_BYTES = 64 * GIB
 
 
 class ConfigError(ValueError):
@@ -101,7 +104,7 @@ class PoolConfig:
                     f"policy must be one of {[p.value for p in QueuePolicy]}, not {self.policy!r}"
                 ) from None
         _check_int(self, "pool_size", 1, MAX_POOL_OVERRIDE)
-        _check_int(self, "memory_budget_bytes", 16 * MIB, 64 * GIB)
+        _check_int(self, "memory_budget_bytes", MIN_MEMORY_BUDGET_BYTES, MAX_MEMORY_BUDGET_BYTES)
         _check_int(self, "max_pixels", 1, 10**11)
         _check_int(self, "max_file_bytes", 1, 64 * GIB)
         _check_int(self, "heavy_lane_slots", 0, MAX_POOL_OVERRIDE)

@@ -16,7 +16,8 @@ How each page event moves a fed file (`fed` puts it in flight and waiting):
     task_done       the result was made; the event is kept for the record's details
     upload_done     DONE if the answer was 201 and the sink wrote it, else FAILED
                     (write_failed)
-    task_failed     FAILED with the page's reason and message
+    task_failed     FAILED with the page's reason and message (its advice made right for
+                    the command line by `hostmessages.for_host`)
     task_cancelled  CANCELLED
 
 Rules:
@@ -39,6 +40,7 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from .batchplan import Job
+from .hostmessages import for_host
 from .report import FileFinished, FileRecord, FileStarted, FileStatus, HostReason, RunEvent
 
 if TYPE_CHECKING:
@@ -94,8 +96,9 @@ class BatchLedger:
             self.settle_failed(name, HostReason.WRITE_FAILED.value,
                                f"the result could not be written ({status}: {text})")
         elif kind == "task_failed":
-            self.settle_failed(name, str(event.get("reason") or "bad_input"),
-                               str(event.get("message") or ""))
+            reason = str(event.get("reason") or "bad_input")
+            self.settle_failed(name, reason,
+                               for_host(self.jobs[name], reason, str(event.get("message") or "")))
         elif kind == "task_cancelled":
             self._settle(FileRecord(**self._base(name), status=FileStatus.CANCELLED,
                                     reason="cancelled", message="cancelled"))

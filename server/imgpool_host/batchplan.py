@@ -9,7 +9,9 @@ under OUT, also the tag the page reports it by), predicts its output path from t
 options (`predicted_suffixes`, `output_path`) and settles up front what needs no browser:
 
 - an unreadable entry (dangling link, not a regular file, name not UTF-8) is FAILED
-  with `bad_input`, so nothing found is left out silently;
+  with `bad_input` and a message naming what it is, so nothing found is left out
+  silently; its name is kept as found (undecodable bytes as surrogateescape), so the
+  report names the very file;
 - an output two inputs would share, or that would replace an input, is FAILED with
   `conflict` (the first input in walk order keeps the output);
 - an output already up to date is SKIPPED (unless `force`).
@@ -26,9 +28,11 @@ Rules:
 - Names: with one input, relative to it (a single file keeps just its file name); with
   several, each input's own name is the first segment. Two inputs sharing that name,
   a missing input, or OUT inside (or equal to) an input raise BatchUsageError.
-- Up to date means: the output exists and its mtime is not older than the input's. The
-  output's extension is predicted from the options (for `format=same`, from the input's
-  extension); an output that ends up under another extension is simply redone next time.
+- Up to date means: OUT's journal (`outjournal`) recorded writing this output from this
+  input with these options, and both files still match the record (size, then hash when
+  the mtime moved). A modification time alone never counts. The output's extension is
+  predicted from the options (for `format=same`, from the input's extension); an output
+  that ends up under another extension is simply redone next time.
 """
 
 from __future__ import annotations
@@ -45,11 +49,12 @@ from imgpool.options import EXTENSIONS, Options, OutputFormat
 from imgpool.worker.plan import resolve_format
 
 from .batcherrors import BatchUsageError
+from .outjournal import OutputJournal
 from .report import FileRecord, FileStatus, HostReason
 
 __all__ = [
     "Job", "BatchPlan", "plan_batch", "collect_inputs", "check_out", "predicted_suffixes",
-    "result_suffix", "output_path", "is_up_to_date",
+    "result_suffix", "output_path",
 ]
 
 #: Input extension -> the format a header would most likely show: used only to predict
@@ -86,6 +91,7 @@ class BatchPlan:
     settled: dict[str, FileRecord] = field(default_factory=dict)  #: skipped + conflicts
     order: list[str] = field(default_factory=list)        #: every name, in walk order
     inputs: set[str] = field(default_factory=set)         #: real paths of all inputs
+    journal: OutputJournal | None = None                  #: OUT's record of past writes
 
 
 @dataclass(frozen=True)
@@ -153,17 +159,31 @@ def _found(path: Path, name: str) -> _Found:
     except OSError as exc:
         return _Found(path, name, None, f"cannot read the file: {exc.strerror or exc}")
     if not stat.S_ISREG(st.st_mode):
-        return _Found(path, name, None, "not a regular file")
+        return _Found(path, name, None, f"not a regular file but {_kind(st.st_mode)}: "
+                                        "only regular files are optimized")
     try:
         name.encode("utf-8")
     except UnicodeEncodeError:
-        return _Found(path, name.encode("utf-8", "replace").decode(), None,
-                      "the file name is not valid UTF-8: rename the file")
+        return _Found(path, name, None, "the file name is not valid UTF-8, which the "
+                                        "browser cannot carry: rename the file")
     return _Found(path, name, st)
 
 
+def _kind(mode: int) -> str:
+    """What a non-regular file is, in words."""
+    for test, words in ((stat.S_ISFIFO, "a named pipe (FIFO)"), (stat.S_ISSOCK, "a socket"),
+                        (stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device"),
+                        (stat.S_ISDIR, "a folder")):
+        if test(mode):
+            return words
+    return "a special file"
+
+
 def check_out(out: str | os.PathLike, inputs: Iterable[str | os.PathLike]) -> Path:
-    """OUT's real path; BatchUsageError if OUT is a file or lies inside (or is) an input."""
+    """OUT's real path; BatchUsageError if OUT is empty, a file, or lies inside (or is)
+    an input."""
+    if not os.fspath(out):
+        raise BatchUsageError("OUT is empty: give -o the folder to write into")
     out_real = Path(os.path.realpath(os.fspath(out)))
     if out_real.exists() and not out_real.is_dir():
         raise BatchUsageError(f"OUT {os.fspath(out)} exists and is not a folder: "
@@ -213,21 +233,13 @@ def output_path(out: Path, name: str, suffix: str) -> Path:
     return out.joinpath(*rel.parent.parts, stem + suffix)
 
 
-def is_up_to_date(input_st: os.stat_result, output: Path) -> bool:
-    """The output is a regular file whose mtime is not older than the input's."""
-    try:
-        st = os.stat(output)
-    except OSError:
-        return False
-    return stat.S_ISREG(st.st_mode) and st.st_mtime_ns >= input_st.st_mtime_ns
-
-
 def plan_batch(paths: Iterable[str | os.PathLike], out: str | os.PathLike,
                options: Options, force: bool = False) -> BatchPlan:
     """Walk, name, predict outputs, settle skips and conflicts. Touches nothing on disk."""
     paths = list(paths)
     found = collect_inputs(paths)
     plan = BatchPlan(out=check_out(out, paths))
+    plan.journal = journal = OutputJournal(plan.out, options)
     plan.inputs = {os.path.realpath(f.path) for f in found}
     claimed: dict[Path, str] = {}
     for item in found:
@@ -253,7 +265,7 @@ def plan_batch(paths: Iterable[str | os.PathLike], out: str | os.PathLike,
         for o in outputs:
             claimed[o] = item.name
         current = None if force else next(
-            (o for o in outputs if is_up_to_date(item.st, o)), None)
+            (o for o in outputs if journal.is_current(o, item.path, item.st)), None)
         if current is not None:
             plan.settled[item.name] = FileRecord(
                 **base, status=FileStatus.SKIPPED, output=str(current),

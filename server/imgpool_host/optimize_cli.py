@@ -9,8 +9,9 @@ flags given on the command line win.
 Exit status:
   0    every file done or already up to date
   1    some files failed (each listed on stderr with its reason code and message)
-  2    usage: bad option, missing input, OUT inside an input, no browser, no runtimes,
-       or the page could not start; nothing was processed (one line says what to do)
+  2    usage: bad option, missing input, OUT inside an input or not writable, a --report
+       path that is a folder, an input or an output, no browser, no runtimes, or the
+       page could not start; nothing was processed (one line says what to do)
   130  interrupted (Ctrl-C / SIGTERM): finished outputs are kept, run again to resume
 """
 
@@ -18,13 +19,15 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import sys
 import tomllib
 from pathlib import Path
 from typing import Any
 
-from imgpool.config import MIB, QueuePolicy
+from imgpool.config import (MAX_MEMORY_BUDGET_BYTES, MAX_POOL_OVERRIDE, MIB,
+                            MIN_MEMORY_BUDGET_BYTES, QueuePolicy)
 from imgpool.options import (ColourHandling, Fit, MetadataPolicy, Options, OptionsError,
                              OutputFormat)
 
@@ -94,8 +97,9 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
         description="Optimize images headlessly through the app (Chromium + wasm-vips).\n"
                     "Folders are walked recursively (hidden files skipped); OUT mirrors "
-                    "their structure.\nOutputs already up to date are skipped, so an "
-                    "interrupted run resumes.",
+                    "their structure.\nOutputs already up to date (recorded in OUT's "
+                    "journal as made from the same input with the same options, and still "
+                    "intact)\nare skipped, so an interrupted run resumes.",
         epilog=__doc__[__doc__.index("Exit status:"):])
     parser.add_argument("inputs", nargs="+", metavar="IN", help="image files or folders")
     parser.add_argument("-o", "--out", required=True, metavar="OUT", help="output folder")
@@ -111,7 +115,8 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     run_g = parser.add_argument_group("run")
     run_g.add_argument("--preset", metavar="FILE",
                        help="JSON or TOML file of option/pool field names; flags override it")
-    run_g.add_argument("--report", metavar="FILE", help="write a JSON report here")
+    run_g.add_argument("--report", metavar="FILE",
+                       help="write a JSON report here (never onto an input or an output)")
     run_g.add_argument("--force", action="store_true", help="redo outputs that are up to date")
     run_g.add_argument("--quiet", action="store_true", help="no progress output")
     run_g.add_argument("--json", action="store_true",
@@ -161,10 +166,12 @@ def settings_from_args(args: argparse.Namespace) -> tuple[dict[str, Any], dict[s
         if value is not None:
             options[field] = value
     if args.workers is not None:
-        pool["pool_size"] = _number("--workers", args.workers, int)
+        pool["pool_size"] = int(_number("--workers", args.workers, 1, MAX_POOL_OVERRIDE,
+                                        whole=True))
     if args.memory_budget is not None:
-        pool["memory_budget_bytes"] = int(_number("--memory-budget", args.memory_budget, float)
-                                          * MIB)
+        mib = _number("--memory-budget", args.memory_budget, MIN_MEMORY_BUDGET_BYTES // MIB,
+                      MAX_MEMORY_BUDGET_BYTES // MIB, unit=" MiB")
+        pool["memory_budget_bytes"] = int(mib * MIB)
     if args.policy is not None:
         pool["policy"] = args.policy.strip().lower()
     try:
@@ -176,19 +183,24 @@ def settings_from_args(args: argparse.Namespace) -> tuple[dict[str, Any], dict[s
     return options, pool
 
 
-def _number(flag: str, text: str, kind):
+def _number(flag: str, text: str, lo: float, hi: float, whole: bool = False,
+            unit: str = "") -> float:
+    """`text` as a finite number from `lo` to `hi` (a whole one if `whole`: "2.0" is
+    fine, "2.5" is not); UsageError naming the flag, the range and its unit otherwise."""
+    kind = "a whole number" if whole else "a number"
+    wanted = f"{flag} must be {kind} from {lo:g} to {hi:g}{unit}; got {text!r}"
     try:
-        value = kind(text)
+        value = float(text)
     except ValueError:
-        raise UsageError(f"{flag} must be a number; got {text!r}") from None
-    if value != value or value <= 0:
-        raise UsageError(f"{flag} must be more than 0; got {text!r}")
+        raise UsageError(wanted) from None
+    if not math.isfinite(value) or not lo <= value <= hi or (whole and not value.is_integer()):
+        raise UsageError(wanted)
     return value
 
 
 def run(args: argparse.Namespace) -> int:
     from .browser import BrowserNotFound
-    from .progress import Progress, one_line
+    from .progress import Progress, one_line, printable
     from .runner import BatchError, BatchUsageError, run_batch
 
     try:
@@ -203,6 +215,10 @@ def run(args: argparse.Namespace) -> int:
         report = run_batch(args.inputs, args.out, options, pool=pool, browser=args.browser,
                            force=args.force, on_event=progress, report_path=args.report,
                            page_log=page_log)
+    except OSError as exc:                  # e.g. the report (checked first) at the very end
+        where = f" ({printable(os.fsdecode(exc.filename))})" if exc.filename else ""
+        print(f"{PROG}: error: {exc.strerror or exc}{where}", file=sys.stderr)
+        return EXIT_FAILED
     except KeyboardInterrupt:                   # before the run had started the browser
         print(f"{PROG}: interrupted before anything was written", file=sys.stderr)
         return EXIT_INTERRUPTED
@@ -218,9 +234,11 @@ def run(args: argparse.Namespace) -> int:
     if failed:
         print(f"{PROG}: {len(failed)} of {len(report.files)} files failed:", file=sys.stderr)
         for r in failed:
-            print(f"  {r.input}: {r.reason}: {one_line(r.message)}", file=sys.stderr)
+            print(f"  {printable(r.input)}: {r.reason}: {printable(one_line(r.message))}",
+                  file=sys.stderr)
     if report.error:
-        print(f"{PROG}: the run stopped early: {report.error}", file=sys.stderr)
+        print(f"{PROG}: the run stopped early: {printable(one_line(report.error))}",
+              file=sys.stderr)
     if report.interrupted:
         print(f"{PROG}: interrupted; finished outputs are kept; run the same command again "
               "to do the rest", file=sys.stderr)
@@ -229,5 +247,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _usage(message: str) -> int:
-    print(f"{PROG}: error: {message}", file=sys.stderr)
+    from .progress import printable
+
+    print(f"{PROG}: error: {printable(message)}", file=sys.stderr)
     return EXIT_USAGE

@@ -13,12 +13,16 @@ writes. Which mode, chosen by `Progress.choose` from the CLI flags and the termi
 The numbers come from a `Tally` and the text from pure functions (`render_bar`,
 `format_bytes`, `format_duration`), so both are tested without a terminal. Rates count
 from the first file a worker started, so browser start-up does not dilute images/s.
+
+File names are whatever is on disk: ESC, BEL, CR or a newline in a name would move the
+cursor, recolour or rewrite the terminal, and a byte that is not UTF-8 cannot even be
+encoded. Every name, path and message shown as text goes through `printable`, which
+writes such characters as escapes (`\x1b`, `\n`, `\xff`). JSON lines use `jsontext`.
 """
 
 from __future__ import annotations
 
 import enum
-import json
 import shutil
 import sys
 import time
@@ -26,11 +30,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TextIO
 
+from . import jsontext
 from .report import (FileFinished, FileRecord, FileStarted, FileStatus, RunEvent, RunFinished,
                      RunPlanned)
 
 __all__ = ["Mode", "Progress", "Tally", "render_bar", "format_bytes", "format_duration",
-           "format_record", "format_summary", "one_line"]
+           "format_record", "format_summary", "one_line", "printable"]
 
 #: Shortest time between two redraws of the bar (s).
 REDRAW_S = 0.1
@@ -53,6 +58,22 @@ def one_line(text: str, limit: int = MESSAGE_CHARS) -> str:
     """`text` with all whitespace runs (newlines too) as one space, cut to `limit`."""
     flat = " ".join(str(text).split())
     return flat if len(flat) <= limit else flat[: limit - 3] + "..."
+
+
+def printable(text: str) -> str:
+    """`text` with every character a terminal would act on written as an escape: controls
+    as `\\n`, `\\x1b`..., a byte that was not UTF-8 (a surrogateescape) as `\\xff`."""
+    if str(text).isprintable():
+        return str(text)
+    return "".join(_escape(ch) for ch in str(text))
+
+
+def _escape(ch: str) -> str:
+    if ch.isprintable():
+        return ch
+    if "\udc80" <= ch <= "\udcff":
+        return f"\\x{ord(ch) - 0xDC00:02x}"
+    return ch.encode("unicode_escape", "backslashreplace").decode("ascii")
 
 
 def format_bytes(n: float) -> str:
@@ -142,12 +163,12 @@ def format_record(r: FileRecord) -> str:
         when = f"  {r.time_s:.2f} s" if r.time_s is not None else ""
         who = f"  worker {r.worker}" if r.worker is not None else ""
         note = f"  ({r.note})" if r.note else ""
-        return f"done      {r.name} -> {r.output}  {size}{when}{who}{note}"
+        return f"done      {printable(r.name)} -> {printable(r.output or '')}  {size}{when}{who}{note}"
     if r.status is FileStatus.FAILED:
-        return f"failed    {r.name}: {r.reason}: {one_line(r.message)}"
+        return f"failed    {printable(r.name)}: {r.reason}: {printable(one_line(r.message))}"
     if r.status is FileStatus.CANCELLED:
-        return f"cancelled {r.name}"
-    return f"skipped   {r.name} ({r.message or 'up to date'})"
+        return f"cancelled {printable(r.name)}"
+    return f"skipped   {printable(r.name)} ({r.message or 'up to date'})"
 
 
 def format_summary(report) -> str:
@@ -206,8 +227,11 @@ class Progress:
     def _planned(self, e: RunPlanned) -> None:
         if self.mode is Mode.JSON:
             self._json({"event": "planned", "total": e.total, "to_run": e.to_run,
-                        "skipped": e.skipped, "failed": e.failed})
-        elif self.mode is Mode.LINES:
+                        "skipped": e.skipped, "failed": e.failed, "notes": list(e.notes)})
+            return
+        for note in e.notes if self.mode is not Mode.QUIET else ():
+            self.err.write(f"imgpool: note: {printable(note)}\n")
+        if self.mode is Mode.LINES:
             self._line(f"imgpool: {e.total} files: {e.to_run} to optimize, "
                        f"{e.skipped} up to date" + (f", {e.failed} failed" if e.failed else ""))
         elif self.mode is Mode.BAR:
@@ -252,7 +276,7 @@ class Progress:
         self.out.flush()
 
     def _json(self, obj: dict) -> None:
-        self.out.write(json.dumps(obj, ensure_ascii=False) + "\n")
+        self.out.write(jsontext.dumps(obj) + "\n")
         self.out.flush()
 
 

@@ -17,19 +17,21 @@ Rules:
 - A record's `output` is set only when a file exists there because of this run (DONE) or
   was already up to date (SKIPPED).
 - `Report.write` is atomic (temporary file, then rename), like the images.
+- The JSON is valid UTF-8 whatever the file names: a name that is not valid UTF-8 keeps
+  its bytes as `\\udcXX` escapes (`jsontext`), so it is carried losslessly.
 """
 
 from __future__ import annotations
 
-from .atomicfile import write_atomic
-
 import dataclasses
 import enum
-import json
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Union
+
+from . import jsontext
+from .atomicfile import write_atomic
 
 __all__ = [
     "FileStatus", "HostReason", "FileRecord", "Report", "RunPlanned", "FileStarted",
@@ -114,6 +116,7 @@ class Report:
     boot_s: float = 0.0                        #: browser launch to page ready
     interrupted: bool = False                  #: stopped by Ctrl-C / SIGTERM
     error: str = ""                            #: why the run stopped early, if it did
+    notes: list[str] = field(default_factory=list)  #: what the run changed, e.g. a capped pool
 
     def count(self, status: FileStatus) -> int:
         return sum(1 for f in self.files if f.status is status)
@@ -154,6 +157,7 @@ class Report:
             "boot_s": round(self.boot_s, 3),
             "interrupted": self.interrupted,
             "error": self.error,
+            "notes": list(self.notes),
             "options": self.options,
             "pool": self.pool,
             "totals": self.totals,
@@ -161,7 +165,7 @@ class Report:
         }
 
     def to_json(self, indent: int | None = 2) -> str:
-        return json.dumps(self.to_dict(), indent=indent, ensure_ascii=False)
+        return jsontext.dumps(self.to_dict(), indent=indent)
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "Report":
@@ -170,7 +174,8 @@ class Report:
             options=dict(data.get("options", {})), pool=dict(data.get("pool", {})),
             started_at=data.get("started_at", ""), wall_s=data.get("wall_s", 0.0),
             process_s=data.get("process_s", 0.0), boot_s=data.get("boot_s", 0.0),
-            interrupted=bool(data.get("interrupted", False)), error=data.get("error", ""))
+            interrupted=bool(data.get("interrupted", False)), error=data.get("error", ""),
+            notes=list(data.get("notes", [])))
 
     def write(self, path: str | os.PathLike) -> Path:
         """Write the JSON report atomically (creating its folder); return the path."""
@@ -190,6 +195,7 @@ class RunPlanned:
     to_run: int
     skipped: int
     failed: int          #: failed at planning time (conflicts)
+    notes: tuple[str, ...] = ()  #: said once before the run, e.g. the pool was capped
 
 
 @dataclass(frozen=True)

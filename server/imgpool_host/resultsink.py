@@ -13,7 +13,8 @@ The dev server runs in-process with one extra route, `ROUTE_PREFIX`, owned by a
    `output_path`, and refuses one that, symlinks resolved, is not strictly inside OUT;
 4. claims the name and the target under a lock (one write per name, one name per
    target, never an input's path), reads the whole body, re-checks the bounds (a folder
-   may have become a symlink meanwhile) and writes with `write_atomic`.
+   may have become a symlink meanwhile) and writes with `write_atomic`, recording the
+   output in OUT's journal (when it has one) just before the rename.
 
 `close()` turns new uploads away (503) and waits for the writes already running, so
 the runner can stop the browser knowing no write of this run is half done.
@@ -42,6 +43,7 @@ from imgpool.config import MIB
 
 from .atomicfile import current_umask, write_atomic
 from .batchplan import Job, output_path, result_suffix
+from .outjournal import OutputJournal
 
 __all__ = [
     "ROUTE_PREFIX", "RESULT_PATH", "MAX_RESULT_BYTES", "CANCEL_GRACE_S", "ResultSink",
@@ -94,8 +96,9 @@ class ResultSink:
     returns no temp file of this run is left."""
 
     def __init__(self, token: str, out: Path, jobs: Iterable[Job],
-                 protected: Iterable[str] = ()):
+                 protected: Iterable[str] = (), journal: OutputJournal | None = None):
         self.token = token
+        self.journal = journal
         self.out = Path(os.path.realpath(out))
         self.jobs = {j.name: j for j in jobs}
         self.protected = set(protected)          # real paths that must never be replaced
@@ -192,17 +195,38 @@ class ResultSink:
             self._idle.notify_all()
 
     def _write(self, name: str, target: Path, body: bytes, fmt: str, task_id: int) -> None:
+        job = self.jobs[name]
+        record = None
+        if self.journal is not None:
+            def record(temp: Path) -> None:
+                self.journal.record(temp, target, job.source, job.size_bytes, job.mtime_ns)
         try:
-            target.parent.mkdir(parents=True, exist_ok=True)
+            try:
+                target.parent.mkdir(parents=True, exist_ok=True)
+            except (FileExistsError, NotADirectoryError):
+                raise _Refused(409, self._file_in_the_way(target)) from None
             if not _inside(self.out, target):    # a folder became a symlink meanwhile
                 raise _Refused(403, "output would be outside OUT")
             if target.is_dir():
-                raise _Refused(409, "a folder is in the way of the output")
-            write_atomic(target, body, mode=self._mode)
+                raise _Refused(409, f"a folder is in the way: {self._rel(target)} in OUT is a "
+                                    "folder, so this output cannot be written there")
+            write_atomic(target, body, mode=self._mode, before_replace=record)
         except OSError as exc:
             raise _Refused(500, f"could not write {target.name}: {exc.strerror or exc}") from None
         with self._lock:
             self.written[name] = Written(target, len(body), fmt, task_id)
+
+    def _rel(self, path: Path) -> str:
+        return path.relative_to(self.out).as_posix()
+
+    def _file_in_the_way(self, target: Path) -> str:
+        """Which file in OUT stands where a folder of `target`'s path must go."""
+        for parent in reversed(target.relative_to(self.out).parents[:-1]):
+            path = self.out / parent
+            if path.exists() and not path.is_dir():
+                return (f"a file is in the way: {parent.as_posix()} in OUT is a file, so "
+                        f"the folder for {self._rel(target)} cannot be made there")
+        return f"the folder for {self._rel(target)} cannot be made in OUT"
 
     def close(self, timeout_s: float = CANCEL_GRACE_S) -> bool:
         """Refuse new uploads; wait for the ones writing. False if some did not finish."""

@@ -9,12 +9,15 @@ orchestrates; each step has its own module:
    and pool settings; walk the inputs, name each file (the relative POSIX path it is
    mirrored to under OUT), predict its output, settle what needs no browser (up to date:
    SKIPPED; two inputs for one output, or an output replacing an input: FAILED with
-   `conflict`). Usage errors raise `BatchUsageError` or `BrowserNotFound` before anything
-   starts; a run with nothing to send never starts a browser.
+   `conflict`). Check the report path and make OUT (`runpaths`). Usage errors raise
+   `BatchUsageError` or `BrowserNotFound` before anything starts; a run with nothing to
+   send never starts a browser. An explicit pool size is capped to what the machine can
+   boot (`batchsettings.cap_workers`; the report's notes say so).
 2. Serve (`resultsink`, `atomicfile`). Sweep temp files killed runs left in OUT; run
    the dev server in-process on a free loopback port with one extra route,
    `/automation/`, owned by a `ResultSink` that checks the token, looks each name up
-   among the planned jobs and writes atomically inside OUT.
+   among the planned jobs and writes atomically inside OUT, recording each output in
+   OUT's journal (`outjournal`) so the next run knows what is really up to date.
 3. Drive (`pagedriver`, `batchledger`). Chromium opens the page in automation mode; files
    are fed by path, a chunk at a time under backpressure; page events are drained and
    settled by the ledger; a file is DONE when its result has been written.
@@ -57,9 +60,10 @@ from . import devserver
 # Re-exported (callers and tests import these from `runner`); each has its home module.
 from .atomicfile import PART_SUFFIX, sweep_stale_parts, write_atomic  # noqa: F401
 from .batcherrors import BatchError, BatchUsageError
-from .batchplan import (BatchPlan, Job, check_out, collect_inputs, is_up_to_date,  # noqa: F401
-                        output_path, plan_batch, predicted_suffixes, result_suffix)
-from .batchsettings import POOL_URL_PARAMS, make_options, pool_query, pool_settings  # noqa: F401
+from .batchplan import (BatchPlan, Job, check_out, collect_inputs, output_path,  # noqa: F401
+                        plan_batch, predicted_suffixes, result_suffix)
+from .batchsettings import (POOL_URL_PARAMS, cap_workers, make_options, pool_query,  # noqa: F401
+                            pool_settings)
 from .browser import BrowserNotFound, find_browser
 from .pagedriver import (BOOT_TIMEOUT_S, DEFAULT_CHUNK, INPUT_SELECTOR,  # noqa: F401
                          POLL_MS, QUEUE_PER_WORKER, STALL_MARGIN_S, PageDriver)
@@ -67,6 +71,7 @@ from .report import (FileFinished, FileRecord, FileStatus, Report, RunEvent, Run
                      RunPlanned)
 from .resultsink import (CANCEL_GRACE_S, MAX_RESULT_BYTES, RESULT_PATH,  # noqa: F401
                          ROUTE_PREFIX, ResultSink, Written, _Refused, is_clean_name)
+from .runpaths import check_report_path, prepare_out
 
 __all__ = [
     "run_batch", "Report", "FileRecord", "BatchUsageError", "BatchError", "Job", "BatchPlan",
@@ -147,32 +152,39 @@ def run_batch(paths: str | os.PathLike | Iterable[str | os.PathLike], out: str |
     if isinstance(paths, (str, os.PathLike)):
         paths = [paths]
     opts = make_options(options)
-    settings = pool_settings(pool)
+    settings, cap_note = cap_workers(pool_settings(pool))
     if chunk_size < 1:
         raise BatchUsageError("chunk_size must be at least 1")
     plan = plan_batch(paths, out, opts, force)
+    report_file = None if report_path is None else check_report_path(report_path, plan, paths)
     exe = find_browser(browser)
     missing = _missing_runtimes()
     if plan.jobs and missing:
         raise BatchUsageError(f"the app's runtimes are not installed (missing "
                               f"{', '.join(missing)}): run scripts/setup")
+    if plan.jobs:
+        prepare_out(plan.out, out)
     emit = on_event or (lambda event: None)
+    notes = [cap_note] if cap_note and plan.jobs else []
     report = Report(out=str(plan.out), options=opts.to_dict(), pool=dict(settings),
-                    started_at=started_at)
+                    started_at=started_at, notes=notes)
     emit(RunPlanned(total=len(plan.order), to_run=len(plan.jobs),
                     skipped=sum(r.status is FileStatus.SKIPPED for r in plan.settled.values()),
-                    failed=sum(r.status is FileStatus.FAILED for r in plan.settled.values())))
+                    failed=sum(r.status is FileStatus.FAILED for r in plan.settled.values()),
+                    notes=tuple(notes)))
     for rec in plan.settled.values():
         if rec.status is FileStatus.FAILED:
             emit(FileFinished(rec))
     records = dict(plan.settled)
     if plan.jobs:
-        plan.out.mkdir(parents=True, exist_ok=True)
         sweep_stale_parts(plan.out)
+        plan.journal.compact()
         # The stall limit must outlast the longest deadline the page may give one task.
         stall = stall_timeout_s or STALL_MARGIN_S + max(
             PoolConfig().timeout_max_s, opts.timeout_s or 0, settings.get("timeout_base_s", 0))
-        sink = ResultSink(secrets.token_urlsafe(24), plan.out, plan.jobs, plan.inputs)
+        protected = plan.inputs | ({os.path.realpath(report_file)} if report_file else set())
+        sink = ResultSink(secrets.token_urlsafe(24), plan.out, plan.jobs, protected,
+                          journal=plan.journal)
         drive = PageDriver(sink, plan.jobs, opts, settings, exe, emit, headless, chunk_size,
                            stall, page_log)
         with _StopRequest(handle_signals) as stop:
@@ -196,8 +208,8 @@ def run_batch(paths: str | os.PathLike | Iterable[str | os.PathLike], out: str |
                     else "not finished")
     report.files = [records[name] for name in plan.order]
     report.wall_s = time.monotonic() - t0
-    if report_path is not None:
-        report.write(report_path)
+    if report_file is not None:
+        report.write(report_file)
     emit(RunFinished(report))
     return report
 

@@ -48,7 +48,9 @@ def digest(root: Path) -> dict[str, str]:
 
 
 def outputs(root: Path) -> set[str]:
-    return {str(p.relative_to(root)) for p in root.rglob("*") if p.is_file()}
+    """The files a person sees in OUT (imgpool's own journal is hidden)."""
+    return {str(p.relative_to(root)) for p in root.rglob("*")
+            if p.is_file() and not p.name.startswith(".")}
 
 
 def parts(root: Path) -> list[Path]:
@@ -117,6 +119,18 @@ def test_api_round_trip_then_skip_then_force(tmp_path):
     again = run_batch([trip, home], out, options)          # no browser needed at all
     assert again.ok and again.totals["skipped"] == len(expected) and again.boot_s == 0
     assert {p: p.stat().st_mtime_ns for p in out.rglob("*.jpg")} == mtimes
+
+    # Damaged outputs newer than their inputs are not "up to date": only they are redone.
+    emptied, cut = out / "trip" / "a.jpg", out / "home" / "e.jpg"
+    emptied.write_bytes(b"")
+    cut.write_bytes(cut.read_bytes()[:100])
+    repaired = run_batch([trip, home], out, options, pool={"pool_size": 2})
+    assert repaired.ok and repaired.totals["done"] == 2, repaired.to_json()
+    assert {f.name for f in repaired.files if f.status is FileStatus.DONE} == {
+        "trip/a.jpg", "home/e.jpg"}
+    assert_image(emptied, "JPEG", fitted(*TRIP["a.jpg"], 400))
+    assert_image(cut, "JPEG", fitted(*HOME["e.jpg"], 400))
+    mtimes = {p: p.stat().st_mtime_ns for p in out.rglob("*.jpg")}
 
     forced = run_batch([trip, home], out, options, pool={"pool_size": 2}, force=True)
     assert forced.ok and forced.totals["done"] == len(expected)
@@ -249,7 +263,13 @@ def test_cli_usage_errors(tmp_path):
          "quality must be a whole number from 1 to 100"),
         ([str(src), "-o", str(tmp_path / "out"), "--browser", "/nonexistent"],
          "browser /nonexistent is not an executable file"),
+        ([str(src), "-o", str(tmp_path / "out"), "--report", str(src / "a.jpg")],
+         "is one of the input images"),
+        ([str(src), "-o", str(src / "a.jpg" / "sub")], "is a file, not a folder"),
+        ([str(src), "-o", str(tmp_path / "out"), "--memory-budget", "inf"],
+         "--memory-budget must be a number from 16 to 65536 MiB"),
     ]
+    photo = (src / "a.jpg").read_bytes()
     for args, message in cases:
         run = cli(*args, timeout=60)
         assert run.returncode == 2, (args, run.stderr)
@@ -257,6 +277,7 @@ def test_cli_usage_errors(tmp_path):
         assert len(lines) == 1 and message in lines[0], (args, run.stderr)
         assert lines[0].startswith("imgpool optimize: error: ")
     assert not (tmp_path / "out").exists() and not (src / "web").exists()
+    assert (src / "a.jpg").read_bytes() == photo
 
 
 # -- names from the page are checked, not trusted ---------------------------------------------

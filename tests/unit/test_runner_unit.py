@@ -21,6 +21,7 @@ from imgpool.config import MIB, PoolConfig
 from imgpool.options import Options
 from imgpool_host import optimize_cli, runner
 from imgpool_host.devserver import running_server
+from imgpool_host.outjournal import OutputJournal
 from imgpool_host.progress import (Mode, Progress, Tally, format_bytes, format_duration,
                                    format_record, one_line, render_bar)
 from imgpool_host.report import (FileFinished, FileRecord, FileStarted, FileStatus, Report,
@@ -30,13 +31,10 @@ from imgpool_host.runner import (PART_SUFFIX, BatchUsageError, Job, ResultSink, 
                                  pool_settings, predicted_suffixes, sweep_stale_parts,
                                  write_atomic)
 
-
-def touch(path: Path, data: bytes = b"x", mtime: float | None = None) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(data)
-    if mtime is not None:
-        os.utime(path, (mtime, mtime))
-    return path
+try:
+    from .fsfixtures import touch
+except ImportError:  # tests/unit is not a package: pytest put this folder on sys.path
+    from fsfixtures import touch
 
 
 def names(found) -> list[str]:
@@ -160,35 +158,49 @@ def test_result_suffix(fmt, input_suffix, expected):
 
 # -- up to date, force, conflicts ---------------------------------------------------------
 
+def written(out: Path, src: Path, rel: str, data: bytes = b"output",
+            options: Options = Options()) -> Path:
+    """An output the way the result sink writes one: atomically, recorded in OUT's journal."""
+    out = Path(os.path.realpath(out))
+    target = touch(out / rel, b"")
+    journal = OutputJournal(out, options)
+    st = src.stat()
+    write_atomic(target, data, before_replace=lambda tmp: journal.record(
+        tmp, target, src, st.st_size, st.st_mtime_ns))
+    return target
+
+
 def test_up_to_date_outputs_are_skipped_unless_forced(tmp_path):
-    now = time.time()
-    touch(tmp_path / "in" / "old.jpg", mtime=now - 100)
-    touch(tmp_path / "in" / "new.jpg", mtime=now)
-    touch(tmp_path / "in" / "fresh.jpg", mtime=now - 100)
-    touch(tmp_path / "out" / "old.webp", b"old output", mtime=now - 50)   # newer: up to date
-    touch(tmp_path / "out" / "new.webp", mtime=now - 50)                  # older: redo
-    plan = plan_batch([tmp_path / "in"], tmp_path / "out", Options())
+    src, out = tmp_path / "in", tmp_path / "out"
+    old, new = touch(src / "old.jpg", b"old"), touch(src / "new.jpg", b"new")
+    touch(src / "fresh.jpg")
+    written(out, old, "old.webp", b"old output")
+    written(out, new, "new.webp")
+    touch(new, b"new, edited")                                 # changed since: redo
+    plan = plan_batch([src], out, Options())
     assert [j.name for j in plan.jobs] == ["fresh.jpg", "new.jpg"]
     skipped = plan.settled["old.jpg"]
     assert skipped.status is FileStatus.SKIPPED
-    assert skipped.output == str(tmp_path / "out" / "old.webp")
+    assert skipped.output == str(out / "old.webp")
     assert skipped.output_bytes == len(b"old output")
-    forced = plan_batch([tmp_path / "in"], tmp_path / "out", Options(), force=True)
+    forced = plan_batch([src], out, Options(), force=True)
     assert [j.name for j in forced.jobs] == ["fresh.jpg", "new.jpg", "old.jpg"]
 
 
-def test_equal_mtime_counts_as_up_to_date(tmp_path):
-    touch(tmp_path / "in" / "a.jpg", mtime=1_700_000_000)
-    touch(tmp_path / "out" / "a.webp", mtime=1_700_000_000)
+def test_a_touched_but_unchanged_input_is_still_up_to_date(tmp_path):
+    photo = touch(tmp_path / "in" / "a.jpg", b"photo", mtime=1_700_000_000)
+    written(tmp_path / "out", photo, "a.webp")
+    os.utime(photo, (1_800_000_000, 1_800_000_000))            # same bytes, newer mtime
     assert plan_batch([tmp_path / "in"], tmp_path / "out", Options()).jobs == []
 
 
 def test_a_kept_original_counts_as_the_output(tmp_path):
-    touch(tmp_path / "in" / "a.jpg", mtime=1_700_000_000)
-    touch(tmp_path / "out" / "a.jpg", mtime=1_700_000_100)
+    photo = touch(tmp_path / "in" / "a.jpg", mtime=1_700_000_000)
     opts = Options(keep_original_if_larger=True)
+    written(tmp_path / "out", photo, "a.jpg", options=opts)
     assert plan_batch([tmp_path / "in"], tmp_path / "out", opts).jobs == []
-    assert len(plan_batch([tmp_path / "in"], tmp_path / "out", Options()).jobs) == 1
+    plain = Options(keep_original_if_larger=False)
+    assert len(plan_batch([tmp_path / "in"], tmp_path / "out", plain).jobs) == 1
 
 
 def test_two_inputs_for_one_output_conflict(tmp_path):
@@ -390,14 +402,26 @@ def test_interrupted_write_leaves_no_temp(tmp_path, monkeypatch):
 
 
 def test_stale_parts_of_dead_runs_are_swept(tmp_path):
-    dead = subprocess.Popen([sys.executable, "-c", "pass"])
-    dead.wait()
-    stale = touch(tmp_path / "sub" / f".a.webp.x1y2.{dead.pid}{PART_SUFFIX}")
-    live = touch(tmp_path / f".b.webp.z9.{os.getpid()}{PART_SUFFIX}")
-    keep = touch(tmp_path / "c.webp")
-    other = touch(tmp_path / f".notes.{dead.pid}.tmp")
-    assert sweep_stale_parts(tmp_path) == [stale]
-    assert live.exists() and keep.exists() and other.exists() and not stale.exists()
+    # Whatever pid a temp name carries (here: live ones, pid 1 and our own), only the
+    # writer's lock decides: a part nobody holds is a killed run's and goes.
+    long_ago = time.time() - 3600
+    stale = touch(tmp_path / "sub" / f".a.webp.x1y2.1{PART_SUFFIX}", mtime=long_ago)
+    ours = touch(tmp_path / f".b.webp.z9.{os.getpid()}{PART_SUFFIX}", mtime=long_ago)
+    keep = touch(tmp_path / "c.webp", mtime=long_ago)
+    other = touch(tmp_path / ".notes.1.tmp", mtime=long_ago)
+    held = touch(tmp_path / f".d.webp.q7.1{PART_SUFFIX}", mtime=long_ago)
+    holder = subprocess.Popen(
+        [sys.executable, "-c", "import fcntl, sys, time; f = open(sys.argv[1], 'rb');"
+         "fcntl.flock(f, fcntl.LOCK_EX); print('locked', flush=True); time.sleep(60)",
+         str(held)], stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "locked"
+        assert sorted(sweep_stale_parts(tmp_path)) == sorted([stale, ours])
+        assert held.exists() and keep.exists() and other.exists()
+    finally:
+        holder.kill()
+        holder.wait()
+    assert sweep_stale_parts(tmp_path) == [held]              # its writer is gone now
 
 
 # -- report ---------------------------------------------------------------------------------
@@ -577,7 +601,7 @@ def test_bad_presets_are_usage_errors(tmp_path, text, message):
 def test_bad_flag_values_name_the_flag():
     with pytest.raises(optimize_cli.UsageError, match=r"quality .* \(fix --quality\)"):
         optimize_cli.settings_from_args(parse(["in", "-o", "o", "--quality", "0"]))
-    with pytest.raises(optimize_cli.UsageError, match="--workers must be a number"):
+    with pytest.raises(optimize_cli.UsageError, match="--workers must be a whole number"):
         optimize_cli.settings_from_args(parse(["in", "-o", "o", "--workers", "two"]))
     with pytest.raises(optimize_cli.UsageError, match="cannot read preset"):
         optimize_cli.settings_from_args(parse(["in", "-o", "o", "--preset", "/nonexistent"]))
@@ -604,9 +628,9 @@ def test_first_signal_asks_to_stop_a_second_ctrl_c_stops_now():
 # -- run_batch without a browser -------------------------------------------------------------
 
 def test_a_run_with_nothing_to_do_starts_no_browser(tmp_path):
-    touch(tmp_path / "in" / "a.jpg", mtime=1_700_000_000)
+    photo = touch(tmp_path / "in" / "a.jpg", mtime=1_700_000_000)
     touch(tmp_path / "in" / "a.png", mtime=1_700_000_000)          # conflicts with a.jpg
-    touch(tmp_path / "out" / "a.webp", b"done before", mtime=1_700_000_100)
+    written(tmp_path / "out", photo, "a.webp", b"done before")
     events = []
     # /bin/true is "a browser" for find_browser, and would fail at once if launched.
     report = runner.run_batch(tmp_path / "in", tmp_path / "out", browser="/bin/true",
