@@ -37,7 +37,12 @@ def test_tiny_quick_run_writes_every_section(tmp_path, capsys):
     assert s["startup"]["cold"]["all_workers_s"]["median"] > 0
     assert doc["machine"]["cores"] and doc["machine"]["chromium"]
     assert doc["profile"]["per_image"]
+    assert all(r["browser_decode_path_ms"] is not None for r in doc["profile"]["per_image"])
+    q = s["throughput"]["quality"]
+    assert [r["name"] for r in q["per_image"]] and set(q["holds"]) >= {"imgpool"}
+    assert q["worst_margin_db"]["imgpool"] <= q["bar_db"]  # the same plan as native libvips
     # a tiny run never rewrites the report; the table still renders from the JSON
     assert not docs.exists()
     assert cli.main(["bench", "--render", str(out / "latest.json"), "--docs", str(docs)]) == 0
     assert "## Where the time goes" in docs.read_text()
+    assert "Quality bar" in docs.read_text()

@@ -3,7 +3,10 @@
 // 1. staged: thumbnail, then copyMemory (forces decode + shrink + resize), then encode:
 //    decode_resize_ms and encode_ms apart;
 // 2. fused: thumbnail straight into the saver, as the app does: fused_ms;
-// 3. fused without colour management (no output_profile/intent): no_colour_ms.
+// 3. fused without colour management (no output_profile/intent): no_colour_ms;
+// 4. the browser's own decoder (createImageBitmap, orientation applied, no colour
+//    conversion) into vips through newFromMemory, then vips' resize and saver:
+//    browser_decode_ms and browser_total_ms (its output replaces nothing: timing only).
 // Every vips object is deleted before the reply.
 import Vips from "/runtime/vips/vips-es6.js";
 
@@ -40,6 +43,37 @@ function run(buffer, plan) {
   }
 }
 
+// The browser's decoder: RGBA pixels of the displayed image (EXIF orientation applied).
+async function browserPixels(file) {
+  const bitmap = await createImageBitmap(file, { imageOrientation: "from-image",
+    colorSpaceConversion: "none", premultiplyAlpha: "none" });
+  const { width, height } = bitmap;
+  const canvas = new OffscreenCanvas(width, height);
+  const ctx = canvas.getContext("2d", { willReadFrequently: true });
+  ctx.drawImage(bitmap, 0, 0);
+  bitmap.close();
+  return { width, height, rgba: ctx.getImageData(0, 0, width, height).data };
+}
+
+async function browserPath(file, plan) {
+  const made = [];
+  const keep = (im) => { made.push(im); return im; };
+  try {
+    const t = performance.now();
+    const px = await browserPixels(file);
+    const decode = performance.now() - t;
+    let im = keep(vips.Image.newFromMemory(px.rgba, px.width, px.height, 4, "uchar"));
+    im = keep(im.extractBand(0, { n: 3 }));
+    const { option_string: _o, fail_on: _f, output_profile: _p, intent: _i, ...opts } = plan.thumb_options;
+    im = keep(im.thumbnailImage(plan.thumb_width, { ...opts, no_rotate: true }));
+    const out = im.writeToBuffer(plan.suffix, plan.save_options);
+    return { browser_decode_ms: decode, browser_total_ms: performance.now() - t,
+             browser_output: out.buffer };
+  } finally {
+    for (const im of made.reverse()) if (!im.isDeleted()) im.delete();
+  }
+}
+
 self.onmessage = async (e) => {
   const { file, plan } = e.data;
   const t = performance.now();
@@ -47,7 +81,9 @@ self.onmessage = async (e) => {
     const buffer = await file.arrayBuffer();
     const readMs = performance.now() - t;
     const { output, ...meta } = run(buffer, plan);
-    self.postMessage({ type: "done", read_ms: readMs, ...meta, elapsed_ms: performance.now() - t,
+    const elapsed = performance.now() - t;
+    const { browser_output: _b, ...browser } = await browserPath(file, plan);
+    self.postMessage({ type: "done", read_ms: readMs, ...meta, ...browser, elapsed_ms: elapsed,
                        output }, [output]);
   } catch (err) {
     self.postMessage({ type: "failed", message: String(err && err.message ? err.message : err) });

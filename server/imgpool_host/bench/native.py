@@ -23,7 +23,12 @@ from imgpool.core.probe import HEAD_BYTES, probe
 from imgpool.options import Options
 from imgpool.worker.plan import make_plan
 
-__all__ = ["plan_for", "run_native", "native_stages", "psnr", "libvips_version"]
+__all__ = ["plan_for", "run_native", "native_stages", "psnr", "libvips_version",
+           "quality_bar"]
+
+#: How far below native libvips' own encoder (same settings, same reference) a
+#: pipeline's output may fall, in dB of PSNR against the reference, on every photo.
+QUALITY_BAR_DB = 0.5
 
 
 def plan_for(path: Path, options: Options) -> dict:
@@ -119,6 +124,53 @@ def psnr(reference: bytes, candidate: bytes) -> float | None:
         cand = _rgb(pyvips, pyvips.Image.new_from_buffer(candidate, ""))
     except pyvips.Error:
         return math.nan
+    return _psnr_images(pyvips, ref, cand)
+
+
+def _reference(pyvips, path: Path, plan: dict):
+    """The quality bar's reference: native libvips' resize to sRGB, never encoded."""
+    image = pyvips.Image.thumbnail(str(path), plan["thumb_width"],
+                                   height=plan["thumb_options"]["height"], size="down",
+                                   export_profile="srgb", intent="perceptual")
+    return _rgb(pyvips, image).copy_memory()
+
+
+def quality_bar(paths: list[Path], plans: list[dict], native: dict[str, bytes],
+                pipelines: dict[str, dict[str, bytes]]) -> dict:
+    """Per photo: each pipeline's PSNR against the reference, and how far it falls below
+    native libvips' own encoder at the same settings (`margin_db`, positive = worse).
+    A pipeline holds the bar when every photo's margin is at most QUALITY_BAR_DB."""
+    pyvips = _vips()
+    rows, worst = [], {name: None for name in pipelines}
+    for path, plan in zip(paths, plans):
+        if path.name not in native:
+            continue
+        try:
+            ref = _reference(pyvips, path, plan)
+            base = _psnr_images(pyvips, ref, _rgb(pyvips, pyvips.Image.new_from_buffer(
+                native[path.name], "")))
+        except pyvips.Error:
+            continue
+        row = {"name": path.name, "native_db": _db(base)}
+        for name, outputs in pipelines.items():
+            data = outputs.get(path.name)
+            if data is None:
+                continue
+            got = _psnr_images(pyvips, ref, _rgb(pyvips, pyvips.Image.new_from_buffer(data, "")))
+            margin = round((base or 99.0) - (got or 99.0), 2)
+            row[f"{name}_db"], row[f"{name}_margin_db"] = _db(got), margin
+            worst[name] = margin if worst[name] is None else max(worst[name], margin)
+        rows.append(row)
+    return {"bar_db": QUALITY_BAR_DB, "per_image": rows, "worst_margin_db": worst,
+            "holds": {k: (v is not None and v <= QUALITY_BAR_DB) for k, v in worst.items()}}
+
+
+def _db(x: float | None):
+    return "identical" if x is None else round(x, 2)
+
+
+def _psnr_images(pyvips, ref, cand) -> float | None:
+    """PSNR (dB) of two decoded RGB images, at `ref`'s size; None when identical."""
     if (cand.width, cand.height) != (ref.width, ref.height):
         cand = cand.resize(ref.width / cand.width, vscale=ref.height / cand.height,
                            kernel="lanczos3")

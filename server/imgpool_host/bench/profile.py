@@ -93,6 +93,8 @@ def build_profile(raw: Raw) -> dict:
             "wasm_encode_ms": _r(w.get("encode_ms")),
             "wasm_fused_ms": _r(w.get("fused_ms")),
             "wasm_no_colour_ms": _r(w.get("no_colour_ms")),
+            "browser_decode_ms": _r(w.get("browser_decode_ms")),
+            "browser_decode_path_ms": _r(w.get("browser_total_ms")),
             "imgpool_worker_ms": _r(alone.get(nat["name"])),
             "canvas_decode_ms": _r(c.get("decode_ms")),
             "canvas_resize_ms": _r(c.get("resize_ms")),
@@ -111,6 +113,7 @@ def build_profile(raw: Raw) -> dict:
         "wasm_fused_vs_staged": ratio(tot.get("wasm_fused_ms"), _sum(tot, "wasm_decode_resize_ms", "wasm_encode_ms")),
         "native_colour_share": _share(tot, "native_no_colour_ms", "native_fused_ms"),
         "wasm_colour_share": _share(tot, "wasm_no_colour_ms", "wasm_fused_ms"),
+        "browser_decode_path_vs_wasm_fused": ratio(tot.get("browser_decode_path_ms"), tot.get("wasm_fused_ms")),
         "imgpool_worker_vs_bare_wasm_fused": ratio(tot.get("imgpool_worker_ms"), tot.get("wasm_fused_ms")),
         "canvas_vs_native_fused": ratio(_sum(tot, "canvas_decode_ms", "canvas_resize_ms", "canvas_encode_ms"), tot.get("native_fused_ms")),
     }

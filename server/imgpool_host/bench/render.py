@@ -203,6 +203,7 @@ def markdown(doc: dict, json_name: str) -> str:
           "each batch (system busy time minus this benchmark's processes, in cores): where it "
           "approaches a whole core, a pool of 2 effectively had one.", "",
           f"Ratios: `{_ratios(s['throughput'])}`", ""]
+    L += _quality_table(s["throughput"].get("quality"))
     L += ["### 2 Memory", ""]
     mem = s["memory"]
     L += _md_table(["batch", "wall s", "RSS before MiB", "peak RSS MiB", "UA-specific memory MiB",
@@ -276,6 +277,24 @@ def _range(d) -> str:
     return f"{_fmt(d)} ({_fmt(d['min'])}–{_fmt(d['max'])})"
 
 
+def _quality_table(q: dict | None) -> list[str]:
+    """The quality bar: PSNR against native libvips' uncompressed sRGB resize, per photo."""
+    if not q or not q.get("per_image"):
+        return []
+    names = list(q["worst_margin_db"])
+    L = ["Quality bar: PSNR (dB) of each output against native libvips' resize to sRGB, "
+         "never encoded (`thumbnail`, `export_profile=srgb`); *margin* = how far below native "
+         f"libvips' own encoder at the same settings (positive = worse); the bar is "
+         f"{q['bar_db']} dB on every photo. Holds: "
+         + ", ".join(f"{k} {'yes' if q['holds'][k] else 'no'} (worst {q['worst_margin_db'][k]})"
+                     for k in names) + ".", ""]
+    heads = ["image", "native dB"] + [h for k in names for h in (f"{k} dB", f"{k} margin")]
+    L += _md_table(heads, [[r["name"], r["native_db"]]
+                           + [r.get(f"{k}{x}") for k in names for x in ("_db", "_margin_db")]
+                           for r in q["per_image"]])
+    return L + [""]
+
+
 def _psnr(v: dict):
     if v.get("psnr_db_median") is not None:
         return f"{v['psnr_db_median']} ({v['psnr_db_min']})"
@@ -297,15 +316,17 @@ def _profile_md(p: dict) -> list[str]:
     L += ["", "Per image, one at a time, one thread (ms). *Staged* = decode+resize into "
           "memory, then encode; *fused* = the thumbnail streamed into the saver (what the "
           "app does); *no colour* = fused without `output_profile`/`intent` (no lcms transform); "
+          "*browser decode path* = the browser's decoder (createImageBitmap) into vips "
+          "through newFromMemory, then vips' resize and saver (no shrink-on-load); "
           "*imgpool worker* = the app's `elapsed_ms` with a pool of one (median).", ""]
     rows = p.get("per_image", [])
     cols = ["native_decode_resize_ms", "native_encode_ms", "native_fused_ms",
             "native_no_colour_ms", "wasm_decode_resize_ms", "wasm_encode_ms", "wasm_fused_ms",
-            "wasm_no_colour_ms", "imgpool_worker_ms", "canvas_decode_ms", "canvas_resize_ms",
-            "canvas_encode_ms"]
+            "wasm_no_colour_ms", "browser_decode_ms", "browser_decode_path_ms",
+            "imgpool_worker_ms", "canvas_decode_ms", "canvas_resize_ms", "canvas_encode_ms"]
     heads = ["native dec+resize", "native encode", "native fused", "native fused, no colour",
              "wasm dec+resize", "wasm encode", "wasm fused", "wasm fused, no colour",
-             "imgpool worker", "canvas decode", "canvas resize", "canvas encode"]
+             "browser decode", "browser decode path", "imgpool worker", "canvas decode", "canvas resize", "canvas encode"]
     L += _md_table(["image"] + heads, [[r["name"]] + [r.get(k) for k in cols] for r in rows]
                    + [["**total**"] + [p["totals_ms"].get(k) for k in cols]])
     L += ["", f"Ratios: `{_ratios(p)}`", "", "Pools during the throughput batch:", ""]

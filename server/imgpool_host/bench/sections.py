@@ -12,7 +12,7 @@ import statistics
 from .chrome import BatchRun
 from .corpus import Corpus, megapixels
 from .measure import Raw
-from .native import psnr
+from .native import psnr, quality_bar
 from .stats import dist, med, percentile, ratio
 
 __all__ = ["build_sections", "SECTION_KEYS"]
@@ -97,8 +97,11 @@ def throughput(raw: Raw, corpus: Corpus) -> dict:
     nat1 = pipes.get("native_libvips_1", pipes.get("native_libvips"))
     eff = lambda a, b, k: (round(med(a) / (k * med(b)), 2)  # noqa: E731
                            if med(a) and med(b) else None)
+    pipelines = {k: v for k, v in (("imgpool", raw.page_outputs),
+                                   ("canvas", raw.canvas_outputs)) if v}
     return {
         "status": "measured",
+        "quality": quality_bar(corpus.throughput, raw.plans, raw.native_outputs, pipelines),
         "batch": {"files": n, "megapixels": round(mpix, 1),
                   "input_bytes": sum(corpus.info[str(p)]["bytes"] for p in corpus.throughput)},
         "pipelines": pipes,
