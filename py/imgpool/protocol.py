@@ -58,9 +58,11 @@ class Init(Message):
     slot: int
     gen: int
     #: Test-only fault injection, enabled by the page's `debug` URL flag and never
-    #: otherwise: names of files on which the worker hangs / crashes.
+    #: otherwise: names of files on which the worker hangs / crashes as it starts them,
+    #: and `stage:kind:name` specs (imgpool.worker.faults).
     debug_hang: list[str] = field(default_factory=list)
     debug_crash: list[str] = field(default_factory=list)
+    debug_faults: list[str] = field(default_factory=list)
     #: ArrayBuffer inputs of at least this many bytes are streamed into vips from JS
     #: memory instead of being copied into the wasm heap whole (0: the worker's default,
     #: imgpool.worker.runtime.STREAM_BUFFER_ABOVE_BYTES).

@@ -58,6 +58,7 @@ class App:
         self.config = config_from_query(str(search), hardware_concurrency, device_memory_gb)
         self.debug_hang = _debug_names(params, "hang")
         self.debug_crash = _debug_names(params, "crash")
+        self.debug_faults = _debug_names(params, "fault")  # stage:kind:name (worker/faults.py)
         self.scheduler = Scheduler(self.config)
         self.options = Options()
         self.files: dict[int, object] = {}   # task_id -> File (JS handle)
@@ -194,7 +195,8 @@ class App:
         for cmd in commands:
             if isinstance(cmd, C.StartWorker):
                 init = P.Init(slot=cmd.slot_id, gen=cmd.generation,
-                              debug_hang=self.debug_hang, debug_crash=self.debug_crash)
+                              debug_hang=self.debug_hang, debug_crash=self.debug_crash,
+                              debug_faults=self.debug_faults)
                 self.port.startWorker(cmd.slot_id, cmd.generation, json.dumps(init.to_message()))
             elif isinstance(cmd, C.Dispatch):
                 self._dispatch(cmd)

@@ -54,6 +54,7 @@ from ..core.imageinfo import ImageFormat, ImageInfo
 from ..options import MetadataPolicy, Options, OptionsError
 from .errors import (SNIFF_BYTES, Classified, ImageError, classify, looks_truncated,
                      refine_damage, sniff)
+from .faults import Abandoned, Faults, Stage, fire
 from .plan import COPYRIGHT_FIELDS, Plan, first_frame_note, make_plan, same_size
 
 __all__ = ["Worker", "STREAMED_FORMATS"]
@@ -186,8 +187,7 @@ class Worker:
         self.gen = -1
         self.board = None
         self.tasks_done = 0
-        self.debug_hang: set[str] = set()
-        self.debug_crash: set[str] = set()
+        self.faults = Faults()  # test-only (faults.py): empty unless the page's debug flag
         self.stream_buffer_above = STREAM_BUFFER_ABOVE_BYTES
 
     # ---- message entry point ---------------------------------------------------------
@@ -207,8 +207,7 @@ class Worker:
         self.board = board
         if board is not None:
             self.host.setBoard(board, self.slot, self.gen, P.BOARD_STRIDE, json.dumps(_CELL))
-        self.debug_hang = set(msg.debug_hang)
-        self.debug_crash = set(msg.debug_crash)
+        self.faults = Faults.from_init(msg.debug_faults, msg.debug_hang, msg.debug_crash)
         self.stream_buffer_above = msg.stream_buffer_above or STREAM_BUFFER_ABOVE_BYTES
         counters = json.loads(self.host.counters())
         self._board_set("state", P.BoardState.IDLE)
@@ -224,24 +223,23 @@ class Worker:
         self._board_set("task_id", msg.task_id)
         self._board_set("progress_permille", 0)
         self._board_set("state", P.BoardState.BUSY)
-        if msg.name in self.debug_hang:
-            return  # test-only: never answer; the scheduler's deadline must catch this
-        if msg.name in self.debug_crash:
-            js.eval("setTimeout(() => { throw new Error('debug crash requested'); }, 0)")
-            return
         scope = _Scope(self.host)
         inp: _Input | None = None
         info: ImageInfo | None = None
         highwater_before = int(self.vips.Stats.memHighwater())
         self.host.resetMemPeak()
         try:
+            self._fault(Stage.START, msg)
             options = Options.from_dict(msg.options)
             info = ImageInfo.from_dict(msg.info)
             plan = make_plan(options, info)
+            self._fault(Stage.DECODE, msg)
             inp = self._open(msg, payload, info, scope)
             loaded = await self._load(plan, info, inp, msg, scope)
             self._check_cancel(msg.task_id)
+            self._fault(Stage.RESIZE, msg)
             image = self._prepare(plan, loaded.image, scope)
+            self._fault(Stage.ENCODE, msg)
             out = self._save(plan, image, msg.task_id)
             problem = inp.read_error(self.host)
             if problem:
@@ -260,6 +258,7 @@ class Worker:
                     buffer, fmt, kept = inp.whole(self.host), info.format.value, True
                     notes.append("kept the original (result was larger)")
             del out
+            self._fault(Stage.TRANSFER, msg)
             self.tasks_done += 1
             self._post(P.TaskDoneMsg(
                 slot=self.slot, gen=self.gen, task_id=msg.task_id, width=width,
@@ -269,6 +268,8 @@ class Worker:
                 mem_highwater_bytes=self._task_peak(highwater_before),
                 frames=loaded.frames, note="; ".join(notes), kept_original=kept,
                 streamed=inp.source is not None), transfer=buffer)
+        except Abandoned:
+            return  # a test-only fault: this worker is going away and answers nothing
         except _Cancelled:
             self._post(P.TaskCancelledMsg(slot=self.slot, gen=self.gen, task_id=msg.task_id))
         except OptionsError as exc:
@@ -289,6 +290,12 @@ class Worker:
             self._board_set("state", P.BoardState.IDLE)
             self._board_set("tasks_done", self.tasks_done)
             self._board_set("heap_mib", self._heap() // (1024 * 1024))
+
+    def _fault(self, stage: Stage, msg: P.RunTask) -> None:
+        """Test-only: inject the fault the page's debug flag asked for here, if any."""
+        kind = self.faults.at(stage, msg.name) if self.faults else None
+        if kind is not None:
+            fire(kind, js, self.vips)
 
     def _open(self, msg: P.RunTask, payload, info: ImageInfo, scope: _Scope) -> _Input:
         if payload is None:

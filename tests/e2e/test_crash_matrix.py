@@ -1,0 +1,123 @@
+"""The crash matrix: a worker that runs out of memory, hangs, throws or closes itself at each
+stage of an image (decode, resize, encode, transfer), in real Chromium, through the real
+page and scheduler.
+
+The faults are the page's test-only debug hooks (imgpool.worker.faults, behind the `debug`
+URL flag). One page runs every case in turn: a faulty file and a healthy one are added
+together; the case is over when both have ended and the pool is idle again. After every
+case: the faulty file ended exactly once, with the expected reason, after the expected
+number of attempts; the healthy one was done; every file added is accounted for
+(added = done + failed + cancelled + skipped); the pool is back to its size, with the
+expected number of workers replaced. The outcomes are printed as a stage x fault table.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from imgpool_host.corpus import write_jpeg
+
+pytestmark = pytest.mark.e2e
+
+POOL = 2
+#: Deadline of every task: a hang or a closed worker is caught after this (the healthy
+#: 96 x 64 images take a few milliseconds).
+TIMEOUT_S = 2
+STAGES = ("decode", "resize", "encode", "transfer")
+FAULTS = ("oom", "hang", "throw", "close")
+ENDED = ("task_done", "task_failed", "task_cancelled", "task_skipped")
+
+
+@dataclass(frozen=True)
+class Expected:
+    reason: str
+    attempts: int   # dispatches of the faulty file: each one cost a worker
+    why: str
+
+
+#: What the scheduler promises for each fault, whatever the stage.
+EXPECTED = {
+    # Out of memory: retried once, alone, on a fresh worker; out of memory again: failed.
+    "oom": Expected("oom", 2, "retried alone once, then failed"),
+    # A silent worker (blocked thread, or closed itself: Web Workers have no exit event)
+    # is caught by the task's deadline: failed, worker replaced.
+    "hang": Expected("timeout", 1, "deadline, failed"),
+    "close": Expected("timeout", 1, "deadline, failed"),
+    # An exception escaping the runtime takes the worker down: retried once, then failed
+    # as poison (it took down two workers).
+    "throw": Expected("worker_lost", 2, "retried once, then failed as poison"),
+}
+
+
+def _specs() -> str:
+    return ",".join(f"{stage}:{fault}:{stage}-{fault}.jpg"
+                    for stage in STAGES for fault in FAULTS)
+
+
+def _generations(summary: dict) -> int:
+    return sum(s["gen"] for s in summary["slots"])
+
+
+def _wait_case_over(app, ended_before: int, added_now: int) -> None:
+    """Both files ended and every slot of the pool is idle again."""
+    app.page.wait_for_function(
+        """([types, n, size]) => {
+             const ended = window.imgpool.events.filter(e => types.includes(e.type)).length;
+             const s = window.imgpool.summary();
+             return ended >= n && s.slots.length === size
+                    && s.slots.every(x => x.state === 'idle'); }""",
+        arg=[list(ENDED), ended_before + added_now, POOL], timeout=90_000)
+
+
+def test_every_fault_at_every_stage_is_settled_once_and_the_pool_recovers(open_app, tmp_path):
+    app = open_app(f"?workers={POOL}&debug=1&timeout_s={TIMEOUT_S}&fault={_specs()}")
+    added = 0
+    matrix: dict[tuple[str, str], str] = {}
+    for i, (stage, fault) in enumerate((s, f) for s in STAGES for f in FAULTS):
+        bad = write_jpeg(tmp_path / f"{stage}-{fault}.jpg", 96, 64, 100 + i)
+        good = write_jpeg(tmp_path / f"ok-{stage}-{fault}.jpg", 96, 64, 200 + i)
+        gens_before = _generations(app.summary())
+        ended_before = sum(1 for e in app.events() if e["type"] in ENDED)
+        app.add_files([bad, good])
+        added += 2
+        _wait_case_over(app, ended_before, 2)
+
+        events, summary = app.events(), app.summary()
+        case = f"{stage} x {fault}"
+        ends = [e for e in events if e["type"] in ENDED and e.get("name") == bad.name]
+        assert len(ends) == 1, (case, ends)                      # settled exactly once
+        end, want = ends[0], EXPECTED[fault]
+        assert (end["type"], end["reason"]) == ("task_failed", want.reason), (case, end)
+        assert end["message"], case
+        starts = [e for e in events if e["type"] == "task_started"
+                  and e["task_id"] == end["task_id"]]
+        assert len(starts) == want.attempts, (case, starts)
+        ok = [e for e in events if e["type"] in ENDED and e.get("name") == good.name]
+        assert [e["type"] for e in ok] == ["task_done"], (case, ok)
+        counts = {t: sum(1 for e in events if e["type"] == t) for t in ENDED}
+        assert added == sum(counts.values()), (case, counts)
+        assert len(summary["slots"]) == POOL
+        assert all(s["state"] == "idle" for s in summary["slots"]), (case, summary["slots"])
+        replaced = _generations(summary) - gens_before
+        assert replaced == want.attempts, (case, summary["slots"])
+        matrix[(stage, fault)] = (f"{end['reason']}: {len(starts)} "
+                                  f"attempt{'s' * (len(starts) > 1)}, {replaced} replaced")
+
+    # The pool that survived all of it still works.
+    last = write_jpeg(tmp_path / "after.jpg", 96, 64, 999)
+    app.add_files([last])
+    ends = app.wait_terminal(added + 1)
+    assert [e["type"] for e in ends if e.get("name") == "after.jpg"] == ["task_done"]
+    assert app.console_errors == []
+    _print_matrix(matrix)
+
+
+def _print_matrix(matrix: dict[tuple[str, str], str]) -> None:
+    rows = ["| stage \\ fault | " + " | ".join(FAULTS) + " |",
+            "| --- |" + " --- |" * len(FAULTS)]
+    rows += [f"| {s} | " + " | ".join(matrix[(s, f)] for f in FAULTS) + " |" for s in STAGES]
+    print("\ncrash matrix (every case: healthy file done, pool back to "
+          f"{POOL} idle workers)\n" + "\n".join(rows))
