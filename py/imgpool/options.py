@@ -16,10 +16,20 @@ from typing import Any
 
 __all__ = [
     "OptionsError", "Options", "OutputFormat", "Fit", "MetadataPolicy", "ColourHandling",
-    "EXTENSIONS",
+    "EXTENSIONS", "LIMITS", "field_errors",
 ]
 
 MAX_DIMENSION = 65_535  # libvips' largest image side for most savers
+
+#: Inclusive (low, high) bounds of the whole-number options: validation and the page's
+#: form (min/max attributes) both read them here.
+LIMITS: dict[str, tuple[int, int]] = {
+    "quality": (1, 100),
+    "effort": (0, 9),
+    "max_size": (1, MAX_DIMENSION),
+    "width": (1, MAX_DIMENSION),
+    "height": (1, MAX_DIMENSION),
+}
 
 
 class OptionsError(ValueError):
@@ -106,8 +116,9 @@ class Options:
     palette: bool = False
     #: Keep every frame of an animated/multi-page input when the output can hold them.
     animated: bool = True
-    #: If the result is larger than the input, return the input bytes unchanged.
-    keep_original_if_larger: bool = False
+    #: If the result is larger than the input, return the input bytes unchanged (on by
+    #: default: an "optimised" file should never come out bigger).
+    keep_original_if_larger: bool = True
     #: Per-image timeout in seconds; None lets the scheduler scale it by the estimate.
     timeout_s: float | None = None
 
@@ -121,11 +132,9 @@ class Options:
                 except ValueError:
                     allowed = ", ".join(m.value for m in enum)
                     raise OptionsError(f"{name} must be one of {allowed}; got {value!r}") from None
-        _int_in(self, "quality", 1, 100)
-        _int_in(self, "effort", 0, 9)
-        for name in ("max_size", "width", "height"):
-            if getattr(self, name) is not None:
-                _int_in(self, name, 1, MAX_DIMENSION)
+        for name, (lo, hi) in LIMITS.items():
+            if name in ("quality", "effort") or getattr(self, name) is not None:
+                _int_in(self, name, lo, hi)
         for name in ("lossless", "enlarge", "auto_rotate", "palette", "animated",
                      "keep_original_if_larger"):
             if not isinstance(getattr(self, name), bool):
@@ -178,6 +187,31 @@ class Options:
 
     def replace(self, **changes: Any) -> "Options":
         return dataclasses.replace(self, **changes)
+
+
+def field_errors(values: dict[str, Any]) -> dict[str, str]:
+    """Every problem in `values`, by option name (a form shows each beside its field);
+    empty when `Options.from_dict(values)` succeeds. Each field is checked on its own
+    first, so two bad fields give two messages, not just the first."""
+    fields = {f.name for f in dataclasses.fields(Options)}
+    errors: dict[str, str] = {}
+    for name, value in values.items():
+        if name not in fields:
+            errors[name] = f"unknown option {name!r}"
+            continue
+        try:
+            Options.from_dict({name: value})
+        except OptionsError as exc:
+            if str(exc).startswith(f"{name} must"):  # not a rule between fields
+                errors[name] = str(exc)
+    if not errors:
+        try:
+            Options.from_dict(values)
+        except OptionsError as exc:  # a rule between fields: shown beside the first named
+            text = str(exc)
+            named = [n for n in values if text.startswith(n) or f"{n}=" in text]
+            errors[named[0] if named else next(iter(values), "")] = text
+    return errors
 
 
 def _coerce(name: str, value: Any, default: Any) -> Any:

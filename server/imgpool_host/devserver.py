@@ -83,6 +83,8 @@ MOUNTS: Mapping[str, Mount] = {
     "/runtime/wheels/": Mount(ROOT / "wasm" / "dist"),
     "/runtime/libheif/": Mount(ROOT / "wasm" / "node_modules" / "libheif-js" / "libheif-wasm",
                                Cache.PINNED),
+    # Streaming zip writer for "Download all" (the page's web/page/output.js).
+    "/runtime/client-zip/": Mount(ROOT / "wasm" / "node_modules" / "client-zip", Cache.PINNED),
 }
 
 #: URL paths that must resolve for the page to boot at all (checked by `imgpool serve`).

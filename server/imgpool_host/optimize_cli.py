@@ -77,9 +77,10 @@ _OPTION_FLAGS: list[tuple[str, str, dict[str, Any]]] = [
                                   help="png: quantise to at most 256 colours")),
     ("--no-animated", "animated", dict(action="store_const", const="false",
                                        help="keep only the first frame of animations")),
-    ("--keep-original-if-larger", "keep_original_if_larger",
-     dict(action="store_const", const="true",
-          help="write the input unchanged when the result would be larger")),
+    ("--no-keep-original", "keep_original_if_larger",
+     dict(action="store_const", const="false",
+          help="write the result even when it is larger than the input (by default the "
+               "input is written unchanged then)")),
     ("--timeout", "timeout_s", dict(metavar="S", help="per-image time limit in seconds "
                                     "(default: scaled by image size)")),
 ]

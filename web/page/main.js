@@ -21,7 +21,8 @@ const ui = createUI({
   onFiles: (files) => submit(files),
   onCancel: (taskId) => app && app.cancel(taskId),
   onCancelAll: () => app && app.cancel_all(),
-  onOptions: (json) => (app ? app.set_options(json) : ""),
+  onCheckOptions: (json) => (app ? app.check_options(json) : "{}"),
+  automation: Boolean(automationToken),
 });
 
 const port = createPort({ ui, getApp: () => app, automationToken });
@@ -39,7 +40,7 @@ window.imgpool = {
     const files = [...document.querySelector(selector).files];
     if (files.length !== tags.length) throw new Error(`${files.length} files but ${tags.length} names`);
     files.forEach((f, i) => Object.defineProperty(f, "imgpoolPath", { value: tags[i] }));
-    return submit(files, null);
+    return submit(files, null, false);
   },
   setOptions: (options) => (app ? app.set_options(JSON.stringify(options)) : "not ready"),
   cancelAll: () => app && app.cancel_all(),
@@ -48,12 +49,14 @@ window.imgpool = {
   requestStats: (slot) => port.requestStats(slot),
 };
 
-// Files from the drop zone and pickers use the form's options; automation passes
-// `null` and gets the options it set with setOptions().
-function submit(files, optionsJSON = ui.currentOptionsJSON()) {
+// Files from the drop zone and pickers use the form's options (read once Python has
+// built the form, for files taken before that); automation passes `null` and gets the
+// options it set with setOptions(), with every file it names processed (no skipping).
+function submit(files, optionsJSON = undefined, skipNonImages = true) {
   if (!files.length) return;
-  if (app) return app.add_files(files, optionsJSON);
-  early.push([files, optionsJSON]);
+  if (!app) return void early.push([files, optionsJSON, skipNonImages]);
+  return app.add_files(files, optionsJSON === undefined ? ui.currentOptionsJSON() : optionsJSON,
+                       skipNonImages);
 }
 
 async function fetchJSON(url) {
@@ -82,10 +85,11 @@ async function boot() {
   app = mod.App(port, location.search, navigator.hardwareConcurrency || 1,
                 navigator.deviceMemory || 0);
   mod.destroy();
+  ui.setup(app.page_setup_json());
   const pythonMs = performance.now() - pageStart;
   ui.status(`Python ready in ${(pythonMs / 1000).toFixed(1)} s; starting workers…`);
   app.start();
-  for (const [files, optionsJSON] of early.splice(0)) await app.add_files(files, optionsJSON);
+  for (const args of early.splice(0)) await submit(...args);
   return { pythonMs };
 }
 

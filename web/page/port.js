@@ -119,7 +119,9 @@ export function createPort({ ui, getApp, automationToken = null }) {
       timer = null;
     },
 
-    emit(eventJSON, output) {
+    // `file`: the task's File, with its first event (the page keeps it for "Re-run" and
+    // the compare view).
+    emit(eventJSON, output, file) {
       const event = JSON.parse(eventJSON);
       window.imgpool.events.push(event);
       if (automationToken && event.type === "task_done") {
@@ -127,7 +129,7 @@ export function createPort({ ui, getApp, automationToken = null }) {
         upload(event, output);
         return;
       }
-      ui.onEvent(event, output ?? null);
+      ui.onEvent(event, output ?? null, file ?? null);
     },
 
     now: () => performance.now() / 1000,

@@ -1,279 +1,275 @@
-// UI rendering: the drop zone, the options form, the results list and the worker strip.
+// The page's UI: wires the parts together and renders the scheduler's events.
 //
-// It renders the scheduler's events (see imgpool.core.events) and nothing else decides
-// here. Live progress is read from the status board once per animation frame, not from
-// a message per step.
+// Nothing is decided here: counts come from the events (tally.js), settings are checked
+// by Python (form.js), words for failures come with the events (imgpool.page.plainwords).
+// Parts: intake (drop.js), settings (form.js), the virtualised list (list.js), the pool
+// panel (pool.js), output (output.js), the compare view (compare.js). Live progress is read
+// from the status board once per animation frame, not from a message per step.
 
-import { makeZip } from "./zip.js";
+import { createIntake } from "./drop.js";
+import { createSettingsForm } from "./form.js";
+import { createList } from "./list.js";
+import { createPoolPanel } from "./pool.js";
+import { createTally } from "./tally.js";
+import { createCompare } from "./compare.js";
+import { createFolderSink, downloadAllAsZip, pickFolder } from "./output.js";
+import { fmtBytes, fmtChange, fmtDuration, MIME, outputName } from "./format.js";
+import { renderRow } from "./row.js";
 
-const fmtBytes = (n) => {
-  if (n == null) return "";
-  if (n < 1024) return `${n} B`;
-  if (n < 1024 * 1024) return `${(n / 1024).toFixed(1)} KB`;
-  return `${(n / 1024 / 1024).toFixed(2)} MB`;
-};
-const OUT_EXT = { webp: ".webp", avif: ".avif", jpeg: ".jpg", png: ".png", jxl: ".jxl", gif: ".gif" };
-const MIME = { webp: "image/webp", avif: "image/avif", jpeg: "image/jpeg", png: "image/png", jxl: "image/jxl", gif: "image/gif" };
+export { outputName };
 
-export function outputName(name, format) {
-  const base = name.replace(/\.[^./]+$/, "");
-  return base + (OUT_EXT[format] || `.${format}`);
-}
+const SUMMARY_EVERY_MS = 250;
 
 export function createUI(handlers) {
   const $ = (sel) => document.querySelector(sel);
-  const rows = new Map(); // task_id -> { tr, cells, blobUrl, slot }
-  const workers = new Map(); // slot -> element
-  const results = new Map(); // task_id -> { blob, name, format, width, height }
-  const counts = { queued: 0, running: 0, done: 0, failed: 0, cancelled: 0, inBytes: 0, outBytes: 0 };
-  let boardReader = null;
-
+  const tally = createTally();
+  const results = new Map(); // task_id -> { blob, name, format, width, height, saved }
   const statusEl = $("#status");
-  const form = $("#options");
-  const optionsError = $("#options-error");
+  let boardReader = null;
+  let sink = null; // the folder results are saved into as they finish
+  let poolReady = false;
+  let lastBatch = "";
 
   function status(text, isError = false) {
     statusEl.textContent = text;
     statusEl.classList.toggle("error", isError);
   }
 
-  function currentOptions() {
-    const data = new FormData(form);
-    const out = {};
-    for (const [key, value] of data.entries()) out[key] = String(value);
-    for (const box of form.querySelectorAll("input[type=checkbox]")) out[box.name] = box.checked ? "true" : "false";
-    return out;
-  }
-  const currentOptionsJSON = () => JSON.stringify(currentOptions());
-
-  form.addEventListener("change", () => {
-    const err = handlers.onOptions(currentOptionsJSON());
-    optionsError.textContent = err || "";
+  const settings = createSettingsForm($("#options"), $("#options-error"), {
+    check: (json) => handlers.onCheckOptions(json),
+    onValidity: (valid) => {
+      document.body.classList.toggle("settings-invalid", !valid);
+      for (const el of [$("#choose-files"), $("#choose-folder"), $("#rerun")]) el.disabled = !valid;
+      $("#dropzone").setAttribute("aria-disabled", String(!valid));
+      $("#dropzone-invalid").hidden = valid;
+      renderSummary();
+    },
   });
 
-  // Drop zone and pickers. Folders are walked (webkitGetAsEntry) into plain File lists.
-  const zone = $("#dropzone");
-  zone.addEventListener("dragover", (e) => { e.preventDefault(); zone.classList.add("over"); });
-  zone.addEventListener("dragleave", () => zone.classList.remove("over"));
-  zone.addEventListener("drop", async (e) => {
-    e.preventDefault();
-    zone.classList.remove("over");
-    const entries = [...e.dataTransfer.items].map((i) => i.webkitGetAsEntry && i.webkitGetAsEntry()).filter(Boolean);
-    const files = entries.length ? await walkEntries(entries) : [...e.dataTransfer.files];
-    handlers.onFiles(files);
+  createIntake({
+    zone: $("#dropzone"), fileInput: $("#file-input"), folderInput: $("#folder-input"),
+    chooseFiles: $("#choose-files"), chooseFolder: $("#choose-folder"),
+    canTake: () => settings.valid,
+    onFiles: (files) => {
+      if (!settings.valid) {
+        status(`${files.length} file(s) not added: fix the settings marked in red first.`, true);
+        return;
+      }
+      handlers.onFiles(files);
+    },
   });
-  for (const id of ["#file-input", "#folder-input"]) {
-    const input = $(id);
-    input.addEventListener("change", () => {
-      handlers.onFiles([...input.files]);
-      input.value = "";
-    });
-  }
+
+  const compare = createCompare($("#compare"));
+  const pool = createPoolPanel($("#workers"));
+  const list = createList($("#results"), {
+    renderRow,
+    onAction(action, id, button) {
+      const item = list.get(id);
+      if (!item) return;
+      if (action === "cancel") handlers.onCancel(id);
+      else if (action === "details") list.setExpanded(item, !item.expanded);
+      else if (action === "compare") compare.open(item, results.get(id), button);
+      else if (action === "download") markSaved(id);
+    },
+  });
+
+  // ---- toolbar -------------------------------------------------------------------------
   $("#cancel-all").addEventListener("click", () => handlers.onCancelAll());
   $("#download-zip").addEventListener("click", async () => {
     const button = $("#download-zip");
     button.disabled = true;
+    const ids = [...results.keys()];
     try {
-      const zip = await makeZip([...results.values()].map((r) => ({ name: r.name, blob: r.blob })));
-      const a = document.createElement("a");
-      a.href = URL.createObjectURL(zip);
-      a.download = "imgpool-results.zip";
-      a.click();
-      setTimeout(() => URL.revokeObjectURL(a.href), 60_000);
+      const n = await downloadAllAsZip(ids.map((id) => results.get(id)));
+      if (n) {
+        ids.forEach(markSaved);
+        status(`Saved ${n} file(s) in one zip.`);
+      }
+    } catch (err) {
+      status(`The zip could not be written: ${err && err.message ? err.message : err}`, true);
     } finally {
-      button.disabled = results.size === 0;
+      renderSummary();
     }
   });
-  // Save to a folder the person picks (File System Access API, Chromium-based browsers).
   if (window.showDirectoryPicker) {
-    const saveButton = $("#save-folder");
-    saveButton.hidden = false;
-    saveButton.addEventListener("click", async () => {
-      let dir;
-      try {
-        dir = await window.showDirectoryPicker({ mode: "readwrite" });
-      } catch {
-        return; // the person closed the picker
-      }
-      let saved = 0;
-      for (const r of results.values()) {
-        const parts = r.name.split("/").filter((p) => p && p !== "." && p !== "..");
-        let folder = dir;
-        for (const part of parts.slice(0, -1)) folder = await folder.getDirectoryHandle(part, { create: true });
-        const handle = await folder.getFileHandle(parts[parts.length - 1], { create: true });
-        const writable = await handle.createWritable();
-        await writable.write(r.blob);
-        await writable.close();
-        saved += 1;
-      }
-      status(`Saved ${saved} file(s) to “${dir.name}”.`);
+    $("#save-folder").hidden = false;
+    $("#save-folder").addEventListener("click", async () => {
+      const dir = await pickFolder();
+      if (!dir) return;
+      sink = createFolderSink(dir, (r) => {
+        markSaved(r.id);
+        renderSummary();
+      }, (r, err) => status(`“${r.name}” could not be saved: ${err && err.message ? err.message : err}`, true));
+      for (const r of results.values()) if (!r.saved) sink.add(r);
+      await sink.idle();
+      status(`Saving to “${dir.name}”: results are written there as they finish.`);
     });
   }
   $("#clear-done").addEventListener("click", () => {
-    for (const [id, row] of rows) {
-      if (["done", "failed", "cancelled"].includes(row.state)) {
-        row.tr.remove();
-        if (row.blobUrl) URL.revokeObjectURL(row.blobUrl);
-        rows.delete(id);
-        results.delete(id);
-      }
+    const gone = tally.forgetFinished();
+    for (const id of gone) {
+      const r = results.get(id);
+      const item = list.get(id);
+      if (item && item.blobUrl) URL.revokeObjectURL(item.blobUrl);
+      if (item && item.thumbUrl) URL.revokeObjectURL(item.thumbUrl);
+      if (r) results.delete(id);
     }
+    list.remove(gone);
     renderSummary();
   });
+  $("#rerun").addEventListener("click", () => {
+    // Finished files whose File is still held go again with the form's settings: no
+    // re-reading from disk is needed, the handles are still valid.
+    const files = list.items.filter((i) => ["done", "failed", "cancelled"].includes(i.state) && i.file)
+      .map((i) => i.file);
+    if (files.length && settings.valid) handlers.onFiles(files);
+  });
 
-  function addRow(ev) {
-    const tr = document.createElement("tr");
-    tr.dataset.task = ev.task_id;
-    tr.innerHTML = `<td class="name"></td><td class="status">queued</td><td class="num in"></td>` +
-      `<td class="num out"></td><td class="dims"></td><td class="num time"></td><td class="action"></td>`;
-    tr.querySelector(".name").textContent = ev.name || `#${ev.task_id}`;
-    tr.querySelector(".in").textContent = fmtBytes(ev.size_bytes);
-    const cancel = document.createElement("button");
-    cancel.type = "button";
-    cancel.textContent = "Cancel";
-    cancel.addEventListener("click", () => handlers.onCancel(ev.task_id));
-    tr.querySelector(".action").append(cancel);
-    $("#results tbody").append(tr);
-    const row = { tr, state: "queued", name: ev.name };
-    rows.set(ev.task_id, row);
-    return row;
+  function markSaved(id) {
+    const r = results.get(id);
+    if (r) r.saved = true;
   }
+  const unsaved = () => [...results.values()].filter((r) => !r.saved).length;
+  // Leaving the page would lose every result not saved yet.
+  window.addEventListener("beforeunload", (e) => {
+    if (!unsaved() || handlers.automation) return;
+    e.preventDefault();
+    e.returnValue = "";
+  });
 
-  function setState(row, state, text) {
-    row.state = state;
-    row.tr.className = state;
-    row.tr.querySelector(".status").textContent = text;
-  }
-
+  // ---- the summary: counts, overall progress, rate, bytes ------------------------------
   function renderSummary() {
-    const active = counts.queued + counts.running;
-    const saved = counts.inBytes - counts.outBytes;
-    $("#summary").textContent = `${counts.done} done, ${counts.failed} failed, ${counts.cancelled} cancelled` +
-      (active ? `, ${active} to go` : "") + (counts.done ? ` · saved ${fmtBytes(Math.max(0, saved))}` : "");
-    $("#cancel-all").disabled = active === 0;
+    const c = tally.counts;
+    for (const el of document.querySelectorAll("[data-count]")) el.textContent = c[el.dataset.count];
+    const bar = $("#overall");
+    bar.max = Math.max(1, c.added);
+    bar.value = tally.finished;
+    const parts = [];
+    if (c.added) parts.push(`${tally.finished} of ${c.added} files finished`);
+    const { perSecond, secondsLeft } = tally.rate();
+    if (tally.active && perSecond) {
+      parts.push(`${perSecond.toFixed(perSecond < 10 ? 1 : 0)} images/s`);
+      parts.push(`about ${fmtDuration(secondsLeft)} left`);
+    }
+    if (tally.bytes.doneIn) {
+      parts.push(`${fmtBytes(tally.bytes.doneIn)} → ${fmtBytes(tally.bytes.out)} ` +
+                 `(${fmtChange(tally.bytes.doneIn, tally.bytes.out)})`);
+    }
+    $("#overall-text").textContent = parts.join(" · ") || "No files yet.";
+    $("#cancel-all").disabled = tally.active === 0;
     $("#download-zip").disabled = results.size === 0;
-    $("#save-folder").disabled = results.size === 0;
+    $("#save-folder").disabled = results.size === 0 && !sink;
+    $("#clear-done").disabled = tally.finished === 0;
+    $("#rerun").disabled = !settings.valid || !list.items.some((i) => i.file && ["done", "failed", "cancelled"].includes(i.state));
+    renderStatus();
   }
 
-  function onEvent(ev, output) {
-    let row = rows.get(ev.task_id);
+  function renderStatus() {
+    if (statusEl.classList.contains("error") && !poolReady) return;
+    const p = pool.counts();
+    if (!p.total) return;
+    if (tally.active) {
+      status(`Working: ${tally.counts.running} converting, ${tally.counts.queued} waiting.`);
+    } else if (lastBatch) {
+      status(lastBatch);
+    } else if (p.ready === p.total) {
+      status(`Ready: ${p.total} worker${p.total > 1 ? "s" : ""}. Drop images anywhere on the page.`);
+    } else {
+      status(`Starting workers: ${p.ready} of ${p.total} ready…`);
+    }
+  }
+
+  // ---- events ----------------------------------------------------------------------------
+  function onEvent(ev, output, file) {
+    const state = tally.apply(ev);
+    let item = ev.task_id != null ? list.get(ev.task_id) : null;
+    if (state && !item) {
+      item = list.add({ id: ev.task_id, name: ev.name || `#${ev.task_id}`, size: ev.size_bytes,
+                        state, file: file || null, expanded: false });
+    }
+    if (item && state) item.state = state;
     switch (ev.type) {
       case "task_queued":
-        row = row || addRow(ev);
-        counts.queued += 1;
+        lastBatch = "";
+        item.slot = null;
         break;
       case "task_started":
-        if (!row) break;
-        counts.queued -= 1; counts.running += 1;
-        row.slot = ev.slot_id;
-        setState(row, "running", `running on worker ${ev.slot_id}`);
-        row.tr.querySelector(".status").append(document.createElement("progress"));
-        row.tr.querySelector("progress").max = 1000;
+        item.slot = ev.slot_id;
+        item.progress = 0;
         break;
-      case "task_done": {
-        if (!row) break;
-        counts.running -= 1; counts.done += 1;
-        const r = ev.result || {};
-        counts.inBytes += ev.size_bytes || 0; counts.outBytes += r.out_bytes || 0;
-        setState(row, "done", r.note ? `done (${r.note})` : "done");
-        row.tr.querySelector(".out").textContent = fmtBytes(r.out_bytes);
-        row.tr.querySelector(".dims").textContent = `${r.width}×${r.height} ${r.format}`;
-        row.tr.querySelector(".time").textContent = `${(r.elapsed_ms / 1000).toFixed(2)} s`;
-        const action = row.tr.querySelector(".action");
-        action.textContent = "";
-        if (output) {
-          const blob = new Blob([output], { type: MIME[r.format] || "application/octet-stream" });
-          row.blobUrl = URL.createObjectURL(blob);
-          results.set(ev.task_id, { blob, name: outputName(row.name, r.format), format: r.format, width: r.width, height: r.height });
-          const a = document.createElement("a");
-          a.href = row.blobUrl;
-          a.download = outputName(row.name, r.format);
-          a.textContent = "Download";
-          action.append(a);
-        }
+      case "task_done":
+        onDone(item, ev, output);
         break;
-      }
       case "task_failed":
-        row = row || addRow(ev);
-        if (row.state === "running") counts.running -= 1; else if (row.state === "queued" && rows.has(ev.task_id)) counts.queued -= 1;
-        counts.failed += 1;
-        setState(row, "failed", `failed: ${ev.message} [${ev.reason}]`);
-        row.tr.querySelector(".action").textContent = "";
+        item.plain = ev.plain || ev.message;
+        item.detail = `${ev.message} (reason: ${ev.reason})`;
         break;
-      case "task_cancelled":
-        if (!row) break;
-        if (row.state === "running") counts.running -= 1; else counts.queued -= 1;
-        counts.cancelled += 1;
-        setState(row, "cancelled", "cancelled");
-        row.tr.querySelector(".action").textContent = "";
+      case "task_skipped":
+        item.plain = ev.message;
         break;
       case "worker_state_changed":
-        renderWorker(ev);
+        pool.onEvent(ev, () => "");
+        poolReady = pool.counts().ready === pool.counts().total;
         break;
       case "breaker_tripped":
         status(ev.message, true);
         break;
-      case "batch_finished":
-      {
+      case "batch_finished": {
         const by = ev.stats.by_state || {};
-        status(`Batch finished: ${by.done || 0} done, ${by.failed || 0} failed, ` +
-               `${by.cancelled || 0} cancelled in ${ev.stats.wall_s.toFixed(1)} s`);
-      }
+        lastBatch = `Finished: ${by.done || 0} done, ${by.failed || 0} failed, ` +
+                    `${by.cancelled || 0} cancelled in ${fmtDuration(ev.stats.wall_s)}. Ready for more.`;
         break;
-    }
-    if (ev.type.startsWith("task_")) renderSummary();
-  }
-
-  function renderWorker(ev) {
-    let el = workers.get(ev.slot_id);
-    if (!el) {
-      el = document.createElement("span");
-      el.dataset.slot = ev.slot_id;
-      workers.set(ev.slot_id, el);
-      $("#workers").append(el);
-    }
-    const state = String(ev.new).toLowerCase();
-    el.className = `worker ${state === "busy" ? "busy" : state === "idle" ? "idle" : ["failed", "timed_out", "retired"].includes(state) ? "down" : ""}`;
-    el.textContent = `worker ${ev.slot_id}.${ev.generation}: ${state}`;
-  }
-
-  // Once per frame: progress bars from the status board (no message per step).
-  function frame() {
-    if (boardReader) {
-      for (const row of rows.values()) {
-        if (row.state !== "running") continue;
-        const cells = boardReader(row.slot);
-        const bar = row.tr.querySelector("progress");
-        if (cells && bar && cells.task_id === Number(row.tr.dataset.task)) bar.value = cells.progress_permille;
       }
+    }
+    if (ev.type === "task_started") pool.onEvent(ev, (id) => (list.get(id) || {}).name);
+    if (item) list.changed(item);
+    renderSummary();
+  }
+
+  function onDone(item, ev, output) {
+    const r = ev.result || {};
+    item.result = r;
+    item.kept = /kept the original/.test(r.note || "");
+    item.outName = outputName(item.name, r.format, item.kept);
+    if (!output) return; // automation: the runner keeps the bytes
+    const blob = new Blob([output], { type: MIME[r.format] || "application/octet-stream" });
+    item.blobUrl = URL.createObjectURL(blob);
+    const result = { id: item.id, blob, name: item.outName, format: r.format,
+                     width: r.width, height: r.height, saved: false };
+    results.set(item.id, result);
+    if (sink) sink.add(result);
+  }
+
+  // Once per frame: progress bars of the rows in view, from the status board.
+  let lastSummary = 0;
+  function frame(t) {
+    if (boardReader) {
+      for (const item of list.visible()) {
+        if (item.state !== "running" || item.slot == null) continue;
+        const cells = boardReader(item.slot);
+        const bar = list.rowElement(item.id)?.querySelector("progress");
+        if (cells && bar && cells.task_id === item.id) bar.value = cells.progress_permille;
+      }
+    }
+    if (tally.active && t - lastSummary > SUMMARY_EVERY_MS) {
+      lastSummary = t;
+      renderSummary();
     }
     requestAnimationFrame(frame);
   }
   requestAnimationFrame(frame);
 
   return {
-    status, onEvent, currentOptionsJSON, results, counts,
+    status, onEvent, results, tally, list, settings,
+    counts: tally.counts,
+    currentOptionsJSON: () => settings.json(),
+    // Once at boot, from Python: the settings form and the pool's size.
+    setup(setupJSON) {
+      const { form, pool_size: poolSize } = JSON.parse(setupJSON);
+      pool.expect(poolSize);
+      settings.build(form);
+    },
     setBoardReader: (fn) => { boardReader = fn; },
+    renderStatus: () => renderSummary(),
   };
-}
-
-async function walkEntries(entries) {
-  const files = [];
-  async function walk(entry, prefix) {
-    if (entry.isFile) {
-      const file = await new Promise((res, rej) => entry.file(res, rej));
-      // Keep the relative path for display and for mirrored output names.
-      Object.defineProperty(file, "imgpoolPath", { value: prefix + file.name });
-      files.push(file);
-    } else if (entry.isDirectory) {
-      const reader = entry.createReader();
-      for (;;) {
-        const batch = await new Promise((res, rej) => reader.readEntries(res, rej));
-        if (!batch.length) break;
-        for (const child of batch) await walk(child, `${prefix}${entry.name}/`);
-      }
-    }
-  }
-  for (const entry of entries) await walk(entry, "");
-  return files;
 }

@@ -22,7 +22,10 @@ from ..core import events as E
 from ..core.probe import HEAD_BYTES, probe
 from ..core.scheduler import Scheduler, Submission
 from ..core.tasks import FailureReason, TaskResult
-from ..options import Options, OptionsError
+from ..options import Options, OptionsError, field_errors
+from .form import form_schema
+from .intake import TaskSkipped, is_skipped
+from .plainwords import SKIPPED_NOT_IMAGE, plain_failure
 
 __all__ = ["App", "config_from_query", "PROBE_BYTES", "STREAM_ABOVE_BYTES"]
 
@@ -82,16 +85,31 @@ class App:
             return str(exc)
         return ""
 
-    async def add_files(self, files, options_json: str | None = None) -> None:
+    def page_setup_json(self) -> str:
+        """What the page's UI needs once at boot: the settings form's fields, defaults,
+        choices and limits (imgpool.page.form) and how many workers the pool has."""
+        return json.dumps({"form": form_schema(), "pool_size": self.config.pool_size})
+
+    def check_options(self, options_json: str) -> str:
+        """Every problem with the form's values, as JSON {field: message}; {} when valid."""
+        return json.dumps(field_errors(json.loads(options_json)))
+
+    async def add_files(self, files, options_json: str | None = None,
+                        skip_non_images: bool = True) -> str:
         """Probe each file's header, then queue them in chunks with one `submit_many`
         per chunk, so the policy sees the chunk whole (small first, whatever the order
-        of the drop). Only a head slice of each file is read here."""
+        of the drop). Only a head slice of each file is read here. Files that are not
+        images are skipped (a `task_skipped` event each), not failed, unless
+        `skip_non_images` is false (automation: every file it names gets a verdict).
+
+        Returns "" when the files were taken, or why none was: invalid options are
+        never replaced by older ones behind the person's back."""
         options = self.options
         if options_json:
             try:
                 options = Options.from_dict(json.loads(options_json))
-            except OptionsError:
-                pass  # the form already shows the error; the last valid options apply
+            except OptionsError as exc:
+                return f"no files were added: {exc}"
         chunk: list[Submission] = []
         for file in files:
             name = str(getattr(file, "imgpoolPath", None) or file.webkitRelativePath or file.name)
@@ -99,6 +117,10 @@ class App:
             info = await self._probe(file, name, size)
             task_id = self.next_task_id
             self.next_task_id += 1
+            if skip_non_images and is_skipped(name, info):
+                self.port.emit(json.dumps(
+                    TaskSkipped(task_id, name, size, SKIPPED_NOT_IMAGE).to_dict()), None, file)
+                continue
             self.files[task_id] = file
             self.names[task_id] = (name, size)
             chunk.append(Submission(task_id, name, size, info, options))
@@ -107,6 +129,7 @@ class App:
                 chunk = []
         if chunk:
             self._run(self.scheduler.submit_many(self._now(), chunk))
+        return ""
 
     async def _probe(self, file, name: str, size: int):
         """Probe from a small head; read a larger one only when the header lies deeper
@@ -226,14 +249,18 @@ class App:
     def _emit(self, event) -> None:
         data = event.to_dict()
         task_id = data.get("task_id")
-        output = None
+        output = file = None
         if task_id is not None and task_id in self.names:
             data["name"], data["size_bytes"] = self.names[task_id]
         if isinstance(event, E.TaskDone):
             output = self.outputs.pop(task_id, None)
+        elif isinstance(event, E.TaskFailed):
+            data["plain"] = plain_failure(event.reason, event.message)
+        if isinstance(event, (E.TaskQueued, E.TaskFailed)):
+            file = self.files.get(task_id)  # the page keeps it for re-runs and comparing
         if isinstance(event, (E.TaskDone, E.TaskFailed, E.TaskCancelled)):
             self.files.pop(task_id, None)  # release the File handle
-        self.port.emit(json.dumps(data), output)
+        self.port.emit(json.dumps(data), output, file)
 
 
 def _reason(value: str) -> FailureReason:

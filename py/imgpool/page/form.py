@@ -1,0 +1,66 @@
+"""The page's settings form, described from `Options` so no default lives in HTML or JS.
+
+The page asks for `form_schema()` once at boot and builds its inputs from it: each
+field's name, label, kind, choices, default and limits come from `imgpool.options`
+(the defaults and `LIMITS`), and only the words a person reads are written here. The
+form sends its values back as strings; `imgpool.options.field_errors` says what is wrong
+with each, so every error can stand beside its own field.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from enum import Enum
+from typing import Any
+
+from ..options import (LIMITS, ColourHandling, Fit, MetadataPolicy, Options, OutputFormat)
+
+__all__ = ["FORM_FIELDS", "form_schema"]
+
+#: The fields the page shows, in order, with their label and a one-line hint.
+FORM_FIELDS: tuple[tuple[str, str, str], ...] = (
+    ("format", "Format", "The file type of the results."),
+    ("quality", "Quality", "Higher looks better and makes larger files."),
+    ("max_size", "Longest side (px)", "Larger images are scaled down to fit; empty keeps the size."),
+    ("metadata", "Metadata", "Camera details and location kept in the files."),
+    ("effort", "Effort", "Higher makes smaller files but takes longer."),
+    ("lossless", "Lossless", "Keep every pixel exactly (larger files)."),
+    ("keep_original_if_larger", "Keep the original if it is smaller",
+     "A result is never bigger than the file you gave."),
+)
+
+#: Words for the choices of the enum fields the form shows.
+CHOICE_LABELS: dict[type[Enum], dict[str, str]] = {
+    OutputFormat: {"webp": "WebP", "avif": "AVIF", "jpeg": "JPEG", "png": "PNG",
+                   "jxl": "JPEG XL", "gif": "GIF", "same": "Same as input"},
+    MetadataPolicy: {"strip": "Remove all", "copyright": "Keep copyright only",
+                     "all": "Keep all"},
+    Fit: {"inside": "Fit inside", "cover": "Fill and crop"},
+    ColourHandling: {"srgb": "Convert to sRGB", "keep": "Keep the profile"},
+}
+
+
+def form_schema() -> list[dict[str, Any]]:
+    """One dict per shown field: name, label, hint, kind ("choice", "number", "bool"),
+    default, and choices or min/max/optional."""
+    defaults = Options()
+    types = {f.name: f.type for f in dataclasses.fields(Options)}
+    out = []
+    for name, label, hint in FORM_FIELDS:
+        default = getattr(defaults, name)
+        field: dict[str, Any] = {"name": name, "label": label, "hint": hint}
+        if isinstance(default, Enum):
+            words = CHOICE_LABELS[type(default)]
+            field.update(kind="choice", default=default.value,
+                         choices=[[m.value, words.get(m.value, m.value)]
+                                  for m in type(default)])
+        elif isinstance(default, bool):
+            field.update(kind="bool", default=default)
+        elif name in LIMITS:
+            lo, hi = LIMITS[name]
+            field.update(kind="number", default=default, min=lo, max=hi,
+                         optional="None" in str(types[name]))
+        else:  # a field added to FORM_FIELDS without a kind here: fail loudly at boot
+            raise TypeError(f"the form cannot show option {name!r}")
+        out.append(field)
+    return out

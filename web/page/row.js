@@ -1,0 +1,78 @@
+// One row of the results list: thumbnail, name, what happened in plain words, sizes,
+// and the actions that fit its state. Every control's accessible name includes the file
+// name ("Cancel IMG_0042.jpg"), so a screen reader's list of links and buttons says
+// which file each one is for.
+
+import { fmtBytes, fmtChange } from "./format.js";
+
+const STATE_WORDS = {
+  queued: "Waiting", running: "Converting", done: "Done", failed: "Failed",
+  cancelled: "Cancelled", skipped: "Skipped",
+};
+
+function el(tag, attrs = {}, text = "") {
+  const node = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs)) {
+    if (v === false || v == null) continue;
+    node.setAttribute(k, v === true ? "" : v);
+  }
+  if (text) node.textContent = text;
+  return node;
+}
+
+function button(action, text, label, extra = {}) {
+  return el("button", { type: "button", "data-action": action, "aria-label": label, ...extra }, text);
+}
+
+function lineFor(item) {
+  const r = item.result;
+  switch (item.state) {
+    case "queued": return `Waiting · ${fmtBytes(item.size)}`;
+    case "running": return `Converting · ${fmtBytes(item.size)}`;
+    case "done": {
+      if (!r) return "Done";
+      const dims = r.width ? ` · ${r.width} × ${r.height} px` : "";
+      const time = r.elapsed_ms ? ` · ${(r.elapsed_ms / 1000).toFixed(1)} s` : "";
+      if (item.kept) return `Kept the original: converting did not make it smaller · ${fmtBytes(r.out_bytes)}${dims}`;
+      return `${fmtBytes(item.size)} → ${fmtBytes(r.out_bytes)}, ${fmtChange(item.size, r.out_bytes)}${dims}${time}`;
+    }
+    case "failed": return item.plain || "Failed";
+    case "skipped": return item.plain || "Skipped";
+    default: return `Cancelled · ${fmtBytes(item.size)}`;
+  }
+}
+
+export function renderRow(item, li) {
+  li.className = `row ${item.state}${item.expanded ? " expanded" : ""}`;
+  li.textContent = "";
+  const thumb = item.thumbUrl
+    ? el("img", { class: "thumb", src: item.thumbUrl, alt: "", width: 48, height: 48, decoding: "async" })
+    : el("span", { class: "thumb placeholder", "aria-hidden": "true" });
+  const main = el("div", { class: "main" });
+  const name = el("span", { class: "name", title: item.name }, item.name);
+  const state = el("span", { class: "badge" }, STATE_WORDS[item.state] || item.state);
+  const line = el("span", { class: "line" }, lineFor(item));
+  main.append(el("span", { class: "title" }), line);
+  main.firstChild.append(state, name);
+  if (item.state === "running") {
+    main.append(el("progress", { max: 1000, value: item.progress || 0, "aria-label": `Converting ${item.name}` }));
+  }
+  const actions = el("div", { class: "actions" });
+  if (item.state === "queued" || item.state === "running") {
+    actions.append(button("cancel", "Cancel", `Cancel ${item.name}`));
+  } else if (item.state === "done" && item.blobUrl) {
+    actions.append(button("compare", "Compare", `Compare before and after: ${item.name}`));
+    const a = el("a", { href: item.blobUrl, download: item.outName.split("/").pop(),
+                         "data-action": "download", class: "link-button",
+                         "aria-label": `Download ${item.outName}` }, "Download");
+    actions.append(a);
+  } else if (item.state === "failed" && item.detail) {
+    actions.append(button("details", item.expanded ? "Hide details" : "Details",
+                          `Details for ${item.name}`,
+                          { "aria-expanded": String(Boolean(item.expanded)), "aria-controls": `detail-${item.id}` }));
+  }
+  li.append(thumb, main, actions);
+  if (item.expanded && item.detail) {
+    li.append(el("p", { class: "detail", id: `detail-${item.id}` }, item.detail));
+  }
+}
