@@ -122,12 +122,14 @@ def test_out_beside_or_around_an_input_is_fine(tmp_path):
 # -- output names -------------------------------------------------------------------------
 
 @pytest.mark.parametrize("name, options, expected", [
-    ("a.jpg", {}, [".webp"]),
+    ("a.jpg", {}, [".webp", ".jpg"]),  # keep-original-if-larger is on by default
+    ("a.jpg", {"keep_original_if_larger": False}, [".webp"]),
     ("IMG_1.JPG", {"format": "jpeg"}, [".jpg"]),
     ("a.png", {"format": "same"}, [".png"]),
     ("a.jpeg", {"format": "same"}, [".jpg"]),
-    ("a.heic", {"format": "same"}, [".jpg"]),
-    ("scan.tiff", {"format": "same"}, [".png"]),
+    ("a.heic", {"format": "same"}, [".jpg", ".heic"]),
+    ("a.heic", {"format": "same", "keep_original_if_larger": False}, [".jpg"]),
+    ("scan.tiff", {"format": "same"}, [".png", ".tiff"]),
     ("notes.txt", {"format": "same"}, [".png"]),
     ("a.jpg", {"keep_original_if_larger": True}, [".webp", ".jpg"]),
     ("a.webp", {"keep_original_if_larger": True}, [".webp"]),

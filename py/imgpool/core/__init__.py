@@ -3,6 +3,7 @@
 Layout (each module opens with its theory of operation):
 - `imageinfo`: what the header probe learnt (`ImageInfo`); `probe`: the probe itself.
 - `estimate`: decoded memory and work of a task; per-format calibration.
+- `deadline`: how long a running task may take (a prior per encoder, learned rates).
 - `tasks`: `Task`, its state table, `FailureReason`, `TaskResult`, failure messages.
 - `slots`: the worker-slot state table, `Slot`, the staggered start queue, diagrams.
 - `policy`: which queued task runs next (FIFO, smart: size classes, heavy lane, aging).
@@ -16,7 +17,8 @@ Layout (each module opens with its theory of operation):
 
 from imgpool.core.commands import (Command, Dispatch, Emit, SetTimer, StartWorker, StopTask,
                                    TerminateWorker)
-from imgpool.core.estimate import Estimate, MemoryCalibration, estimate, task_timeout_s
+from imgpool.core.deadline import DeadlineModel
+from imgpool.core.estimate import Estimate, MemoryCalibration, estimate
 from imgpool.core.events import (TERMINAL_EVENTS, BatchFinished, BreakerTripped, Event,
                                  TaskCancelled, TaskDone, TaskFailed, TaskProgress,
                                  TaskQueued, TaskStarted, WorkerStateChanged)
@@ -44,7 +46,7 @@ __all__ = [
     "Slot", "SlotState", "SlotEvent", "SLOT_TRANSITIONS", "SlotTransitionError",
     "slot_diagram",
     # inputs and costs
-    "ImageFormat", "ImageInfo", "probe", "HEAD_BYTES", "Estimate", "estimate", "task_timeout_s",
+    "ImageFormat", "ImageInfo", "probe", "HEAD_BYTES", "Estimate", "estimate", "DeadlineModel",
     "MemoryCalibration",
     # queue policies
     "Policy", "FifoPolicy", "SmartPolicy", "make_policy",

@@ -4,7 +4,7 @@ Theory of operation
 -------------------
 Admission needs a number per task before dispatch: the decoded memory (bytes) it will
 hold at its peak, and its work (megapixels touched) for the heavy lane and the
-timeout. Both come from the header probe (`ImageInfo`), the `Options` and the file size.
+timeout (`deadline.py`). Both come from the header probe (`ImageInfo`), the `Options` and the file size.
 
 Memory is the decoded input plus the output buffer. What "decoded input" means depends
 on whether the loader can shrink on load (libvips' thumbnail path):
@@ -33,8 +33,7 @@ from imgpool.config import MIB, PoolConfig
 from imgpool.core.imageinfo import ImageFormat, ImageInfo
 from imgpool.options import Fit, Options
 
-__all__ = ["Estimate", "Basis", "estimate", "output_size", "task_timeout_s",
-           "MemoryCalibration"]
+__all__ = ["Estimate", "Basis", "estimate", "output_size", "MemoryCalibration"]
 
 #: libjpeg's DCT scaling offers 1/2, 1/4 and 1/8.
 JPEG_MAX_SHRINK = 8
@@ -129,14 +128,6 @@ def estimate(info: ImageInfo, options: Options, size_bytes: int) -> Estimate:
     return Estimate(memory_bytes=max(MIN_ESTIMATE_BYTES, memory), work_mpix=work,
                     basis=Basis.HEADER, decode_width=dec_w, decode_height=dec_h,
                     shrink=float(shrink))
-
-
-def task_timeout_s(config: PoolConfig, est: Estimate, options: Options) -> float:
-    """Seconds a task may run, counted from dispatch. The user's own timeout wins."""
-    if options.timeout_s is not None:
-        return float(options.timeout_s)
-    return min(config.timeout_max_s,
-               config.timeout_base_s + config.timeout_per_mpix_s * est.work_mpix)
 
 
 class MemoryCalibration:

@@ -59,7 +59,8 @@ from types import MappingProxyType
 
 from imgpool.config import PoolConfig
 from imgpool.core.commands import Command, Dispatch, Emit, SetTimer
-from imgpool.core.estimate import MemoryCalibration, estimate, task_timeout_s
+from imgpool.core.deadline import DeadlineModel
+from imgpool.core.estimate import MemoryCalibration, estimate
 from imgpool.core.events import (BatchFinished, Event, TaskCancelled, TaskDone, TaskFailed,
                                  TaskProgress, TaskQueued, TaskStarted)
 from imgpool.core.imageinfo import ImageInfo
@@ -113,6 +114,7 @@ class Scheduler:
         self._running: dict[int, Task] = {}
         self._policy = make_policy(config)
         self._calibration = MemoryCalibration()
+        self._deadlines = DeadlineModel(config)
         self._seq = 0
         self._batch = _Batch.IDLE
         self._batch_due: float | None = None
@@ -157,6 +159,10 @@ class Scheduler:
     @property
     def calibration(self) -> MemoryCalibration:
         return self._calibration
+
+    @property
+    def deadlines(self) -> DeadlineModel:
+        return self._deadlines
 
     def reserved_for(self, task: Task) -> int:
         """What admission would count for `task` now (corrected estimate)."""
@@ -311,6 +317,8 @@ class Scheduler:
             self._settle(task, TaskEvent.COMPLETE, result=result)
             self._calibration.observe(task.info.format, task.estimate.memory_bytes,
                                       result.mem_highwater_bytes)
+            if task.dispatched_at is not None:
+                self._deadlines.observe(task.estimate, task.options, now - task.dispatched_at)
             self._pool.finish(slot, result.heap_bytes)
         else:  # CANCELLING: it finished before it saw the stop; the task stays cancelled
             self._pool.stopped(slot, result.heap_bytes)
@@ -458,7 +466,7 @@ class Scheduler:
         alone = task.placement is Placement.ALONE or need > budget
         task.fire(TaskEvent.DISPATCH)
         task.attempt += 1
-        deadline = now + task_timeout_s(self.config, task.estimate, task.options)
+        deadline = now + self._deadlines.timeout_s(task.estimate, task.options)
         self._pool.assign(slot, task.task_id, max(need, budget) if alone else need, deadline)
         task.slot_id, task.generation = slot.slot_id, slot.generation
         task.dispatched_at, task.deadline, task.progress = now, deadline, 0.0
@@ -539,7 +547,7 @@ class Scheduler:
                 self.config.progress_silence_s, task.progress))
             self._pool.time_out(slot, f"task {task.task_id} stopped making progress")
         else:
-            limit = task_timeout_s(self.config, task.estimate, task.options)
+            limit = task.deadline - (task.dispatched_at or 0.0)
             self._settle(task, TaskEvent.FAIL, FailureReason.TIMEOUT,
                          timeout_message(limit, task.estimate.work_mpix))
             self._pool.time_out(slot, f"task {task.task_id} timed out")

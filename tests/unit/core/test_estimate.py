@@ -2,9 +2,9 @@
 
 import pytest
 
-from imgpool.config import MIB, PoolConfig
+from imgpool.config import MIB
 from imgpool.core.estimate import (UNKNOWN_FLOOR_BYTES, Basis, MemoryCalibration, estimate,
-                                   output_size, task_timeout_s)
+                                   output_size)
 from imgpool.core.imageinfo import UNKNOWN, ImageFormat, ImageInfo
 from imgpool.options import Options
 
@@ -83,15 +83,6 @@ def test_output_size_rules():
         1500, 2000)
     cover = Options(max_size=None, width=500, height=500, fit="cover")
     assert output_size(4000, 3000, cover) == (667, 500)
-
-
-def test_task_timeout():
-    cfg = PoolConfig(timeout_base_s=30, timeout_per_mpix_s=1.5, timeout_max_s=600)
-    small = estimate(info(w=1000, h=1000), Options(max_size=None), 1)
-    assert task_timeout_s(cfg, small, Options()) == pytest.approx(30 + 1.5 * small.work_mpix)
-    huge = estimate(info(F.PNG, 30000, 20000), Options(), 1)
-    assert task_timeout_s(cfg, huge, Options()) == 600
-    assert task_timeout_s(cfg, huge, Options(timeout_s=5)) == 5
 
 
 def test_calibration_moves_toward_observations_within_bounds():
