@@ -85,12 +85,22 @@ def build(out_dir: Path, quiet: bool = False) -> Path:
     return wheel
 
 
+def content_hash(path: Path) -> str | None:
+    """A short SHA-256 of a file's bytes, or None when it is missing."""
+    if not path.exists():
+        return None
+    return hashlib.sha256(path.read_bytes()).hexdigest()[:16]
+
+
 def write_manifest(out_dir: Path, wheel: Path) -> None:
-    """manifest.json tells the page and workers the wheel file names (no copy in JS)."""
+    """manifest.json tells the page and workers the wheel file names (no copy in JS), and
+    the hashes of what their Python imports: a cached Python memory snapshot is only valid
+    for the exact wheel and stdlib it was made from (web/shared/pyboot.js keys it so)."""
     micropip = sorted(out_dir.glob("micropip-*.whl"))
     stdlib = out_dir / "python_stdlib_pyc.zip"
     manifest = {"imgpool": wheel.name, "micropip": micropip[-1].name if micropip else None,
-                "stdlib": stdlib.name if stdlib.exists() else None}
+                "stdlib": stdlib.name if stdlib.exists() else None,
+                "imgpool_sha256": content_hash(wheel), "stdlib_sha256": content_hash(stdlib)}
     text = json.dumps(manifest, indent=1) + "\n"
     target = out_dir / "manifest.json"
     if not target.exists() or target.read_text() != text:

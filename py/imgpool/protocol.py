@@ -119,6 +119,12 @@ class Ready(Message):
     #: How many times this worker initialised wasm-vips / Pyodide (must stay 1).
     vips_inits: int = 1
     pyodide_inits: int = 1
+    #: How its Python booted (web/shared/pyboot.js): "snapshot" (restored from the
+    #: memory snapshot in Cache Storage), "fresh" (none stored yet: booted, then stored
+    #: one) or "fallback" (the stored one was unusable: booted without it, replaced it).
+    boot_path: str = ""
+    #: Why no snapshot was used ("" when one was).
+    boot_note: str = ""
 
 
 @dataclass(frozen=True)

@@ -136,10 +136,17 @@ def test_files_added_before_python_is_ready_are_not_lost(browser, server_url, im
     context = browser.new_context()
     try:
         page = context.new_page()
+        # Python boots in well under a second from a snapshot: hold the wheel manifest
+        # (Python cannot start without it) until the files are in.
+        held = []
+        page.route("**/runtime/wheels/manifest.json", lambda route: held.append(route))
         page.goto(server_url + "?workers=1")
         # The UI is there at once; add files while Python is still booting.
         page.set_input_files("#file-input", [str(p) for p in images[:2]])
         assert page.evaluate("window.imgpool.summary().booting") is True
+        for route in held:
+            route.continue_()
+        page.unroute("**/runtime/wheels/manifest.json")
         page.evaluate("window.imgpool.ready")
         page.wait_for_function(
             "window.imgpool.events.filter(e => e.type === 'task_done').length >= 2",

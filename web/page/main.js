@@ -3,12 +3,10 @@
 // The scheduler (Python, imgpool.page.app) decides everything; this file only carries out
 // its commands (start/terminate a worker, post a task, set a timer) and forwards events
 // back. Files dropped or picked before Python is ready are queued here, not lost.
-import { loadPyodide } from "../runtime/pyodide/pyodide.mjs";
+import { bootPython } from "../shared/pyboot.js";
+import { compileRuntimes } from "../shared/wasm-modules.js";
 import { createUI } from "./ui.js";
 import { createPort } from "./port.js";
-
-// Every URL is relative to this file, so the app works under any sub-path of a host.
-const RUNTIME = new URL("../runtime/", import.meta.url);
 
 const params = new URLSearchParams(location.search);
 // Automation mode (imgpool optimize): results are PUT to the local runner instead of kept.
@@ -25,7 +23,9 @@ const ui = createUI({
   automation: Boolean(automationToken),
 });
 
-const port = createPort({ ui, getApp: () => app, automationToken });
+// Compiled once here, used by the page's Pyodide and posted to every worker.
+const runtimes = compileRuntimes();
+const port = createPort({ ui, getApp: () => app, automationToken, runtimes });
 ui.setBoardReader((slot) => port.readBoard(slot));
 
 // The test/automation surface: what a script (Playwright, the CLI) may read or call.
@@ -59,28 +59,14 @@ function submit(files, optionsJSON = undefined, skipNonImages = true) {
                        skipNonImages);
 }
 
-async function fetchJSON(url) {
-  const res = await fetch(url);
-  if (!res.ok) throw new Error(`${url}: HTTP ${res.status}`);
-  return res.json();
-}
-
 async function boot() {
   if (!window.crossOriginIsolated) {
     ui.status("This page is not cross-origin isolated (COOP/COEP headers missing): wasm-vips cannot run.", true);
   }
   ui.status("Starting Python…");
-  const manifest = await fetchJSON(new URL("wheels/manifest.json", RUNTIME));
-  const pyodide = await loadPyodide({
-    indexURL: new URL("pyodide/", RUNTIME).href,
-    // Bytecode stdlib built at setup (scripts/build_stdlib.mjs): skips recompiling ~120
-    // modules at every boot.
-    ...(manifest.stdlib ? { stdLibURL: new URL(`wheels/${manifest.stdlib}`, RUNTIME).href } : {}),
-  });
-  await pyodide.loadPackage(new URL(`wheels/${manifest.micropip}`, RUNTIME).href);
-  const micropip = pyodide.pyimport("micropip");
-  await micropip.install(new URL(`wheels/${manifest.imgpool}`, RUNTIME).href);
-  micropip.destroy();
+  // From a memory snapshot when one is stored (web/shared/pyboot.js).
+  const { pyodide, bootPath } = await bootPython({
+    role: "page", imports: ["imgpool.page.app"], compiled: (await runtimes).pyodide });
   const mod = pyodide.pyimport("imgpool.page.app");
   app = mod.App(port, location.search, navigator.hardwareConcurrency || 1,
                 navigator.deviceMemory || 0);
@@ -90,7 +76,7 @@ async function boot() {
   ui.status(`Python ready in ${(pythonMs / 1000).toFixed(1)} s; starting workers…`);
   app.start();
   for (const args of early.splice(0)) await submit(...args);
-  return { pythonMs };
+  return { pythonMs, bootPath };
 }
 
 window.imgpool.ready = boot().catch((err) => {

@@ -4,6 +4,8 @@
 // Python with the worker's (slot, gen) as this side knows it, so a late message from a
 // terminated incarnation can be told apart. Image bytes stay in JS: inputs are read from
 // the File and moved to the worker in the transfer list; outputs come back the same way.
+// Workers come from web/page/spawn.js (compiled runtimes first, spares started early).
+import { createSpawner, poolSizeHint, rememberPoolSize } from "./spawn.js";
 
 // The status board's layout comes from Python (imgpool.protocol), via makeBoard.
 let BOARD_FIELDS = [];
@@ -13,8 +15,10 @@ let BUSY = -1;
 let BOOTING = 0;
 const PROGRESS_INTERVAL_MS = 250;
 
-export function createPort({ ui, getApp, automationToken = null }) {
+export function createPort({ ui, getApp, automationToken = null, runtimes = null }) {
   const workers = new Map(); // slot -> { worker, gen }
+  const spawner = createSpawner(runtimes);
+  spawner.prespawn(poolSizeHint()); // they boot while the page's Python does
   let board = null; // Int32Array over a SharedArrayBuffer, STRIDE cells per slot
   let timer = null;
   const statsWaiters = new Map();
@@ -39,11 +43,13 @@ export function createPort({ ui, getApp, automationToken = null }) {
       BOOTING = layout.booting;
       board = new Int32Array(new SharedArrayBuffer(slots * STRIDE * 4));
       for (let s = 0; s < slots; s++) board[s * STRIDE + CELL.cancel_task_id] = -1;
+      rememberPoolSize(slots);
+      spawner.trim(slots);
     },
 
     startWorker(slot, gen, initJSON) {
       port.terminateWorker(slot);
-      const worker = new Worker(new URL("../worker/worker.js", import.meta.url), { type: "module", name: `imgpool-${slot}` });
+      const { worker, booted, held } = spawner.take(slot);
       workers.set(slot, { worker, gen });
       Atomics.store(board, slot * STRIDE + CELL.cancel_task_id, -1);
       Atomics.store(board, slot * STRIDE + CELL.state, BOOTING);
@@ -66,7 +72,11 @@ export function createPort({ ui, getApp, automationToken = null }) {
       worker.onmessageerror = () => {
         toApp((app) => app.on_worker_error(slot, gen, "a message from the worker could not be read"));
       };
-      worker.postMessage({ ...JSON.parse(initJSON), board });
+      for (const [kind, e] of held.splice(0)) worker[`on${kind}`](e);
+      // After the boot message (compiled runtimes), unless the worker was replaced meanwhile.
+      booted.then(() => {
+        if (workers.get(slot)?.worker === worker) worker.postMessage({ ...JSON.parse(initJSON), board });
+      });
     },
 
     terminateWorker(slot) {

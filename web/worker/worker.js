@@ -17,13 +17,14 @@
 //   a read-ahead chunk, so a large File streams into vips instead of being copied whole;
 // - the HEIC decoder (libheif with libde265), loaded only when a HEIC file shows up.
 import Vips from "../runtime/vips/vips-es6.js";
-import { loadPyodide } from "../runtime/pyodide/pyodide.mjs";
+import { instantiateVips, startPython, takeBootMessage } from "./boot.js";
 
 // Every URL is relative to this file, so the app works under any sub-path of a host.
 const RUNTIME = new URL("../runtime/", import.meta.url);
 
 const counters = { vipsInits: 0, pyodideInits: 0, heifInits: 0, transfers: 0,
-                   detachedAfterPost: 0, streamedReads: 0, sourceCalls: 0 };
+                   detachedAfterPost: 0, streamedReads: 0, sourceCalls: 0,
+                   bootPath: "", bootNote: "" }; // how Python booted (web/shared/pyboot.js)
 let vipsPromise = null;
 let pythonPromise = null;
 let vipsModule = null; // the resolved wasm-vips instance
@@ -54,7 +55,7 @@ function getVips() {
             if (value instanceof WebAssembly.Memory) wasmMemory = value;
           }
         }
-        WebAssembly.instantiateStreaming(fetch(new URL("vips/vips.wasm", RUNTIME)), imports)
+        instantiateVips(imports) // the page's compiled module, or the file (boot.js)
           .then((r) => {
             for (const value of Object.values(r.instance.exports)) {
               if (value instanceof WebAssembly.Table) wasmTable = value;
@@ -114,29 +115,15 @@ function throwErrors(cls) {
   }
 }
 
-async function fetchJSON(url) {
-  const res = await fetch(url);
-  if (!res.ok) throw new Error(`${url}: HTTP ${res.status}`);
-  return res.json();
-}
-
 function getPython() {
   pythonPromise ??= (async () => {
     counters.pyodideInits += 1;
-    const manifest = await fetchJSON(new URL("wheels/manifest.json", RUNTIME));
-    const pyodide = await loadPyodide({
-      indexURL: new URL("pyodide/", RUNTIME).href,
-      // Bytecode stdlib built at setup (scripts/build_stdlib.mjs): skips recompiling ~120
-      // modules at every boot.
-      ...(manifest.stdlib ? { stdLibURL: new URL(`wheels/${manifest.stdlib}`, RUNTIME).href } : {}),
-    });
+    const { pyodide, bootPath, note } = await startPython();
+    counters.bootPath = bootPath;
+    counters.bootNote = note;
     // Count live PyProxies (the leak check reads it); the cost is one stack trace per
     // proxy made, and the pipeline makes none per image.
     pyodide._module.enable_pyproxy_allocation_tracing();
-    await pyodide.loadPackage(new URL(`wheels/${manifest.micropip}`, RUNTIME).href);
-    const micropip = pyodide.pyimport("micropip");
-    await micropip.install(new URL(`wheels/${manifest.imgpool}`, RUNTIME).href);
-    micropip.destroy();
     pyodideModule = pyodide;
     return pyodide;
   })();
@@ -377,6 +364,7 @@ async function deliver(event) {
 }
 
 self.onmessage = (event) => {
+  if (takeBootMessage(event)) return; // the page's compiled runtimes (boot.js)
   const { type, slot, gen } = event.data || {};
   if (type === "init") slotInfo = { slot, gen }; // known even if the boot then fails
   if (runtime) deliver(event);

@@ -214,7 +214,8 @@ class Worker:
         self._post(P.Ready(
             slot=self.slot, gen=self.gen, init_ms=round(self.host.bootMs(), 1),
             vips_version=str(self.vips.version()), python_version=sys.version.split()[0],
-            vips_inits=counters["vipsInits"], pyodide_inits=counters["pyodideInits"]))
+            vips_inits=counters["vipsInits"], pyodide_inits=counters["pyodideInits"],
+            boot_path=counters.get("bootPath", ""), boot_note=counters.get("bootNote", "")))
 
     # ---- one image ---------------------------------------------------------------------
 

@@ -1,0 +1,155 @@
+"""Fast start in real Chromium: Python restored from a memory snapshot kept in Cache
+Storage, and a clean normal boot when that snapshot is missing or damaged.
+
+Each test has its own browser context (its own Cache Storage), boots once to store the
+snapshots, then reloads. Every boot must end with a pool that turns a JPEG into a WebP of
+the right size; the Ready messages and the page's boot result say which way Python came
+up (web/shared/pyboot.js: "snapshot", "fresh", "fallback").
+"""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+from imgpool_host.corpus import write_jpeg
+
+pytestmark = pytest.mark.e2e
+
+QUERY = "?workers=2"
+CACHE = "imgpool-python-snapshots-v1"
+ROLES = ("page", "worker")
+
+# What is stored: role -> [key header, byte length, starts with Pyodide's snapshot magic].
+STORED_JS = """async (name) => {
+  const cache = await caches.open(name);
+  const out = {};
+  for (const req of await cache.keys()) {
+    const res = await cache.match(req);
+    const bytes = await res.arrayBuffer();
+    out[req.url.split("/").pop()] = [res.headers.get("X-Imgpool-Snapshot-Key"), bytes.byteLength,
+                                     new Uint32Array(bytes, 0, 1)[0] === 0x706e7300];
+  }
+  return out;
+}"""
+
+# Overwrite every stored snapshot with noise of the same length, keeping its headers: it
+# passes the cheap checks (key, length) and must be refused by the restore itself.
+DAMAGE_JS = """async (name) => {
+  const cache = await caches.open(name);
+  for (const req of await cache.keys()) {
+    const res = await cache.match(req);
+    const noise = new Uint8Array(await res.arrayBuffer());
+    for (let i = 0; i < noise.length; i += 65536) crypto.getRandomValues(noise.subarray(i, i + 65536));
+    await cache.put(req, new Response(noise, { headers: res.headers }));
+  }
+}"""
+
+
+@pytest.fixture(scope="module")
+def photo(tmp_path_factory) -> Path:
+    return write_jpeg(tmp_path_factory.mktemp("boot") / "photo.jpg", 2600, 1400, 7)
+
+
+def _wait_stored(app) -> dict:
+    """Wait until both roles' good snapshots are stored (written after a normal boot)."""
+    app.page.wait_for_function(
+        "async ([js, name]) => { const s = await eval(js)(name); const v = Object.values(s);"
+        " return v.length === 2 && v.every((e) => e[2]); }",
+        arg=[STORED_JS, CACHE], timeout=60_000, polling=250)
+    return app.page.evaluate(STORED_JS, CACHE)
+
+
+def _reload(app) -> tuple[str, list[dict]]:
+    """Reload the page; the page's boot path and every worker's Ready message."""
+    app.page.once("dialog", lambda d: d.accept())  # "leave with results not saved?"
+    app.page.reload()
+    app.page.wait_for_function("window.imgpool && window.imgpool.ready", timeout=60_000)
+    page_path = app.page.evaluate("window.imgpool.ready.then((r) => r.bootPath)")
+    app.wait_workers_ready()
+    return page_path, app.page.evaluate("window.imgpool.port.testHooks.ready")
+
+
+def _processes(app, photo: Path) -> None:
+    """The pool turns a JPEG into a WebP whose longest side is the default 2048 px."""
+    before = app.terminal_count()
+    app.add_files([photo])
+    done = app.wait_terminal(before + 1)[-1]
+    assert done["type"] == "task_done", done
+    out = Image.open(io.BytesIO(app.output_bytes(done["task_id"])))
+    assert (out.format, out.size) == ("WEBP", (2048, 1103))
+
+
+def test_second_boot_restores_page_and_workers_from_snapshots(open_app, photo):
+    app = open_app(QUERY)
+    first = app.page.evaluate("window.imgpool.port.testHooks.ready")
+    assert all(m["boot_path"] in ("fresh", "snapshot") for m in first), first
+    stored = _wait_stored(app)
+    assert set(stored) == set(ROLES)
+    for role, (key, size, _) in stored.items():
+        assert key.startswith(f"{role}/"), key
+        assert size > 1_000_000, (role, size)  # a whole wasm heap, not a stub
+
+    page_path, ready = _reload(app)
+    assert page_path == "snapshot"
+    assert [m["boot_path"] for m in ready] == ["snapshot", "snapshot"], ready
+    assert all(m["boot_note"] == "" and m["pyodide_inits"] == 1 for m in ready), ready
+    _processes(app, photo)
+
+
+def test_damaged_snapshot_falls_back_to_a_normal_boot_and_is_replaced(open_app, photo):
+    app = open_app(QUERY)
+    stored = _wait_stored(app)
+    app.page.evaluate(DAMAGE_JS, CACHE)
+
+    page_path, ready = _reload(app)
+    assert page_path == "fallback"
+    # The worker started first meets the damaged snapshot; one started later may already
+    # find the replacement the first stored.
+    fell_back = [m for m in ready if m["boot_path"] == "fallback"]
+    assert fell_back and all(m["boot_path"] in ("fallback", "snapshot") for m in ready), ready
+    assert "did not restore" in fell_back[0]["boot_note"], fell_back[0]
+    _processes(app, photo)
+
+    # Replaced by a good one: the next boot restores again.
+    assert _wait_stored(app).keys() == stored.keys()
+    page_path, ready = _reload(app)
+    assert page_path == "snapshot"
+    assert [m["boot_path"] for m in ready] == ["snapshot", "snapshot"], ready
+
+
+def test_missing_snapshot_boots_normally(open_app, photo):
+    app = open_app(QUERY)
+    _wait_stored(app)
+    app.page.evaluate("(name) => caches.delete(name)", CACHE)
+
+    page_path, ready = _reload(app)
+    assert page_path == "fresh"
+    fresh = [m for m in ready if m["boot_path"] == "fresh"]
+    assert fresh and all(m["boot_path"] in ("fresh", "snapshot") for m in ready), ready
+    assert fresh[0]["boot_note"] == "no snapshot stored yet", fresh[0]
+    _processes(app, photo)
+
+
+def test_snapshot_of_another_version_is_not_restored(open_app, photo):
+    """A snapshot keyed for another wheel/stdlib/Pyodide is refused before restoring."""
+    app = open_app(QUERY)
+    _wait_stored(app)
+    app.page.evaluate(
+        """async (name) => { const cache = await caches.open(name);
+             for (const req of await cache.keys()) {
+               const res = await cache.match(req);
+               const headers = new Headers(res.headers);
+               headers.set("X-Imgpool-Snapshot-Key", "worker/0.0.0/old/old");
+               await cache.put(req, new Response(await res.arrayBuffer(), { headers }));
+             } }""", CACHE)
+
+    page_path, ready = _reload(app)
+    assert page_path == "fallback"
+    fell_back = [m for m in ready if m["boot_path"] == "fallback"]
+    assert fell_back, ready
+    assert "is for worker/0.0.0/old/old" in fell_back[0]["boot_note"], fell_back[0]
+    _processes(app, photo)

@@ -1,0 +1,72 @@
+// Creating the pool's workers, quickly.
+//
+// - Every worker is sent the page's compiled runtimes first (a "boot" message, see
+//   web/worker/boot.js), so it instantiates them instead of compiling them again.
+// - Some workers are started before Python's scheduler asks for them ("spares"), as many
+//   as the pool had on the last visit with the same settings (one on a first visit): they
+//   boot while the page's own Python does. A spare is only a head start: it says nothing
+//   until `startWorker` adopts it and sends its Init, so the scheduler still decides how
+//   many workers run and still owns their readiness. Messages a spare sends before that
+//   (a failed boot) are held and replayed to whoever adopts it.
+
+const WORKER_URL = new URL("../worker/worker.js", import.meta.url);
+const HINT_PREFIX = "imgpool.pool-size:";
+
+// Settings that shape the pool, without the per-run automation token.
+function hintKey() {
+  const params = new URLSearchParams(location.search);
+  params.delete("automation");
+  params.sort();
+  return HINT_PREFIX + params.toString();
+}
+
+/** How many workers the pool had last time with these URL settings (1 if unknown). */
+export function poolSizeHint() {
+  try {
+    const n = Number.parseInt(localStorage.getItem(hintKey()) || "", 10);
+    return Number.isFinite(n) && n > 0 ? n : 1;
+  } catch {
+    return 1; // storage blocked
+  }
+}
+
+export function rememberPoolSize(slots) {
+  try {
+    localStorage.setItem(hintKey(), String(slots));
+  } catch {
+    // storage blocked: the next visit starts one spare, as a first visit does
+  }
+}
+
+/** `runtimes` resolves with `{ pyodide, vips }` compiled modules (shared/wasm-modules.js). */
+export function createSpawner(runtimes) {
+  const spares = [];
+
+  function spawn(name) {
+    const worker = new Worker(WORKER_URL, { type: "module", name });
+    const held = []; // [kind, event] received before the worker was adopted
+    worker.onmessage = (e) => held.push(["message", e]);
+    worker.onerror = (e) => { e.preventDefault(); held.push(["error", e]); };
+    worker.onmessageerror = (e) => held.push(["messageerror", e]);
+    // Posted once the modules exist; whoever adopts the worker posts Init after this.
+    const booted = Promise.resolve(runtimes).catch(() => null).then((modules) => {
+      worker.postMessage({ v: 1, type: "boot", modules: modules || {} });
+    });
+    return { worker, booted, held };
+  }
+
+  return {
+    /** Start `count` workers now, before any slot asks. */
+    prespawn(count) {
+      while (spares.length < count) spares.push(spawn(`imgpool-spare-${spares.length}`));
+    },
+    /** A spare if one is left, else a new worker: `{ worker, booted, held }`. */
+    take(slot) {
+      return spares.shift() || spawn(`imgpool-${slot}`);
+    },
+    /** The pool has `slots` slots: spares beyond that will never be adopted. */
+    trim(slots) {
+      while (spares.length > slots) spares.pop().worker.terminate();
+    },
+  };
+}

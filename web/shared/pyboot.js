@@ -1,0 +1,126 @@
+// Booting Pyodide with imgpool importable, as fast as this browser allows.
+//
+// Three ways in, tried in order; the one taken is reported as the boot path:
+// - "snapshot": restore a memory snapshot of a Python that had already imported what
+//   `imports` names (Pyodide's `_loadSnapshot`), from Cache Storage (shared/snapshots.js);
+// - "fresh": no snapshot stored yet: boot normally, import, then make the snapshot for
+//   the next boot (Pyodide's `_makeSnapshot` + `makeMemorySnapshot`);
+// - "fallback": a snapshot was stored but is unusable (another version's, cut short, or
+//   it would not restore): Python boots as "fresh" does, making a new one to replace it.
+//
+// The imgpool wheel is not installed with micropip: it is written into Pyodide's file
+// system and put on sys.path (Python imports from a wheel as from any zip), which costs
+// nothing at boot and gives a restored snapshot the same files at the same path.
+// A snapshot is a copy of the wasm heap, not of the JS side: the file system (stdlib zip,
+// wheel) is rebuilt by the same loadPyodide options on every boot, so both must be the
+// exact files the snapshot saw. The key (content hashes from the wheel manifest) and
+// Pyodide's own build-id check make sure they are.
+//
+// A compiled `WebAssembly.Module` of pyodide.asm.wasm (made once by the page,
+// shared/wasm-modules.js) is instantiated instead of compiling the file again.
+import { loadPyodide, version as PYODIDE_VERSION } from "../runtime/pyodide/pyodide.mjs";
+import { dropSnapshot, readSnapshot, snapshotKey, writeSnapshot } from "./snapshots.js";
+
+const RUNTIME = new URL("../runtime/", import.meta.url);
+/** Where the wheel lives in Pyodide's file system (on sys.path). */
+const WHEEL_PATH = "/lib/imgpool.whl";
+
+export const BootPath = Object.freeze({ SNAPSHOT: "snapshot", FRESH: "fresh", FALLBACK: "fallback" });
+
+async function fetchOk(url) {
+  const res = await fetch(url);
+  if (!res.ok) throw new Error(`${url}: HTTP ${res.status}`);
+  return res;
+}
+
+export async function fetchManifest() {
+  return (await fetchOk(new URL("wheels/manifest.json", RUNTIME))).json();
+}
+
+function describe(err) {
+  return `${err && err.message ? err.message : err}`.split("\n")[0];
+}
+
+// Instantiate an already compiled pyodide.asm.wasm. Pyodide's own instantiateWasm adds
+// two imports first (an error marker and its check); these are its plain-JS versions.
+// A failed instantiation rejects `failed` (Pyodide's own would only log and hang).
+function compiledModuleLoader(module, failed) {
+  const marker = Symbol("error marker");
+  return async (settings) => {
+    // Imported here, not at the top: a 1 MB script that would delay the page's first paint.
+    const { default: createPyodideModule } = await import("../runtime/pyodide/pyodide.asm.mjs");
+    settings.instantiateWasm = (imports, done) => {
+      imports.env.Jsv_GetError_import = () => marker;
+      imports.env.JsvError_Check = (value) => value === marker;
+      WebAssembly.instantiate(module, imports)
+        .then((instance) => done(instance, module))
+        .catch((err) => failed.reject(new Error(`pyodide.asm.wasm: ${describe(err)}`)));
+      return {};
+    };
+    return createPyodideModule(settings);
+  };
+}
+
+async function load(options, compiled) {
+  let reject;
+  const failed = new Promise((_, r) => { reject = r; });
+  const loader = compiled ? { createPyodideModule: compiledModuleLoader(compiled, { reject }) } : {};
+  return Promise.race([loadPyodide({ ...options, ...loader }), failed]);
+}
+
+const RESEED = `
+import sys
+# Every restored worker starts from the same heap: anything seeded at boot is reseeded
+# from the browser's entropy (os.urandom -> crypto.getRandomValues).
+if "random" in sys.modules:
+    sys.modules["random"].seed()
+`;
+
+/**
+ * Boot Pyodide for `role` with the modules in `imports` (dotted names) imported.
+ * `compiled` is a WebAssembly.Module of pyodide.asm.wasm, or null.
+ * Resolves with `{ pyodide, bootPath, note }` (`note` says why a snapshot was not used).
+ */
+export async function bootPython({ role, imports, compiled = null, manifest = null }) {
+  manifest ??= await fetchManifest();
+  const wheelBytes = fetchOk(new URL(`wheels/${manifest.imgpool}`, RUNTIME))
+    .then((r) => r.arrayBuffer());
+  const key = snapshotKey(role, PYODIDE_VERSION, manifest);
+  const base = {
+    indexURL: new URL("pyodide/", RUNTIME).href,
+    // Bytecode stdlib built at setup (scripts/build_stdlib.mjs): skips recompiling ~120
+    // modules at every boot.
+    ...(manifest.stdlib ? { stdLibURL: new URL(`wheels/${manifest.stdlib}`, RUNTIME).href } : {}),
+    async fsInit(FS) {
+      FS.writeFile(WHEEL_PATH, new Uint8Array(await wheelBytes));
+    },
+  };
+  const found = key ? await readSnapshot(role, key) : { why: "the manifest has no content hashes" };
+  let note = found.why || "";
+  if (found.bytes) {
+    try {
+      const pyodide = await load({ ...base, _loadSnapshot: found.bytes }, compiled);
+      pyodide.runPython(`import sys\nassert ${JSON.stringify(WHEEL_PATH)} in sys.path\n`
+                        + imports.map((m) => `import ${m}\n`).join("") + RESEED);
+      return { pyodide, bootPath: BootPath.SNAPSHOT, note: "" };
+    } catch (err) {
+      note = `the stored snapshot did not restore (${describe(err)}); booted without it`;
+      console.warn(`[imgpool] ${role}: ${note}`);
+      await dropSnapshot(role);
+    }
+  }
+  const pyodide = await load({ ...base, _makeSnapshot: !!key }, compiled);
+  pyodide.runPython(`import sys\nsys.path.insert(0, ${JSON.stringify(WHEEL_PATH)})\n`
+                    + imports.map((m) => `import ${m}\n`).join(""));
+  if (key) {
+    // Made now, before this Python holds any JS object a snapshot cannot carry; stored
+    // in the background.
+    try {
+      writeSnapshot(role, key, pyodide.makeMemorySnapshot());
+    } catch (err) {
+      console.warn(`[imgpool] ${role}: no Python snapshot made: ${describe(err)}`);
+    }
+  }
+  const stale = found.bytes || found.stale;
+  return { pyodide, bootPath: stale ? BootPath.FALLBACK : BootPath.FRESH, note };
+}

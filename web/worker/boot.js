@@ -1,0 +1,44 @@
+// Worker start-up: the compiled runtimes the page sends, and Python from a snapshot.
+//
+// The page posts one "boot" message right after creating the worker (web/page/port.js):
+// `{ type: "boot", modules: { pyodide, vips } }`, compiled WebAssembly.Modules (or null
+// where the page could not compile one). Both runtimes wait for it, then instantiate
+// those modules instead of compiling the files again. A worker whose first message is
+// anything else (a test bench posting Init at once) compiles the files itself.
+//
+// Python boots through shared/pyboot.js (memory snapshot from Cache Storage when one is
+// stored, else a normal boot that stores one); how it booted is reported in Ready.
+import { bootPython } from "../shared/pyboot.js";
+
+const RUNTIME = new URL("../runtime/", import.meta.url);
+
+let settle;
+const compiled = new Promise((resolve) => { settle = resolve; });
+let firstSeen = false;
+
+/**
+ * Show every incoming message here first. Returns true when it was the page's "boot"
+ * message (consumed here), false for anything else (the caller handles it).
+ */
+export function takeBootMessage(event) {
+  const data = event.data || {};
+  const isBoot = data.type === "boot";
+  if (!firstSeen) {
+    firstSeen = true;
+    settle(isBoot && data.modules ? data.modules : {});
+  }
+  return isBoot;
+}
+
+/** Instantiate vips.wasm with emscripten's `imports`: the page's module, or the file. */
+export async function instantiateVips(imports) {
+  const module = (await compiled).vips;
+  if (module) return { instance: await WebAssembly.instantiate(module, imports), module };
+  return WebAssembly.instantiateStreaming(fetch(new URL("vips/vips.wasm", RUNTIME)), imports);
+}
+
+/** Boot Pyodide with the worker runtime imported: `{ pyodide, bootPath, note }`. */
+export async function startPython() {
+  const { pyodide = null } = await compiled;
+  return bootPython({ role: "worker", imports: ["imgpool.worker.runtime"], compiled: pyodide });
+}
