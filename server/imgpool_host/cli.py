@@ -78,9 +78,10 @@ class ServeCommand:
 
     @staticmethod
     def run(args: argparse.Namespace) -> int:
-        from imgpool_host import devserver
+        from imgpool_host import appfiles, devserver
 
-        missing = devserver.missing_runtimes()
+        served = appfiles.server_kwargs()      # this checkout's files, or the wheel's copy
+        missing = devserver.missing_runtimes(served["mounts"])
         if missing:
             print(f"{PROG} serve: runtimes not installed: run scripts/setup "
                   f"(missing {', '.join(missing)})", file=sys.stderr)
@@ -91,7 +92,8 @@ class ServeCommand:
                   "context, so SharedArrayBuffer will not be available there)",
                   file=sys.stderr, flush=True)
         try:
-            server = devserver.make_server(args.host, args.port, verbose=args.verbose)
+            server = devserver.make_server(args.host, args.port, verbose=args.verbose,
+                                           **served)
         except (OSError, OverflowError) as exc:
             reason = getattr(exc, "strerror", None) or exc
             print(f"{PROG} serve: cannot listen on {args.host}:{args.port}: {reason}",
@@ -122,6 +124,8 @@ SUBCOMMANDS: dict[str, Subcommand] = {
                         lambda: ServeCommand),
     "optimize": Subcommand("optimize a folder of images headlessly (Playwright + Chromium)",
                            lazy_module("imgpool_host.optimize_cli")),
+    "build": Subcommand("write the app as static files for any host (offline-capable, "
+                        "no special headers needed)", lazy_module("imgpool_host.staticbuild")),
     "bench": Subcommand("measure throughput, memory, latency, responsiveness and start-up "
                         "against baselines", lazy_module("imgpool_host.bench")),
 }

@@ -56,7 +56,7 @@ from typing import Any
 from imgpool.config import PoolConfig
 from imgpool.options import Options
 
-from . import devserver
+from . import appfiles, devserver
 # Re-exported (callers and tests import these from `runner`); each has its home module.
 from .atomicfile import PART_SUFFIX, sweep_stale_parts, write_atomic  # noqa: F401
 from .batcherrors import BatchError, BatchUsageError
@@ -189,7 +189,8 @@ def run_batch(paths: str | os.PathLike | Iterable[str | os.PathLike], out: str |
                            stall, page_log)
         with _StopRequest(handle_signals) as stop:
             try:
-                with devserver.running_server(extra_routes={ROUTE_PREFIX: sink.handle}) as base:
+                with devserver.running_server(mounts=appfiles.app_mounts(),
+                                             extra_routes={ROUTE_PREFIX: sink.handle}) as base:
                     _drive_page(drive, base, stop)
             except KeyboardInterrupt:
                 drive.interrupted = True
@@ -217,8 +218,9 @@ def run_batch(paths: str | os.PathLike | Iterable[str | os.PathLike], out: str |
 def _missing_runtimes() -> list[str]:
     """Runtime files the page needs that are not installed; the wheel manifest too,
     which the dev server's own check does not cover."""
-    missing = devserver.missing_runtimes()
-    wheels = devserver.MOUNTS["/runtime/wheels/"]
-    if not (Path(wheels.directory) / "manifest.json").is_file():
+    mounts = appfiles.app_mounts()             # this checkout's files, or the wheel's copy
+    missing = devserver.missing_runtimes(mounts)
+    wheels = appfiles.folder_for(mounts, "runtime/wheels/")
+    if wheels is None or not (wheels / "manifest.json").is_file():
         missing.append("/runtime/wheels/manifest.json")
     return missing

@@ -7,6 +7,7 @@ import { bootPython } from "../shared/pyboot.js";
 import { compileRuntimes } from "../shared/wasm-modules.js";
 import { createUI } from "./ui.js";
 import { createPort } from "./port.js";
+import { ensureIsolation, startOffline } from "./offline.js";
 
 const params = new URLSearchParams(location.search);
 // Automation mode (imgpool optimize): results are PUT to the local runner instead of kept.
@@ -60,7 +61,8 @@ function submit(files, optionsJSON = undefined, skipNonImages = true) {
 }
 
 async function boot() {
-  if (!window.crossOriginIsolated) {
+  // On a host that sends no COOP/COEP the service worker adds them (one reload).
+  if (!(await ensureIsolation(ui.status))) {
     ui.status("This page is not cross-origin isolated (COOP/COEP headers missing): wasm-vips cannot run.", true);
   }
   ui.status("Starting Python…");
@@ -79,7 +81,11 @@ async function boot() {
   return { pythonMs, bootPath };
 }
 
-window.imgpool.ready = boot().catch((err) => {
+window.imgpool.ready = boot().then((result) => {
+  window.imgpool.offline = startOffline({ automation: Boolean(automationToken),
+                                         addFiles: window.imgpool.addFiles });
+  return result;
+}, (err) => {
   console.error(err);
   ui.status(`imgpool failed to start: ${err && err.message ? err.message : err}`, true);
   throw err;

@@ -1,0 +1,139 @@
+"""The installable offline app, in real Chromium: manifest and icons, the offline copy,
+a reload with the network off (and the server gone), updates, and clearing the copy.
+
+These run against the dev server as `imgpool serve` runs it (with the live precache list
+route); each test has its own server so one can be stopped mid-test.
+"""
+
+from __future__ import annotations
+
+import io
+import shutil
+import time
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+from imgpool_host import appfiles
+from imgpool_host.devserver import MOUNTS, Mount, running_server
+from offlinepage import MIN_OFFLINE_BYTES, cache_state, open_app, run_photos, wait_offline_copy
+from offlinepage import write_photos
+
+pytestmark = pytest.mark.e2e
+
+#: Every input format the app reads, as a file name suffix (README: formats in).
+READ_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".avif", ".jxl", ".tif", ".tiff", ".gif",
+                 ".svg", ".heic", ".heif"}
+
+
+@pytest.fixture(scope="module")
+def photos(tmp_path_factory) -> list[Path]:
+    return write_photos(tmp_path_factory.mktemp("offline-photos"))
+
+
+def test_manifest_makes_the_app_installable(browser):
+    with running_server(**appfiles.server_kwargs()) as url:
+        context = browser.new_context()
+        page = context.new_page()
+        page.goto(url)
+        page.wait_for_function("window.imgpool && window.imgpool.ready")
+        page.evaluate("window.imgpool.ready")
+        # Chromium's own verdict on what stops it offering "Install": nothing but the
+        # test's incognito profile. And its manifest parser finds nothing to complain of.
+        cdp = context.new_cdp_session(page)
+        errors = cdp.send("Page.getInstallabilityErrors")["installabilityErrors"]
+        assert [e for e in errors if e["errorId"] != "in-incognito"] == [], errors
+        parsed = cdp.send("Page.getAppManifest")
+        assert parsed["url"].endswith("/app-manifest.json") and parsed["errors"] == [], parsed
+        manifest = page.evaluate("fetch('app-manifest.json').then((r) => r.json())")
+        assert manifest["display"] == "standalone"
+        assert manifest["theme_color"] and manifest["short_name"] == "imgpool"
+        for icon in manifest["icons"]:
+            res = page.request.get(url + icon["src"])
+            assert res.ok, icon["src"]
+            if icon["type"] == "image/png":
+                img = Image.open(io.BytesIO(res.body()))
+                assert f"{img.width}x{img.height}" == icon["sizes"], icon
+                assert img.format == "PNG" and img.mode == "RGBA"
+        accepted = {s for h in manifest["file_handlers"] for exts in h["accept"].values()
+                    for s in exts}
+        assert accepted == READ_SUFFIXES
+        assert page.evaluate("'launchQueue' in window")  # files opened with the app arrive
+        context.close()
+
+
+def test_offline_reload_boots_the_pool_and_completes_a_batch(browser, photos):
+    context = browser.new_context()
+    expected = appfiles.precache_manifest(appfiles.app_files())
+    with running_server(**appfiles.server_kwargs()) as url:
+        app, first_s = open_app(context, url)
+        state = wait_offline_copy(app)
+    # The server is gone from here on, and the browser is offline too.
+    context.set_offline(True)
+    cache = f"imgpool-app-{expected['version']}"
+    assert [n for n in state["caches"] if n.startswith("imgpool-app-")] == [cache]
+    cached = {u.removeprefix(url) for u in state["caches"][cache]}
+    assert {row[0] for row in expected["files"]} <= cached
+    assert state["panelBytes"] >= MIN_OFFLINE_BYTES, state["panelText"]
+    assert "Offline copy:" in state["panelText"]
+
+    t0 = time.monotonic()
+    app.page.reload()
+    app.page.wait_for_function("window.imgpool && window.imgpool.ready")
+    app.page.evaluate("window.imgpool.ready")
+    app.wait_workers_ready()
+    offline_s = time.monotonic() - t0
+    assert app.page.evaluate("window.crossOriginIsolated") is True
+    run_photos(app, photos)
+    assert app.console_errors == []
+    print(f"\nworkers ready: first visit {first_s:.1f} s, offline reload {offline_s:.1f} s; "
+          f"offline copy {state['panelBytes'] / 1e6:.1f} MB")
+    context.close()
+
+
+def test_update_is_offered_then_applied_whole_and_the_copy_can_be_cleared(browser, tmp_path):
+    web = tmp_path / "web"
+    shutil.copytree(MOUNTS["/"].directory, web)
+    mounts = {**MOUNTS, "/": Mount(web)}
+    context = browser.new_context()
+    with running_server(mounts=mounts,
+                        extra_routes={"/precache.js": appfiles.precache_route(mounts)}) as url:
+        page = context.new_page()
+        page.goto(url)
+        page.wait_for_function("!!(window.imgpool && window.imgpool.offline"
+                               " && window.imgpool.offline.ready)", timeout=120_000)
+        page.evaluate("window.imgpool.offline.ready")
+        old = appfiles.precache_manifest(appfiles.app_files(mounts))["version"]
+
+        # A new version: one changed byte in the page.
+        index = web / "index.html"
+        index.write_text(index.read_text().replace("</body>", "<!-- v2 --></body>"))
+        new = appfiles.precache_manifest(appfiles.app_files(mounts))["version"]
+        assert new != old
+        page.evaluate("window.imgpool.offline.checkForUpdate()")
+        banner = page.locator("#offline-update")
+        banner.wait_for(state="visible", timeout=120_000)
+        assert "A new version is ready" in banner.inner_text()
+        names = page.evaluate("caches.keys()")
+        # Until asked, the old version serves, and both copies are complete, never mixed.
+        assert {f"imgpool-app-{old}", f"imgpool-app-{new}"} <= set(names)
+        assert "<!-- v2 -->" not in page.evaluate(
+            "fetch('index.html').then((r) => r.text())")
+
+        with page.expect_navigation():
+            page.locator("#offline-reload").click()
+        page.wait_for_function("!!(window.imgpool && window.imgpool.offline"
+                               " && window.imgpool.offline.ready)", timeout=120_000)
+        page.evaluate("window.imgpool.offline.ready")
+        assert "<!-- v2 -->" in page.content()
+        names = page.evaluate("caches.keys()")
+        assert [n for n in names if n.startswith("imgpool-app-")] == [f"imgpool-app-{new}"]
+
+        page.locator("#offline-clear").click()
+        page.wait_for_function(
+            "document.querySelector('#offline-usage').textContent.includes('No offline copy')")
+        assert [n for n in page.evaluate("caches.keys()") if n.startswith("imgpool-app-")] == []
+        assert page.evaluate("navigator.serviceWorker.getRegistrations()"
+                             ".then((r) => r.length)") == 0
+    context.close()

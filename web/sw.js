@@ -1,0 +1,138 @@
+// The service worker: an offline copy of the whole app, and cross-origin isolation on
+// hosts that cannot send the headers.
+//
+// Theory of operation. `precache.js` (written by `imgpool build`, served live by
+// `imgpool serve`) lists every file the app needs with its SHA-256 and size, a version
+// (a hash over that list), and the headers and content types the dev server would send.
+// The browser compares this script and the imported list byte for byte on each visit, so
+// a new version of any file is a new service worker.
+//
+// Rules:
+// - One cache per version ("imgpool-app-<version>"). Install fills it completely (files
+//   unchanged since an older version are copied from it, the rest fetched with their
+//   hash as `integrity`, so a file changed mid-deploy fails the install) or fails and
+//   leaves the old version in charge. Activate deletes every other "imgpool-app-" cache.
+//   A cache is never half old, half new.
+// - The first install takes over at once (clients.claim); an update waits until the page
+//   asks ("a new version is ready" → skip-waiting), so a running batch is never switched.
+// - Every same-origin GET is answered from the cache when there, else from the network
+//   (and kept in the current version's cache, for files a later feature adds). Responses
+//   get COOP/COEP/CORP and the rest of the dev server's security headers, so
+//   SharedArrayBuffer works on a static host that sends none. Other methods (the
+//   automation upload) and other origins are not touched.
+importScripts("./precache.js");
+
+const { version: VERSION, files: FILES } = self.IMGPOOL_PRECACHE;
+const HEADERS = self.IMGPOOL_HEADERS;
+const TYPES = self.IMGPOOL_TYPES;
+const PREFIX = "imgpool-app-";
+const CACHE = PREFIX + VERSION;
+// Where each cache keeps the list it was filled from, to reuse unchanged files.
+const LIST_KEY = "__imgpool_precache__.json";
+const ROOT = new URL("./", self.location.href);
+
+const urlOf = (path) => new URL(path, ROOT).href;
+
+self.addEventListener("install", (event) => {
+  event.waitUntil((async () => {
+    try {
+      await fill();
+    } catch (err) {
+      await caches.delete(CACHE);
+      throw err;
+    }
+    if (!self.registration.active) await self.skipWaiting(); // first install: no old page to disturb
+  })());
+});
+
+async function fill() {
+  const cache = await caches.open(CACHE);
+  const reusable = await unchangedFromOlderCaches();
+  let done = 0;
+  // A few at a time: quick on a fast link without opening dozens of 10 MB downloads.
+  const queue = FILES.slice();
+  async function next() {
+    for (let f = queue.shift(); f; f = queue.shift()) {
+      const [path, sha256] = f;
+      const old = reusable.get(`${path}\n${sha256}`);
+      const res = old || await fetch(urlOf(path), { cache: "no-cache", integrity: `sha256-${sha256}` });
+      if (!res.ok) throw new Error(`${path}: HTTP ${res.status}`);
+      await cache.put(urlOf(path), res);
+      done += 1;
+      broadcast({ type: "precache-progress", done, total: FILES.length, version: VERSION });
+    }
+  }
+  await Promise.all([next(), next(), next(), next()]);
+  await cache.put(urlOf(LIST_KEY), new Response(JSON.stringify(self.IMGPOOL_PRECACHE),
+                                                { headers: { "Content-Type": "application/json" } }));
+}
+
+// "path\nhash" → cached Response, from the complete caches of older versions.
+async function unchangedFromOlderCaches() {
+  const found = new Map();
+  for (const name of await caches.keys()) {
+    if (!name.startsWith(PREFIX) || name === CACHE) continue;
+    const cache = await caches.open(name);
+    const list = await cache.match(urlOf(LIST_KEY));
+    if (!list) continue; // never completed: trust nothing in it
+    for (const [path, sha256] of (await list.json()).files) {
+      const key = `${path}\n${sha256}`;
+      if (found.has(key)) continue;
+      const res = await cache.match(urlOf(path));
+      if (res) found.set(key, res);
+    }
+  }
+  return found;
+}
+
+self.addEventListener("activate", (event) => {
+  event.waitUntil((async () => {
+    for (const name of await caches.keys()) {
+      if (name.startsWith(PREFIX) && name !== CACHE) await caches.delete(name);
+    }
+    await self.clients.claim();
+  })());
+});
+
+self.addEventListener("message", (event) => {
+  const msg = event.data || {};
+  if (msg.type === "skip-waiting") self.skipWaiting();
+  else if (msg.type === "version") event.source.postMessage({ type: "version", version: VERSION });
+});
+
+async function broadcast(msg) {
+  for (const client of await self.clients.matchAll({ includeUncontrolled: true })) client.postMessage(msg);
+}
+
+self.addEventListener("fetch", (event) => {
+  const req = event.request;
+  if (req.method !== "GET") return;
+  const url = new URL(req.url);
+  if (url.origin !== self.location.origin) return;
+  event.respondWith(respond(req, url));
+});
+
+async function respond(req, url) {
+  const cache = await caches.open(CACHE);
+  const isPage = req.mode === "navigate" && (url.href.split(/[?#]/)[0] === ROOT.href);
+  const key = isPage ? urlOf("index.html") : url.href;
+  let res = await cache.match(key, { ignoreSearch: isPage });
+  if (!res) {
+    res = await fetch(req);
+    if (res.ok && res.type === "basic" && !req.headers.has("range") && !url.search) {
+      await cache.put(key, res.clone());
+    }
+  }
+  return isolated(res, url);
+}
+
+// The response with the dev server's headers added (COOP/COEP above all), and the
+// content type the app needs whatever the host guessed (strict MIME for modules, wasm).
+function isolated(res, url) {
+  if (res.type === "opaque" || res.type === "opaqueredirect" || res.status === 0) return res;
+  const headers = new Headers(res.headers);
+  for (const [name, value] of Object.entries(HEADERS)) headers.set(name, value);
+  const suffix = (url.pathname.match(/\.[^./]+$/) || [""])[0].toLowerCase();
+  if (TYPES[suffix]) headers.set("Content-Type", TYPES[suffix]);
+  return new Response(res.body, { status: res.status, statusText: res.statusText, headers });
+}
