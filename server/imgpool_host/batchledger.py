@@ -14,8 +14,8 @@ How each page event moves a fed file (`fed` puts it in flight and waiting):
     task_queued     waiting again (a retry after its worker was lost re-queues it)
     task_started    no longer waiting; its worker is noted; FileStarted is emitted
     task_done       the result was made; the event is kept for the record's details
-    upload_done     DONE if the answer was 201 and the sink wrote it, else FAILED
-                    (write_failed)
+    upload_done     DONE if the sink wrote the result (a 409 for a result an earlier page
+                    already delivered included), else FAILED (write_failed)
     task_failed     FAILED with the page's reason and message (its advice made right for
                     the command line by `hostmessages.for_host`)
     task_cancelled  CANCELLED
@@ -27,6 +27,10 @@ Rules:
 - Settling is final: events for a name not in flight (unknown, or already settled) are
   ignored, so a late or repeated event cannot change a record.
 - `waiting` counts files fed but not yet started by a worker: the driver's backpressure.
+- When the page is lost (its renderer or the browser died), `page_lost` takes every file
+  out of flight: DONE if its result was written, else back to the driver to feed a new
+  page, except a file a worker was running at the crash for the POISON_CRASHES-th time,
+  which fails as poison (`worker_lost`): it is most likely what brings the page down.
 - When the run ends early (`abandon`) or the driver closes (`settle_all_written`), a
   file whose result was written is DONE even if its `upload_done` never arrived. The
   rest fail with runner_error (`abandon`) or stay in flight (closing); the runner marks
@@ -36,6 +40,7 @@ Rules:
 from __future__ import annotations
 
 import time
+from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -46,7 +51,10 @@ from .report import FileFinished, FileRecord, FileStarted, FileStatus, HostReaso
 if TYPE_CHECKING:
     from .resultsink import Written
 
-__all__ = ["BatchLedger"]
+__all__ = ["BatchLedger", "POISON_CRASHES"]
+
+#: A file being processed when the page went down this many times fails as poison.
+POISON_CRASHES = 2
 
 
 class BatchLedger:
@@ -62,6 +70,7 @@ class BatchLedger:
         self.waiting: set[str] = set()           # fed, not yet started by a worker
         self.workers: dict[str, int] = {}
         self.done_events: dict[str, dict] = {}   # task_done seen, upload not yet
+        self.crashes: Counter[str] = Counter()   # name -> page losses while it was running
         self.process_s = 0.0                     # first file started to last settled
         self._started_at: float | None = None    # first file a worker started
 
@@ -89,7 +98,7 @@ class BatchLedger:
             self.waiting.discard(name)
             self.done_events[name] = event
         elif kind == "upload_done":
-            if event.get("status") == 201 and self.settle_written(name):
+            if self.settle_written(name):
                 return
             status = event.get("status") or "no answer"
             text = (event.get("message") or "").strip() or "the upload did not complete"
@@ -128,6 +137,28 @@ class BatchLedger:
         was not seen); the others stay in flight."""
         for name in sorted(self.inflight):
             self.settle_written(name)
+
+    def page_lost(self, why: str) -> list[str]:
+        """The page is gone with files in it (see the module rules). Returns the names to
+        feed a new page; none of them is in flight any more."""
+        again = []
+        for name in sorted(self.inflight):
+            if self.settle_written(name):
+                continue
+            if name not in self.waiting and name not in self.done_events:   # was running
+                self.crashes[name] += 1
+                if self.crashes[name] >= POISON_CRASHES:
+                    self.settle_failed(name, "worker_lost", (
+                        f"the browser went down {self.crashes[name]} times while this image "
+                        f"was being processed (last: {why}); it is probably what brings it "
+                        "down, so it was not retried again"))
+                    continue
+            again.append(name)
+        for name in again:
+            self.inflight.discard(name)
+            self.waiting.discard(name)
+            self.done_events.pop(name, None)
+        return again
 
     def abandon(self, message: str) -> None:
         """The page cannot go on: settle every file in flight, DONE if its result was

@@ -17,9 +17,14 @@ URL, with the run's pool settings in the same query. The driver:
 3. Drains: takes `window.imgpool.events` in one `splice(0)` (atomic in the page's single
    thread; the array stays small however long the run) at most every POLL_MS, and hands
    each event to the `BatchLedger`, which settles the files.
-4. Stops: when every file fed is settled; when the page crashed or made no progress for
-   `stall_s` (what is in flight fails with runner_error); or on a stop request, when it
-   calls `cancelAll` and gives results already made CANCEL_GRACE_S to arrive.
+4. Stops: when every file fed is settled; or on a stop request, when it calls
+   `cancelAll` and gives results already made CANCEL_GRACE_S to arrive.
+5. Recovers: when the page is lost (its renderer crashed, the browser died, or it made no
+   progress for `stall_s`), the ledger takes its files back (`page_lost`: written ones
+   DONE, one running at a second loss fails as poison), the old browser is closed and a
+   new browser and page are booted to carry on with the rest, first. A browser that
+   cannot be started again, or MAX_FRUITLESS_RESTARTS losses in a row with no file
+   settled in between, ends the run: every unfinished file fails with runner_error.
 
 Rules:
 - Close order matters: the sink stops taking uploads and finishes the ones it started
@@ -29,6 +34,7 @@ Rules:
   turns them into the stop request polled here.
 - Failures before the first file is fed raise BatchError; after that nothing raises
   for the page's sake: `error` says why the run stopped early.
+- A lost page is never restarted once a stop was requested: the run is ending anyway.
 """
 
 from __future__ import annotations
@@ -46,7 +52,7 @@ from .batchledger import BatchLedger
 from .batchplan import Job
 from .batchsettings import pool_query
 from .browser import launch_args
-from .report import RunEvent
+from .report import BrowserRestarted, HostReason, RunEvent
 from .resultsink import CANCEL_GRACE_S, ResultSink
 
 __all__ = ["PageDriver", "StopFlag", "DEFAULT_CHUNK", "STALL_MARGIN_S"]
@@ -67,6 +73,8 @@ BOOT_TIMEOUT_S = 180
 STALL_MARGIN_S = 120.0
 #: Page console lines kept, for the tail quoted when the page fails.
 CONSOLE_LINES = 40
+#: The run ends after this many page losses in a row with no file settled in between.
+MAX_FRUITLESS_RESTARTS = 3
 
 # Page-side snippets (why the drain uses splice(0): step 3 above).
 _JS_BOOT = """async (ms) => Promise.race([
@@ -99,6 +107,11 @@ class PageDriver:
         self.exe, self.headless = exe, headless
         self.chunk_size, self.stall_s, self.page_log = chunk_size, stall_s, page_log
         self.pending: deque[Job] = deque(jobs)  # not yet fed
+        self.order = {j.name: i for i, j in enumerate(jobs)}
+        self.by_name = {j.name: j for j in jobs}
+        self.emit = emit
+        self.restarts = 0
+        self._browser = None                     # the current one
         self.ledger = BatchLedger(jobs, sink.written, emit)
         self.console: deque[str] = deque(maxlen=CONSOLE_LINES)
         self.crashed = ""
@@ -111,30 +124,73 @@ class PageDriver:
     # ---- session ----------------------------------------------------------------------
 
     def run(self, base: str, stop: StopFlag) -> None:
-        """Drive the page served at `base` until every file is settled or the run stops.
-        Raises BatchError if the browser or the page does not come up."""
+        """Drive the page served at `base` until every file is settled or the run stops,
+        starting a new browser when one is lost. Raises BatchError if the first browser
+        or page does not come up."""
         from playwright.sync_api import Error as PlaywrightError
         from playwright.sync_api import sync_playwright
 
         with sync_playwright() as pw:
+            browser, page = self._open(pw, base, PlaywrightError)
             try:
-                browser = pw.chromium.launch(
-                    executable_path=self.exe, args=launch_args(), headless=self.headless,
-                    handle_sigint=False, handle_sigterm=False, handle_sighup=False)
-            except PlaywrightError as exc:
-                raise BatchError(f"could not start the browser {self.exe}: "
-                                 f"{_first_line(exc)}") from None
-            try:
-                page = browser.new_page()
-                self._watch(page)
-                try:
-                    self._boot(page, base)
-                except PlaywrightError as exc:
-                    raise BatchError(f"the page did not load: {_first_line(exc)}"
-                                     f"{self._console_tail()}") from None
-                self._loop(page, stop, PlaywrightError)
+                fruitless, settled = 0, len(self.ledger.records)
+                while True:
+                    lost = self._loop(page, stop, PlaywrightError)
+                    if not lost or self.interrupted:
+                        return
+                    fruitless = fruitless + 1 if len(self.ledger.records) == settled else 1
+                    settled = len(self.ledger.records)
+                    if fruitless >= MAX_FRUITLESS_RESTARTS:
+                        self._abandon(f"{lost}; the browser was lost {fruitless} times in a "
+                                      "row without finishing a file, so the run stopped")
+                        return
+                    self._requeue(lost)
+                    _close_quietly(browser)
+                    try:
+                        browser, page = self._open(pw, base, PlaywrightError)
+                    except BatchError as exc:
+                        self._abandon(f"{lost}; the browser could not be started again: {exc}")
+                        return
             finally:
                 self._close(browser)
+
+    def _open(self, pw, base: str, PlaywrightError):
+        """Launch a browser and boot the page in it: (browser, page), or BatchError."""
+        self.crashed = ""
+        try:
+            browser = pw.chromium.launch(
+                executable_path=self.exe, args=launch_args(), headless=self.headless,
+                handle_sigint=False, handle_sigterm=False, handle_sighup=False)
+        except PlaywrightError as exc:
+            raise BatchError(f"could not start the browser {self.exe}: "
+                             f"{_first_line(exc)}") from None
+        try:
+            self._browser = browser                # an old one's "disconnected" is no news
+            browser.on("disconnected", lambda b: b is self._browser and self._lost(
+                "the browser closed unexpectedly"))
+            page = browser.new_page()
+            self._watch(page)
+            self._boot(page, base)
+            return browser, page
+        except PlaywrightError as exc:
+            _close_quietly(browser)
+            raise BatchError(f"the page did not load: {_first_line(exc)}"
+                             f"{self._console_tail()}") from None
+        except BaseException:
+            _close_quietly(browser)
+            raise
+
+    def _requeue(self, why: str) -> None:
+        """The page is lost: take its files back (the ledger decides which go again) and
+        put them first in line for the next page."""
+        again = sorted(self.ledger.page_lost(why), key=self.order.__getitem__)
+        self.pending.extendleft(reversed([self.by_name[n] for n in again]))
+        self.restarts += 1
+        self.emit(BrowserRestarted(why=why, restart=self.restarts, requeued=len(again)))
+
+    def _lost(self, why: str) -> None:
+        if not self.crashed:
+            self.crashed = why
 
     def _watch(self, page) -> None:
         def log(line: str) -> None:
@@ -142,12 +198,9 @@ class PageDriver:
             if self.page_log:
                 self.page_log(line)
 
-        def crash(_page) -> None:
-            self.crashed = "the browser page crashed"
-
         page.on("console", lambda msg: log(f"[{msg.type}] {msg.text}"))
         page.on("pageerror", lambda exc: log(f"[pageerror] {exc}"))
-        page.on("crash", crash)
+        page.on("crash", lambda _page: self._lost("the browser page crashed"))
 
     def _boot(self, page, base: str) -> None:
         t = time.monotonic()
@@ -167,7 +220,9 @@ class PageDriver:
         self.pool_size = int(self.page_config.get("pool_size", 1))
         self.boot_s = time.monotonic() - t
 
-    def _loop(self, page, stop: StopFlag, PlaywrightError) -> None:
+    def _loop(self, page, stop: StopFlag, PlaywrightError) -> str:
+        """Drive `page` until every file is settled or a stop has run its course ("");
+        or until the page is lost: then why, in words."""
         last_event = time.monotonic()
         cancel_deadline: float | None = None
         inflight = self.ledger.inflight
@@ -179,8 +234,7 @@ class PageDriver:
                     self.pending.clear()
                     cancel_deadline = time.monotonic() + CANCEL_GRACE_S
                 if self.crashed:
-                    self._abandon(self.crashed + self._console_tail())
-                    return
+                    return self.crashed + self._console_tail()
                 if cancel_deadline is None:
                     self._feed(page, PlaywrightError)
                 events = page.evaluate(_JS_DRAIN, POLL_MS)
@@ -190,32 +244,33 @@ class PageDriver:
                 if events:
                     last_event = now
                 if not self.pending and not inflight:
-                    return
+                    return ""
                 if cancel_deadline is not None and now > cancel_deadline:
-                    return
+                    return ""
                 if inflight and now - last_event > self.stall_s:
-                    self._abandon(f"the page made no progress for {self.stall_s:.0f} s"
-                                  + self._console_tail())
-                    return
+                    return (f"the page made no progress for {self.stall_s:.0f} s"
+                            + self._console_tail())
         except PlaywrightError as exc:
-            if not (self.interrupted and "closed" in str(exc)):
-                self._abandon(f"the browser failed: {_first_line(exc)}{self._console_tail()}")
+            if self.interrupted and "closed" in str(exc):
+                return ""
+            return (self.crashed or f"the browser failed: {_first_line(exc)}") + \
+                self._console_tail()
 
     def _close(self, browser) -> None:
         # Order matters: the sink stops taking uploads and finishes the ones it started
         # while the browser still holds their connections; only then the browser goes.
         self.sink.close()
         self.ledger.settle_all_written()          # written, but upload_done not seen
-        try:
-            browser.close()
-        except Exception:                         # already gone: nothing to close
-            pass
+        _close_quietly(browser)
 
     def _abandon(self, message: str) -> None:
-        """The page cannot go on: settle what is in it as failed (runner_error)."""
+        """The run cannot go on: every unfinished file fails (runner_error) with
+        `message`, those in the page and those never fed alike."""
         self.error = message
         self.ledger.abandon(message)
-        self.pending.clear()
+        while self.pending:
+            self.ledger.settle_failed(self.pending.popleft().name,
+                                      HostReason.RUNNER_ERROR.value, message)
 
     # ---- feeding ----------------------------------------------------------------------
 
@@ -226,13 +281,19 @@ class PageDriver:
         chunk = [self.pending.popleft() for _ in range(min(self.chunk_size, len(self.pending)))]
         try:
             self._hand_over(page, chunk)
-        except PlaywrightError:
+        except PlaywrightError as exc:
+            if self._gone(page, exc):
+                self.pending.extendleft(reversed([j for j in chunk
+                                                  if j.name not in self.ledger.inflight]))
+                raise
             # One unreadable file (moved, permissions) fails the whole call: retry one by
             # one so only that file fails.
             for job in chunk:
                 try:
                     self._hand_over(page, [job])
                 except PlaywrightError as exc:
+                    if self._gone(page, exc):
+                        raise
                     self.ledger.settle_failed(
                         job.name, "bad_input",
                         f"the browser could not open the file: {_first_line(exc)}")
@@ -242,9 +303,21 @@ class PageDriver:
         self.ledger.fed(j.name for j in jobs)
         page.evaluate(_JS_ADD, [INPUT_SELECTOR, [j.name for j in jobs]])
 
+    def _gone(self, page, exc: BaseException) -> bool:
+        """The page itself failed (crashed, closed), not the one call."""
+        text = str(exc).lower()
+        return bool(self.crashed) or page.is_closed() or "crash" in text or "closed" in text
+
     def _console_tail(self) -> str:
         lines = [line for line in self.console if "error" in line.lower()][-3:]
         return ("; page console: " + " | ".join(lines)) if lines else ""
+
+
+def _close_quietly(browser) -> None:
+    try:
+        browser.close()
+    except Exception:                             # already gone: nothing to close
+        pass
 
 
 def _first_line(exc: BaseException) -> str:

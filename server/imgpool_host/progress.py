@@ -31,8 +31,8 @@ from dataclasses import dataclass
 from typing import TextIO
 
 from . import jsontext
-from .report import (FileFinished, FileRecord, FileStarted, FileStatus, RunEvent, RunFinished,
-                     RunPlanned)
+from .report import (BrowserRestarted, FileFinished, FileRecord, FileStarted, FileStatus,
+                     RunEvent, RunFinished, RunPlanned)
 
 __all__ = ["Mode", "Progress", "Tally", "render_bar", "format_bytes", "format_duration",
            "format_record", "format_summary", "one_line", "printable"]
@@ -177,6 +177,9 @@ def format_summary(report) -> str:
     text = (f"{t['done']} done, {t['failed']} failed, {t['skipped']} up to date, "
             f"{t['cancelled']} cancelled in {report.wall_s:.1f} s{rate}; "
             f"saved {format_bytes(t['saved_bytes'])}")
+    if report.restarts:
+        text += (f"; the browser was restarted {report.restarts} time"
+                 f"{'s' if report.restarts != 1 else ''}")
     return ("interrupted: " + text) if report.interrupted else text
 
 
@@ -219,6 +222,8 @@ class Progress:
         elif isinstance(event, FileFinished):
             self.tally.add(event.record)
             self._file(event.record)
+        elif isinstance(event, BrowserRestarted):
+            self._restarted(event)
         elif isinstance(event, RunFinished):
             self._finished(event.report)
 
@@ -245,10 +250,24 @@ class Progress:
         elif self.mode is Mode.BAR:
             self._draw(force=self.tally.finished == self.tally.to_run)
 
+    def _restarted(self, e: BrowserRestarted) -> None:
+        if self.mode is Mode.JSON:
+            self._json({"event": "restart", "why": e.why, "restart": e.restart,
+                        "requeued": e.requeued})
+        elif self.mode is not Mode.QUIET:
+            if self._bar_visible:
+                self.err.write("\n")
+                self._bar_visible = False
+            self.err.write(f"imgpool: {printable(one_line(e.why))}; starting a new browser to "
+                           f"carry on ({e.requeued} unfinished file"
+                           f"{'s' if e.requeued != 1 else ''} go again)\n")
+            self.err.flush()
+
     def _finished(self, report) -> None:
         if self.mode is Mode.JSON:
             self._json({"event": "summary", **report.totals, "interrupted": report.interrupted,
-                        "wall_s": round(report.wall_s, 3), "error": report.error})
+                        "wall_s": round(report.wall_s, 3), "error": report.error,
+                        "restarts": report.restarts})
         elif self.mode is Mode.LINES:
             self._line("imgpool: " + format_summary(report))
         elif self.mode is Mode.BAR:

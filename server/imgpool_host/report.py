@@ -10,7 +10,8 @@ records, so the totals and the rows can never disagree.
 
 While a run goes on, the runner hands `RunEvent`s to its `on_event` callback
 (the CLI's progress display is one): `RunPlanned` once, `FileStarted` when a worker picks
-a file up, `FileFinished` when a file is settled (not for skips), `RunFinished` at the end.
+a file up, `FileFinished` when a file is settled (not for skips), `BrowserRestarted` when
+the page was lost and a new browser carries on, `RunFinished` at the end.
 
 Rules:
 - Every file the run found appears exactly once in `Report.files`, in the order found.
@@ -35,7 +36,7 @@ from .atomicfile import write_atomic
 
 __all__ = [
     "FileStatus", "HostReason", "FileRecord", "Report", "RunPlanned", "FileStarted",
-    "FileFinished", "RunFinished", "RunEvent", "REPORT_VERSION",
+    "FileFinished", "BrowserRestarted", "RunFinished", "RunEvent", "REPORT_VERSION",
 ]
 
 #: Bumped when a field of the JSON report changes meaning or disappears.
@@ -117,6 +118,7 @@ class Report:
     interrupted: bool = False                  #: stopped by Ctrl-C / SIGTERM
     error: str = ""                            #: why the run stopped early, if it did
     notes: list[str] = field(default_factory=list)  #: what the run changed, e.g. a capped pool
+    restarts: int = 0                          #: new browsers started after one was lost
 
     def count(self, status: FileStatus) -> int:
         return sum(1 for f in self.files if f.status is status)
@@ -158,6 +160,7 @@ class Report:
             "interrupted": self.interrupted,
             "error": self.error,
             "notes": list(self.notes),
+            "restarts": self.restarts,
             "options": self.options,
             "pool": self.pool,
             "totals": self.totals,
@@ -175,7 +178,7 @@ class Report:
             started_at=data.get("started_at", ""), wall_s=data.get("wall_s", 0.0),
             process_s=data.get("process_s", 0.0), boot_s=data.get("boot_s", 0.0),
             interrupted=bool(data.get("interrupted", False)), error=data.get("error", ""),
-            notes=list(data.get("notes", [])))
+            notes=list(data.get("notes", [])), restarts=int(data.get("restarts", 0)))
 
     def write(self, path: str | os.PathLike) -> Path:
         """Write the JSON report atomically (creating its folder); return the path."""
@@ -215,8 +218,18 @@ class FileFinished:
 
 
 @dataclass(frozen=True)
+class BrowserRestarted:
+    """The page was lost (`why`); browser number `restart` + 1 now carries on with the
+    `requeued` files that were in the old page and not finished."""
+
+    why: str
+    restart: int
+    requeued: int
+
+
+@dataclass(frozen=True)
 class RunFinished:
     report: Report
 
 
-RunEvent = Union[RunPlanned, FileStarted, FileFinished, RunFinished]
+RunEvent = Union[RunPlanned, FileStarted, FileFinished, BrowserRestarted, RunFinished]

@@ -21,7 +21,9 @@ orchestrates; each step has its own module:
 3. Drive (`pagedriver`, `batchledger`). Chromium opens the page in automation mode; files
    are fed by path, a chunk at a time under backpressure; page events are drained and
    settled by the ledger; a file is DONE when its result has been written.
-4. Stop: when every file fed is settled. On the first SIGINT/SIGTERM (`_StopRequest`)
+4. Recover: a lost page (crashed renderer, dead browser) is replaced by a new browser
+   that carries on with the unfinished files (`pagedriver`); the report counts restarts.
+5. Stop: when every file fed is settled. On the first SIGINT/SIGTERM (`_StopRequest`)
    the page cancels everything and uploads in flight get a grace period; a second SIGINT
    stops at once. Either way the sink is closed (refusing new writes, finishing started
    ones) before the browser goes, and the report says what finished: a file never
@@ -200,6 +202,7 @@ def run_batch(paths: str | os.PathLike | Iterable[str | os.PathLike], out: str |
                            if k in drive.page_config}
         report.boot_s, report.process_s = drive.boot_s, drive.ledger.process_s
         report.interrupted, report.error = drive.interrupted, drive.error
+        report.restarts = drive.restarts
         for job in plan.jobs:                      # anything never settled: cancelled
             if job.name not in records:
                 records[job.name] = FileRecord(

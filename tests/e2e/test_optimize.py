@@ -255,6 +255,8 @@ def test_cli_interrupted_runs_leave_whole_files_and_resume(tmp_path):
 def test_cli_usage_errors(tmp_path):
     src = tmp_path / "in"
     write_jpeg(src / "a.jpg", 64, 48, 1)
+    blocker = tmp_path / "a-file"
+    blocker.write_bytes(b"not a folder")
     cases = [
         ([str(tmp_path / "missing"), "-o", str(tmp_path / "out")], "input not found"),
         ([str(src), "-o", str(src / "web")], "is inside input"),
@@ -265,7 +267,7 @@ def test_cli_usage_errors(tmp_path):
          "browser /nonexistent is not an executable file"),
         ([str(src), "-o", str(tmp_path / "out"), "--report", str(src / "a.jpg")],
          "is one of the input images"),
-        ([str(src), "-o", str(src / "a.jpg" / "sub")], "is a file, not a folder"),
+        ([str(src), "-o", str(blocker / "sub")], f"{blocker} is a file, not a folder"),
         ([str(src), "-o", str(tmp_path / "out"), "--memory-budget", "inf"],
          "--memory-budget must be a number from 16 to 65536 MiB"),
     ]
