@@ -27,11 +27,11 @@ Rules:
 - `inflight_bytes` is the running sum of the slots' reservations; `_vacate` is the only
   place a reservation ends.
 
-The circuit breaker keeps DESIGN invariant 5 (the pool returns to its configured size,
-or the breaker trips and says so) without an endless restart loop. It counts *failures*:
-a failed start (boot error, crash while starting, start timeout), and a crash while idle
-of an incarnation that was never given a task ("crashed right after Ready": as useless as
-one that never started). Two counts, either of which trips it:
+The circuit breaker keeps docs/design.md's invariant 5 (the pool returns to its
+configured size, or the breaker trips and says so) without an endless restart loop. It
+counts *failures*: a failed start (boot error, crash while starting, start timeout), and
+a crash while idle of an incarnation that was never given a task ("crashed right after
+Ready": as useless as one that never started). Two counts, either of which trips it:
 - pool-wide, `breaker_threshold` failed starts in a row, reset by a Ready from any
   worker: the environment is broken (no SharedArrayBuffer, wasm does not compile), so
   the queue fails fast;

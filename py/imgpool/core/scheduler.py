@@ -19,7 +19,7 @@ then the same tail for every call (`_flush`): start the slots whose turn has com
 dispatch queued tasks while an IDLE slot and the memory budget allow, notice an
 emptied batch, re-arm the timer. So whatever happened, the pool moves on at once.
 
-Rules it keeps (DESIGN.md, invariants 1-5):
+Rules it keeps (docs/design.md, invariants 1-5):
 - A task is settled exactly once (`Task.fire` refuses a second terminal move) and
   *before* the worker clean-up it causes: TaskFailed comes before TerminateWorker.
 - A task starts only on an IDLE slot, and only if the reserved memory of the running

@@ -7,7 +7,7 @@ Layout:
   `FakeWorker`, one incarnation.
 - `harness`: `Harness`, which wires a `Scheduler` to fake workers and a fake clock,
   carries out its commands, advances time to its timers and records every event;
-  `check_invariants`, DESIGN.md's invariants as assertions.
+  `check_invariants`, docs/design.md's invariants as assertions.
 
 The page never imports this package, and the browser wheel leaves it out.
 """

@@ -19,7 +19,7 @@ Messages from terminated incarnations are still delivered by default
 (`late_messages=True`): browsers may deliver messages already queued, and the
 scheduler must ignore them. Ties go to worker messages before timers.
 
-`check_invariants(scheduler)` states DESIGN.md's invariants as code; tests call it
+`check_invariants(scheduler)` states docs/design.md's invariants as code; tests call it
 after every step.
 """
 
@@ -299,7 +299,7 @@ class Harness:
 
 
 def check_invariants(s: Scheduler) -> None:
-    """Assert DESIGN.md's invariants on the scheduler's state between two calls."""
+    """Assert docs/design.md's invariants on the scheduler's state between two calls."""
     cfg = s.config
     tasks, slots = s.tasks, s.slots
     running = [t for t in tasks.values() if t.state is TaskState.RUNNING]

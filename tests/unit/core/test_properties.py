@@ -1,4 +1,4 @@
-"""Property tests: random event sequences against DESIGN.md's five invariants.
+"""Property tests: random event sequences against docs/design.md's five invariants.
 
 `SchedulerMachine` (hypothesis.stateful) plays adapter and workers at once. Each rule
 is one thing the outside world can do: submit an image of some size class, a worker
