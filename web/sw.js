@@ -15,6 +15,7 @@
 //   A cache is never half old, half new.
 // - The first install takes over at once (clients.claim); an update waits until the page
 //   asks ("a new version is ready" → skip-waiting), so a running batch is never switched.
+// - A POST to "share" (the manifest's share_target) keeps the shared files for the page.
 // - Every same-origin GET is answered from the cache when there, else from the network
 //   (and kept in the current version's cache, for files a later feature adds). Responses
 //   get COOP/COEP/CORP and the rest of the dev server's security headers, so
@@ -106,11 +107,30 @@ async function broadcast(msg) {
 
 self.addEventListener("fetch", (event) => {
   const req = event.request;
-  if (req.method !== "GET") return;
   const url = new URL(req.url);
   if (url.origin !== self.location.origin) return;
+  if (req.method === "POST" && url.href === SHARE_URL) event.respondWith(receiveShare(req));
+  if (req.method !== "GET") return;
   event.respondWith(respond(req, url));
 });
+
+// Files shared to the installed app (manifest share_target): kept in a cache of their
+// own until the page, opened at "#shared", takes them (page/offline.js).
+const SHARE_URL = urlOf("share");
+const SHARE_CACHE = "imgpool-shared";
+
+async function receiveShare(req) {
+  const form = await req.formData();
+  const cache = await caches.open(SHARE_CACHE);
+  let i = 0;
+  for (const file of form.getAll("images")) {
+    if (!(file instanceof File)) continue;
+    await cache.put(urlOf(`shared/${i++}`), new Response(file, { headers: {
+      "Content-Type": file.type || "application/octet-stream",
+      "X-Imgpool-Name": encodeURIComponent(file.name) } }));
+  }
+  return Response.redirect(urlOf("./#shared"), 303);
+}
 
 async function respond(req, url) {
   const cache = await caches.open(CACHE);

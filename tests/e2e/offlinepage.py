@@ -75,7 +75,12 @@ def cache_state(app: AppPage) -> dict:
 def run_photos(app: AppPage, photos: list[Path]) -> None:
     """Add the photos; every one must come back as a WebP of the expected size."""
     app.add_files(photos)
-    ended = app.wait_terminal(len(photos))
+    check_results(app, len(photos))
+
+
+def check_results(app: AppPage, count: int) -> None:
+    """Wait for `count` photos (write_photos) to end; each must be a WebP of its size."""
+    ended = app.wait_terminal(count)
     failed = [(e.get("name"), e.get("message")) for e in ended if e["type"] != "task_done"]
     assert failed == [], f"photos did not complete: {failed}"
     for event in ended:

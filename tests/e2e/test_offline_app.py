@@ -18,7 +18,8 @@ from PIL import Image
 from imgpool_host import appfiles
 from imgpool_host.devserver import MOUNTS, Mount, running_server
 from offlinepage import MIN_OFFLINE_BYTES, cache_state, open_app, run_photos, wait_offline_copy
-from offlinepage import write_photos
+from offlinepage import check_results, write_photos
+from pagehelpers import AppPage
 
 pytestmark = pytest.mark.e2e
 
@@ -59,6 +60,8 @@ def test_manifest_makes_the_app_installable(browser):
         accepted = {s for h in manifest["file_handlers"] for exts in h["accept"].values()
                     for s in exts}
         assert accepted == READ_SUFFIXES
+        shared = {s for f in manifest["share_target"]["params"]["files"] for s in f["accept"]}
+        assert READ_SUFFIXES <= shared
         assert page.evaluate("'launchQueue' in window")  # files opened with the app arrive
         context.close()
 
@@ -136,4 +139,27 @@ def test_update_is_offered_then_applied_whole_and_the_copy_can_be_cleared(browse
         assert [n for n in page.evaluate("caches.keys()") if n.startswith("imgpool-app-")] == []
         assert page.evaluate("navigator.serviceWorker.getRegistrations()"
                              ".then((r) => r.length)") == 0
+    context.close()
+
+
+def test_files_shared_to_the_app_are_optimized(browser, photos):
+    """The manifest's share_target: a multipart POST to "share", as the platform sends it."""
+    context = browser.new_context()
+    with running_server(**appfiles.server_kwargs()) as url:
+        app, _ = open_app(context, url)
+        wait_offline_copy(app)
+        sender = context.new_page()          # stands for the platform's share sheet
+        sender.set_content(f'''<form method="post" enctype="multipart/form-data"
+            action="{url}share"><input type="file" name="images" multiple></form>''')
+        sender.set_input_files("input", [str(p) for p in photos])
+        with sender.expect_navigation():
+            sender.evaluate("document.forms[0].submit()")
+        shared = AppPage(sender, url)
+        sender.wait_for_function("!!(window.imgpool && window.imgpool.offline"
+                                 " && window.imgpool.offline.shared)", timeout=120_000)
+        assert sender.evaluate("window.imgpool.offline.shared") == len(photos)
+        assert sender.evaluate("location.hash") == ""
+        check_results(shared, len(photos))
+        assert sender.evaluate("caches.open('imgpool-shared').then((c) => c.keys())"
+                               ".then((k) => k.length)") == 0
     context.close()

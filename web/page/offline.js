@@ -10,11 +10,14 @@
 //   after the pool is up, so precaching never competes with the first boot.
 // - Automation runs (`?automation=`) never register it: a headless batch needs no offline copy.
 // - An update waits in the background; the page says so and reloads only when asked.
+// - Files arrive from outside in two ways: opened with the installed app (launchQueue) and
+//   shared to it (share_target: the service worker keeps them, the page takes them once).
 
 const SW_URL = new URL("../sw.js", import.meta.url);
 const SCOPE = new URL("../", import.meta.url);
 const CACHE_PREFIX = "imgpool-app-";
 const RELOAD_FLAG = "imgpool-isolation-reload";
+const SHARE_CACHE = "imgpool-shared"; // filled by sw.js
 
 const supported = () => "serviceWorker" in navigator && window.isSecureContext;
 const fmtMB = (n) => `${(n / 1024 / 1024).toFixed(1)} MB`;
@@ -53,6 +56,7 @@ async function register() {
 export function startOffline({ automation, addFiles }) {
   const api = { registration: null, updateReady: false, panel: null };
   takeLaunchedFiles(addFiles);
+  api.shared = takeSharedFiles(addFiles);
   if (automation || !supported()) return api;
   api.panel = createPanel(api);
   api.ready = (async () => {
@@ -143,6 +147,22 @@ function createPanel(api) {
     usage.textContent += " It is saved again on your next visit.";
   });
   return panel;
+}
+
+// Files shared to the installed app: the service worker kept them and opened "#shared".
+async function takeSharedFiles(addFiles) {
+  if (location.hash !== "#shared" || !("caches" in window)) return 0;
+  history.replaceState(null, "", location.pathname + location.search);
+  const cache = await caches.open(SHARE_CACHE);
+  const files = [];
+  for (const req of await cache.keys()) {
+    const res = await cache.match(req);
+    const name = decodeURIComponent(res.headers.get("X-Imgpool-Name") || "shared");
+    files.push(new File([await res.blob()], name, { type: res.headers.get("Content-Type") }));
+    await cache.delete(req);
+  }
+  if (files.length) addFiles(files);
+  return files.length;
 }
 
 // Files opened with the installed app ("Open with imgpool"; manifest file_handlers).
