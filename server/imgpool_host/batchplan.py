@@ -8,10 +8,8 @@ Theory of operation
 under OUT, also the tag the page reports it by), predicts its output path from the
 options (`predicted_suffixes`, `output_path`) and settles up front what needs no browser:
 
-- an unreadable entry (dangling link, not a regular file, name not UTF-8) is FAILED
-  with `bad_input` and a message naming what it is, so nothing found is left out
-  silently; its name is kept as found (undecodable bytes as surrogateescape), so the
-  report names the very file;
+- an unreadable entry (dangling link, not a regular file) is FAILED with `bad_input`
+  and a message naming what it is, so nothing found is left out silently;
 - an output two inputs would share, or that would replace an input, is FAILED with
   `conflict` (the first input in walk order keeps the output);
 - an output already up to date is SKIPPED (unless `force`).
@@ -26,7 +24,11 @@ Rules:
   escape). Files are *not* filtered by extension: a non-image is sent and fails with its
   reason. Files named on the command line are always sent.
 - Names: with one input, relative to it (a single file keeps just its file name); with
-  several, each input's own name is the first segment. Two inputs sharing that name,
+  several, each input's own name is the first segment. A name that is not valid UTF-8
+  (bytes the browser cannot carry) is mirrored byte for byte all the same: the output
+  path comes from the real relative path (`Job.rel`, surrogateescape), while the page,
+  the ledger and the report know the file by a printable *tag* (`page_name`: each
+  undecodable byte as `\\xNN`, made unique); the report's `input` is the real path. Two inputs sharing that name,
   a missing input, or OUT inside (or equal to) an input raise BatchUsageError.
 - Up to date means: OUT's journal (`outjournal`) recorded writing this output from this
   input with these options, and both files still match the record (size, then hash when
@@ -54,7 +56,7 @@ from .report import FileRecord, FileStatus, HostReason
 
 __all__ = [
     "Job", "BatchPlan", "plan_batch", "collect_inputs", "check_out", "predicted_suffixes",
-    "result_suffix", "output_path",
+    "result_suffix", "output_path", "page_name",
 ]
 
 #: Input extension -> the format a header would most likely show: used only to predict
@@ -76,10 +78,16 @@ class Job:
     """One input file the page will process."""
 
     source: Path      #: absolute path of the input
-    name: str         #: relative POSIX path: the page's tag and the mirrored path
+    name: str         #: the page's tag: the relative POSIX path, printable (`page_name`)
     output: Path      #: predicted output (absolute, inside OUT)
     size_bytes: int
     mtime_ns: int
+    rel: str = ""     #: the real relative path, when `name` is not it (not UTF-8)
+
+    @property
+    def mirrored(self) -> str:
+        """The relative path mirrored under OUT (bytes as found)."""
+        return self.rel or self.name
 
 
 @dataclass
@@ -92,6 +100,7 @@ class BatchPlan:
     order: list[str] = field(default_factory=list)        #: every name, in walk order
     inputs: set[str] = field(default_factory=set)         #: real paths of all inputs
     journal: OutputJournal | None = None                  #: OUT's record of past writes
+    rels: dict[str, str] = field(default_factory=dict)    #: tag -> real path, where they differ
 
 
 @dataclass(frozen=True)
@@ -161,11 +170,6 @@ def _found(path: Path, name: str) -> _Found:
     if not stat.S_ISREG(st.st_mode):
         return _Found(path, name, None, f"not a regular file but {_kind(st.st_mode)}: "
                                         "only regular files are optimized")
-    try:
-        name.encode("utf-8")
-    except UnicodeEncodeError:
-        return _Found(path, name, None, "the file name is not valid UTF-8, which the "
-                                        "browser cannot carry: rename the file")
     return _Found(path, name, st)
 
 
@@ -226,6 +230,22 @@ def result_suffix(fmt: str, input_suffix: str) -> str | None:
     return None
 
 
+_UNDECODED = re.compile("[\udc80-\udcff]")
+
+
+def page_name(name: str, taken: set[str]) -> str:
+    """`name` if it is valid UTF-8, else with each undecodable byte (a surrogateescape)
+    written `\\xNN`, plus " (2)", " (3)"... if another file already has that name."""
+    tag = _UNDECODED.sub(lambda m: f"\\x{ord(m.group()) - 0xDC00:02x}", name)
+    if tag == name:
+        return name
+    unique, n = tag, 1
+    while unique in taken:
+        n += 1
+        unique = f"{tag} ({n})"
+    return unique
+
+
 def output_path(out: Path, name: str, suffix: str) -> Path:
     """OUT / name with its extension replaced by `suffix` (added if it has none)."""
     rel = PurePosixPath(name)
@@ -242,13 +262,18 @@ def plan_batch(paths: Iterable[str | os.PathLike], out: str | os.PathLike,
     plan.journal = journal = OutputJournal(plan.out, options)
     plan.inputs = {os.path.realpath(f.path) for f in found}
     claimed: dict[Path, str] = {}
+    taken = {f.name for f in found}
     for item in found:
-        plan.order.append(item.name)
-        base = dict(input=str(item.path), name=item.name,
+        tag = page_name(item.name, taken)
+        if tag != item.name:
+            taken.add(tag)
+            plan.rels[tag] = item.name
+        plan.order.append(tag)
+        base = dict(input=str(item.path), name=tag,
                     input_bytes=item.st.st_size if item.st else 0)
         if item.st is None:
-            plan.settled[item.name] = FileRecord(**base, status=FileStatus.FAILED,
-                                                 reason="bad_input", message=item.error)
+            plan.settled[tag] = FileRecord(**base, status=FileStatus.FAILED,
+                                           reason="bad_input", message=item.error)
             continue
         outputs = [output_path(plan.out, item.name, s)
                    for s in predicted_suffixes(item.name, options)]
@@ -258,19 +283,20 @@ def plan_batch(paths: Iterable[str | os.PathLike], out: str | os.PathLike,
             other = claimed.get(clash)
             why = (f"{other} is written to the same output {clash.name}" if other else
                    f"its output {clash} would replace an input file")
-            plan.settled[item.name] = FileRecord(
+            plan.settled[tag] = FileRecord(
                 **base, status=FileStatus.FAILED, reason=HostReason.CONFLICT.value,
                 message=f"{why}: rename one, or choose another --format or OUT")
             continue
         for o in outputs:
-            claimed[o] = item.name
+            claimed[o] = tag
         current = None if force else next(
             (o for o in outputs if journal.is_current(o, item.path, item.st)), None)
         if current is not None:
-            plan.settled[item.name] = FileRecord(
+            plan.settled[tag] = FileRecord(
                 **base, status=FileStatus.SKIPPED, output=str(current),
                 output_bytes=current.stat().st_size, message="up to date")
             continue
-        plan.jobs.append(Job(source=item.path, name=item.name, output=outputs[0],
-                             size_bytes=item.st.st_size, mtime_ns=item.st.st_mtime_ns))
+        plan.jobs.append(Job(source=item.path, name=tag, output=outputs[0],
+                             size_bytes=item.st.st_size, mtime_ns=item.st.st_mtime_ns,
+                             rel=item.name if tag != item.name else ""))
     return plan

@@ -11,7 +11,8 @@ URL, with the run's pool settings in the same query. The driver:
    pool config the page actually runs with.
 2. Feeds: hands files over by path with `set_input_files` on the page's hidden
    automation input, so a local browser reads them itself and no image byte crosses the
-   protocol; then `addTagged` queues them under their names. Only a chunk at a time, and
+   protocol (a path that is not valid UTF-8, which the protocol cannot carry, goes as a
+   symlink with a plain name in a temporary folder, removed at the end); then `addTagged` queues them under their names. Only a chunk at a time, and
    only while few fed files wait unstarted (QUEUE_PER_WORKER per worker): a folder of
    10,000 photos costs the page a few dozen File handles at once.
 3. Drains: takes `window.imgpool.events` in one `splice(0)` (atomic in the page's single
@@ -39,6 +40,9 @@ Rules:
 
 from __future__ import annotations
 
+import os
+import shutil
+import tempfile
 import time
 from collections import deque
 from collections.abc import Callable, Mapping
@@ -112,6 +116,7 @@ class PageDriver:
         self.emit = emit
         self.restarts = 0
         self._browser = None                     # the current one
+        self._aliases: str | None = None         # folder of symlinks to non-UTF-8 paths
         self.ledger = BatchLedger(jobs, sink.written, emit)
         self.console: deque[str] = deque(maxlen=CONSOLE_LINES)
         self.crashed = ""
@@ -206,8 +211,10 @@ class PageDriver:
         t = time.monotonic()
         query = urlencode({"automation": self.sink.token, **pool_query(self.settings)})
         page.goto(f"{base}?{query}")
+        # The same generous limit as the boot itself: on a loaded machine the page's
+        # scripts alone have taken over 30 s, and a slow start is not a dead one.
         page.wait_for_function("() => window.imgpool && window.imgpool.ready",
-                               timeout=30_000)
+                               timeout=BOOT_TIMEOUT_S * 1000)
         failure = page.evaluate(_JS_BOOT, BOOT_TIMEOUT_S * 1000)
         if failure:
             raise BatchError(f"the page did not start: {failure}{self._console_tail()}")
@@ -262,6 +269,8 @@ class PageDriver:
         self.sink.close()
         self.ledger.settle_all_written()          # written, but upload_done not seen
         _close_quietly(browser)
+        if self._aliases:
+            shutil.rmtree(self._aliases, ignore_errors=True)
 
     def _abandon(self, message: str) -> None:
         """The run cannot go on: every unfinished file fails (runner_error) with
@@ -299,9 +308,24 @@ class PageDriver:
                         f"the browser could not open the file: {_first_line(exc)}")
 
     def _hand_over(self, page, jobs: list[Job]) -> None:
-        page.set_input_files(INPUT_SELECTOR, [str(j.source) for j in jobs])
+        page.set_input_files(INPUT_SELECTOR, [self._carried_path(j) for j in jobs])
         self.ledger.fed(j.name for j in jobs)
         page.evaluate(_JS_ADD, [INPUT_SELECTOR, [j.name for j in jobs]])
+
+    def _carried_path(self, job: Job) -> str:
+        """The job's path, or a symlink to it with a plain name if the path is not UTF-8."""
+        path = str(job.source)
+        try:
+            path.encode("utf-8")
+            return path
+        except UnicodeEncodeError:
+            pass
+        if self._aliases is None:
+            self._aliases = tempfile.mkdtemp(prefix="imgpool-names-")
+        alias = os.path.join(self._aliases, f"{len(os.listdir(self._aliases))}"
+                                            f"{os.path.splitext(job.name)[1]}")
+        os.symlink(job.source, alias)
+        return alias
 
     def _gone(self, page, exc: BaseException) -> bool:
         """The page itself failed (crashed, closed), not the one call."""

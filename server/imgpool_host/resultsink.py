@@ -164,10 +164,10 @@ class ResultSink:
             if not is_clean_name(name) or os.path.isabs(name):
                 raise _Refused(403, "name refused")
             raise _Refused(404, "unknown name")
-        suffix = result_suffix(fmt, PurePosixPath(job.name).suffix)
+        suffix = result_suffix(fmt, PurePosixPath(job.mirrored).suffix)
         if suffix is None:
             raise _Refused(400, "unknown format")
-        target = output_path(self.out, job.name, suffix)
+        target = output_path(self.out, job.mirrored, suffix)
         if not _inside(self.out, target):
             raise _Refused(403, "output would be outside OUT")
         return target

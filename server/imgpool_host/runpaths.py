@@ -73,7 +73,8 @@ def _report_clash(real: Path, plan: BatchPlan, inputs: Iterable[str | os.PathLik
     if rel.name == JOURNAL_NAME or rel.name.endswith(PART_SUFFIX):
         return "is a file imgpool keeps in OUT"
     suffix = rel.suffix.lower()
-    for name in plan.order:
+    for tag in plan.order:
+        name = plan.rels.get(tag, tag)
         stem = output_path(plan.out, name, "")
         kept = PurePosixPath(name).suffix.lower()
         if real.with_suffix("") == stem and suffix in {*EXTENSIONS.values(), kept}:

@@ -303,3 +303,25 @@ def test_result_route_refuses_names_that_escape_out(tmp_path):
             assert status in (403, 404), (name, status)
     assert digest(tmp_path) == before                 # nothing written anywhere
     assert not list(tmp_path.parent.glob("evil*")) and not Path("/etc/evil").exists()
+
+
+# -- a file name that is not UTF-8 is optimized and mirrored byte for byte (CLI) ------------
+
+def test_cli_optimizes_a_file_whose_name_is_not_utf8(tmp_path):
+    src, out, report_path = tmp_path / "in", tmp_path / "out", tmp_path / "r.json"
+    write_jpeg(src / "plain.jpg", 640, 480, 1)
+    latin1 = Path(os.fsdecode(os.fsencode(src) + b"/caf\xe9.jpg"))     # "café" in Latin-1
+    write_jpeg(latin1, 640, 480, 2)
+    run = cli(str(src), "-o", str(out), "--workers", "1", "--report", str(report_path))
+    assert run.returncode == 0, run.stderr
+    report = json.loads(report_path.read_bytes().decode("utf-8"))      # valid UTF-8 JSON
+    assert report["totals"]["done"] == 2
+    rec = next(f for f in report["files"] if f["name"] != "plain.jpg")
+    assert rec["name"] == "caf\\xe9.jpg" and os.fsencode(rec["input"]) == os.fsencode(latin1)
+    made = Path(os.fsdecode(os.fsencode(out) + b"/caf\xe9.webp"))
+    assert os.fsencode(rec["output"]) == os.fsencode(made)
+    assert_image(made, "WEBP", (640, 480))
+    assert "caf\\xe9" in run.stdout                                    # shown escaped
+    again = cli(str(src), "-o", str(out), "--json")
+    summary = json.loads(again.stdout.splitlines()[-1])
+    assert again.returncode == 0 and summary["skipped"] == 2, again.stdout

@@ -129,24 +129,43 @@ def test_the_sink_never_writes_onto_the_report(tmp_path):
 
 # -- 2. names that are not UTF-8 -------------------------------------------------------------
 
+def bytes_path(folder: Path, name: bytes) -> Path:
+    return Path(os.fsdecode(os.fsencode(folder) + b"/" + name))
+
+
+def test_a_name_that_is_not_utf8_is_mirrored_byte_for_byte(tmp_path):
+    src, out = tmp_path / "in", tmp_path / "out"
+    bad = touch(bytes_path(src / "sub", b"bad\xff.jpg"), b"photo")
+    touch(src / "sub" / "bad\\xff.jpg")                   # a real name equal to the tag
+    plan = plan_batch([src], out, Options())
+    by_source = {os.fsencode(j.source): j for j in plan.jobs}
+    job = by_source[os.fsencode(bad)]
+    assert job.name == "sub/bad\\xff.jpg (2)" and job.name.encode("utf-8")   # the page's tag
+    assert os.fsencode(job.mirrored) == b"sub/bad\xff.jpg"
+    assert os.fsencode(job.output).endswith(b"/sub/bad\xff.webp")
+    write_through_sink(src, out, job.name, b"RESULT")
+    assert (Path(os.fsdecode(os.fsencode(out) + b"/sub/bad\xff.webp"))).read_bytes() == b"RESULT"
+    again = plan_batch([src], out, Options())                # journalled: up to date
+    assert again.settled[job.name].status is FileStatus.SKIPPED
+
+
 def test_a_name_that_is_not_utf8_reaches_the_report_losslessly(tmp_path, capsys):
     src = tmp_path / "in"
     src.mkdir()
-    bad = Path(os.fsdecode(os.fsencode(src) + b"/bad\xff.jpg"))
-    bad.write_bytes(b"x")
+    bad = bytes_path(src, b"bad\xff.jpg")
+    os.mkfifo(bad)                                          # fails at planning: no browser
     report_path = tmp_path / "r.json"
     code, out, err = optimize(str(src), "-o", str(tmp_path / "out"), "--report",
                               str(report_path), "--json", capsys=capsys)
     assert code == 1                                        # the file failed; nothing crashed
-    raw = report_path.read_bytes()
-    data = json.loads(raw.decode("utf-8"))                  # valid UTF-8, valid JSON
+    data = json.loads(report_path.read_bytes().decode("utf-8"))   # valid UTF-8, valid JSON
     rec = data["files"][0]
-    assert os.fsencode(rec["input"]) == os.fsencode(bad) and Path(rec["input"]).exists()
-    assert rec["reason"] == "bad_input" and "not valid UTF-8" in rec["message"]
-    lines = [json.loads(line) for line in out.encode("utf-8").decode("utf-8").splitlines()]
+    assert os.fsencode(rec["input"]) == os.fsencode(bad)    # the very file, byte for byte
+    assert rec["name"] == "bad\\xff.jpg" and "named pipe" in rec["message"]
+    lines = [json.loads(line) for line in out.splitlines()]
     assert [o["event"] for o in lines] == ["planned", "file", "summary"]
-    assert os.fsencode(lines[1]["name"]) == b"bad\xff.jpg"
-    assert "bad\\xff.jpg" in err                            # the failure list, escaped
+    assert os.fsencode(lines[1]["input"]) == os.fsencode(bad)
+    assert "bad\\xff.jpg" in err and "\udcff" not in err   # the failure list, escaped
 
 
 # -- 3. long names -----------------------------------------------------------------------------
