@@ -45,7 +45,17 @@ from imgpool.testing.fake_workers import (BootScript, Boots, Crashes, CrashesAft
                                           RejectsInput, Replies, RunsOutOfMemory, Stalls,
                                           StopsAfter, StopScript, TaskScript)
 
-__all__ = ["Harness", "check_invariants", "small_jpeg"]
+__all__ = ["DEFAULT_MAX_STEPS", "Harness", "LivelockError", "check_invariants", "small_jpeg"]
+
+#: Steps `Harness.run` takes before it calls the run a livelock. The longest run in the
+#: suite takes about 100 steps; 5,000 leaves a wide margin and still fails a scheduler
+#: stuck in a loop (a breaker that never trips, a retry that never ends) in about a
+#: second, where a million steps took minutes and gigabytes of recorded events.
+DEFAULT_MAX_STEPS = 5_000
+
+
+class LivelockError(AssertionError):
+    """`Harness.run` still had work pending after its step bound."""
 
 TaskScripts = Union[Callable[[int, int], TaskScript], Mapping[int, Any], None]
 
@@ -150,8 +160,10 @@ class Harness:
             self.send("tick")
         return True
 
-    def run(self, until: float | None = None, max_steps: int = 1_000_000) -> None:
-        """Step until nothing is pending (or until time `until`, then tick there)."""
+    def run(self, until: float | None = None, max_steps: int = DEFAULT_MAX_STEPS) -> None:
+        """Step until nothing is pending (or until time `until`, then tick there).
+
+        Raises `LivelockError` after `max_steps` steps with something still pending."""
         for _ in range(max_steps):
             when = self.next_time()
             if when is None or (until is not None and when > until):
@@ -159,7 +171,16 @@ class Harness:
                     self.clock.advance_to(until)
                 return
             self.step()
-        raise AssertionError(f"still busy after {max_steps} steps: a livelock?")
+        raise LivelockError(self._livelock_report(max_steps))
+
+    def _livelock_report(self, max_steps: int) -> str:
+        unsettled = [t for t in self.scheduler.tasks.values() if not t.terminal]
+        states = ", ".join(sorted({t.state.name.lower() for t in unsettled})) or "none"
+        return (f"still busy after {max_steps} steps (fake time {self.now:g} s): a livelock? "
+                f"{len(unsettled)} of {len(self.scheduler.tasks)} tasks unsettled ({states}), "
+                f"{len(self.workers)} worker incarnations started, "
+                f"{len(self.live_workers())} alive. A test that really needs more steps "
+                f"passes max_steps=")
 
     def advance(self, seconds: float) -> None:
         self.run(until=self.now + seconds)
