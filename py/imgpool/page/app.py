@@ -12,6 +12,7 @@ The clock is read here, once per event, and passed into the core (`now`).
 
 from __future__ import annotations
 
+import asyncio
 import json
 from urllib.parse import parse_qs
 
@@ -32,9 +33,12 @@ __all__ = ["App", "config_from_query", "PROBE_BYTES", "STREAM_ABOVE_BYTES"]
 #: Bytes of each file read up front for the header probe (SOF is within this for almost
 #: every camera JPEG; the probe says "unknown" rather than guess when it is not).
 PROBE_BYTES = 64 * 1024
-#: Files probed before they are queued together: bounds the wait before the first
-#: dispatch on a huge drop while letting the policy see a whole typical batch at once.
-SUBMIT_CHUNK = 256
+#: Files probed before they are queued together (one `submit_many`): the policy sees a
+#: chunk whole (small first, whatever the order of the drop), and the first dispatch of a
+#: huge drop waits for one chunk only. Queueing a chunk and showing its `task_queued`
+#: events is one stretch of main-thread work: 256 held the page for 135-204 ms (issue 9),
+#: 48 keep it near a frame's worth while still holding a typical mixed batch.
+SUBMIT_CHUNK = 48
 #: Inputs larger than this are posted as File handles and read by the worker instead of
 #: being read into the page first.
 STREAM_ABOVE_BYTES = 64 * MIB
@@ -127,6 +131,8 @@ class App:
             if len(chunk) >= SUBMIT_CHUNK:
                 self._run(self.scheduler.submit_many(self._now(), chunk))
                 chunk = []
+                # Let the browser paint and handle input before the next chunk is probed.
+                await asyncio.sleep(0)
         if chunk:
             self._run(self.scheduler.submit_many(self._now(), chunk))
         return ""

@@ -1,0 +1,107 @@
+"""A huge drop is probed and queued in small chunks, giving the browser a turn between
+them (CPython, a fake port): the page's main thread is never held for a whole drop."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import json
+
+from PIL import Image
+
+from imgpool.core.scheduler import Scheduler
+from imgpool.page import app as page_app
+from imgpool.page.app import SUBMIT_CHUNK, App
+
+
+def _jpeg(width: int, height: int) -> bytes:
+    buf = io.BytesIO()
+    Image.new("RGB", (width, height), (90, 120, 150)).save(buf, "JPEG")
+    return buf.getvalue()
+
+
+class _Head:
+    def __init__(self, data: bytes) -> None:
+        self.data = data
+
+    def to_bytes(self) -> bytes:
+        return self.data
+
+
+class _File:
+    webkitRelativePath = ""
+
+    def __init__(self, name: str, data: bytes) -> None:
+        self.name, self.data, self.size = name, data, len(data)
+
+
+class _Port:
+    """The JS port as the page has it, recording what Python asks of it."""
+
+    def __init__(self) -> None:
+        self.events: list[dict] = []
+        self.started: list[int] = []
+
+    def makeBoard(self, slots, layout_json):
+        pass
+
+    def startWorker(self, slot, gen, init_json):
+        self.started.append(slot)
+
+    async def readHead(self, file, nbytes):  # resolves at once: no turn for anyone else
+        return _Head(file.data[:nbytes])
+
+    def emit(self, event_json, output, file=None):
+        self.events.append(json.loads(event_json))
+
+    def now(self):
+        return 0.0
+
+    def setTimer(self, delay_ms):
+        pass
+
+    def clearTimer(self):
+        pass
+
+    def dispatch(self, *args):
+        pass
+
+
+def test_a_big_drop_is_queued_in_chunks_with_a_turn_for_the_browser_between(monkeypatch):
+    chunks: list[int] = []
+    submit_many = Scheduler.submit_many
+
+    def recording(self, now, batch):
+        batch = list(batch)
+        chunks.append(len(batch))
+        return submit_many(self, now, batch)
+
+    monkeypatch.setattr(Scheduler, "submit_many", recording)
+    small, big = _jpeg(64, 48), _jpeg(640, 480)
+    files = [_File(f"p{i:04d}.jpg", big if i % 7 == 0 else small) for i in range(500)]
+    port = _Port()
+    app = App(port, "?workers=2", 2, 8)
+    app.start()
+
+    async def drop_while_watching():
+        seen: list[int] = []  # queued counts the browser could have painted
+
+        async def browser():
+            while len(chunks) * SUBMIT_CHUNK < len(files):
+                seen.append(sum(1 for e in port.events if e["type"] == "task_queued"))
+                await asyncio.sleep(0)
+
+        watcher = asyncio.ensure_future(browser())
+        assert await app.add_files(files, None) == ""
+        await watcher
+        return seen
+
+    seen = asyncio.run(drop_while_watching())
+    assert chunks == [SUBMIT_CHUNK] * (500 // SUBMIT_CHUNK) + [500 % SUBMIT_CHUNK]
+    assert SUBMIT_CHUNK <= 64
+    # Another task ran between the chunks, and saw the queue grow chunk by chunk.
+    assert set(range(SUBMIT_CHUNK, 500 - SUBMIT_CHUNK, SUBMIT_CHUNK)) <= set(seen)
+    # Every file was queued exactly once.
+    queued = [e["task_id"] for e in port.events if e["type"] == "task_queued"]
+    assert sorted(queued) == list(range(1, 501))
+    assert page_app.PROBE_BYTES >= 64 * 1024
