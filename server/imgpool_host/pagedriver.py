@@ -22,8 +22,9 @@ URL, with the run's pool settings in the same query. The driver:
    `cancelAll` and gives results already made CANCEL_GRACE_S to arrive.
 5. Recovers: when the page is lost (its renderer crashed, the browser died, or it made no
    progress for `stall_s`), the ledger takes its files back (`page_lost`: written ones
-   DONE, one running at a second loss fails as poison), the old browser is closed and a
-   new browser and page are booted to carry on with the rest, first. A browser that
+   DONE, one running at a second loss fails as poison) and a new page carries on with the
+   rest, first: in the same browser context when the browser still runs (its caches
+   make the new page start warm), else in a new browser. A browser that
    cannot be started again, or MAX_FRUITLESS_RESTARTS losses in a row with no file
    settled in between, ends the run: every unfinished file fails with runner_error.
 
@@ -136,7 +137,7 @@ class PageDriver:
         from playwright.sync_api import sync_playwright
 
         with sync_playwright() as pw:
-            browser, page = self._open(pw, base, PlaywrightError)
+            context, page = self._open(pw, base, PlaywrightError)
             try:
                 fruitless, settled = 0, len(self.ledger.records)
                 while True:
@@ -150,39 +151,58 @@ class PageDriver:
                                       "row without finishing a file, so the run stopped")
                         return
                     self._requeue(lost)
-                    _close_quietly(browser)
                     try:
-                        browser, page = self._open(pw, base, PlaywrightError)
+                        context, page = self._reopen(pw, base, context, page, PlaywrightError)
                     except BatchError as exc:
                         self._abandon(f"{lost}; the browser could not be started again: {exc}")
                         return
             finally:
-                self._close(browser)
+                self._close(context.browser)
 
-    def _open(self, pw, base: str, PlaywrightError):
-        """Launch a browser and boot the page in it: (browser, page), or BatchError."""
+    def _reopen(self, pw, base: str, context, page, PlaywrightError):
+        """A new page after `page` was lost: beside it when its browser still runs (the
+        same context keeps the app's caches, so the new page starts warm), else, or if
+        that fails, in a new browser. (context, page), or BatchError."""
+        _close_quietly(page)
+        if context.browser.is_connected():
+            try:
+                return self._open(pw, base, PlaywrightError, context)
+            except BatchError:
+                pass                              # try a whole new browser
+        _close_quietly(context.browser)
+        return self._open(pw, base, PlaywrightError)
+
+    def _open(self, pw, base: str, PlaywrightError, context=None):
+        """Boot the page in `context`, or in a new browser: (context, page), or BatchError.
+        A browser launched here is closed again if its page does not come up."""
         self.crashed = ""
-        try:
-            browser = pw.chromium.launch(
-                executable_path=self.exe, args=launch_args(), headless=self.headless,
-                handle_sigint=False, handle_sigterm=False, handle_sighup=False)
-        except PlaywrightError as exc:
-            raise BatchError(f"could not start the browser {self.exe}: "
-                             f"{_first_line(exc)}") from None
-        try:
-            self._browser = browser                # an old one's "disconnected" is no news
-            browser.on("disconnected", lambda b: b is self._browser and self._lost(
+        launched = None
+        if context is None:
+            try:
+                launched = pw.chromium.launch(
+                    executable_path=self.exe, args=launch_args(), headless=self.headless,
+                    handle_sigint=False, handle_sigterm=False, handle_sighup=False)
+            except PlaywrightError as exc:
+                raise BatchError(f"could not start the browser {self.exe}: "
+                                 f"{_first_line(exc)}") from None
+            self._browser = launched               # an old one's "disconnected" is no news
+            launched.on("disconnected", lambda b: b is self._browser and self._lost(
                 "the browser closed unexpectedly"))
-            page = browser.new_page()
+        try:
+            if launched is not None:
+                context = launched.new_context()
+            page = context.new_page()
             self._watch(page)
             self._boot(page, base)
-            return browser, page
+            return context, page
         except PlaywrightError as exc:
-            _close_quietly(browser)
+            if launched is not None:
+                _close_quietly(launched)
             raise BatchError(f"the page did not load: {_first_line(exc)}"
                              f"{self._console_tail()}") from None
         except BaseException:
-            _close_quietly(browser)
+            if launched is not None:
+                _close_quietly(launched)
             raise
 
     def _requeue(self, why: str) -> None:
@@ -337,9 +357,10 @@ class PageDriver:
         return ("; page console: " + " | ".join(lines)) if lines else ""
 
 
-def _close_quietly(browser) -> None:
+def _close_quietly(closable) -> None:
+    """Close a browser or page that may be gone already."""
     try:
-        browser.close()
+        closable.close()
     except Exception:                             # already gone: nothing to close
         pass
 

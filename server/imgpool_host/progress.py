@@ -178,7 +178,7 @@ def format_summary(report) -> str:
             f"{t['cancelled']} cancelled in {report.wall_s:.1f} s{rate}; "
             f"saved {format_bytes(t['saved_bytes'])}")
     if report.restarts:
-        text += (f"; the browser was restarted {report.restarts} time"
+        text += (f"; the page was restarted {report.restarts} time"
                  f"{'s' if report.restarts != 1 else ''}")
     return ("interrupted: " + text) if report.interrupted else text
 
@@ -258,7 +258,7 @@ class Progress:
             if self._bar_visible:
                 self.err.write("\n")
                 self._bar_visible = False
-            self.err.write(f"imgpool: {printable(one_line(e.why))}; starting a new browser to "
+            self.err.write(f"imgpool: {printable(one_line(e.why))}; starting the page again to "
                            f"carry on ({e.requeued} unfinished file"
                            f"{'s' if e.requeued != 1 else ''} go again)\n")
             self.err.flush()

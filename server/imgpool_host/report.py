@@ -11,7 +11,7 @@ records, so the totals and the rows can never disagree.
 While a run goes on, the runner hands `RunEvent`s to its `on_event` callback
 (the CLI's progress display is one): `RunPlanned` once, `FileStarted` when a worker picks
 a file up, `FileFinished` when a file is settled (not for skips), `BrowserRestarted` when
-the page was lost and a new browser carries on, `RunFinished` at the end.
+the page was lost and a new one carries on, `RunFinished` at the end.
 
 Rules:
 - Every file the run found appears exactly once in `Report.files`, in the order found.
@@ -118,7 +118,7 @@ class Report:
     interrupted: bool = False                  #: stopped by Ctrl-C / SIGTERM
     error: str = ""                            #: why the run stopped early, if it did
     notes: list[str] = field(default_factory=list)  #: what the run changed, e.g. a capped pool
-    restarts: int = 0                          #: new browsers started after one was lost
+    restarts: int = 0                          #: pages started again after one was lost
 
     def count(self, status: FileStatus) -> int:
         return sum(1 for f in self.files if f.status is status)
@@ -219,8 +219,8 @@ class FileFinished:
 
 @dataclass(frozen=True)
 class BrowserRestarted:
-    """The page was lost (`why`); browser number `restart` + 1 now carries on with the
-    `requeued` files that were in the old page and not finished."""
+    """The page was lost (`why`); page number `restart` + 1 (beside it, or in a new
+    browser) carries on with the `requeued` files that were in it and not finished."""
 
     why: str
     restart: int

@@ -1,6 +1,7 @@
 """Recovery past the page: the renderer is killed mid-run and `imgpool optimize` carries on
-in a new browser; a file in flight at two such crashes fails as poison; a browser that
-cannot be started again ends the run with every unfinished file listed.
+in a new page (beside the lost one, or in a new browser); a file in flight at two such
+crashes fails as poison; a browser that cannot be started again ends the run with every
+unfinished file listed.
 
 The renderer is killed the way a crash kills it (SIGKILL to Chromium's `--type=renderer`
 process of the run's own browser). Each prints the time from the kill to the next
@@ -75,7 +76,7 @@ def assert_webp(path: Path, box: int) -> None:
 
 # -- the CLI carries on after its renderer is killed ------------------------------------------
 
-def test_cli_carries_on_in_a_new_browser_when_the_renderer_dies(tmp_path):
+def test_cli_carries_on_in_a_new_page_when_the_renderer_dies(tmp_path):
     src, out, report_path = tmp_path / "in", tmp_path / "out", tmp_path / "r.json"
     for i in range(12):
         write_jpeg(src / f"img{i:02d}.jpg", 1600, 1200, 300 + i)
@@ -129,7 +130,7 @@ def test_a_file_in_flight_at_two_crashes_fails_as_poison(tmp_path):
     # each crash (with more workers, every file running then counts a crash).
     report = runner.run_batch(src, out, {"max_size": 800}, pool={"pool_size": 1},
                               on_event=on_event, report_path=tmp_path / "r.json")
-    print(f"\nkills: {len(kills)}; renderer killed -> a worker of the new browser started: "
+    print(f"\nkills: {len(kills)}; renderer killed -> a worker of the new page started: "
           + ", ".join(f"{s:.1f} s" for s in recoveries))
     by_name = {f.name: f for f in report.files}
     big = by_name["big.jpg"]
@@ -165,7 +166,7 @@ def test_a_browser_that_cannot_be_restarted_ends_the_run_with_everything_listed(
             kill_all(renderers_under(os.getpid()) - before)
     report = runner.run_batch(src, out, {"max_size": 800}, pool={"pool_size": 1},
                               on_event=on_event, report_path=tmp_path / "r.json")
-    assert len(opened) == 2 and report.restarts == 1
+    assert len(opened) >= 2 and report.restarts == 1          # same browser, then a new one
     assert "could not be started again" in report.error and "no second browser" in report.error
     done = [f for f in report.files if f.status is FileStatus.DONE]
     failed = [f for f in report.files if f.status is FileStatus.FAILED]

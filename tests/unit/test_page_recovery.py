@@ -81,12 +81,12 @@ def test_restarts_are_shown_and_counted():
     err, out = io.StringIO(), io.StringIO()
     Progress(Mode.LINES, out=out, err=err)(BrowserRestarted(
         why="the browser page crashed\x1b[2J", restart=1, requeued=3))
-    assert err.getvalue() == ("imgpool: the browser page crashed\\x1b[2J; starting a new "
-                              "browser to carry on (3 unfinished files go again)\n")
+    assert err.getvalue() == ("imgpool: the browser page crashed\\x1b[2J; starting the page "
+                              "again to carry on (3 unfinished files go again)\n")
     out = io.StringIO()
     Progress(Mode.JSON, out=out, err=io.StringIO())(BrowserRestarted("x", 2, 1))
     assert json.loads(out.getvalue()) == {"event": "restart", "why": "x", "restart": 2,
                                           "requeued": 1}
     report = Report(out="/o", restarts=2)
-    assert "the browser was restarted 2 times" in format_summary(report)
+    assert "the page was restarted 2 times" in format_summary(report)
     assert Report.from_dict(json.loads(report.to_json())).restarts == 2
