@@ -51,19 +51,30 @@ async function fill() {
   const reusable = await unchangedFromOlderCaches();
   let done = 0;
   // A few at a time: quick on a fast link without opening dozens of 10 MB downloads.
+  // One failure stops them all (the install fails and this cache is deleted).
   const queue = FILES.slice();
   async function next() {
     for (let f = queue.shift(); f; f = queue.shift()) {
-      const [path, sha256] = f;
-      const old = reusable.get(`${path}\n${sha256}`);
-      const res = old || await fetch(urlOf(path), { cache: "no-cache", integrity: `sha256-${sha256}` });
-      if (!res.ok) throw new Error(`${path}: HTTP ${res.status}`);
-      await cache.put(urlOf(path), res);
-      done += 1;
-      broadcast({ type: "precache-progress", done, total: FILES.length, version: VERSION });
+      try {
+        await fetchInto(f);
+      } catch (err) {
+        queue.length = 0;
+        throw err;
+      }
     }
   }
-  await Promise.all([next(), next(), next(), next()]);
+  async function fetchInto([path, sha256]) {
+    const old = reusable.get(`${path}\n${sha256}`);
+    const res = old || await fetch(urlOf(path), { cache: "no-cache", integrity: `sha256-${sha256}` });
+    if (!res.ok) throw new Error(`${path}: HTTP ${res.status}`);
+    await cache.put(urlOf(path), res);
+    done += 1;
+    broadcast({ type: "precache-progress", done, total: FILES.length, version: VERSION });
+  }
+  // Settled, not Promise.all: every download has stopped before the cache is deleted.
+  const failed = (await Promise.allSettled([next(), next(), next(), next()]))
+    .find((r) => r.status === "rejected");
+  if (failed) throw failed.reason;
   await cache.put(urlOf(LIST_KEY), new Response(JSON.stringify(self.IMGPOOL_PRECACHE),
                                                 { headers: { "Content-Type": "application/json" } }));
 }
@@ -98,7 +109,6 @@ self.addEventListener("activate", (event) => {
 self.addEventListener("message", (event) => {
   const msg = event.data || {};
   if (msg.type === "skip-waiting") self.skipWaiting();
-  else if (msg.type === "version") event.source.postMessage({ type: "version", version: VERSION });
 });
 
 async function broadcast(msg) {

@@ -55,3 +55,24 @@ def test_built_app_isolates_itself_boots_and_completes_a_batch(browser, site, ph
     assert outside == [], outside
     missing = [p for p in paths if not (served / urlsplit(p).path.lstrip("/")).exists()]
     assert missing == [], f"the page asked for files the build lacks: {missing}"
+
+
+def test_a_file_changed_after_the_build_fails_the_install_and_caches_nothing(browser, tmp_path):
+    """A half-deployed site (one file not the one listed): the service worker refuses to
+    install rather than cache a mix, and the page says it is not isolated."""
+    site = build(tmp_path / "site").out
+    with (site / "runtime" / "vips" / "vips-jxl.wasm").open("ab") as f:
+        f.write(b"\0")
+    with static_host(site) as (base, _):
+        context = browser.new_context()
+        page = context.new_page()
+        page.goto(base)
+        # The page gives up with a plain reason once the install has failed.
+        page.wait_for_function("document.querySelector('#status').textContent"
+                               ".includes('not cross-origin isolated')", timeout=120_000)
+        state = page.evaluate("""async () => ({
+            registered: !!(await navigator.serviceWorker.getRegistration()),
+            isolated: window.crossOriginIsolated, caches: await caches.keys() })""")
+        assert state["registered"] is False and state["isolated"] is False
+        assert [n for n in state["caches"] if n.startswith("imgpool-app-")] == []
+        context.close()

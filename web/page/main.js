@@ -63,7 +63,10 @@ function submit(files, optionsJSON = undefined, skipNonImages = true) {
 async function boot() {
   // On a host that sends no COOP/COEP the service worker adds them (one reload).
   if (!(await ensureIsolation(ui.status))) {
-    ui.status("This page is not cross-origin isolated (COOP/COEP headers missing): wasm-vips cannot run.", true);
+    // Without SharedArrayBuffer no worker could start: say why at once instead.
+    throw new Error("this page is not cross-origin isolated, so the image engine cannot run " +
+                    "(the server sent no COOP/COEP headers, and no service worker could add " +
+                    "them: browsers allow one only over https or on localhost)");
   }
   ui.status("Starting Python…");
   // From a memory snapshot when one is stored (web/shared/pyboot.js).

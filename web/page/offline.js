@@ -30,17 +30,36 @@ export async function ensureIsolation(status) {
   }
   if (!supported() || sessionStorage.getItem(RELOAD_FLAG)) return false;
   status("Preparing the offline copy of the app (first visit)…");
-  navigator.serviceWorker.addEventListener("message", (e) => {
+  const progress = (e) => {
     if (e.data && e.data.type === "precache-progress") {
       status(`Preparing the offline copy of the app: ${e.data.done} of ${e.data.total} files…`);
     }
-  });
+  };
+  navigator.serviceWorker.addEventListener("message", progress);
   const reg = await register();
-  if (!reg) return false;
-  await navigator.serviceWorker.ready;
+  const ok = reg && (await activated(reg));
+  navigator.serviceWorker.removeEventListener("message", progress);
+  if (!ok) return false;
   sessionStorage.setItem(RELOAD_FLAG, "1");
   location.reload();
   return new Promise(() => {});
+}
+
+// True once `reg` has an active worker; false if its install failed (a file missing or
+// changed mid-deploy), so the page says it is not isolated instead of waiting forever.
+function activated(reg) {
+  return new Promise((resolve) => {
+    const check = () => {
+      if (reg.active) return resolve(true);
+      const sw = reg.installing || reg.waiting;
+      if (!sw) return resolve(false);
+      sw.addEventListener("statechange", () => {
+        if (sw.state === "activated") resolve(true);
+        else if (sw.state === "redundant") resolve(false);
+      });
+    };
+    check();
+  });
 }
 
 async function register() {

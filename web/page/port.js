@@ -18,7 +18,9 @@ const PROGRESS_INTERVAL_MS = 250;
 export function createPort({ ui, getApp, automationToken = null, runtimes = null }) {
   const workers = new Map(); // slot -> { worker, gen }
   const spawner = createSpawner(runtimes);
-  spawner.prespawn(poolSizeHint()); // they boot while the page's Python does
+  // They boot while the page's Python does; not in a page about to reload for isolation
+  // (page/offline.js), where no worker could start.
+  if (window.crossOriginIsolated) spawner.prespawn(poolSizeHint());
   let board = null; // Int32Array over a SharedArrayBuffer, STRIDE cells per slot
   let timer = null;
   const statsWaiters = new Map();
