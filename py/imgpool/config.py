@@ -200,6 +200,7 @@ URL_PARAMS: dict[str, str] = {
     "timeout_s": "timeout_base_s",
     "stagger_s": "start_stagger_s",
     "max_pixels": "max_pixels",
+    "recycle_after": "recycle_after_tasks",
 }
 #: Parameters whose URL unit differs from the field's: value in the URL x scale.
 _URL_SCALE = {"budget_mb": MIB}
