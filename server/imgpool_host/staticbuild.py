@@ -125,6 +125,9 @@ def run(args: argparse.Namespace) -> int:
     except (BuildError, appfiles.MissingAppFiles) as exc:
         print(f"imgpool build: {exc}", file=sys.stderr)
         return EXIT_BAD_USAGE
+    except OSError as exc:                     # e.g. no permission to write there
+        print(f"imgpool build: cannot write {args.out}: {exc.strerror or exc}", file=sys.stderr)
+        return EXIT_BAD_USAGE
     print(f"imgpool build: wrote {result.out} ({result.files} files; offline copy "
           f"{result.precache_bytes / 1e6:.1f} MB; version {result.version})")
     return 0

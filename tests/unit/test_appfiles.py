@@ -191,3 +191,14 @@ def test_manifest_icons_exist_at_their_declared_sizes():
         rel = icon["src"].removeprefix("runtime/wheels/")
         with Image.open(devserver.MOUNTS["/runtime/wheels/"].directory / rel) as img:
             assert f"{img.width}x{img.height}" == icon["sizes"]
+
+
+def test_build_command_says_when_it_cannot_write(tmp_path, capsys, monkeypatch):
+    def refuse(*args, **kwargs):
+        raise PermissionError(13, "Permission denied")
+    monkeypatch.setattr(staticbuild.tempfile, "mkdtemp", refuse)
+    args = type("Args", (), {"out": tmp_path / "site"})()
+    assert staticbuild.run(args) == staticbuild.EXIT_BAD_USAGE
+    err = capsys.readouterr().err
+    assert err == f"imgpool build: cannot write {tmp_path / 'site'}: Permission denied\n"
+    assert not (tmp_path / "site").exists()
