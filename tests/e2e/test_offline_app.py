@@ -2,13 +2,14 @@
 a reload with the network off (and the server gone), updates, and clearing the copy.
 
 These run against the dev server as `imgpool serve` runs it (with the live precache list
-route); each test has its own server so one can be stopped mid-test.
+route), each with its own server (so one can be stopped mid-test) serving its own copy of
+the app: files the checkout rebuilds meanwhile (a wheel, a page module) cannot change the
+version under a test.
 """
 
 from __future__ import annotations
 
 import io
-import shutil
 import time
 from pathlib import Path
 
@@ -16,7 +17,8 @@ import pytest
 from PIL import Image
 
 from imgpool_host import appfiles
-from imgpool_host.devserver import MOUNTS, Mount, running_server
+from imgpool_host.devserver import Mount, running_server
+from imgpool_host.staticbuild import build
 from offlinepage import MIN_OFFLINE_BYTES, cache_state, open_app, run_photos, wait_offline_copy
 from offlinepage import check_results, write_photos
 from pagehelpers import AppPage
@@ -33,8 +35,15 @@ def photos(tmp_path_factory) -> list[Path]:
     return write_photos(tmp_path_factory.mktemp("offline-photos"))
 
 
-def test_manifest_makes_the_app_installable(browser):
-    with running_server(**appfiles.server_kwargs()) as url:
+@pytest.fixture
+def app_copy(tmp_path) -> dict:
+    """Mounts for a private copy of the app, and the server arguments that serve it."""
+    mounts = {"/": Mount(build(tmp_path / "app").out)}
+    return {"mounts": mounts, "extra_routes": {"/precache.js": appfiles.precache_route(mounts)}}
+
+
+def test_manifest_makes_the_app_installable(browser, app_copy):
+    with running_server(**app_copy) as url:
         context = browser.new_context()
         page = context.new_page()
         page.goto(url)
@@ -66,10 +75,10 @@ def test_manifest_makes_the_app_installable(browser):
         context.close()
 
 
-def test_offline_reload_boots_the_pool_and_completes_a_batch(browser, photos):
+def test_offline_reload_boots_the_pool_and_completes_a_batch(browser, photos, app_copy):
     context = browser.new_context()
-    expected = appfiles.precache_manifest(appfiles.app_files())
-    with running_server(**appfiles.server_kwargs()) as url:
+    expected = appfiles.precache_manifest(appfiles.app_files(app_copy["mounts"]))
+    with running_server(**app_copy) as url:
         app, first_s = open_app(context, url)
         state = wait_offline_copy(app)
     # The server is gone from here on, and the browser is offline too.
@@ -95,13 +104,11 @@ def test_offline_reload_boots_the_pool_and_completes_a_batch(browser, photos):
     context.close()
 
 
-def test_update_is_offered_then_applied_whole_and_the_copy_can_be_cleared(browser, tmp_path):
-    web = tmp_path / "web"
-    shutil.copytree(MOUNTS["/"].directory, web)
-    mounts = {**MOUNTS, "/": Mount(web)}
+def test_update_is_offered_then_applied_whole_and_the_copy_can_be_cleared(browser, app_copy):
+    mounts = app_copy["mounts"]
+    web = mounts["/"].directory
     context = browser.new_context()
-    with running_server(mounts=mounts,
-                        extra_routes={"/precache.js": appfiles.precache_route(mounts)}) as url:
+    with running_server(**app_copy) as url:
         page = context.new_page()
         page.goto(url)
         page.wait_for_function("!!(window.imgpool && window.imgpool.offline"
@@ -142,10 +149,10 @@ def test_update_is_offered_then_applied_whole_and_the_copy_can_be_cleared(browse
     context.close()
 
 
-def test_files_shared_to_the_app_are_optimized(browser, photos):
+def test_files_shared_to_the_app_are_optimized(browser, photos, app_copy):
     """The manifest's share_target: a multipart POST to "share", as the platform sends it."""
     context = browser.new_context()
-    with running_server(**appfiles.server_kwargs()) as url:
+    with running_server(**app_copy) as url:
         app, _ = open_app(context, url)
         wait_offline_copy(app)
         sender = context.new_page()          # stands for the platform's share sheet
