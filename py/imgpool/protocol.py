@@ -137,7 +137,7 @@ class BootFailed(Message):
 
 @dataclass(frozen=True)
 class TaskDoneMsg(Message):
-    """The result bytes ride in the transfer list."""
+    """The result bytes ride in the transfer list (and its thumbnail beside them)."""
 
     TYPE: ClassVar[str] = "done"
     slot: int
@@ -157,6 +157,9 @@ class TaskDoneMsg(Message):
     kept_original: bool = False
     #: The input was streamed from its File into vips (not copied whole into the heap).
     streamed: bool = False
+    #: Size of the result's thumbnail (a small WebP for the page's list), which rides in
+    #: the transfer list as a second buffer (`thumb` beside `output`); 0: none.
+    thumb_bytes: int = 0
 
 
 @dataclass(frozen=True)

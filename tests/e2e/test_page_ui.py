@@ -342,3 +342,17 @@ def test_pool_panel_says_what_each_worker_does(open_app, tmp_path):
                            timeout=60_000)
     wait_idle(page, 1)
     assert "took too long" in row(page, "stuck.jpg").locator(".line").text_content()
+
+
+def test_libvips_warnings_reach_the_console_without_terminal_colour_codes(ui, files):
+    page = ui.page
+    clear(page)
+    seen: list[str] = []
+    page.on("console", lambda m: seen.append(m.text))    # workers' console too
+    page.set_input_files("#file-input", [str(files["cut.jpg"])])
+    wait_idle(page, 1)
+    page.wait_for_timeout(300)
+    vips = [m for m in seen if m.startswith("[vips]")]
+    assert vips, "a truncated JPEG makes libvips warn"
+    assert not any("\x1b" in m for m in vips), vips
+    assert all(m.strip() != "[vips]" for m in vips)              # no empty lines left over

@@ -25,6 +25,7 @@ export function createPort({ ui, getApp, automationToken = null, runtimes = null
   let timer = null;
   const statsWaiters = new Map();
   const lastProgress = new Map(); // slot -> "task:permille" last reported to Python
+  const thumbs = new Map(); // task_id -> thumbnail ArrayBuffer, until its task_done
   const testHooks = { lastInput: null, lastOutput: null, ready: [] };
 
   function toApp(fn) {
@@ -56,7 +57,8 @@ export function createPort({ ui, getApp, automationToken = null, runtimes = null
       Atomics.store(board, slot * STRIDE + CELL.cancel_task_id, -1);
       Atomics.store(board, slot * STRIDE + CELL.state, BOOTING);
       worker.onmessage = (e) => {
-        const { output, ...meta } = e.data;
+        const { output, thumb, ...meta } = e.data;
+        if (thumb) thumbs.set(meta.task_id, thumb); // handed to the UI with task_done
         if (meta.type === "stats_reply") {
           const waiter = statsWaiters.get(slot);
           statsWaiters.delete(slot);
@@ -141,7 +143,9 @@ export function createPort({ ui, getApp, automationToken = null, runtimes = null
         upload(event, output);
         return;
       }
-      ui.onEvent(event, output ?? null, file ?? null);
+      const thumb = thumbs.get(event.task_id) ?? null;
+      if (event.type === "task_done" || event.type === "task_failed" || event.type === "task_cancelled") thumbs.delete(event.task_id);
+      ui.onEvent(event, output ?? null, file ?? null, thumb);
     },
 
     now: () => performance.now() / 1000,

@@ -160,27 +160,30 @@ export function createUI(handlers) {
     $("#download-zip").disabled = results.size === 0;
     $("#save-folder").disabled = results.size === 0 && !sink;
     $("#clear-done").disabled = tally.finished === 0;
-    $("#rerun").disabled = !settings.valid || !list.items.some((i) => i.file && ["done", "failed", "cancelled"].includes(i.state));
+    // O(1) per event (a 10,000-file drop sends 20,000+): no walk over the rows here.
+    $("#rerun").disabled = !settings.valid || handlers.automation ||
+      c.done + c.failed + c.cancelled === 0;
     renderStatus();
   }
 
+  // The status line follows the pool and the batch, but only when that story changes:
+  // a notice ("Saved 3 files in one zip") stays until something new happens.
+  let lastAuto = "";
   function renderStatus() {
     if (statusEl.classList.contains("error") && !poolReady) return;
     const p = pool.counts();
     if (!p.total) return;
-    if (tally.active) {
-      status(`Working: ${tally.counts.running} converting, ${tally.counts.queued} waiting.`);
-    } else if (lastBatch) {
-      status(lastBatch);
-    } else if (p.ready === p.total) {
-      status(`Ready: ${p.total} worker${p.total > 1 ? "s" : ""}. Drop images anywhere on the page.`);
-    } else {
-      status(`Starting workers: ${p.ready} of ${p.total} ready…`);
-    }
+    let text;
+    if (tally.active) text = `Working: ${tally.counts.running} converting, ${tally.counts.queued} waiting.`;
+    else if (lastBatch) text = lastBatch;
+    else if (p.ready === p.total) text = `Ready: ${p.total} worker${p.total > 1 ? "s" : ""}. Drop images anywhere on the page.`;
+    else text = `Starting workers: ${p.ready} of ${p.total} ready…`;
+    if (text !== lastAuto) status(text);
+    lastAuto = text;
   }
 
   // ---- events ----------------------------------------------------------------------------
-  function onEvent(ev, output, file) {
+  function onEvent(ev, output, file, thumb) {
     const state = tally.apply(ev);
     let item = ev.task_id != null ? list.get(ev.task_id) : null;
     if (state && !item) {
@@ -198,7 +201,7 @@ export function createUI(handlers) {
         item.progress = 0;
         break;
       case "task_done":
-        onDone(item, ev, output);
+        onDone(item, ev, output, thumb);
         break;
       case "task_failed":
         item.plain = ev.plain || ev.message;
@@ -226,8 +229,10 @@ export function createUI(handlers) {
     renderSummary();
   }
 
-  function onDone(item, ev, output) {
+  function onDone(item, ev, output, thumb) {
     const r = ev.result || {};
+    // The worker's small WebP of the result: the list never decodes a full image.
+    if (thumb) item.thumbUrl = URL.createObjectURL(new Blob([thumb], { type: "image/webp" }));
     item.result = r;
     item.kept = /kept the original/.test(r.note || "");
     item.outName = outputName(item.name, r.format, item.kept);

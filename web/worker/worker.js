@@ -66,7 +66,11 @@ function getVips() {
         return {};
       },
       print: () => {},
-      printErr: (text) => console.debug("[vips]", text),
+      // libvips colours its warnings for a terminal; a console would show the codes raw.
+      printErr: (text) => {
+        const clean = String(text).replace(/\x1b\[[0-9;]*[A-Za-z]/g, "").trim();
+        if (clean) console.debug("[vips]", clean);
+      },
     });
     vips.Cache.max(0); // every job has its own buffer: a cache only pins memory
     vips.blockUntrusted(true);
@@ -246,10 +250,11 @@ async function decodeHeicOrThrow(buffer) {
 // ---- everything Python needs from this JS context, in one object ---------------------
 
 const host = {
-  post(json, transfer) {
+  post(json, transfer, thumb) {
     const msg = JSON.parse(json);
     if (transfer) msg.output = transfer;
-    self.postMessage(msg, transfer ? [transfer] : []);
+    if (thumb) msg.thumb = thumb; // the result's thumbnail, moved too
+    self.postMessage(msg, [transfer, thumb].filter(Boolean));
     if (transfer) {
       // Zero-copy check, observable by tests: a moved buffer is detached on this side.
       counters.transfers += 1;

@@ -78,6 +78,11 @@ STREAM_BUFFER_ABOVE_BYTES = 8 * 1024 * 1024
 _CELL = {name: i for i, name in enumerate(P.BOARD_FIELDS)}
 
 
+#: The result thumbnail the page's list shows: a square of THUMB_PX (twice the 48 px it is
+#: drawn at, for high-density screens), WebP at THUMB_QUALITY: a few KB each.
+THUMB_PX = 96
+THUMB_QUALITY = 60
+
 def _js_obj(d: dict[str, Any]):
     return to_js(d, dict_converter=js.Object.fromEntries)
 
@@ -242,6 +247,7 @@ class Worker:
             image = self._prepare(plan, loaded.image, scope)
             self._fault(Stage.ENCODE, msg)
             out = self._save(plan, image, msg.task_id)
+            thumb = self._thumbnail(out, scope)
             problem = inp.read_error(self.host)
             if problem:
                 raise ImageError("bad_input", f"the file could not be read ({problem}); was "
@@ -268,7 +274,9 @@ class Worker:
                 elapsed_ms=round(self.host.now() - started, 1), heap_bytes=self._heap(),
                 mem_highwater_bytes=self._task_peak(highwater_before),
                 frames=loaded.frames, note="; ".join(notes), kept_original=kept,
-                streamed=inp.source is not None), transfer=buffer)
+                streamed=inp.source is not None,
+                thumb_bytes=int(thumb.byteLength) if thumb is not None else 0),
+                transfer=buffer, thumb=thumb)
         except Abandoned:
             return  # a test-only fault: this worker is going away and answers nothing
         except _Cancelled:
@@ -417,6 +425,19 @@ class Worker:
         self._check_cancel(task_id)
         return out
 
+    def _thumbnail(self, encoded, scope: _Scope):
+        """A small WebP of the result for the page's list (ArrayBuffer), or None.
+
+        Made from the *encoded result* with shrink-on-load, so the input is not decoded a
+        second time (the prepared image is lazy: thumbnailing it would run the whole
+        pipeline again). Never fails the task: a missing thumbnail only shows a blank."""
+        try:
+            small = scope.keep(self.vips.Image.thumbnailBuffer(
+                encoded, THUMB_PX, _js_obj({"height": THUMB_PX, "crop": "centre"})))
+            return small.writeToBuffer(".webp", _js_obj({"Q": THUMB_QUALITY})).buffer
+        except Exception:  # noqa: BLE001 - e.g. an output format vips cannot reload
+            return None
+
     def _explain(self, c: Classified, text: str, inp: _Input | None,
                  info: ImageInfo | None) -> Classified:
         """Make a classified error specific to this file: unrecognised data is named
@@ -484,5 +505,5 @@ class Worker:
         self._post(P.TaskFailedMsg(slot=self.slot, gen=self.gen, task_id=task_id,
                                    reason=reason, message=message, heap_bytes=self._heap()))
 
-    def _post(self, msg: P.Message, transfer=None) -> None:
-        self.host.post(json.dumps(msg.to_message()), transfer)
+    def _post(self, msg: P.Message, transfer=None, thumb=None) -> None:
+        self.host.post(json.dumps(msg.to_message()), transfer, thumb)
