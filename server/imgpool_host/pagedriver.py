@@ -1,20 +1,19 @@
-"""One browser session: launch Chromium, boot the page, feed it files, drain its events,
-cancel on request, and close in the right order.
+"""One batch run in the browser: feed the page, drain its events, settle the files, and
+carry on in a new page when one is lost.
 
 Theory of operation
 -------------------
-The page (web/index.html) runs in automation mode, told so by the sink's token in its
-URL, with the run's pool settings in the same query. The driver:
+Pages come booted from a `PageLauncher` (`pagelauncher`: browser, app, options). The
+driver:
 
-1. Boots: opens the page, waits for `window.imgpool.ready` (the page's Python up, within
-   BOOT_TIMEOUT_S), gives it the run's options with `setOptions`, and reads back the
-   pool config the page actually runs with.
+1. Boots the first page; if it does not come up, BatchError (nothing was processed).
 2. Feeds: hands files over by path with `set_input_files` on the page's hidden
    automation input, so a local browser reads them itself and no image byte crosses the
    protocol (a path that is not valid UTF-8, which the protocol cannot carry, goes as a
-   symlink with a plain name in a temporary folder, removed at the end); then `addTagged` queues them under their names. Only a chunk at a time, and
-   only while few fed files wait unstarted (QUEUE_PER_WORKER per worker): a folder of
-   10,000 photos costs the page a few dozen File handles at once.
+   plain-named symlink in a temporary folder, removed at the end); then `addTagged`
+   queues them under their names. Only a chunk at a time, and only while few fed files
+   wait unstarted (QUEUE_PER_WORKER per worker): a folder of 10,000 photos costs the
+   page a few dozen File handles at once.
 3. Drains: takes `window.imgpool.events` in one `splice(0)` (atomic in the page's single
    thread; the array stays small however long the run) at most every POLL_MS, and hands
    each event to the `BatchLedger`, which settles the files.
@@ -23,10 +22,10 @@ URL, with the run's pool settings in the same query. The driver:
 5. Recovers: when the page is lost (its renderer crashed, the browser died, or it made no
    progress for `stall_s`), the ledger takes its files back (`page_lost`: written ones
    DONE, one running at a second loss fails as poison) and a new page carries on with the
-   rest, first: in the same browser context when the browser still runs (its caches
-   make the new page start warm), else in a new browser. A browser that
-   cannot be started again, or MAX_FRUITLESS_RESTARTS losses in a row with no file
-   settled in between, ends the run: every unfinished file fails with runner_error.
+   rest, first (`PageLauncher.reopen`: beside the lost page while the browser runs, else
+   in a new browser). A browser that cannot be started again, or MAX_FRUITLESS_RESTARTS
+   losses in a row with no file settled in between, ends the run: every unfinished file
+   fails with runner_error.
 
 Rules:
 - Close order matters: the sink stops taking uploads and finishes the ones it started
@@ -48,19 +47,17 @@ import time
 from collections import deque
 from collections.abc import Callable, Mapping
 from typing import Any, Protocol
-from urllib.parse import urlencode
 
 from imgpool.options import Options
 
 from .batcherrors import BatchError
 from .batchledger import BatchLedger
 from .batchplan import Job
-from .batchsettings import pool_query
-from .browser import launch_args
+from .pagelauncher import BOOT_TIMEOUT_S, PageLauncher, close_quietly, first_line
 from .report import BrowserRestarted, HostReason, RunEvent
 from .resultsink import CANCEL_GRACE_S, ResultSink
 
-__all__ = ["PageDriver", "StopFlag", "DEFAULT_CHUNK", "STALL_MARGIN_S"]
+__all__ = ["PageDriver", "StopFlag", "DEFAULT_CHUNK", "STALL_MARGIN_S", "BOOT_TIMEOUT_S"]
 
 #: The page's hidden file input reserved for automation (web/index.html).
 INPUT_SELECTOR = "#automation-input"
@@ -70,29 +67,20 @@ DEFAULT_CHUNK = 32
 QUEUE_PER_WORKER = 4
 #: Longest single wait for page events (ms); also how often a stop request is noticed.
 POLL_MS = 200
-#: The page must have Python up within this (s): a cold boot here is ~5-10 s.
-BOOT_TIMEOUT_S = 180
 #: Seconds without any task event, while files are in the page, before giving up. The
 #: scheduler bounds every task by its own deadline (PoolConfig.timeout_max_s), so this only
 #: catches a page that stopped working altogether.
 STALL_MARGIN_S = 120.0
-#: Page console lines kept, for the tail quoted when the page fails.
-CONSOLE_LINES = 40
 #: The run ends after this many page losses in a row with no file settled in between.
 MAX_FRUITLESS_RESTARTS = 3
 
 # Page-side snippets (why the drain uses splice(0): step 3 above).
-_JS_BOOT = """async (ms) => Promise.race([
-  window.imgpool.ready.then(() => "", (e) => String((e && e.message) || e || "failed")),
-  new Promise((r) => setTimeout(() => r("did not start within " + ms / 1000 + " s"), ms)),
-])"""
 _JS_DRAIN = """async (ms) => {
   const box = window.imgpool.events, until = performance.now() + ms;
   while (!box.length && performance.now() < until) await new Promise((r) => setTimeout(r, 20));
   return box.splice(0);
 }"""
 _JS_ADD = "([sel, tags]) => window.imgpool.addTagged(sel, tags)"
-_JS_SET_OPTIONS = "(o) => window.imgpool.setOptions(o)"
 
 
 class StopFlag(Protocol):
@@ -108,24 +96,29 @@ class PageDriver:
                  settings: Mapping[str, Any], exe: str, emit: Callable[[RunEvent], None],
                  headless: bool, chunk_size: int, stall_s: float,
                  page_log: Callable[[str], None] | None):
-        self.sink, self.options, self.settings = sink, options, settings
-        self.exe, self.headless = exe, headless
-        self.chunk_size, self.stall_s, self.page_log = chunk_size, stall_s, page_log
+        self.sink = sink
+        self.chunk_size, self.stall_s = chunk_size, stall_s
+        self.launcher = PageLauncher(exe, headless, sink.token, options, settings,
+                                     self._lost, page_log)
         self.pending: deque[Job] = deque(jobs)  # not yet fed
         self.order = {j.name: i for i, j in enumerate(jobs)}
         self.by_name = {j.name: j for j in jobs}
         self.emit = emit
         self.restarts = 0
-        self._browser = None                     # the current one
         self._aliases: str | None = None         # folder of symlinks to non-UTF-8 paths
         self.ledger = BatchLedger(jobs, sink.written, emit)
-        self.console: deque[str] = deque(maxlen=CONSOLE_LINES)
-        self.crashed = ""
+        self.crashed = ""                        # why the current page was lost, if it was
         self.interrupted = False
         self.error = ""
-        self.boot_s = 0.0
-        self.pool_size = 1
-        self.page_config: dict[str, Any] = {}    # the PoolConfig the page runs with
+
+    @property
+    def boot_s(self) -> float:
+        return self.launcher.boot_s
+
+    @property
+    def page_config(self) -> dict[str, Any]:
+        """The PoolConfig the page runs with."""
+        return self.launcher.page_config
 
     # ---- session ----------------------------------------------------------------------
 
@@ -159,51 +152,13 @@ class PageDriver:
             finally:
                 self._close(context.browser)
 
-    def _reopen(self, pw, base: str, context, page, PlaywrightError):
-        """A new page after `page` was lost: beside it when its browser still runs (the
-        same context keeps the app's caches, so the new page starts warm), else, or if
-        that fails, in a new browser. (context, page), or BatchError."""
-        _close_quietly(page)
-        if context.browser.is_connected():
-            try:
-                return self._open(pw, base, PlaywrightError, context)
-            except BatchError:
-                pass                              # try a whole new browser
-        _close_quietly(context.browser)
-        return self._open(pw, base, PlaywrightError)
-
-    def _open(self, pw, base: str, PlaywrightError, context=None):
-        """Boot the page in `context`, or in a new browser: (context, page), or BatchError.
-        A browser launched here is closed again if its page does not come up."""
+    def _open(self, pw, base: str, PlaywrightError):
         self.crashed = ""
-        launched = None
-        if context is None:
-            try:
-                launched = pw.chromium.launch(
-                    executable_path=self.exe, args=launch_args(), headless=self.headless,
-                    handle_sigint=False, handle_sigterm=False, handle_sighup=False)
-            except PlaywrightError as exc:
-                raise BatchError(f"could not start the browser {self.exe}: "
-                                 f"{_first_line(exc)}") from None
-            self._browser = launched               # an old one's "disconnected" is no news
-            launched.on("disconnected", lambda b: b is self._browser and self._lost(
-                "the browser closed unexpectedly"))
-        try:
-            if launched is not None:
-                context = launched.new_context()
-            page = context.new_page()
-            self._watch(page)
-            self._boot(page, base)
-            return context, page
-        except PlaywrightError as exc:
-            if launched is not None:
-                _close_quietly(launched)
-            raise BatchError(f"the page did not load: {_first_line(exc)}"
-                             f"{self._console_tail()}") from None
-        except BaseException:
-            if launched is not None:
-                _close_quietly(launched)
-            raise
+        return self.launcher.open(pw, base, PlaywrightError)
+
+    def _reopen(self, pw, base: str, context, page, PlaywrightError):
+        self.crashed = ""
+        return self.launcher.reopen(pw, base, context, page, PlaywrightError)
 
     def _requeue(self, why: str) -> None:
         """The page is lost: take its files back (the ledger decides which go again) and
@@ -216,36 +171,6 @@ class PageDriver:
     def _lost(self, why: str) -> None:
         if not self.crashed:
             self.crashed = why
-
-    def _watch(self, page) -> None:
-        def log(line: str) -> None:
-            self.console.append(line)
-            if self.page_log:
-                self.page_log(line)
-
-        page.on("console", lambda msg: log(f"[{msg.type}] {msg.text}"))
-        page.on("pageerror", lambda exc: log(f"[pageerror] {exc}"))
-        page.on("crash", lambda _page: self._lost("the browser page crashed"))
-
-    def _boot(self, page, base: str) -> None:
-        t = time.monotonic()
-        query = urlencode({"automation": self.sink.token, **pool_query(self.settings)})
-        page.goto(f"{base}?{query}")
-        # The same generous limit as the boot itself: on a loaded machine the page's
-        # scripts alone have taken over 30 s, and a slow start is not a dead one.
-        page.wait_for_function("() => window.imgpool && window.imgpool.ready",
-                               timeout=BOOT_TIMEOUT_S * 1000)
-        failure = page.evaluate(_JS_BOOT, BOOT_TIMEOUT_S * 1000)
-        if failure:
-            raise BatchError(f"the page did not start: {failure}{self._console_tail()}")
-        options = self.options.to_dict()
-        refused = page.evaluate(_JS_SET_OPTIONS, options)
-        if refused:
-            raise BatchError(f"the page refused the options: {refused}")
-        summary = page.evaluate("window.imgpool.summary()")
-        self.page_config = dict(summary.get("config") or {})
-        self.pool_size = int(self.page_config.get("pool_size", 1))
-        self.boot_s = time.monotonic() - t
 
     def _loop(self, page, stop: StopFlag, PlaywrightError) -> str:
         """Drive `page` until every file is settled or a stop has run its course ("");
@@ -261,7 +186,7 @@ class PageDriver:
                     self.pending.clear()
                     cancel_deadline = time.monotonic() + CANCEL_GRACE_S
                 if self.crashed:
-                    return self.crashed + self._console_tail()
+                    return self.crashed + self.launcher.console_tail()
                 if cancel_deadline is None:
                     self._feed(page, PlaywrightError)
                 events = page.evaluate(_JS_DRAIN, POLL_MS)
@@ -276,19 +201,19 @@ class PageDriver:
                     return ""
                 if inflight and now - last_event > self.stall_s:
                     return (f"the page made no progress for {self.stall_s:.0f} s"
-                            + self._console_tail())
+                            + self.launcher.console_tail())
         except PlaywrightError as exc:
             if self.interrupted and "closed" in str(exc):
                 return ""
-            return (self.crashed or f"the browser failed: {_first_line(exc)}") + \
-                self._console_tail()
+            return (self.crashed or f"the browser failed: {first_line(exc)}") + \
+                self.launcher.console_tail()
 
     def _close(self, browser) -> None:
         # Order matters: the sink stops taking uploads and finishes the ones it started
         # while the browser still holds their connections; only then the browser goes.
         self.sink.close()
         self.ledger.settle_all_written()          # written, but upload_done not seen
-        _close_quietly(browser)
+        close_quietly(browser)
         if self._aliases:
             shutil.rmtree(self._aliases, ignore_errors=True)
 
@@ -305,7 +230,7 @@ class PageDriver:
 
     def _feed(self, page, PlaywrightError) -> None:
         if not self.pending or len(self.ledger.waiting) >= max(
-                self.pool_size * QUEUE_PER_WORKER, self.chunk_size // 2):
+                self.launcher.pool_size * QUEUE_PER_WORKER, self.chunk_size // 2):
             return
         chunk = [self.pending.popleft() for _ in range(min(self.chunk_size, len(self.pending)))]
         try:
@@ -325,7 +250,7 @@ class PageDriver:
                         raise
                     self.ledger.settle_failed(
                         job.name, "bad_input",
-                        f"the browser could not open the file: {_first_line(exc)}")
+                        f"the browser could not open the file: {first_line(exc)}")
 
     def _hand_over(self, page, jobs: list[Job]) -> None:
         page.set_input_files(INPUT_SELECTOR, [self._carried_path(j) for j in jobs])
@@ -351,20 +276,3 @@ class PageDriver:
         """The page itself failed (crashed, closed), not the one call."""
         text = str(exc).lower()
         return bool(self.crashed) or page.is_closed() or "crash" in text or "closed" in text
-
-    def _console_tail(self) -> str:
-        lines = [line for line in self.console if "error" in line.lower()][-3:]
-        return ("; page console: " + " | ".join(lines)) if lines else ""
-
-
-def _close_quietly(closable) -> None:
-    """Close a browser or page that may be gone already."""
-    try:
-        closable.close()
-    except Exception:                             # already gone: nothing to close
-        pass
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()
-    return text[0] if text else type(exc).__name__

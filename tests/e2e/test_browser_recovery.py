@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from imgpool_host import pagedriver, runner
+from imgpool_host import pagelauncher, runner
 from imgpool_host.batcherrors import BatchError
 from imgpool_host.corpus import write_jpeg
 from imgpool_host.report import FileFinished, FileStarted, FileStatus
@@ -151,14 +151,14 @@ def test_a_browser_that_cannot_be_restarted_ends_the_run_with_everything_listed(
     for i in range(10):
         write_jpeg(src / f"img{i:02d}.jpg", 1600, 1200, 500 + i)
     opened = []
-    real_open = pagedriver.PageDriver._open
+    real_open = pagelauncher.PageLauncher.open
 
     def open_once(self, *args):
         opened.append(1)
         if len(opened) > 1:
             raise BatchError("could not start the browser: (test) no second browser here")
         return real_open(self, *args)
-    monkeypatch.setattr(pagedriver.PageDriver, "_open", open_once)
+    monkeypatch.setattr(pagelauncher.PageLauncher, "open", open_once)
     before = renderers_under(os.getpid())
 
     def on_event(event):

@@ -1,0 +1,154 @@
+"""Booted pages for a batch run: launch Chromium, open the app, wait for its Python, hand
+it the run's options; and, when a page is lost, open the next one.
+
+Theory of operation
+-------------------
+The page (web/index.html) runs in automation mode, told so by the sink's token in its
+URL, with the run's pool settings in the same query. `open` boots one: the app loaded,
+`window.imgpool.ready` within BOOT_TIMEOUT_S, `setOptions` accepted, and the pool config
+the page actually runs with read back (`page_config`, `pool_size`).
+
+Every page is opened in an explicit browser context, so that `reopen` can put the next
+page beside a lost one: the context keeps the app's caches (its Python snapshot among
+them), and a page there starts several times faster than in a new browser. Only when
+the browser itself is gone, or that page does not come up, is a new browser launched.
+
+Rules:
+- A browser launched here is closed again if its page does not come up.
+- Failures raise BatchError with one line and the page console's last errors.
+- `on_lost(why)` is called when the page crashes or the current browser disconnects;
+  an old browser's disconnect (one being replaced) is not news.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import deque
+from collections.abc import Callable, Mapping
+from typing import Any
+from urllib.parse import urlencode
+
+from imgpool.options import Options
+
+from .batcherrors import BatchError
+from .batchsettings import pool_query
+from .browser import launch_args
+
+__all__ = ["PageLauncher", "BOOT_TIMEOUT_S", "close_quietly", "first_line"]
+
+#: The page must have Python up within this (s): a cold boot here is ~5-20 s.
+BOOT_TIMEOUT_S = 180
+#: Page console lines kept, for the tail quoted when the page fails.
+CONSOLE_LINES = 40
+
+_JS_BOOT = """async (ms) => Promise.race([
+  window.imgpool.ready.then(() => "", (e) => String((e && e.message) || e || "failed")),
+  new Promise((r) => setTimeout(() => r("did not start within " + ms / 1000 + " s"), ms)),
+])"""
+_JS_SET_OPTIONS = "(o) => window.imgpool.setOptions(o)"
+
+
+class PageLauncher:
+    """Opens booted pages of the app for one run (see the module docstring)."""
+
+    def __init__(self, exe: str, headless: bool, token: str, options: Options,
+                 settings: Mapping[str, Any], on_lost: Callable[[str], None],
+                 page_log: Callable[[str], None] | None = None):
+        self.exe, self.headless, self.token = exe, headless, token
+        self.options, self.settings = options, settings
+        self.on_lost, self.page_log = on_lost, page_log
+        self.console: deque[str] = deque(maxlen=CONSOLE_LINES)
+        self.boot_s = 0.0                        # the first page: launch to ready
+        self.page_config: dict[str, Any] = {}    # the PoolConfig the page runs with
+        self.pool_size = 1
+        self._browser = None                     # the current one
+
+    def open(self, pw, base: str, PlaywrightError, context=None):
+        """Boot the page in `context`, or in a new browser: (context, page)."""
+        t = time.monotonic()
+        launched = None
+        if context is None:
+            try:
+                launched = pw.chromium.launch(
+                    executable_path=self.exe, args=launch_args(), headless=self.headless,
+                    handle_sigint=False, handle_sigterm=False, handle_sighup=False)
+            except PlaywrightError as exc:
+                raise BatchError(f"could not start the browser {self.exe}: "
+                                 f"{first_line(exc)}") from None
+            self._browser = launched
+            launched.on("disconnected", lambda b: b is self._browser and self.on_lost(
+                "the browser closed unexpectedly"))
+        try:
+            if launched is not None:
+                context = launched.new_context()
+            page = context.new_page()
+            self._watch(page)
+            self._boot(page, base)
+        except PlaywrightError as exc:
+            if launched is not None:
+                close_quietly(launched)
+            raise BatchError(f"the page did not load: {first_line(exc)}"
+                             f"{self.console_tail()}") from None
+        except BaseException:
+            if launched is not None:
+                close_quietly(launched)
+            raise
+        self.boot_s = self.boot_s or time.monotonic() - t
+        return context, page
+
+    def reopen(self, pw, base: str, context, page, PlaywrightError):
+        """A page to carry on in after `page` was lost: beside it while its browser runs,
+        else (or if that fails) in a new browser. (context, page), or BatchError."""
+        close_quietly(page)
+        if context.browser.is_connected():
+            try:
+                return self.open(pw, base, PlaywrightError, context)
+            except BatchError:
+                pass                              # try a whole new browser
+        close_quietly(context.browser)
+        return self.open(pw, base, PlaywrightError)
+
+    def console_tail(self) -> str:
+        """The page console's last error lines, as a tail for a message ("" if none)."""
+        lines = [line for line in self.console if "error" in line.lower()][-3:]
+        return ("; page console: " + " | ".join(lines)) if lines else ""
+
+    def _watch(self, page) -> None:
+        def log(line: str) -> None:
+            self.console.append(line)
+            if self.page_log:
+                self.page_log(line)
+
+        page.on("console", lambda msg: log(f"[{msg.type}] {msg.text}"))
+        page.on("pageerror", lambda exc: log(f"[pageerror] {exc}"))
+        page.on("crash", lambda _page: self.on_lost("the browser page crashed"))
+
+    def _boot(self, page, base: str) -> None:
+        query = urlencode({"automation": self.token, **pool_query(self.settings)})
+        page.goto(f"{base}?{query}")
+        # The same generous limit as the boot itself: on a loaded machine the page's
+        # scripts alone have taken over 30 s, and a slow start is not a dead one.
+        page.wait_for_function("() => window.imgpool && window.imgpool.ready",
+                               timeout=BOOT_TIMEOUT_S * 1000)
+        failure = page.evaluate(_JS_BOOT, BOOT_TIMEOUT_S * 1000)
+        if failure:
+            raise BatchError(f"the page did not start: {failure}{self.console_tail()}")
+        refused = page.evaluate(_JS_SET_OPTIONS, self.options.to_dict())
+        if refused:
+            raise BatchError(f"the page refused the options: {refused}")
+        summary = page.evaluate("window.imgpool.summary()")
+        self.page_config = dict(summary.get("config") or {})
+        self.pool_size = int(self.page_config.get("pool_size", 1))
+
+
+def close_quietly(closable) -> None:
+    """Close a browser or page that may be gone already."""
+    try:
+        closable.close()
+    except Exception:                             # already gone: nothing to close
+        pass
+
+
+def first_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return text[0] if text else type(exc).__name__
