@@ -7,12 +7,18 @@ Layout (each module opens with its theory of operation):
 - `tasks`: `Task`, its state table, `FailureReason`, `TaskResult`, failure messages.
 - `slots`: the worker-slot state table, `Slot`, the staggered start queue, diagrams.
 - `policy`: which queued task runs next (FIFO, smart: size classes, heavy lane, aging).
-- `events` / `commands`: what the core reports / asks its adapter to do.
+- `inputs`: what the adapter tells the core (`Start`, `Submit`, `WorkerReady`,
+  `TaskFinished`, `TaskErrored`, `Tick`, ...); `events` / `commands`: what the core
+  reports / asks its adapter to do.
 - `stats`: batch statistics.
 - `pool`: `WorkerPool`, the life of every worker slot: staggered starts, start timeouts,
   replace, recycle, retire, retry pins, the circuit breaker.
-- `scheduler`: `Scheduler`, which owns the pool and drives all of the above: tasks,
-  admission, dispatch, deadlines, events. Events in, commands out.
+- `taskbook`: the tasks, the queue and the running set; queue, settle, retry.
+- `admission`: refuse at submit or queue; dispatch within the memory budget.
+- `failures`: failure classification (what a failure means for task and worker);
+  `recovery` carries it out; `cancellation`: the cancel ladder.
+- `scheduler`: `Scheduler`, which owns all of the above: `handle(now, input)` ->
+  commands, its one entry point (`calls`: the same as one method per input).
 """
 
 from imgpool.core.commands import (Command, Dispatch, Emit, SetTimer, StartWorker, StopTask,
@@ -23,10 +29,13 @@ from imgpool.core.events import (TERMINAL_EVENTS, BatchFinished, BreakerTripped,
                                  TaskCancelled, TaskDone, TaskFailed, TaskProgress,
                                  TaskQueued, TaskStarted, WorkerStateChanged)
 from imgpool.core.imageinfo import ImageFormat, ImageInfo
+from imgpool.core.inputs import (Cancel, CancelAll, Input, Shutdown, Start, Submission, Submit,
+                                 TaskErrored, TaskFinished, TaskProgressed, TaskStopped, Tick,
+                                 WorkerCrashed, WorkerReady, WorkerStartFailed)
 from imgpool.core.policy import FifoPolicy, Policy, SmartPolicy, make_policy
 from imgpool.core.probe import HEAD_BYTES, probe
 from imgpool.core.pool import PoolState
-from imgpool.core.scheduler import Scheduler, Submission
+from imgpool.core.scheduler import Scheduler
 from imgpool.core.slots import (SLOT_TRANSITIONS, Slot, SlotEvent, SlotState,
                                 SlotTransitionError, slot_diagram)
 from imgpool.core.stats import BatchStats
@@ -35,7 +44,10 @@ from imgpool.core.tasks import (TASK_TRANSITIONS, FailureReason, Task, TaskEvent
 
 __all__ = [
     # the scheduler and what it says
-    "Scheduler", "Submission", "PoolState",
+    "Scheduler", "PoolState",
+    "Input", "Start", "Submit", "Submission", "Tick", "Cancel", "CancelAll", "Shutdown",
+    "WorkerReady", "WorkerStartFailed", "WorkerCrashed", "TaskProgressed", "TaskFinished",
+    "TaskErrored", "TaskStopped",
     "Command", "StartWorker", "Dispatch", "StopTask", "TerminateWorker", "SetTimer", "Emit",
     "Event", "TaskQueued", "TaskStarted", "TaskProgress", "TaskDone", "TaskFailed",
     "TaskCancelled", "WorkerStateChanged", "BreakerTripped", "BatchFinished",

@@ -2,14 +2,14 @@
 
 Theory of operation
 -------------------
-Every `Scheduler` method returns a list of these, in the order they must be carried
+`Scheduler.handle` returns a list of these, in the order they must be carried
 out. The core has already updated its own state as if they had been carried out; the
-adapter reports what the worker then does through the scheduler's methods. Every
+adapter reports what the worker then does as inputs (`inputs.py`) to `handle`. Every
 command that concerns a worker names the incarnation (slot_id, generation), so an
 adapter can refuse to touch a worker that has since been replaced.
 
 `SetTimer(at)` replaces any earlier timer: the adapter keeps one timer and, when it
-fires, calls `tick(now)`. `at=None` means the core needs no tick.
+fires, hands in `Tick()`. `at=None` means the core needs no tick.
 """
 
 from __future__ import annotations
@@ -47,7 +47,7 @@ class Dispatch:
 class StopTask:
     """Ask the worker to stop its task cooperatively (`image.kill`, interrupt buffer).
 
-    The task is already settled as cancelled; the worker answers `worker_cancelled`.
+    The task is already settled as cancelled; the worker answers `TaskStopped`.
     """
 
     type: ClassVar[str] = "stop_task"
@@ -68,7 +68,7 @@ class TerminateWorker:
 
 @dataclass(frozen=True)
 class SetTimer:
-    """Call `tick(now)` at time `at` (seconds, same clock as `now`); None: no timer."""
+    """Hand in `Tick()` at time `at` (seconds, same clock as `now`); None: no timer."""
 
     type: ClassVar[str] = "set_timer"
     at: float | None

@@ -2,7 +2,7 @@
 
 Theory of operation
 -------------------
-A `Task` is created QUEUED by `Scheduler.submit` and moves only through the table
+A `Task` is created QUEUED at submit (`admission.py`) and moves only through the table
 `TASK_TRANSITIONS` (h11 `_state.py` style: one dict, (state, event) -> new state).
 Three states are terminal: DONE, FAILED, CANCELLED; the table has no way out of them,
 which is what makes "every task ends exactly once" checkable. The one way back,

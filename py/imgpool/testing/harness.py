@@ -4,10 +4,11 @@ Theory of operation
 -------------------
 The harness is the adapter the tests use instead of the page (h11's `ConnectionPair`:
 "a fake network link"). It keeps an *agenda*, a heap of (time, seq, action): the
-messages the fake workers will send, timed by their scripts. `step()` does the next
-thing that happens, in time order: deliver the earliest message, or, if the core's
-timer (`SetTimer`) is due first, call `tick`. Either way it advances the `FakeClock`
-to that moment, calls the scheduler, and carries out the commands it returns:
+messages the fake workers will send (inputs: `WorkerReady`, `TaskFinished`, ...), timed
+by their scripts. `step()` does the next thing that happens, in time order: deliver the
+earliest message, or, if the core's timer (`SetTimer`) is due first, a `Tick`. Either way
+it advances the `FakeClock` to that moment, hands the input to `scheduler.handle`, and
+carries out the commands it returns:
 
 - StartWorker  -> a FakeWorker for that incarnation; its boot script goes on the agenda
 - Dispatch     -> the task's script (by task id and attempt) goes on the agenda
@@ -35,7 +36,11 @@ from imgpool.core.commands import (Command, Dispatch, Emit, SetTimer, StartWorke
                                    TerminateWorker)
 from imgpool.core.events import TERMINAL_EVENTS, Event
 from imgpool.core.imageinfo import ImageFormat, ImageInfo
-from imgpool.core.scheduler import PoolState, Scheduler
+from imgpool.core.inputs import (Cancel, CancelAll, Input, Shutdown, Start, Submission, Submit,
+                                 TaskErrored, TaskFinished, TaskProgressed, TaskStopped, Tick,
+                                 WorkerCrashed, WorkerReady, WorkerStartFailed)
+from imgpool.core.pool import PoolState
+from imgpool.core.scheduler import Scheduler
 from imgpool.core.slots import SlotState
 from imgpool.core.tasks import FailureReason, TaskState
 from imgpool.options import Options
@@ -110,35 +115,39 @@ class Harness:
     def now(self) -> float:
         return self.clock.now()
 
-    def send(self, method: str, *args: Any) -> list[Command]:
-        """Call `scheduler.<method>(now, *args)` and carry out what it returns."""
-        commands = getattr(self.scheduler, method)(self.now, *args)
+    def handle(self, event: Input) -> list[Command]:
+        """`scheduler.handle(now, event)`, then carry out what it returns."""
+        commands = self.scheduler.handle(self.now, event)
         self._execute(commands)
         if self.check:
             check_invariants(self.scheduler)
         return commands
 
     def start(self) -> list[Command]:
-        return self.send("start")
+        return self.handle(Start())
 
     def submit(self, name: str = "photo.jpg", *, size_bytes: int = 500_000,
                info: ImageInfo | None = None, options: Options | None = None,
                task_id: int | None = None) -> int:
         task_id = next(self._ids) if task_id is None else task_id
-        self.send("submit", task_id, name, size_bytes, info or small_jpeg(), options)
+        self.handle(Submit((Submission(task_id, name, size_bytes, info or small_jpeg(),
+                                       options),)))
         return task_id
 
     def submit_many(self, count: int, **kwargs: Any) -> list[int]:
         return [self.submit(f"img{i:05d}.jpg", **kwargs) for i in range(count)]
 
     def cancel(self, task_id: int) -> list[Command]:
-        return self.send("cancel", task_id)
+        return self.handle(Cancel(task_id))
 
     def cancel_all(self) -> list[Command]:
-        return self.send("cancel_all")
+        return self.handle(CancelAll())
 
     def shutdown(self) -> list[Command]:
-        return self.send("shutdown")
+        return self.handle(Shutdown())
+
+    def tick(self) -> list[Command]:
+        return self.handle(Tick())
 
     def next_time(self) -> float | None:
         """When the next thing happens (message or timer), or None if nothing will."""
@@ -157,7 +166,7 @@ class Harness:
             action()
         else:
             self._timer = None
-            self.send("tick")
+            self.tick()
         return True
 
     def run(self, until: float | None = None, max_steps: int = DEFAULT_MAX_STEPS) -> None:
@@ -233,24 +242,29 @@ class Harness:
             elif isinstance(command, TerminateWorker):
                 self._terminate(command)
 
-    def _deliver(self, worker: FakeWorker, method: str, *args: Any) -> Callable[[], None]:
+    def _deliver(self, worker: FakeWorker, message: Input) -> Callable[[], None]:
+        """An agenda action: `worker` sends `message` (dropped if it was terminated and
+        late messages are off)."""
         def action() -> None:
             if worker.terminated and not self.late_messages:
                 return
-            self.send(method, worker.slot_id, worker.generation, *args)
+            self.handle(message)
         return action
 
     def _start_worker(self, cmd: StartWorker) -> None:
         script = self._boot(cmd.slot_id, cmd.generation) if callable(self._boot) else self._boot
         worker = FakeWorker(cmd.slot_id, cmd.generation, script)
         self.workers[worker.key] = worker
+        slot, gen = worker.key
         if isinstance(script, (Boots, CrashesAfterReady)):
-            self._at(script.after, self._deliver(worker, "worker_ready", script.init_ms))
+            self._at(script.after,
+                     self._deliver(worker, WorkerReady(slot, gen, script.init_ms)))
         if isinstance(script, CrashesAfterReady):
             self._at(script.after + script.crash_after,
-                     self._deliver(worker, "worker_crashed", script.message))
+                     self._deliver(worker, WorkerCrashed(slot, gen, script.message)))
         elif isinstance(script, FailsToBoot):
-            self._at(script.after, self._deliver(worker, "worker_start_failed", script.message))
+            self._at(script.after,
+                     self._deliver(worker, WorkerStartFailed(slot, gen, script.message)))
 
     def _task_script(self, task_id: int, attempt: int) -> TaskScript:
         scripts = self._tasks
@@ -270,7 +284,7 @@ class Harness:
         attempt = self.scheduler.tasks[cmd.task_id].attempt
         script = self._task_script(cmd.task_id, attempt)
         run = self._runs[worker.key] = _Run()
-        tid = cmd.task_id
+        slot, gen, tid = cmd.slot_id, cmd.generation, cmd.task_id
 
         def when_active(action: Callable[[], None]) -> Callable[[], None]:
             def guarded() -> None:
@@ -280,27 +294,27 @@ class Harness:
 
         if isinstance(script, Replies):
             for fraction in script.progress:
-                self._at(script.after * fraction,
-                         when_active(self._deliver(worker, "task_progress", tid, fraction)))
+                self._at(script.after * fraction, when_active(self._deliver(
+                    worker, TaskProgressed(slot, gen, tid, fraction))))
 
             def done() -> None:
                 run.active = False
                 worker.task_id = None
-                self._deliver(worker, "task_done", tid, script.result)()
+                self._deliver(worker, TaskFinished(slot, gen, tid, script.result))()
             self._at(script.after, when_active(done))
         elif isinstance(script, Stalls):
             for i, fraction in enumerate(script.progress, start=1):
-                self._at(script.every * i,
-                         when_active(self._deliver(worker, "task_progress", tid, fraction)))
+                self._at(script.every * i, when_active(self._deliver(
+                    worker, TaskProgressed(slot, gen, tid, fraction))))
         elif isinstance(script, Crashes):
             self._at(script.after, when_active(
-                self._deliver(worker, "worker_crashed", script.message)))
+                self._deliver(worker, WorkerCrashed(slot, gen, script.message))))
         elif isinstance(script, RunsOutOfMemory):
             self._at(script.after, when_active(self._deliver(
-                worker, "task_failed", tid, FailureReason.OOM, script.message)))
+                worker, TaskErrored(slot, gen, tid, FailureReason.OOM, script.message))))
         elif isinstance(script, (RejectsInput, Fails)):
             self._at(script.after, when_active(self._deliver(
-                worker, "task_failed", tid, script.reason, script.message)))
+                worker, TaskErrored(slot, gen, tid, script.reason, script.message))))
         elif not isinstance(script, Hangs):
             raise TypeError(f"not a task script: {script!r}")
 
@@ -312,7 +326,8 @@ class Harness:
         if run is not None:
             run.active = False  # image.kill: the task's own reply never comes
         worker.task_id = None
-        self._at(self._stop.after, self._deliver(worker, "worker_cancelled", cmd.task_id))
+        self._at(self._stop.after, self._deliver(
+            worker, TaskStopped(cmd.slot_id, cmd.generation, cmd.task_id)))
 
     def _terminate(self, cmd: TerminateWorker) -> None:
         worker = self.workers[(cmd.slot_id, cmd.generation)]

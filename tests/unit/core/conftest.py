@@ -7,6 +7,7 @@ import pytest
 from imgpool.config import MIB, PoolConfig
 from imgpool.core.commands import Emit
 from imgpool.core.imageinfo import ImageFormat, ImageInfo
+from imgpool.core.inputs import WorkerReady
 from imgpool.testing import Hangs, Harness, NeverBoots
 
 
@@ -27,7 +28,7 @@ def png(width, height, bands=3):
 
 
 def manual(config: PoolConfig | None = None, **kw) -> Harness:
-    """A harness whose workers do nothing unless the test says so (via h.send)."""
+    """A harness whose workers do nothing unless the test says so (via h.handle)."""
     kw.setdefault("boot", NeverBoots())
     kw.setdefault("default_task", Hangs())
     return Harness(config or PoolConfig(start_stagger_s=0.0), **kw)
@@ -36,7 +37,7 @@ def manual(config: PoolConfig | None = None, **kw) -> Harness:
 def ready_all(h: Harness) -> None:
     for slot in h.scheduler.slots:
         if slot.state.name == "STARTING":
-            h.send("worker_ready", slot.slot_id, slot.generation, 100.0)
+            h.handle(WorkerReady(slot.slot_id, slot.generation, 100.0))
 
 
 @pytest.fixture

@@ -6,7 +6,8 @@ from __future__ import annotations
 import pytest
 
 from imgpool.config import ConfigError, PoolConfig
-from imgpool.core import Dispatch, SlotState, TaskDone, TaskFailed, TaskState, TerminateWorker
+from imgpool.core import (Dispatch, SlotState, TaskDone, TaskFailed, TaskFinished, TaskProgressed,
+                          TaskState, TerminateWorker, WorkerCrashed, WorkerReady)
 from imgpool.core.scheduler import HEARTBEAT_UNTIL
 from imgpool.core.tasks import FailureReason, TaskResult
 from imgpool.options import Options
@@ -27,14 +28,14 @@ def one_running(silence=120.0, timeout=1000.0):
 
 
 def progress(h, t, fraction):
-    return h.send("task_progress", t.slot_id, t.generation, t.task_id, fraction)
+    return h.handle(TaskProgressed(t.slot_id, t.generation, t.task_id, fraction))
 
 
 def test_no_progress_yet_means_only_the_hard_deadline():
     h, tid, t = one_running()
     assert h.scheduler.slots[0].deadline == t.deadline == 1000.0
     h.clock.advance(999)
-    h.send("tick")
+    h.tick()
     assert h.state(tid) is TaskState.RUNNING
 
 
@@ -44,10 +45,10 @@ def test_silence_after_progress_fails_the_task_and_replaces_the_worker():
     progress(h, t, 0.4)
     assert h.scheduler.slots[0].deadline == 150.0 and t.deadline == 1000.0
     h.clock.advance(119.9)
-    h.send("tick")
+    h.tick()
     assert h.state(tid) is TaskState.RUNNING
     h.clock.advance(0.1)
-    cmds = h.send("tick")
+    cmds = h.tick()
     [failed] = emitted(cmds, TaskFailed)
     assert failed.reason is FailureReason.TIMEOUT
     assert failed.message.startswith("stopped making progress at 40%: nothing for 120 s")
@@ -72,7 +73,7 @@ def test_progress_never_extends_the_hard_deadline():
         progress(h, t, 0.5)
         assert h.scheduler.slots[0].deadline == dispatch_deadline == 10.0
     h.clock.advance(2)
-    [failed] = emitted(h.send("tick"), TaskFailed)
+    [failed] = emitted(h.tick(), TaskFailed)
     assert "did not finish within 10 s" in failed.message  # the ordinary deadline
 
 
@@ -83,9 +84,9 @@ def test_near_the_end_only_the_hard_deadline_applies():
     progress(h, t, HEARTBEAT_UNTIL)
     assert h.scheduler.slots[0].deadline == t.deadline
     h.clock.advance(500)
-    h.send("tick")
+    h.tick()
     assert h.state(tid) is TaskState.RUNNING
-    h.send("task_done", t.slot_id, t.generation, tid, RESULT)
+    h.handle(TaskFinished(t.slot_id, t.generation, tid, RESULT))
     assert h.state(tid) is TaskState.DONE
 
 
@@ -102,8 +103,8 @@ def test_a_retry_starts_with_no_heartbeat_armed():
     tid = h.submit(options=Options(timeout_s=500))
     t = h.scheduler.tasks[tid]
     progress(h, t, 0.6)
-    h.send("worker_crashed", 0, 1, "boom")
-    h.send("worker_ready", 0, 2, 1.0)
+    h.handle(WorkerCrashed(0, 1, "boom"))
+    h.handle(WorkerReady(0, 2, 1.0))
     assert (t.state, t.attempt, t.progress) == (TaskState.RUNNING, 2, 0.0)
     assert h.scheduler.slots[0].deadline == t.deadline
 

@@ -39,6 +39,9 @@ from imgpool.core import (BatchFinished, BreakerTripped, Dispatch, Emit, PoolSta
                           TerminateWorker)
 from imgpool.core.events import TERMINAL_EVENTS
 from imgpool.core.imageinfo import UNKNOWN, ImageFormat, ImageInfo
+from imgpool.core.inputs import (Cancel, CancelAll, Shutdown, Start, Submission, Submit,
+                                 TaskErrored, TaskFinished, TaskProgressed, TaskStopped, Tick,
+                                 WorkerCrashed, WorkerReady, WorkerStartFailed)
 from imgpool.core.tasks import FailureReason, Lane
 from imgpool.options import Options
 from imgpool.testing import (Crashes, FailsToBoot, Hangs, Harness, IgnoresStop, NeverBoots,
@@ -157,8 +160,8 @@ class SchedulerMachine(RuleBasedStateMachine):
             elif isinstance(cmd, StartWorker):
                 assert self.s.slots[cmd.slot_id].generation == cmd.generation
 
-    def call(self, method: str, *args):
-        commands = getattr(self.s, method)(self.now, *args)
+    def call(self, event):
+        commands = self.s.handle(self.now, event)
         self.apply(commands)
         return commands
 
@@ -171,25 +174,26 @@ class SchedulerMachine(RuleBasedStateMachine):
     def start(self, config: PoolConfig) -> None:
         self.s = Scheduler(config)
         self.model = QueueModel(self.s)
-        self.call("start")
+        self.call(Start())
 
     @rule(image=st.sampled_from(IMAGES), timeout=st.sampled_from([None, None, 5.0, 60.0]))
     def submit(self, image, timeout) -> None:
         name, size, info = image
-        self.call("submit", self.next_id, name, size, info, Options(timeout_s=timeout))
+        options = Options(timeout_s=timeout)
+        self.call(Submit((Submission(self.next_id, name, size, info, options),)))
         self.next_id += 1
 
     @precondition(lambda self: self.slots_in(SlotState.STARTING))
     @rule(data=st.data())
     def worker_ready(self, data) -> None:
         slot = data.draw(st.sampled_from(self.slots_in(SlotState.STARTING)))
-        self.call("worker_ready", slot.slot_id, slot.generation, 800.0)
+        self.call(WorkerReady(slot.slot_id, slot.generation, 800.0))
 
     @precondition(lambda self: self.slots_in(SlotState.STARTING))
     @rule(data=st.data())
     def boot_fails(self, data) -> None:
         slot = data.draw(st.sampled_from(self.slots_in(SlotState.STARTING)))
-        self.call("worker_start_failed", slot.slot_id, slot.generation, "wasm failed")
+        self.call(WorkerStartFailed(slot.slot_id, slot.generation, "wasm failed"))
 
     @precondition(lambda self: self.slots_in(SlotState.BUSY, SlotState.CANCELLING))
     @rule(data=st.data(), heap=st.sampled_from([64 * MIB, 64 * MIB, 300 * MIB]),
@@ -197,19 +201,19 @@ class SchedulerMachine(RuleBasedStateMachine):
     def task_done(self, data, heap, highwater) -> None:
         slot = data.draw(st.sampled_from(self.slots_in(SlotState.BUSY, SlotState.CANCELLING)))
         result = TaskResult(out_bytes=1000, heap_bytes=heap, mem_highwater_bytes=highwater)
-        self.call("task_done", slot.slot_id, slot.generation, slot.task_id, result)
+        self.call(TaskFinished(slot.slot_id, slot.generation, slot.task_id, result))
 
     @precondition(lambda self: self.slots_in(SlotState.BUSY, SlotState.CANCELLING))
     @rule(data=st.data(), reason=st.sampled_from(FAILURES), message=st.sampled_from(["", "x"]))
     def task_failed(self, data, reason, message) -> None:
         slot = data.draw(st.sampled_from(self.slots_in(SlotState.BUSY, SlotState.CANCELLING)))
-        self.call("task_failed", slot.slot_id, slot.generation, slot.task_id, reason, message)
+        self.call(TaskErrored(slot.slot_id, slot.generation, slot.task_id, reason, message))
 
     @precondition(lambda self: self.slots_in(SlotState.BUSY))
     @rule(data=st.data(), fraction=st.floats(-1, 2))
     def progress(self, data, fraction) -> None:
         slot = data.draw(st.sampled_from(self.slots_in(SlotState.BUSY)))
-        self.call("task_progress", slot.slot_id, slot.generation, slot.task_id, fraction)
+        self.call(TaskProgressed(slot.slot_id, slot.generation, slot.task_id, fraction))
 
     @precondition(lambda self: self.slots_in(SlotState.STARTING, SlotState.IDLE,
                                              SlotState.BUSY, SlotState.CANCELLING))
@@ -217,54 +221,54 @@ class SchedulerMachine(RuleBasedStateMachine):
     def crash(self, data) -> None:
         slot = data.draw(st.sampled_from(self.slots_in(
             SlotState.STARTING, SlotState.IDLE, SlotState.BUSY, SlotState.CANCELLING)))
-        self.call("worker_crashed", slot.slot_id, slot.generation, "unreachable")
+        self.call(WorkerCrashed(slot.slot_id, slot.generation, "unreachable"))
 
     @precondition(lambda self: self.slots_in(SlotState.CANCELLING))
     @rule(data=st.data())
     def stop_acknowledged(self, data) -> None:
         slot = data.draw(st.sampled_from(self.slots_in(SlotState.CANCELLING)))
-        self.call("worker_cancelled", slot.slot_id, slot.generation, slot.task_id)
+        self.call(TaskStopped(slot.slot_id, slot.generation, slot.task_id))
 
     @precondition(lambda self: self.next_id > 1)
     @rule(data=st.data())
     def cancel(self, data) -> None:
-        self.call("cancel", data.draw(st.integers(1, self.next_id - 1)))
+        self.call(Cancel(data.draw(st.integers(1, self.next_id - 1))))
 
     @rule()
     def cancel_all(self) -> None:
-        self.call("cancel_all")
+        self.call(CancelAll())
 
     @rule(dt=st.sampled_from([0.0, 0.1, 0.25, 1.0, 3.0, 30.0, 120.0]))
     def clock_moves(self, dt) -> None:
         self.now += dt
-        self.call("tick")
+        self.call(Tick())
 
     @precondition(lambda self: self.s.next_timer is not None)
     @rule()
     def timer_fires(self) -> None:
         self.now = max(self.now, self.s.next_timer)
-        self.call("tick")
+        self.call(Tick())
 
     @precondition(lambda self: self.dead)
-    @rule(data=st.data(), method=st.sampled_from(
-        ["worker_ready", "worker_start_failed", "task_done", "task_failed", "task_progress",
-         "worker_crashed", "worker_cancelled"]))
-    def stale_message(self, data, method) -> None:
+    @rule(data=st.data(), kind=st.sampled_from(
+        [WorkerReady, WorkerStartFailed, TaskFinished, TaskErrored, TaskProgressed,
+         WorkerCrashed, TaskStopped]))
+    def stale_message(self, data, kind) -> None:
         slot_id, gen = data.draw(st.sampled_from(self.dead))
         task_id = data.draw(st.integers(1, max(1, self.next_id)))
-        args = {"worker_ready": (1.0,), "worker_start_failed": ("late",),
-                "task_done": (task_id, TaskResult()),
-                "task_failed": (task_id, FailureReason.OOM, "late"),
-                "task_progress": (task_id, 0.5), "worker_crashed": ("late",),
-                "worker_cancelled": (task_id,)}[method]
-        assert self.call(method, slot_id, gen, *args) == []
+        args = {WorkerReady: (1.0,), WorkerStartFailed: ("late",),
+                TaskFinished: (task_id, TaskResult()),
+                TaskErrored: (task_id, FailureReason.OOM, "late"),
+                TaskProgressed: (task_id, 0.5), WorkerCrashed: ("late",),
+                TaskStopped: (task_id,)}[kind]
+        assert self.call(kind(slot_id, gen, *args)) == []
 
     @precondition(lambda self: self.slots_in(SlotState.BUSY))
     @rule(data=st.data())
     def message_for_another_task(self, data) -> None:
         slot = data.draw(st.sampled_from(self.slots_in(SlotState.BUSY)))
-        assert self.call("task_done", slot.slot_id, slot.generation, slot.task_id + 10_000,
-                         TaskResult()) == []
+        assert self.call(TaskFinished(slot.slot_id, slot.generation, slot.task_id + 10_000,
+                                      TaskResult())) == []
 
     # ---- invariants ------------------------------------------------------------------------
 
@@ -279,15 +283,15 @@ class SchedulerMachine(RuleBasedStateMachine):
         # Drain with healthy workers: everything must settle and the pool recover.
         for _ in range(2000):
             for slot in self.slots_in(SlotState.STARTING):
-                self.call("worker_ready", slot.slot_id, slot.generation, 1.0)
+                self.call(WorkerReady(slot.slot_id, slot.generation, 1.0))
             for slot in self.slots_in(SlotState.BUSY, SlotState.CANCELLING):
-                self.call("task_done", slot.slot_id, slot.generation, slot.task_id,
-                          TaskResult(heap_bytes=1))
+                self.call(TaskFinished(slot.slot_id, slot.generation, slot.task_id,
+                                       TaskResult(heap_bytes=1)))
             check_invariants(self.s)
             if self.s.next_timer is None and not self.s.queued and not self.s.running:
                 break
             self.now = max(self.now, self.s.next_timer or self.now)
-            self.call("tick")
+            self.call(Tick())
         else:
             raise AssertionError("the pool did not settle")
         for task_id, task in self.s.tasks.items():
@@ -302,8 +306,8 @@ class SchedulerMachine(RuleBasedStateMachine):
         batches = [e for e in self.events if isinstance(e, BatchFinished)]
         assert len(batches) == self.s.stats.batch  # every batch closed, exactly once
         # and the clean shutdown at the end
-        self.call("shutdown")
-        assert self.call("shutdown") == []
+        self.call(Shutdown())
+        assert self.call(Shutdown()) == []
 
 
 SchedulerMachine.TestCase.settings = CORE_PROFILE

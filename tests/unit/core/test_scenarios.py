@@ -10,6 +10,7 @@ from imgpool.core import (BatchFinished, BreakerTripped, Dispatch, Emit, PoolSta
                           TaskResult, TaskStarted, TaskState, TerminateWorker)
 from imgpool.core.events import TERMINAL_EVENTS
 from imgpool.core.imageinfo import ImageFormat, ImageInfo
+from imgpool.core.inputs import Start, Submission, Submit, TaskFinished, Tick, WorkerReady
 from imgpool.core.tasks import FailureReason
 from imgpool.options import Options
 from imgpool.testing import (Crashes, FailsToBoot, Hangs, Harness, IgnoresStop, NeverBoots,
@@ -104,21 +105,22 @@ def test_ten_thousand_queued_tasks_schedule_in_well_under_a_second():
     t0 = time.process_time()
     now = 0.0
     pending: list[Dispatch] = []
-    out = s.start(now)
+    out = s.handle(now, Start())
     for i in range(10_000):
-        out += s.submit(now, i, f"{i}.jpg", 100_000 + i, infos[i % len(infos)])
+        out += s.handle(now, Submit((Submission(i, f"{i}.jpg", 100_000 + i,
+                                                infos[i % len(infos)]),)))
     for slot in s.slots:
-        out += s.worker_ready(now, slot.slot_id, slot.generation, 1.0)
+        out += s.handle(now, WorkerReady(slot.slot_id, slot.generation, 1.0))
     pending += [c for c in out if isinstance(c, Dispatch)]
     result = TaskResult(out_bytes=1000, heap_bytes=64 * MIB)
     finished = 0
     while pending:
         cmd = pending.pop(0)
         now += 0.01
-        out = s.task_done(now, cmd.slot_id, cmd.generation, cmd.task_id, result)
+        out = s.handle(now, TaskFinished(cmd.slot_id, cmd.generation, cmd.task_id, result))
         pending += [c for c in out if isinstance(c, Dispatch)]
         finished += 1
-    out = s.tick(now)
+    out = s.handle(now, Tick())
     cpu = time.process_time() - t0
     print(f"\n10,000 tasks: {cpu * 1000:.0f} ms CPU to submit, schedule and settle")
     assert finished == 10_000

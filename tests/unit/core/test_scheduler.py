@@ -8,9 +8,11 @@ import pytest
 
 from imgpool.config import GIB, MIB, PoolConfig
 from imgpool.core import (BatchFinished, BreakerTripped, Dispatch, PoolState, Scheduler,
-                          SetTimer, SlotState, StartWorker, StopTask, TaskCancelled, TaskDone,
-                          TaskFailed, TaskProgress, TaskQueued, TaskResult, TaskStarted,
-                          TaskState, TerminateWorker)
+                          SetTimer, SlotState, Start, StartWorker, StopTask, Submission, Submit,
+                          TaskCancelled, TaskDone, TaskErrored, TaskFailed, TaskFinished,
+                          TaskProgress, TaskProgressed, TaskQueued, TaskResult, TaskStarted,
+                          TaskState, TaskStopped, TerminateWorker, Tick, WorkerCrashed,
+                          WorkerReady, WorkerStartFailed)
 from imgpool.core.imageinfo import UNKNOWN
 from imgpool.core.tasks import FailureReason
 from imgpool.options import Options
@@ -25,13 +27,13 @@ RESULT = TaskResult(out_bytes=100, width=10, height=10, format="webp", heap_byte
 
 def test_start_staggers_workers_through_timers():
     s = Scheduler(PoolConfig(pool_size=3, start_stagger_s=0.25))
-    cmds = s.start(10.0)
+    cmds = s.handle(10.0, Start())
     assert of(cmds, StartWorker) == [StartWorker(0, 1)]
     assert of(cmds, SetTimer) == [SetTimer(10.25)]
-    assert of(s.tick(10.1), StartWorker) == []  # early tick: nothing yet
-    assert of(s.tick(10.25), StartWorker) == [StartWorker(1, 1)]
-    assert of(s.tick(10.5), StartWorker) == [StartWorker(2, 1)]
-    assert s.start(11.0) == []  # idempotent
+    assert of(s.handle(10.1, Tick()), StartWorker) == []  # early tick: nothing yet
+    assert of(s.handle(10.25, Tick()), StartWorker) == [StartWorker(1, 1)]
+    assert of(s.handle(10.5, Tick()), StartWorker) == [StartWorker(2, 1)]
+    assert s.handle(11.0, Start()) == []  # idempotent
 
 
 def test_without_stagger_all_start_at_once(cfg):
@@ -44,9 +46,9 @@ def test_a_slot_is_idle_only_after_ready(cfg):
     h.start()
     tid = h.submit()
     assert h.state(tid) is TaskState.QUEUED  # no worker said Ready yet
-    cmds = h.send("worker_ready", 0, 1, 1234.0)
+    cmds = h.handle(WorkerReady(0, 1, 1234.0))
     assert of(cmds, Dispatch)[0].task_id == tid
-    assert h.send("worker_ready", 0, 1, 1.0) == []  # a second Ready is stale
+    assert h.handle(WorkerReady(0, 1, 1.0)) == []  # a second Ready is stale
 
 
 # ---- submit -----------------------------------------------------------------------------
@@ -115,7 +117,7 @@ def test_a_task_larger_than_the_budget_runs_alone():
     s = h.scheduler
     for tid in (small, after):
         t = s.tasks[tid]
-        h.send("task_done", t.slot_id, t.generation, tid, RESULT)
+        h.handle(TaskFinished(t.slot_id, t.generation, tid, RESULT))
     assert h.state(big) is TaskState.RUNNING
     h.submit(info=png(100, 100))
     assert s.running == 1  # nothing starts beside it
@@ -131,16 +133,16 @@ def test_timeout_counts_from_dispatch_not_from_queueing():
     first = h.submit(options=Options(timeout_s=100))
     second = h.submit(options=Options(timeout_s=10))
     h.clock.advance(50)
-    h.send("tick")
+    h.tick()
     assert h.state(second) is TaskState.QUEUED
     t = h.scheduler.tasks[first]
-    h.send("task_done", t.slot_id, t.generation, first, RESULT)
+    h.handle(TaskFinished(t.slot_id, t.generation, first, RESULT))
     assert h.scheduler.tasks[second].deadline == 60.0
     h.clock.advance(9.9)
-    h.send("tick")
+    h.tick()
     assert h.state(second) is TaskState.RUNNING
     h.clock.advance(0.1)
-    cmds = h.send("tick")
+    cmds = h.tick()
     [failed] = emitted(cmds, TaskFailed)
     assert failed.reason is FailureReason.TIMEOUT and "10 s" in failed.message
     assert cmds.index(next(c for c in cmds if getattr(c, "event", None) is failed)) < \
@@ -153,7 +155,7 @@ def test_start_timeout_counts_as_a_failed_start():
                           breaker_threshold=3))
     h.start()
     h.clock.advance(5)
-    cmds = h.send("tick")
+    cmds = h.tick()
     assert of(cmds, TerminateWorker)[0].reason.startswith("worker failed to start")
     assert of(cmds, StartWorker) == [StartWorker(0, 2)]
 
@@ -167,18 +169,18 @@ def test_messages_from_a_terminated_generation_are_ignored(cfg):
     tid = h.submit()
     task = h.scheduler.tasks[tid]
     slot, gen = task.slot_id, task.generation
-    h.send("worker_crashed", slot, gen, "boom")  # retried alone on generation 2
+    h.handle(WorkerCrashed(slot, gen, "boom"))  # retried alone on generation 2
     assert h.state(tid) is TaskState.QUEUED
     before = [(sl.state, sl.generation) for sl in h.scheduler.slots]
-    for method, args in [("task_done", (slot, gen, tid, RESULT)),
-                         ("task_failed", (slot, gen, tid, "oom", "x")),
-                         ("task_progress", (slot, gen, tid, 0.5)),
-                         ("worker_crashed", (slot, gen, "again")),
-                         ("worker_cancelled", (slot, gen, tid)),
-                         ("worker_ready", (slot, gen, 1.0)),
-                         ("worker_start_failed", (slot, gen, "x")),
-                         ("task_done", (99, 1, tid, RESULT))]:
-        assert h.send(method, *args) == [], method
+    for message in [TaskFinished(slot, gen, tid, RESULT),
+                    TaskErrored(slot, gen, tid, FailureReason.OOM, "x"),
+                    TaskProgressed(slot, gen, tid, 0.5),
+                    WorkerCrashed(slot, gen, "again"),
+                    TaskStopped(slot, gen, tid),
+                    WorkerReady(slot, gen, 1.0),
+                    WorkerStartFailed(slot, gen, "x"),
+                    TaskFinished(99, 1, tid, RESULT)]:
+        assert h.handle(message) == [], message
     assert h.state(tid) is TaskState.QUEUED
     assert [(sl.state, sl.generation) for sl in h.scheduler.slots] == before
 
@@ -189,7 +191,7 @@ def test_a_message_for_another_task_is_ignored(cfg):
     ready_all(h)
     a, b = h.submit(), h.submit()
     ta = h.scheduler.tasks[a]
-    assert h.send("task_done", ta.slot_id, ta.generation, b, RESULT) == []
+    assert h.handle(TaskFinished(ta.slot_id, ta.generation, b, RESULT)) == []
     assert h.state(a) is h.state(b) is TaskState.RUNNING
 
 
@@ -199,7 +201,7 @@ def test_progress_is_clamped(cfg):
     ready_all(h)
     tid = h.submit()
     t = h.scheduler.tasks[tid]
-    [p] = emitted(h.send("task_progress", t.slot_id, t.generation, tid, 1.7), TaskProgress)
+    [p] = emitted(h.handle(TaskProgressed(t.slot_id, t.generation, tid, 1.7)), TaskProgress)
     assert p.fraction == 1.0
 
 
@@ -211,7 +213,7 @@ def test_image_errors_keep_the_worker(cfg):
     ready_all(h)
     tid = h.submit()
     t = h.scheduler.tasks[tid]
-    cmds = h.send("task_failed", t.slot_id, t.generation, tid, "bad_input", "")
+    cmds = h.handle(TaskErrored(t.slot_id, t.generation, tid, FailureReason.BAD_INPUT))
     [failed] = emitted(cmds, TaskFailed)
     assert failed.reason is FailureReason.BAD_INPUT and failed.message  # default text
     assert not of(cmds, TerminateWorker)
@@ -226,19 +228,19 @@ def test_oom_terminates_and_retries_alone_on_a_fresh_worker_then_fails(cfg):
     tid, other = h.submit(), h.submit()
     t = h.scheduler.tasks[tid]
     home = t.slot_id
-    cmds = h.send("task_failed", home, 1, tid, FailureReason.OOM, "heap")
+    cmds = h.handle(TaskErrored(home, 1, tid, FailureReason.OOM, "heap"))
     assert of(cmds, TerminateWorker)[0].generation == 1
     [queued] = emitted(cmds, TaskQueued)
     assert (queued.task_id, queued.attempt) == (tid, 2)
-    h.send("worker_ready", home, 2, 1.0)
+    h.handle(WorkerReady(home, 2, 1.0))
     assert h.state(tid) is TaskState.QUEUED  # `other` still runs: it must run alone
     o = h.scheduler.tasks[other]
-    h.send("task_done", o.slot_id, o.generation, other, RESULT)
+    h.handle(TaskFinished(o.slot_id, o.generation, other, RESULT))
     assert (t.state, t.slot_id, t.generation, h.scheduler.running) == (
         TaskState.RUNNING, home, 2, 1)
     h.submit()
     assert h.scheduler.running == 1  # nothing starts beside it
-    [failed] = emitted(h.send("task_failed", home, 2, tid, "oom", ""), TaskFailed)
+    [failed] = emitted(h.handle(TaskErrored(home, 2, tid, FailureReason.OOM)), TaskFailed)
     assert failed.reason is FailureReason.OOM and "2 times" in failed.message
 
 
@@ -249,10 +251,10 @@ def test_crashes_retry_once_then_fail_as_poison(cfg):
     tid = h.submit()
     t = h.scheduler.tasks[tid]
     home = t.slot_id
-    h.send("worker_crashed", home, 1, "memory access out of bounds")
-    h.send("worker_ready", home, 2, 1.0)
+    h.handle(WorkerCrashed(home, 1, "memory access out of bounds"))
+    h.handle(WorkerReady(home, 2, 1.0))
     assert (t.state, t.attempt, t.slot_id, t.generation) == (TaskState.RUNNING, 2, home, 2)
-    [failed] = emitted(h.send("worker_crashed", home, 2, "again"), TaskFailed)
+    [failed] = emitted(h.handle(WorkerCrashed(home, 2, "again")), TaskFailed)
     assert failed.reason is FailureReason.WORKER_LOST
     assert "took down 2 workers" in failed.message and "again" in failed.message
 
@@ -261,7 +263,7 @@ def test_an_idle_crash_just_replaces_the_worker(cfg):
     h = manual(cfg)
     h.start()
     ready_all(h)
-    cmds = h.send("worker_crashed", 1, 1, "")
+    cmds = h.handle(WorkerCrashed(1, 1, ""))
     assert of(cmds, TerminateWorker) and of(cmds, StartWorker) == [StartWorker(1, 2)]
 
 
@@ -271,7 +273,7 @@ def test_heap_growth_recycles_the_worker(cfg):
     ready_all(h)
     tid = h.submit()
     big_heap = TaskResult(out_bytes=1, heap_bytes=300 * MIB)
-    cmds = h.send("task_done", 0, 1, tid, big_heap)
+    cmds = h.handle(TaskFinished(0, 1, tid, big_heap))
     [term] = of(cmds, TerminateWorker)
     assert "heap" in term.reason and term.generation == 1
     assert of(cmds, StartWorker) == [StartWorker(0, 2)]
@@ -283,9 +285,9 @@ def test_recycle_after_n_tasks(cfg):
     h.start()
     ready_all(h)
     a = h.submit()
-    assert not of(h.send("task_done", 0, 1, a, RESULT), TerminateWorker)
+    assert not of(h.handle(TaskFinished(0, 1, a, RESULT)), TerminateWorker)
     b = h.submit()
-    assert of(h.send("task_done", 0, 1, b, RESULT), TerminateWorker)
+    assert of(h.handle(TaskFinished(0, 1, b, RESULT)), TerminateWorker)
 
 
 def test_calibration_feeds_back_into_admission(cfg):
@@ -296,7 +298,7 @@ def test_calibration_feeds_back_into_admission(cfg):
     t = h.scheduler.tasks[tid]
     before = h.scheduler.reserved_for(t)
     observed = TaskResult(out_bytes=1, heap_bytes=1, mem_highwater_bytes=3 * t.estimate.memory_bytes)
-    h.send("task_done", t.slot_id, t.generation, tid, observed)
+    h.handle(TaskFinished(t.slot_id, t.generation, tid, observed))
     assert h.scheduler.reserved_for(t) > before
     assert h.scheduler.calibration.factor(t.info.format) > 1.0
 
@@ -307,9 +309,9 @@ def test_breaker_trips_after_consecutive_failed_starts(cfg):
     h = manual(PoolConfig(pool_size=2, start_stagger_s=0, breaker_threshold=3))
     h.start()
     tid = h.submit()
-    h.send("worker_start_failed", 0, 1, "wasm compile failed")
-    h.send("worker_start_failed", 1, 1, "wasm compile failed")
-    cmds = h.send("worker_start_failed", 0, 2, "SharedArrayBuffer is not defined")
+    h.handle(WorkerStartFailed(0, 1, "wasm compile failed"))
+    h.handle(WorkerStartFailed(1, 1, "wasm compile failed"))
+    cmds = h.handle(WorkerStartFailed(0, 2, "SharedArrayBuffer is not defined"))
     [tripped] = emitted(cmds, BreakerTripped)
     assert "SharedArrayBuffer is not defined" in tripped.message
     [failed] = emitted(cmds, TaskFailed)
@@ -325,16 +327,16 @@ def test_breaker_trips_after_consecutive_failed_starts(cfg):
 def test_a_ready_worker_resets_the_breaker_count(cfg):
     h = manual(PoolConfig(pool_size=2, start_stagger_s=0, breaker_threshold=2))
     h.start()
-    h.send("worker_start_failed", 0, 1, "x")
-    h.send("worker_ready", 1, 1, 1.0)
-    h.send("worker_start_failed", 0, 2, "x")
+    h.handle(WorkerStartFailed(0, 1, "x"))
+    h.handle(WorkerReady(1, 1, 1.0))
+    h.handle(WorkerStartFailed(0, 2, "x"))
     assert h.scheduler.pool_state is PoolState.RUNNING
 
 
 def test_a_crash_while_starting_is_a_failed_start(cfg):
     h = manual(PoolConfig(pool_size=1, start_stagger_s=0, breaker_threshold=1))
     h.start()
-    h.send("worker_crashed", 0, 1, "importScripts failed")
+    h.handle(WorkerCrashed(0, 1, "importScripts failed"))
     assert "importScripts failed" in h.events_of(BreakerTripped)[0].message
 
 
@@ -365,7 +367,7 @@ def test_cancel_a_running_task_settles_first_then_stops_the_worker(cfg):
     slot = h.scheduler.slots[t.slot_id]
     assert slot.state is SlotState.CANCELLING and slot.deadline == 2.0
     assert h.scheduler.inflight_bytes > 0  # memory held until the worker stops
-    h.send("worker_cancelled", t.slot_id, t.generation, tid)
+    h.handle(TaskStopped(t.slot_id, t.generation, tid))
     assert slot.state is SlotState.IDLE and h.scheduler.inflight_bytes == 0
     assert slot.generation == 1
 
@@ -378,9 +380,9 @@ def test_a_worker_that_ignores_the_stop_is_terminated_after_the_grace(cfg):
     t = h.scheduler.tasks[tid]
     h.cancel(tid)
     h.clock.advance(1.9)
-    assert not of(h.send("tick"), TerminateWorker)
+    assert not of(h.tick(), TerminateWorker)
     h.clock.advance(0.1)
-    cmds = h.send("tick")
+    cmds = h.tick()
     assert of(cmds, TerminateWorker)[0].generation == 1
     assert of(cmds, StartWorker) == [StartWorker(t.slot_id, 2)]
     assert len(h.terminal_events(tid)) == 1
@@ -393,7 +395,7 @@ def test_a_result_that_races_the_stop_keeps_the_task_cancelled(cfg):
     tid = h.submit()
     t = h.scheduler.tasks[tid]
     h.cancel(tid)
-    cmds = h.send("task_done", t.slot_id, t.generation, tid, RESULT)
+    cmds = h.handle(TaskFinished(t.slot_id, t.generation, tid, RESULT))
     assert not emitted(cmds, TaskDone)
     assert h.state(tid) is TaskState.CANCELLED
     assert h.scheduler.slots[t.slot_id].state is SlotState.IDLE
@@ -423,8 +425,8 @@ def test_batch_finished_once_per_batch_after_a_tick(cfg):
     assert (done.stats.batch, done.stats.submitted, done.stats.by_state["failed"]) == (1, 3, 3)
     tid = h.submit()
     t = h.scheduler.tasks[tid]
-    h.send("task_done", t.slot_id, t.generation, tid, RESULT)
-    h.send("tick")
+    h.handle(TaskFinished(t.slot_id, t.generation, tid, RESULT))
+    h.tick()
     assert [b.stats.batch for b in h.events_of(BatchFinished)] == [1, 2]
     assert h.events_of(BatchFinished)[1].stats.bytes_out == 100
 
@@ -448,10 +450,10 @@ def test_shutdown_cancels_everything_and_is_idempotent(cfg):
 def test_nothing_pending_means_no_timer(cfg):
     s = Scheduler(cfg)
     assert s.next_timer is None
-    s.start(0.0)
+    s.handle(0.0, Start())
     assert s.next_timer == cfg.start_timeout_s
     for slot in s.slots:
-        s.worker_ready(1.0, slot.slot_id, slot.generation, 1.0)
+        s.handle(1.0, WorkerReady(slot.slot_id, slot.generation, 1.0))
     assert s.next_timer is None
 
 
@@ -471,12 +473,12 @@ def test_events_are_plain_json(cfg):
     ready_all(h)
     tid = h.submit()
     t = h.scheduler.tasks[tid]
-    h.send("task_progress", t.slot_id, t.generation, tid, 0.5)
-    h.send("task_done", t.slot_id, t.generation, tid, RESULT)
+    h.handle(TaskProgressed(t.slot_id, t.generation, tid, 0.5))
+    h.handle(TaskFinished(t.slot_id, t.generation, tid, RESULT))
     h.submit(size_bytes=0)
     h.run()
-    h.send("worker_crashed", 0, 1, "x")
-    h.send("worker_start_failed", 0, 2, "y")
+    h.handle(WorkerCrashed(0, 1, "x"))
+    h.handle(WorkerStartFailed(0, 2, "y"))
     types = set()
     for _, event in h.events:
         d = event.to_dict()
@@ -490,11 +492,12 @@ def test_events_are_plain_json(cfg):
 def test_same_inputs_same_commands():
     def run():
         s = Scheduler(PoolConfig(pool_size=3))
-        out = s.start(0.0)
+        out = s.handle(0.0, Start())
         for i in range(20):
-            out += s.submit(0.0, i, f"{i}.jpg", 1000 + i, small_jpeg(100 * (i + 1), 800))
+            out += s.handle(0.0, Submit((Submission(i, f"{i}.jpg", 1000 + i,
+                                                  small_jpeg(100 * (i + 1), 800)),)))
         for slot in s.slots:
-            out += s.tick(0.25 * slot.slot_id)
-            out += s.worker_ready(0.25 * slot.slot_id + 0.1, slot.slot_id, 1, 1.0)
+            out += s.handle(0.25 * slot.slot_id, Tick())
+            out += s.handle(0.25 * slot.slot_id + 0.1, WorkerReady(slot.slot_id, 1, 1.0))
         return out
     assert run() == run()

@@ -4,7 +4,8 @@ start-up and replacements between batches are counted once, in the next batch.""
 from __future__ import annotations
 
 from imgpool.config import PoolConfig
-from imgpool.core import BatchFinished, SlotState, StartWorker, TaskResult, WorkerStateChanged
+from imgpool.core import (BatchFinished, SlotState, StartWorker, TaskFinished, TaskResult,
+                          WorkerCrashed, WorkerReady, WorkerStateChanged)
 from imgpool.core.stats import StatsRecorder
 from imgpool.testing import Boots, Harness, Replies
 
@@ -30,10 +31,10 @@ def test_a_replacement_between_batches_counts_in_the_next_batch():
     h.start()
     ready_all(h)
     tid = h.submit()
-    h.send("task_done", 0, 1, tid, TaskResult(out_bytes=1, heap_bytes=1))
-    h.send("tick")
-    h.send("worker_crashed", 0, 1, "between batches")  # idle, pool between batches
-    h.send("worker_ready", 0, 2, 700.0)
+    h.handle(TaskFinished(0, 1, tid, TaskResult(out_bytes=1, heap_bytes=1)))
+    h.tick()
+    h.handle(WorkerCrashed(0, 1, "between batches"))  # idle, pool between batches
+    h.handle(WorkerReady(0, 2, 700.0))
     assert h.scheduler.stats.worker_starts == 1  # still showing batch 1, now ended
     h.submit()
     live = h.scheduler.stats
