@@ -7,6 +7,7 @@ look at them after a run.
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 
 import pytest
@@ -356,3 +357,45 @@ def test_libvips_warnings_reach_the_console_without_terminal_colour_codes(ui, fi
     assert vips, "a truncated JPEG makes libvips warn"
     assert not any("\x1b" in m for m in vips), vips
     assert all(m.strip() != "[vips]" for m in vips)              # no empty lines left over
+
+
+# ---- settings that travel: presets and links; re-run -------------------------------------
+
+def test_presets_are_kept_in_the_browser_and_links_carry_settings(browser, server_url):
+    context = browser.new_context()
+    try:
+        app = AppPage.open(context, server_url, "?workers=1")
+        page = app.page
+        page.select_option("#opt-format", "avif")
+        set_field(page, "quality", "55")
+        page.fill("#preset-name", "small avif")
+        page.click("#preset-save")
+        page.click("#settings-link-make")
+        link = page.input_value("#settings-link")
+        assert "format=avif" in link and "quality=55" in link
+        # A new page opened from the link shows those settings; the preset is still there.
+        other = AppPage.open(context, server_url, link[len(server_url):])
+        assert other.page.input_value("#opt-format") == "avif"
+        assert other.page.input_value("#opt-quality") == "55"
+        set_field(other.page, "quality", "80")
+        other.page.select_option("#opt-format", "webp")
+        other.page.select_option("#preset-select", "small avif")
+        assert other.page.input_value("#opt-quality") == "55"
+        assert other.page.input_value("#opt-format") == "avif"
+    finally:
+        context.close()
+
+
+def test_rerun_uses_the_new_settings_without_choosing_the_files_again(ui, files):
+    page = ui.page
+    clear(page)
+    page.set_input_files("#file-input", [str(files["photo.jpg"])])
+    wait_idle(page, 1)
+    page.select_option("#opt-format", "jpeg")
+    page.click("#rerun")
+    wait_idle(page, 2)
+    done = [e for e in ui.events() if e["type"] == "task_done"][-1]
+    assert done["name"] == "photo.jpg" and done["result"]["format"] == "jpeg"
+    with Image.open(io.BytesIO(ui.output_bytes(done["task_id"]))) as im:
+        assert im.format == "JPEG" and im.size == (1600, 1200)
+    page.select_option("#opt-format", "webp")

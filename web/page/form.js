@@ -90,9 +90,22 @@ export function createSettingsForm(form, summary, { check, onValidity }) {
   form.addEventListener("change", () => validate());
   form.addEventListener("submit", (e) => e.preventDefault());
 
+  // Values from a preset or a link: fields the form has are set, then checked.
+  function apply(given) {
+    for (const [name, value] of Object.entries(given)) {
+      const el = form.elements.namedItem(name);
+      if (!el) continue;
+      if (el.type === "checkbox") el.checked = value === true || value === "true";
+      else el.value = String(value);
+    }
+    return validate();
+  }
+
   return {
     build,
     validate,
+    apply,
+    values,
     get valid() { return valid; },
     json: () => JSON.stringify(values()),
   };

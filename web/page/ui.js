@@ -12,6 +12,7 @@ import { createList } from "./list.js";
 import { createPoolPanel } from "./pool.js";
 import { createTally } from "./tally.js";
 import { createCompare } from "./compare.js";
+import { createPresets } from "./presets.js";
 import { createFolderSink, downloadAllAsZip, pickFolder } from "./output.js";
 import { fmtBytes, fmtChange, fmtDuration, MIME, outputName } from "./format.js";
 import { renderRow } from "./row.js";
@@ -59,6 +60,7 @@ export function createUI(handlers) {
     },
   });
 
+  const presets = createPresets($("#settings"), settings);
   const compare = createCompare($("#compare"));
   const pool = createPoolPanel($("#workers"));
   const list = createList($("#results"), {
@@ -273,6 +275,7 @@ export function createUI(handlers) {
       const { form, pool_size: poolSize } = JSON.parse(setupJSON);
       pool.expect(poolSize);
       settings.build(form);
+      presets.applyFromLink();
     },
     setBoardReader: (fn) => { boardReader = fn; },
     renderStatus: () => renderSummary(),
