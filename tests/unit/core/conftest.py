@@ -40,6 +40,14 @@ def ready_all(h: Harness) -> None:
             h.handle(WorkerReady(slot.slot_id, slot.generation, 100.0))
 
 
+def one_running(config: PoolConfig, **submit):
+    """A manual harness with every worker Ready and one task running: (h, task)."""
+    h = manual(config)
+    h.start()
+    ready_all(h)
+    return h, h.scheduler.tasks[h.submit(**submit)]
+
+
 @pytest.fixture
 def cfg():
     return PoolConfig(pool_size=2, start_stagger_s=0.0, memory_budget_bytes=512 * MIB)

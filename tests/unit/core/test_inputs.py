@@ -14,7 +14,7 @@ from imgpool.core import (Cancel, CancelAll, FailureReason, Scheduler, SetTimer,
 from imgpool.core.inputs import TaskMessage, WorkerMessage
 from imgpool.testing import small_jpeg
 
-from .conftest import emitted, manual, ready_all
+from .conftest import emitted, one_running
 
 RESULT = TaskResult(out_bytes=100, width=10, height=10, format="webp", heap_bytes=64 * MIB)
 
@@ -39,11 +39,8 @@ def test_a_failure_reason_must_be_the_enum():
 
 
 def test_an_unknown_reason_from_a_worker_is_an_error_not_bad_input(cfg):
-    h = manual(cfg)
-    h.start()
-    ready_all(h)
-    tid = h.submit()
-    t = h.scheduler.tasks[tid]
+    h, t = one_running(cfg)
+    tid = t.task_id
     with pytest.raises(ValueError, match="unknown failure reason 'exploded'.*bad_input"):
         h.scheduler.task_failed(h.now, t.slot_id, t.generation, tid, "exploded", "boom")
     assert h.state(tid).name == "RUNNING" and not h.events_of(TaskFailed)
