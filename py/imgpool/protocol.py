@@ -125,6 +125,9 @@ class Ready(Message):
     boot_path: str = ""
     #: Why no snapshot was used ("" when one was).
     boot_note: str = ""
+    #: The wasm files this worker instantiated from the page's compiled modules instead
+    #: of compiling them itself (web/shared/wasm-modules.js, web/worker/boot.js).
+    precompiled: list[str] = field(default_factory=list)
 
 
 @dataclass(frozen=True)

@@ -22,6 +22,8 @@ pytestmark = pytest.mark.e2e
 QUERY = "?workers=2"
 CACHE = "imgpool-python-snapshots-v1"
 ROLES = ("page", "worker")
+#: Compiled once by the page and instantiated by every worker.
+PRECOMPILED = {"pyodide.asm.wasm", "vips.wasm"}
 
 # What is stored: role -> [key header, byte length, starts with Pyodide's snapshot magic].
 STORED_JS = """async (name) => {
@@ -87,6 +89,7 @@ def test_second_boot_restores_page_and_workers_from_snapshots(open_app, photo):
     app = open_app(QUERY)
     first = app.page.evaluate("window.imgpool.port.testHooks.ready")
     assert all(m["boot_path"] in ("fresh", "snapshot") for m in first), first
+    assert all(set(m["precompiled"]) == PRECOMPILED for m in first), first
     stored = _wait_stored(app)
     assert set(stored) == set(ROLES)
     for role, (key, size, _) in stored.items():
@@ -97,6 +100,7 @@ def test_second_boot_restores_page_and_workers_from_snapshots(open_app, photo):
     assert page_path == "snapshot"
     assert [m["boot_path"] for m in ready] == ["snapshot", "snapshot"], ready
     assert all(m["boot_note"] == "" and m["pyodide_inits"] == 1 for m in ready), ready
+    assert all(set(m["precompiled"]) == PRECOMPILED for m in ready), ready
     _processes(app, photo)
 
 

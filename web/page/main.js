@@ -71,7 +71,7 @@ async function boot() {
   ui.status("Starting Python…");
   // From a memory snapshot when one is stored (web/shared/pyboot.js).
   const { pyodide, bootPath } = await bootPython({
-    role: "page", imports: ["imgpool.page.app"], compiled: (await runtimes).pyodide });
+    role: "page", imports: ["imgpool.page.app"], compiled: await runtimes.pyodide });
   const mod = pyodide.pyimport("imgpool.page.app");
   app = mod.App(port, location.search, navigator.hardwareConcurrency || 1,
                 navigator.deviceMemory || 0);

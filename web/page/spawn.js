@@ -58,6 +58,9 @@ export function createSpawner(runtimes) {
   return {
     /** Start `count` workers now, before any slot asks. */
     prespawn(count) {
+      // Not on a page that is not cross-origin isolated (yet: on a host without COOP/COEP
+      // the service worker reloads it isolated): wasm-vips could not start there.
+      if (!globalThis.crossOriginIsolated) return;
       while (spares.length < count) spares.push(spawn(`imgpool-spare-${spares.length}`));
     },
     /** A spare if one is left, else a new worker: `{ worker, booted, held }`. */

@@ -14,14 +14,21 @@ export const RUNTIME_WASM = Object.freeze({
   vips: "vips/vips.wasm",
 });
 
-/** Start compiling every runtime; resolves with `{ name: WebAssembly.Module | null }`. */
+/**
+ * Start compiling every runtime. Resolves with `{ name: WebAssembly.Module | null }` once
+ * all are done (what a worker needs); each one's own promise is a property of the result
+ * too (`.pyodide`, `.vips`), so the page's Python does not wait for vips.wasm.
+ */
 export function compileRuntimes() {
-  const names = Object.keys(RUNTIME_WASM);
-  return Promise.all(names.map((name) =>
-    WebAssembly.compileStreaming(fetch(new URL(RUNTIME_WASM[name], RUNTIME)))
-      .catch((err) => {
-        console.warn(`[imgpool] ${RUNTIME_WASM[name]} not precompiled:`, err);
-        return null;
-      })))
+  const each = {};
+  for (const [name, path] of Object.entries(RUNTIME_WASM)) {
+    each[name] = WebAssembly.compileStreaming(fetch(new URL(path, RUNTIME))).catch((err) => {
+      console.warn(`[imgpool] ${path} not precompiled:`, err);
+      return null;
+    });
+  }
+  const names = Object.keys(each);
+  const all = Promise.all(names.map((n) => each[n]))
     .then((modules) => Object.fromEntries(names.map((n, i) => [n, modules[i]])));
+  return Object.assign(all, each);
 }

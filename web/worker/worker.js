@@ -17,14 +17,15 @@
 //   a read-ahead chunk, so a large File streams into vips instead of being copied whole;
 // - the HEIC decoder (libheif with libde265), loaded only when a HEIC file shows up.
 import Vips from "../runtime/vips/vips-es6.js";
-import { instantiateVips, startPython, takeBootMessage } from "./boot.js";
+import { instantiateVips, precompiled, startPython, takeBootMessage } from "./boot.js";
 
 // Every URL is relative to this file, so the app works under any sub-path of a host.
 const RUNTIME = new URL("../runtime/", import.meta.url);
 
 const counters = { vipsInits: 0, pyodideInits: 0, heifInits: 0, transfers: 0,
                    detachedAfterPost: 0, streamedReads: 0, sourceCalls: 0,
-                   bootPath: "", bootNote: "" }; // how Python booted (web/shared/pyboot.js)
+                   bootPath: "", bootNote: "", // how Python booted (web/shared/pyboot.js)
+                   precompiled }; // wasm files instantiated from the page's modules
 let vipsPromise = null;
 let pythonPromise = null;
 let vipsModule = null; // the resolved wasm-vips instance

@@ -220,7 +220,8 @@ class Worker:
             slot=self.slot, gen=self.gen, init_ms=round(self.host.bootMs(), 1),
             vips_version=str(self.vips.version()), python_version=sys.version.split()[0],
             vips_inits=counters["vipsInits"], pyodide_inits=counters["pyodideInits"],
-            boot_path=counters.get("bootPath", ""), boot_note=counters.get("bootNote", "")))
+            boot_path=counters.get("bootPath", ""), boot_note=counters.get("bootNote", ""),
+            precompiled=counters.get("precompiled", [])))
 
     # ---- one image ---------------------------------------------------------------------
 
