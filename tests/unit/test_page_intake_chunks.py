@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import io
 import json
+import threading
 
 from PIL import Image
 
@@ -18,6 +19,25 @@ def _jpeg(width: int, height: int) -> bytes:
     buf = io.BytesIO()
     Image.new("RGB", (width, height), (90, 120, 150)).save(buf, "JPEG")
     return buf.getvalue()
+
+
+def _run(coro_fn):
+    """Run a coroutine on its own loop in its own thread (Playwright's sync API may
+    already run a loop in this one when the e2e tests share the session)."""
+    out: dict = {}
+
+    def target():
+        try:
+            out["value"] = asyncio.run(coro_fn())
+        except BaseException as exc:  # re-raised in the test's thread
+            out["error"] = exc
+
+    thread = threading.Thread(target=target)
+    thread.start()
+    thread.join()
+    if "error" in out:
+        raise out["error"]
+    return out["value"]
 
 
 class _Head:
@@ -96,7 +116,7 @@ def test_a_big_drop_is_queued_in_chunks_with_a_turn_for_the_browser_between(monk
         await watcher
         return seen
 
-    seen = asyncio.run(drop_while_watching())
+    seen = _run(drop_while_watching)
     assert chunks == [SUBMIT_CHUNK] * (500 // SUBMIT_CHUNK) + [500 % SUBMIT_CHUNK]
     assert SUBMIT_CHUNK <= 64
     # Another task ran between the chunks, and saw the queue grow chunk by chunk.
