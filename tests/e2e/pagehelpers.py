@@ -46,7 +46,11 @@ class AppPage:
         return self.page.evaluate("window.imgpool.events")
 
     def add_files(self, paths: list[Path]) -> None:
-        self.page.set_input_files("#file-input", [str(p) for p in paths])
+        """Add files with the form's options, every one of them processed: a file that is
+        not an image fails with its reason instead of being skipped as the drop zone
+        does (tests of the person's path use "#file-input" themselves)."""
+        self.page.set_input_files("#automation-input", [str(p) for p in paths])
+        self.page.evaluate("window.imgpool.addFiles(document.querySelector('#automation-input').files, false)")
 
     def terminal_count(self) -> int:
         return self.page.evaluate(

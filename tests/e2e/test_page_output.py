@@ -119,6 +119,9 @@ def test_compare_view_slider_side_by_side_zoom_and_pan_in_sync(app, images):
     assert sizes == [[2400, 1600], [2048, 1365]]                # the original and the result
     assert "Before: " in dialog.locator(".before-size").text_content()
     assert "smaller" in dialog.locator(".after-size").text_content()
+    expect(dialog.locator(".score")).to_contain_text("dB PSNR")
+    db = float(dialog.locator(".score").text_content().split(": ")[1].split(" dB")[0])
+    assert 20 < db < 60                                            # a real comparison
     page.fill("#compare input.divider", "30")
     assert page.evaluate("getComputedStyle(document.querySelector('#compare')).getPropertyValue('--divider')") == "30%"
     shot(page, "compare-slider")

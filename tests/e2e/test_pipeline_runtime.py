@@ -183,7 +183,8 @@ def test_cancel_running_task_keeps_the_worker(app, files, tmp_path):
         arg=task, timeout=60_000)
     board = app.page.evaluate("window.imgpool.port.readBoard(0)")
     assert board["beat"] > 0 and board["state"] == 2  # BUSY, progress live on the board
-    app.page.click(f'tr[data-task="{task}"] button')  # the row's Cancel button
+    app.page.evaluate("id => window.imgpool.ui.list.scrollTo(id)", task)  # the list is virtualised
+    app.page.click(f'#results li[data-id="{task}"] [data-action=cancel]')  # the row's Cancel button
     ended = wait_tasks(app, [task], timeout_ms=30_000)
     assert ended[task]["type"] == "task_cancelled"
     # The worker acknowledged (CANCELLING -> IDLE, same generation), not terminated.
@@ -215,7 +216,8 @@ def test_cancel_inside_an_encoder_that_ignores_kill_ends_in_termination(app, fil
         """id => { const b = window.imgpool.port.readBoard(0);
                    return b.task_id === id && b.progress_permille >= 1000; }""",
         arg=task, timeout=60_000)
-    app.page.click(f'tr[data-task="{task}"] button')
+    app.page.evaluate("id => window.imgpool.ui.list.scrollTo(id)", task)
+    app.page.click(f'#results li[data-id="{task}"] [data-action=cancel]')
     assert wait_tasks(app, [task], timeout_ms=10_000)[task]["type"] == "task_cancelled"
     app.page.wait_for_function(
         """() => window.imgpool.events.some(e => e.type === 'worker_state_changed'

@@ -8,6 +8,7 @@
 // the formats a browser cannot show (HEIC, TIFF, JPEG XL) say so instead.
 
 import { fmtBytes, fmtChange } from "./format.js";
+import { describePsnr, psnr } from "./quality.js";
 
 const ZOOM_STEP = 1.25;
 const PAN_STEP = 40;
@@ -128,6 +129,12 @@ export function createCompare(dialog) {
       q(".before-size").textContent = `Before: ${fmtBytes(item.size)}`;
       q(".after-size").textContent = `After: ${fmtBytes(r.out_bytes)} · ${r.width} × ${r.height} px · ` +
         `${String(r.format || "").toUpperCase()} · ${fmtChange(item.size, r.out_bytes)}`;
+      const score = q(".score");
+      score.textContent = "";
+      // The score once both images are decoded (none when the original cannot be shown).
+      Promise.all([before.decode(), after.decode()]).then(
+        () => { if (dialog.open) score.textContent = describePsnr(psnr(before, after)); },
+        () => {});
       divider.value = 50;
       setDivider();
       dialog.showModal();

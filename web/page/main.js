@@ -35,7 +35,9 @@ window.imgpool = {
   events: [],
   port,
   ui,
-  addFiles: (files) => submit(Array.from(files)),
+  // With the form's options; `skipNonImages = false` gives every file a verdict (a text
+  // file fails as one instead of being skipped), as automation does.
+  addFiles: (files, skipNonImages = true) => submit(Array.from(files), undefined, skipNonImages),
   // Automation: take the files set on a file input, named by the caller's relative paths.
   addTagged(selector, tags) {
     const files = [...document.querySelector(selector).files];
