@@ -183,6 +183,10 @@ def test_cancel_running_task_keeps_the_worker(app, files, tmp_path):
         arg=task, timeout=60_000)
     board = app.page.evaluate("window.imgpool.port.readBoard(0)")
     assert board["beat"] > 0 and board["state"] == 2  # BUSY, progress live on the board
+    # ...and forwarded to the scheduler (every 250 ms) before the cancel, or there is a race.
+    app.page.wait_for_function(
+        "id => window.imgpool.events.some(e => e.type === 'task_progress' && e.task_id === id)",
+        arg=task, timeout=10_000)
     app.page.evaluate("id => window.imgpool.ui.list.scrollTo(id)", task)  # the list is virtualised
     app.page.click(f'#results li[data-id="{task}"] [data-action=cancel]')  # the row's Cancel button
     ended = wait_tasks(app, [task], timeout_ms=30_000)
