@@ -399,3 +399,19 @@ def test_rerun_uses_the_new_settings_without_choosing_the_files_again(ui, files)
     with Image.open(io.BytesIO(ui.output_bytes(done["task_id"]))) as im:
         assert im.format == "JPEG" and im.size == (1600, 1200)
     page.select_option("#opt-format", "webp")
+
+
+def test_a_picked_folder_keeps_its_paths_and_skips_what_is_not_an_image(ui, files, tmp_path):
+    page = ui.page
+    clear(page)
+    root = tmp_path / "trip"
+    (root / "day 1").mkdir(parents=True)
+    (root / "day 1" / "photo.jpg").write_bytes(files["photo.jpg"].read_bytes())
+    (root / "day 1" / "notes.txt").write_text("packing list\n")
+    (root / "readme.md").write_text("# trip\n")
+    page.set_input_files("#folder-input", str(root))
+    wait_idle(page, 3)
+    c = counts(page)
+    assert (c["added"], c["done"], c["skipped"], c["failed"]) == (3, 1, 2, 0)
+    assert page.get_by_role("link", name="Download trip/day 1/photo.webp").count() == 1
+    assert row(page, "trip/day 1/notes.txt").locator(".badge").text_content() == "Skipped"
