@@ -83,6 +83,9 @@ export function createPort({ ui, getApp, automationToken = null, runtimes = null
       });
     },
 
+    /** How many pool workers the page holds (tests: none beyond the pool's slots). */
+    liveWorkers: () => workers.size,
+
     terminateWorker(slot) {
       const entry = workers.get(slot);
       if (!entry) return;
