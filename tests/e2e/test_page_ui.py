@@ -211,7 +211,9 @@ def test_keep_original_is_on_by_default_and_can_be_turned_off(ui, files):
 
 def test_keyboard_reaches_the_pickers_and_the_drop_zone_opens_one(ui):
     page = ui.page
+    page.bring_to_front()  # keys go to the focused page: other tests' pages share the browser
     page.focus("#dropzone")
+    assert page.evaluate("document.activeElement.id") == "dropzone"
     with page.expect_file_chooser() as chooser:
         page.keyboard.press("Enter")
     assert chooser.value.is_multiple()
