@@ -31,7 +31,6 @@ from __future__ import annotations
 
 import contextlib
 import email.utils
-import enum
 import os
 import socket
 import socketserver
@@ -39,13 +38,12 @@ import sys
 import threading
 import traceback
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from urllib.parse import unquote
 
 from .beneath import NotBeneath, open_file_beneath
+from .termtext import printable
 
 __all__ = [
     "ROOT", "Cache", "Mount", "MOUNTS", "REQUIRED_RUNTIME_FILES", "CSP", "SECURITY_HEADERS",
@@ -53,100 +51,10 @@ __all__ = [
     "running_server", "missing_runtimes",
 ]
 
-#: The repository root: server/imgpool_host/devserver.py → ../../..
-ROOT = Path(__file__).resolve().parents[2]
-
-
-class Cache(enum.Enum):
-    """How long a browser may reuse a file from one mount without asking again."""
-
-    #: Pinned runtimes: not content-hashed, so a day rather than `immutable`.
-    PINNED = "public, max-age=86400"
-    #: App files and wheels: always revalidate (cheap 304), so a rebuild shows up at once.
-    REVALIDATE = "no-cache"
-
-
-@dataclass(frozen=True)
-class Mount:
-    """A directory served under a URL prefix."""
-
-    directory: Path
-    cache: Cache = Cache.REVALIDATE
-
-
-#: URL prefix → what it serves. The longest matching prefix wins. Prefixes start and end
-#: with "/". `make_server(mounts=...)` replaces the whole table (tests use a tmp one).
-MOUNTS: Mapping[str, Mount] = {
-    "/": Mount(ROOT / "web"),
-    "/runtime/pyodide/": Mount(ROOT / "wasm" / "node_modules" / "pyodide", Cache.PINNED),
-    "/runtime/vips/": Mount(ROOT / "wasm" / "node_modules" / "wasm-vips" / "lib", Cache.PINNED),
-    "/runtime/wheels/": Mount(ROOT / "wasm" / "dist"),
-    "/runtime/libheif/": Mount(ROOT / "wasm" / "node_modules" / "libheif-js" / "libheif-wasm",
-                               Cache.PINNED),
-    # Streaming zip writer for "Download all" (the page's web/page/output.js).
-    "/runtime/client-zip/": Mount(ROOT / "wasm" / "node_modules" / "client-zip", Cache.PINNED),
-}
-
-#: URL paths that must resolve for the page to boot at all (checked by `imgpool serve`).
-REQUIRED_RUNTIME_FILES = (
-    "/runtime/pyodide/pyodide.mjs",
-    "/runtime/pyodide/pyodide.asm.wasm",
-    "/runtime/pyodide/python_stdlib.zip",
-    "/runtime/vips/vips-es6.js",
-    "/runtime/vips/vips.wasm",
-)
-
-#: One policy for every response. Only this origin, nothing inline but styles.
-#: 'wasm-unsafe-eval' compiles Pyodide's and libvips's wasm; 'unsafe-eval' is for the
-#: emscripten loaders, which `eval` the EM_ASM snippets of dynamically loaded side modules
-#: (Pyodide packages, vips-heif/jxl/resvg.wasm) and back `pyodide.code.run_js`. Workers may
-#: come from blob: URLs (wasm-vips builds its pthread workers that way).
-CSP = "; ".join([
-    "default-src 'self'",
-    "script-src 'self' 'wasm-unsafe-eval' 'unsafe-eval'",
-    "worker-src 'self' blob:",
-    "img-src 'self' blob: data:",
-    "connect-src 'self' blob: data:",
-    "style-src 'self' 'unsafe-inline'",
-    "object-src 'none'",
-    "base-uri 'none'",
-    "form-action 'none'",
-    "frame-ancestors 'none'",
-])
-
-#: Sent on every response, whatever its status.
-SECURITY_HEADERS: Mapping[str, str] = {
-    "Cross-Origin-Opener-Policy": "same-origin",
-    "Cross-Origin-Embedder-Policy": "require-corp",
-    "Cross-Origin-Resource-Policy": "same-origin",
-    "X-Content-Type-Options": "nosniff",
-    "Content-Security-Policy": CSP,
-    "Referrer-Policy": "no-referrer",
-}
-
-#: File suffix → Content-Type. Explicit, so the host's /etc/mime.types cannot change it.
-MIME_TYPES: Mapping[str, str] = {
-    ".html": "text/html; charset=utf-8",
-    ".js": "text/javascript; charset=utf-8",
-    ".mjs": "text/javascript; charset=utf-8",
-    ".css": "text/css; charset=utf-8",
-    ".wasm": "application/wasm",
-    ".json": "application/json",
-    ".map": "application/json",
-    ".zip": "application/zip",
-    ".whl": "application/zip",
-    ".tar": "application/x-tar",
-    ".svg": "image/svg+xml",
-    ".png": "image/png",
-    ".jpg": "image/jpeg",
-    ".jpeg": "image/jpeg",
-    ".webp": "image/webp",
-    ".gif": "image/gif",
-    ".avif": "image/avif",
-    ".ico": "image/x-icon",
-    ".txt": "text/plain; charset=utf-8",
-}
-DEFAULT_MIME = "application/octet-stream"
+from .requesttarget import (Refused, etag, etag_matches, not_modified_since, segments,
+                            split_target)
+from .servepolicy import (CSP, DEFAULT_MIME, MIME_TYPES, MOUNTS, REQUIRED_RUNTIME_FILES,
+                          ROOT, SECURITY_HEADERS, Cache, Mount)
 
 INDEX_FILE = "index.html"
 #: Bytes per read/write when streaming a file.
@@ -160,64 +68,6 @@ LISTEN_BACKLOG = 128
 #: handler(request) for an `extra_routes` prefix: it reads what it needs (see
 #: `DevRequestHandler.read_body`) and must send one complete response, e.g. with `send_body`.
 RouteHandler = Callable[["DevRequestHandler"], None]
-
-
-class _Refused(Exception):
-    """A request target that is answered with `status` before touching the disk."""
-
-    def __init__(self, status: HTTPStatus):
-        super().__init__(status)
-        self.status = status
-
-
-def _split_target(target: str) -> tuple[str, str]:
-    """Return (path, query) of an origin-form target; raise _Refused for anything else."""
-    if not target.startswith("/") or any(not ("!" <= ch <= "~") for ch in target):
-        raise _Refused(HTTPStatus.BAD_REQUEST)
-    path, _, query = target.partition("?")
-    return path.partition("#")[0], query
-
-
-def _segments(path: str) -> list[str]:
-    """Decode a path into safe segments. The last one is "" when the path ends in "/"."""
-    raw = path[1:].split("/")
-    out = []
-    for i, seg in enumerate(raw):
-        if "\\" in seg:
-            raise _Refused(HTTPStatus.FORBIDDEN)
-        try:
-            name = unquote(seg, errors="strict")
-        except UnicodeDecodeError:
-            raise _Refused(HTTPStatus.BAD_REQUEST) from None
-        if name == "":
-            if i != len(raw) - 1:                  # "//" anywhere: never a real path
-                raise _Refused(HTTPStatus.FORBIDDEN)
-        elif (name in (".", "..") or "%" in name   # "%" left after one decode: double-encoding
-              or any(ch in name for ch in "/\\:") or any(ord(ch) < 32 or ord(ch) == 127
-                                                         for ch in name)):
-            raise _Refused(HTTPStatus.FORBIDDEN)
-        elif name.startswith("."):                 # hidden: .stamp files, .git, ...
-            raise _Refused(HTTPStatus.NOT_FOUND)
-        out.append(name)
-    return out
-
-
-def _etag(st: os.stat_result) -> str:
-    return f'"{st.st_size:x}-{st.st_mtime_ns:x}"'
-
-
-def _etag_matches(header: str, etag: str) -> bool:
-    """Weak comparison, as If-None-Match asks (RFC 9110 §13.1.2)."""
-    tags = [t.strip() for t in header.split(",")]
-    return "*" in tags or any(t.removeprefix("W/") == etag for t in tags)
-
-
-def _not_modified_since(header: str, st: os.stat_result) -> bool:
-    try:
-        since = email.utils.parsedate_to_datetime(header)
-    except (TypeError, ValueError):
-        return False
-    return since is not None and since.tzinfo is not None and int(st.st_mtime) <= since.timestamp()
 
 
 class DevRequestHandler(BaseHTTPRequestHandler):
@@ -317,15 +167,15 @@ class DevRequestHandler(BaseHTTPRequestHandler):
         words = self.requestline.split()       # self.path has "//" collapsed already
         target = words[1] if len(words) >= 2 else self.path
         try:
-            self.url_path, self.query = _split_target(target)
+            self.url_path, self.query = split_target(target)
             route = self._find_route(self.url_path)
             if route is not None:
                 self._run_route(route)
                 return
             if self.command not in ("GET", "HEAD"):
-                raise _Refused(HTTPStatus.METHOD_NOT_ALLOWED)
-            self._serve_file(_segments(self.url_path))
-        except _Refused as refused:
+                raise Refused(HTTPStatus.METHOD_NOT_ALLOWED)
+            self._serve_file(segments(self.url_path))
+        except Refused as refused:
             self.send_error(refused.status)
         except (BrokenPipeError, ConnectionResetError):
             self.close_connection = True
@@ -360,31 +210,31 @@ class DevRequestHandler(BaseHTTPRequestHandler):
     def _serve_file(self, segments: list[str]) -> None:
         mount, rest = self.server.match_mount(segments)
         if mount is None:
-            raise _Refused(HTTPStatus.NOT_FOUND)
+            raise Refused(HTTPStatus.NOT_FOUND)
         root, spec = mount
         if rest == [""] and segments == [""]:
             rest = [INDEX_FILE]                # "/" is the page; no other directory is
         if not rest or rest[-1] == "":
-            raise _Refused(HTTPStatus.NOT_FOUND)
+            raise Refused(HTTPStatus.NOT_FOUND)
         try:
             fd, st = open_file_beneath(root, rest)
         except NotBeneath:
-            raise _Refused(HTTPStatus.NOT_FOUND) from None
+            raise Refused(HTTPStatus.NOT_FOUND) from None
         with open(fd, "rb", buffering=0, closefd=True) as f:
             self._send_file(f, st, rest[-1], spec.cache)
 
     def _send_file(self, f, st: os.stat_result, name: str, cache: Cache) -> None:
         """Answer 304 or 200 for an open regular file; `name` (as requested) picks the type."""
-        etag = _etag(st)
+        tag = etag(st)
         validators = {
-            "ETag": etag,
+            "ETag": tag,
             "Last-Modified": email.utils.formatdate(st.st_mtime, usegmt=True),
             "Cache-Control": cache.value,
         }
         inm = self.headers.get("If-None-Match")
         ims = self.headers.get("If-Modified-Since")
-        if (_etag_matches(inm, etag) if inm is not None
-                else ims is not None and _not_modified_since(ims, st)):
+        if (etag_matches(inm, tag) if inm is not None
+                else ims is not None and not_modified_since(ims, st)):
             self.send_response(HTTPStatus.NOT_MODIFIED)
             for name, value in validators.items():
                 self.send_header(name, value)
@@ -417,15 +267,9 @@ class DevRequestHandler(BaseHTTPRequestHandler):
     def log_message(self, format: str, *args) -> None:
         if self.server.verbose:
             # The request line is whatever the client sent (latin-1 decoded).
-            line = _printable(f"{self.address_string()} {format % args}")
+            line = printable(f"{self.address_string()} {format % args}")
             sys.stderr.write(line + "\n")
             sys.stderr.flush()
-
-
-def _printable(text: str) -> str:
-    """`text` with every character a terminal could act on (C0/C1 controls, DEL, other
-    non-printables) written as a Python escape, so a log line is one inert line."""
-    return "".join(ch if ch.isprintable() else ascii(ch)[1:-1] for ch in text)
 
 
 class DevServer(ThreadingHTTPServer):

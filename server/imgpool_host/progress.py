@@ -31,6 +31,7 @@ from dataclasses import dataclass
 from typing import TextIO
 
 from . import jsontext
+from .termtext import printable
 from .report import (BrowserRestarted, FileFinished, FileRecord, FileStarted, FileStatus,
                      RunEvent, RunFinished, RunPlanned)
 
@@ -58,22 +59,6 @@ def one_line(text: str, limit: int = MESSAGE_CHARS) -> str:
     """`text` with all whitespace runs (newlines too) as one space, cut to `limit`."""
     flat = " ".join(str(text).split())
     return flat if len(flat) <= limit else flat[: limit - 3] + "..."
-
-
-def printable(text: str) -> str:
-    """`text` with every character a terminal would act on written as an escape: controls
-    as `\\n`, `\\x1b`..., a byte that was not UTF-8 (a surrogateescape) as `\\xff`."""
-    if str(text).isprintable():
-        return str(text)
-    return "".join(_escape(ch) for ch in str(text))
-
-
-def _escape(ch: str) -> str:
-    if ch.isprintable():
-        return ch
-    if "\udc80" <= ch <= "\udcff":
-        return f"\\x{ord(ch) - 0xDC00:02x}"
-    return ch.encode("unicode_escape", "backslashreplace").decode("ascii")
 
 
 def format_bytes(n: float) -> str:
