@@ -16,7 +16,7 @@ exactly once and the worker stays usable, unless the error says the wasm instanc
 Lifetime rules (proved by the leak test: after 200 images `vips.Stats.allocations()`,
 vips' tracked memory, the live PyProxy count, the JS references Python holds, vips'
 function table and the heap are back at their baseline):
-- every embind handle a task makes (images, a SourceCustom) goes into the task's `_Scope`
+- every embind handle a task makes (images, a SourceCustom) goes into the task's `Scope`
   and is `delete()`d in `finally`, newest first;
 - the pipeline hands no Python callable to JS: progress is a JS function in the bootstrap
   (worker.js), set on the image being saved; the File reader is JS too;
@@ -42,20 +42,19 @@ from __future__ import annotations
 
 import json
 import sys
-from dataclasses import dataclass
-from typing import Any
 
 import js  # type: ignore[import-not-found]
-from pyodide.ffi import JsException, to_js  # type: ignore[import-not-found]
+from pyodide.ffi import JsException  # type: ignore[import-not-found]
 
 from .. import protocol as P
 from ..config import PoolConfig
 from ..core.imageinfo import ImageFormat, ImageInfo
 from ..options import MetadataPolicy, Options, OptionsError
-from .errors import (SNIFF_BYTES, Classified, ImageError, classify, looks_truncated,
+from .errors import (Classified, ImageError, classify, looks_truncated,
                      refine_damage, sniff)
 from .faults import Abandoned, Faults, Stage, fire
 from .plan import COPYRIGHT_FIELDS, Plan, first_frame_note, make_plan, same_size
+from .runtime_task import Input, Loaded, Scope, has_metadata, js_obj, page_count, read_file
 
 __all__ = ["Worker", "STREAMED_FORMATS"]
 
@@ -83,105 +82,8 @@ _CELL = {name: i for i, name in enumerate(P.BOARD_FIELDS)}
 THUMB_PX = 96
 THUMB_QUALITY = 60
 
-def _js_obj(d: dict[str, Any]):
-    return to_js(d, dict_converter=js.Object.fromEntries)
-
-
 class _Cancelled(Exception):
     """The page cancelled the running task (seen on the board)."""
-
-
-class _Scope:
-    """Owns the embind handles made while processing one image; `close` frees them."""
-
-    def __init__(self, host) -> None:
-        self.host = host
-        self.handles: list = []
-        self.sources: list = []
-
-    def keep(self, handle):
-        self.handles.append(handle)
-        return handle
-
-    def keep_source(self, source):
-        self.sources.append(source)
-        return self.keep(source)
-
-    def close(self) -> None:
-        self.host.unwatch()
-        for handle in reversed(self.handles):
-            try:
-                if not handle.isDeleted():
-                    handle.delete()
-            except Exception:  # a handle that is already gone is fine
-                pass
-        self.handles.clear()
-        for source in self.sources:
-            self.host.closeFileSource(source)
-        self.sources.clear()
-
-
-@dataclass
-class _Input:
-    """The image bytes: in a JS ArrayBuffer, or a File streamed through a SourceCustom."""
-
-    size: int
-    buffer: Any = None  # ArrayBuffer
-    file: Any = None    # File (source="file")
-    source: Any = None  # SourceCustom over `file`, when streamed
-
-    def whole(self, host):
-        """The input as one ArrayBuffer (HEIC, keep-original); reads the File if needed."""
-        if self.buffer is None:
-            self.buffer = _read_file(host, self.file, 0, self.size)
-        return self.buffer
-
-    def read(self, host, start: int, end: int) -> bytes:
-        """Bytes [start, end) of the input (a small range: error reports only)."""
-        if self.buffer is not None:
-            return self.buffer.slice(start, end).to_bytes()
-        return _read_file(host, self.file, start, end).to_bytes()
-
-    def head(self, host) -> bytes:
-        return self.read(host, 0, min(self.size, SNIFF_BYTES))
-
-    def read_error(self, host) -> str:
-        return str(host.fileSourceError(self.source)) if self.source is not None else ""
-
-
-def _read_file(host, file, start: int, end: int):
-    try:
-        return host.readSlice(file, start, end)
-    except JsException as exc:
-        raise ImageError("bad_input", f"the file could not be read ({exc}); was it moved, "
-                                      f"deleted or changed?") from None
-
-
-@dataclass
-class _Loaded:
-    image: Any
-    frames: int = 1
-    note: str = ""  # learnt while loading (e.g. an animation the probe did not see)
-
-
-def _has_metadata(image) -> bool:
-    """Whether the loaded image carries EXIF, XMP or IPTC from its file."""
-    fields = image.getFields()
-    try:
-        names = [str(fields.get(i)) for i in range(int(fields.size()))]
-    finally:
-        fields.delete()
-    return any(n in ("exif-data", "xmp-data", "iptc-data") for n in names)
-
-
-def _pages(image) -> int:
-    """Pages/frames in the file the image was loaded from (vips' n-pages), at least 1."""
-    try:
-        if int(image.getTypeof("n-pages")) != 0:
-            return max(1, int(image.getInt("n-pages")))
-    except JsException:
-        pass
-    return 1
 
 
 class Worker:
@@ -230,8 +132,8 @@ class Worker:
         self._board_set("task_id", msg.task_id)
         self._board_set("progress_permille", 0)
         self._board_set("state", P.BoardState.BUSY)
-        scope = _Scope(self.host)
-        inp: _Input | None = None
+        scope = Scope(self.host)
+        inp: Input | None = None
         info: ImageInfo | None = None
         highwater_before = int(self.vips.Stats.memHighwater())
         self.host.resetMemPeak()
@@ -258,7 +160,7 @@ class Worker:
             buffer, fmt, kept = out.buffer, plan.output.value, False
             if (plan.keep_original_if_larger and int(out.byteLength) >= inp.size
                     and same_size(info, options, width, height)):
-                if plan.metadata is not MetadataPolicy.ALL and _has_metadata(loaded.image):
+                if plan.metadata is not MetadataPolicy.ALL and has_metadata(loaded.image):
                     # The original would bring back what the user asked to strip (GPS...).
                     notes.append("the original is smaller but carries metadata the "
                                  "policy removes, so it was not kept")
@@ -307,7 +209,7 @@ class Worker:
         if kind is not None:
             fire(kind, js, self.vips)
 
-    def _open(self, msg: P.RunTask, payload, info: ImageInfo, scope: _Scope) -> _Input:
+    def _open(self, msg: P.RunTask, payload, info: ImageInfo, scope: Scope) -> Input:
         if payload is None:
             raise ImageError("bad_input", "no image data reached the worker")
         if msg.source == "file":
@@ -320,31 +222,31 @@ class Worker:
                                               "was added?")
             if info.format in STREAMED_FORMATS:
                 source = scope.keep_source(self.host.openFileSource(payload))
-                return _Input(size=size, file=payload, source=source)
-            return _Input(size=size, file=payload, buffer=_read_file(self.host, payload, 0, size))
+                return Input(size=size, file=payload, source=source)
+            return Input(size=size, file=payload, buffer=read_file(self.host, payload, 0, size))
         size = int(payload.byteLength)
         if size == 0:
             raise ImageError("bad_input", "the file is empty")
         if size >= self.stream_buffer_above and info.format in STREAMED_FORMATS:
             source = scope.keep_source(self.host.openFileSource(payload))
-            return _Input(size=size, buffer=payload, source=source)
-        return _Input(size=size, buffer=payload)
+            return Input(size=size, buffer=payload, source=source)
+        return Input(size=size, buffer=payload)
 
-    async def _load(self, plan: Plan, info: ImageInfo, inp: _Input, msg: P.RunTask,
-                    scope: _Scope) -> _Loaded:
+    async def _load(self, plan: Plan, info: ImageInfo, inp: Input, msg: P.RunTask,
+                    scope: Scope) -> Loaded:
         vips = self.vips
         if info.format is ImageFormat.HEIC:
             pixels = await self._decode_heic(inp.whole(self.host))
             self._check_cancel(msg.task_id)
-            return _Loaded(self._from_pixels(plan, pixels, scope))
+            return Loaded(self._from_pixels(plan, pixels, scope))
         if info.pixels is None:
             self._check_pixels(inp, msg, scope)
-        opts = _js_obj(plan.thumb_options)
+        opts = js_obj(plan.thumb_options)
         if inp.source is not None:
             image = scope.keep(vips.Image.thumbnailSource(inp.source, plan.thumb_width, opts))
         else:
             image = scope.keep(vips.Image.thumbnailBuffer(inp.buffer, plan.thumb_width, opts))
-        frames, pages = 1, _pages(image)
+        frames, pages = 1, page_count(image)
         if plan.keep_frames:
             page_h = int(image.pageHeight or image.height)
             frames = max(1, int(image.height) // max(1, page_h))
@@ -353,15 +255,15 @@ class Worker:
             # The probe saw one frame (or could not count them in the head it read):
             # the loader knows better.
             note = first_frame_note(plan.animated, plan.output, pages)
-        return _Loaded(image, frames, note)
+        return Loaded(image, frames, note)
 
-    def _check_pixels(self, inp: _Input, msg: P.RunTask, scope: _Scope) -> None:
+    def _check_pixels(self, inp: Input, msg: P.RunTask, scope: Scope) -> None:
         """The probe could not read the size: read the header (vips loads lazily) and
         refuse a decompression bomb before any pixel is decoded."""
         if inp.source is not None:
             return  # a header read would consume the stream; the wasm heap limit holds
         header = scope.keep(self.vips.Image.newFromBuffer(inp.buffer, "",
-                                                          _js_obj({"access": "sequential"})))
+                                                          js_obj({"access": "sequential"})))
         width, height = int(header.width), int(header.height)
         limit = msg.max_pixels or DEFAULT_MAX_PIXELS
         if width * height > limit:
@@ -381,18 +283,18 @@ class Worker:
             raise ImageError("oom", f"ran out of memory decoding this HEIC photo ({error})")
         raise ImageError("bad_input", f"the HEIC photo could not be decoded ({error})")
 
-    def _from_pixels(self, plan: Plan, decoded, scope: _Scope):
+    def _from_pixels(self, plan: Plan, decoded, scope: Scope):
         vips = self.vips
         pixels = scope.keep(vips.Image.newFromMemory(
             decoded.rgba, int(decoded.width), int(decoded.height), 4, "uchar"))
         if not decoded.alpha:
-            pixels = scope.keep(pixels.extractBand(0, _js_obj({"n": 3})))
+            pixels = scope.keep(pixels.extractBand(0, js_obj({"n": 3})))
         opts = {k: v for k, v in plan.thumb_options.items() if k != "option_string"}
         # libheif already applied the HEIF transformations (irot/imir); the pixels carry
         # no EXIF, so nothing is rotated twice.
-        return scope.keep(pixels.thumbnailImage(plan.thumb_width, _js_obj(opts)))
+        return scope.keep(pixels.thumbnailImage(plan.thumb_width, js_obj(opts)))
 
-    def _prepare(self, plan: Plan, image, scope: _Scope):
+    def _prepare(self, plan: Plan, image, scope: Scope):
         if plan.flatten_rgb is not None and image.hasAlpha():
             rgb = list(plan.flatten_rgb)
             if int(image.bands) <= 2 and len(set(rgb)) > 1:
@@ -403,7 +305,7 @@ class Worker:
                 rgb = rgb[:1]
             if str(image.format) == "ushort":
                 rgb = [c * 257 for c in rgb]  # 16-bit samples: scale the 8-bit colour
-            image = scope.keep(image.flatten(_js_obj({"background": rgb})))
+            image = scope.keep(image.flatten(js_obj({"background": rgb})))
         if plan.metadata is MetadataPolicy.COPYRIGHT:
             image = scope.keep(image.copy())
             fields = image.getFields()
@@ -420,13 +322,13 @@ class Worker:
     def _save(self, plan: Plan, image, task_id: int):
         self.host.watch(image, task_id)
         try:
-            out = image.writeToBuffer(plan.suffix, _js_obj(plan.save_options))
+            out = image.writeToBuffer(plan.suffix, js_obj(plan.save_options))
         finally:
             self.host.unwatch()
         self._check_cancel(task_id)
         return out
 
-    def _thumbnail(self, encoded, scope: _Scope):
+    def _thumbnail(self, encoded, scope: Scope):
         """A small WebP of the result for the page's list (ArrayBuffer), or None.
 
         Made from the *encoded result* with shrink-on-load, so the input is not decoded a
@@ -434,12 +336,12 @@ class Worker:
         pipeline again). Never fails the task: a missing thumbnail only shows a blank."""
         try:
             small = scope.keep(self.vips.Image.thumbnailBuffer(
-                encoded, THUMB_PX, _js_obj({"height": THUMB_PX, "crop": "centre"})))
-            return small.writeToBuffer(".webp", _js_obj({"Q": THUMB_QUALITY})).buffer
+                encoded, THUMB_PX, js_obj({"height": THUMB_PX, "crop": "centre"})))
+            return small.writeToBuffer(".webp", js_obj({"Q": THUMB_QUALITY})).buffer
         except Exception:  # noqa: BLE001 - e.g. an output format vips cannot reload
             return None
 
-    def _explain(self, c: Classified, text: str, inp: _Input | None,
+    def _explain(self, c: Classified, text: str, inp: Input | None,
                  info: ImageInfo | None) -> Classified:
         """Make a classified error specific to this file: unrecognised data is named
         from its first bytes, damage is told apart as truncated or corrupt from the
