@@ -67,6 +67,10 @@ def ui(browser, server_url):
     """One booted page (2 workers) whose CSP lets a test inject axe-core."""
     context = browser.new_context(bypass_csp=True, viewport={"width": 1280, "height": 900})
     app = AppPage.open(context, server_url, "?workers=2")
+    # Playwright turns on file-chooser interception lazily, with a message it does not wait
+    # for: a key press sent right after `expect_file_chooser` can beat it, and the chooser
+    # then opens unseen. A listener from the start keeps interception on for the module.
+    app.page.on("filechooser", lambda _chooser: None)
     app.page.wait_for_function("document.querySelector('#status').textContent.startsWith('Ready')",
                                timeout=120_000)
     yield app
