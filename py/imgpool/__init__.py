@@ -1,27 +1,19 @@
 """imgpool: the Python that runs inside Pyodide (page and workers), also importable in CPython.
 
-Layout, by where the code runs:
-- `config`, `options`, `protocol`: plain data shared by page, worker and host.
-- `core/`: the sans-IO scheduler (tasks, probe, estimate, slots, policy, scheduler).
-  Standard library only; never awaits, sleeps, reads a clock or touches `js`.
+Folders by where the code runs (each may import only what is listed):
+- `shared/`: what page, worker and host all use: options, config, protocol messages,
+  image info, the header probe, the pipeline plan, failure reasons. Standard library only.
+- `core/`: the page's sans-IO scheduler (tasks, slots, policy, deadlines, scheduler).
+  Imports `shared/`; never awaits, sleeps, reads a clock or touches `js`.
+- `page/`: the adapter in the browser's main thread (the only code that touches `js`
+  there). Imports `core/` and `shared/`.
+- `worker/`: the worker adapter that drives wasm-vips. Imports `shared/` only.
 - `testing/`: shipped test doubles (fake clock, scripted fake workers, harness).
-- `page/`: the adapter in the browser's main thread (the only code that touches `js` there).
-- `worker/`: the pipeline plan (pure) and the worker adapter that drives wasm-vips.
 
-Host-only code (dev server, CLI, Playwright runner) lives in `imgpool_host` and is never
-in the browser wheel; `imgpool.run_batch` is forwarded to it lazily under CPython.
+Host-only code (dev server, CLI, Playwright runner) is the separate package `imgpool_host`,
+never in the browser wheel; nothing here imports it.
 """
 
 __version__ = "0.1.0"
 
-__all__ = ["__version__", "run_batch"]
-
-
-def __getattr__(name: str):
-    # Host convenience: `imgpool.run_batch(...)`. Imported lazily so that the browser
-    # wheel (which has no imgpool_host) never tries to import host code.
-    if name in ("run_batch", "Report"):
-        from imgpool_host import runner
-
-        return getattr(runner, name)
-    raise AttributeError(f"module 'imgpool' has no attribute {name!r}")
+__all__ = ["__version__"]

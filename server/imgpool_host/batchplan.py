@@ -46,9 +46,9 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
-from imgpool.core.imageinfo import ImageFormat, ImageInfo
-from imgpool.options import EXTENSIONS, Options, OutputFormat
-from imgpool.worker.plan import resolve_format
+from imgpool.shared.imageinfo import ImageFormat, ImageInfo
+from imgpool.shared.options import EXTENSIONS, Options, OutputFormat
+from imgpool.shared.plan import resolve_format
 
 from .batcherrors import BatchUsageError
 from .outjournal import OutputJournal

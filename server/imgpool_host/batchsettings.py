@@ -4,7 +4,7 @@ settings the page can be told.
 Theory of operation
 -------------------
 The page is the one that runs the pool, and it reads its pool settings from its URL
-(imgpool.config.URL_PARAMS); the image options it is given with `setOptions` after
+(imgpool.shared.config.URL_PARAMS); the image options it is given with `setOptions` after
 boot. Both are validated here, with the same `Options` and `PoolConfig` the page uses,
 before a browser starts, so a bad value is a usage error on the command line instead of
 a page that refuses to start.
@@ -29,15 +29,15 @@ import os
 from collections.abc import Mapping
 from typing import Any
 
-from imgpool.config import MIB, URL_PARAMS, ConfigError, PoolConfig, query_from_settings
-from imgpool.options import Options, OptionsError
+from imgpool.shared.config import MIB, URL_PARAMS, ConfigError, PoolConfig, query_from_settings
+from imgpool.shared.options import Options, OptionsError
 
 from .batcherrors import BatchUsageError
 
 __all__ = ["POOL_URL_PARAMS", "make_options", "pool_settings", "pool_query",
            "machine_worker_limit", "cap_workers"]
 
-#: PoolConfig field -> URL parameter the page reads (imgpool.config.URL_PARAMS, the one
+#: PoolConfig field -> URL parameter the page reads (imgpool.shared.config.URL_PARAMS, the one
 #: home). Only these pool settings can reach the page; the rest keep the page's defaults.
 POOL_URL_PARAMS: Mapping[str, str] = {name: key for key, name in URL_PARAMS.items()}
 #: At most this many workers per CPU core: their boots share the cores, and the last of

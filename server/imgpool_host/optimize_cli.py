@@ -26,9 +26,9 @@ import tomllib
 from pathlib import Path
 from typing import Any
 
-from imgpool.config import (MAX_MEMORY_BUDGET_BYTES, MAX_POOL_OVERRIDE, MIB,
+from imgpool.shared.config import (MAX_MEMORY_BUDGET_BYTES, MAX_POOL_OVERRIDE, MIB,
                             MIN_MEMORY_BUDGET_BYTES, QueuePolicy)
-from imgpool.options import (ColourHandling, Fit, MetadataPolicy, Options, OptionsError,
+from imgpool.shared.options import (ColourHandling, Fit, MetadataPolicy, Options, OptionsError,
                              OutputFormat)
 
 __all__ = ["add_parser", "run", "load_preset", "settings_from_args", "EXIT_OK", "EXIT_FAILED",

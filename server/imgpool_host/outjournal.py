@@ -38,7 +38,7 @@ import threading
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from imgpool.options import Options
+from imgpool.shared.options import Options
 
 from . import jsontext
 from .atomicfile import write_atomic

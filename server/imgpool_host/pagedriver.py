@@ -48,7 +48,7 @@ from collections import deque
 from collections.abc import Callable, Mapping
 from typing import Any, Protocol
 
-from imgpool.options import Options
+from imgpool.shared.options import Options
 
 from .batcherrors import BatchError
 from .batchledger import BatchLedger

@@ -28,7 +28,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 from urllib.parse import urlencode
 
-from imgpool.options import Options
+from imgpool.shared.options import Options
 
 from .batcherrors import BatchError
 from .batchsettings import pool_query

@@ -39,7 +39,7 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from urllib.parse import parse_qs
 
-from imgpool.config import MIB
+from imgpool.shared.config import MIB
 
 from .atomicfile import current_umask, write_atomic
 from .batchplan import Job, output_path, result_suffix

@@ -55,8 +55,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from imgpool.config import PoolConfig
-from imgpool.options import Options
+from imgpool.shared.config import PoolConfig
+from imgpool.shared.options import Options
 
 from . import appfiles, devserver
 # Re-exported (callers and tests import these from `runner`); each has its home module.

@@ -26,7 +26,7 @@ import tempfile
 from collections.abc import Iterable
 from pathlib import Path, PurePosixPath
 
-from imgpool.options import EXTENSIONS
+from imgpool.shared.options import EXTENSIONS
 
 from .atomicfile import PART_SUFFIX
 from .batcherrors import BatchUsageError

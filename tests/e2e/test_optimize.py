@@ -23,7 +23,7 @@ from urllib.parse import urlencode, urlsplit
 import pytest
 from PIL import Image
 
-from imgpool.options import Options
+from imgpool.shared.options import Options
 from imgpool_host.corpus import write_jpeg, write_png
 from imgpool_host.devserver import running_server
 from imgpool_host.report import FileStatus

@@ -138,7 +138,11 @@ def test_200_images_leave_nothing_behind(app, files):
     assert after["tasks_done"] - base["tasks_done"] >= 150  # bad files fail, the rest work
     leaked = {k: (base[k], after[k]) for k in LEAK_COUNTERS if after[k] != base[k]}
     assert leaked == {}, f"after {done} images (base, after): {leaked}"
-    assert generations(app) == gen, "the worker was replaced during the run"
+    why = [(e.get("name"), e.get("reason"), e.get("message")) for e in app.events()
+           if e["type"] in ("task_failed", "breaker_tripped") and e.get("reason") not in
+           ("bad_input", None)] + [e for e in app.events() if e["type"] == "worker_state_changed"
+                                   and e.get("state") in ("crashed", "failed", "retiring")]
+    assert generations(app) == gen, f"the worker was replaced during the run: {why[-6:]}"
 
 
 def test_heap_stops_growing_for_photo_sized_inputs(app, tmp_path):

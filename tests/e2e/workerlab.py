@@ -15,8 +15,8 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from imgpool import protocol as P
-from imgpool.core.probe import HEAD_BYTES, probe
+from imgpool.shared import protocol as P
+from imgpool.shared.probe import HEAD_BYTES, probe
 
 #: A same-origin document served with the isolation headers and nothing that boots.
 BLANK_PATH = "runtime/wheels/manifest.json"

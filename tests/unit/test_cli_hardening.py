@@ -18,9 +18,9 @@ from pathlib import Path
 
 import pytest
 
-from imgpool.config import GIB, MIB
+from imgpool.shared.config import GIB, MIB
 from imgpool.core.tasks import pool_broken_message
-from imgpool.options import Options
+from imgpool.shared.options import Options
 from imgpool_host import cli, optimize_cli, runner
 from imgpool_host.atomicfile import PART_SUFFIX, write_atomic
 from imgpool_host.batchsettings import cap_workers, machine_worker_limit

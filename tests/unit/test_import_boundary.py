@@ -1,8 +1,9 @@
-"""The import boundary: the core runs anywhere; only the adapters touch the browser.
+"""The import boundary: folders by where code runs; only the adapters touch the browser.
 
-- `imgpool.core`, `imgpool.config`, `imgpool.options` (and the shipped test doubles in
-  `imgpool.testing`) import only the standard library and each other: checked on the
-  source with `ast`, and by importing them in a fresh interpreter and looking at
+- `imgpool.shared` imports only the standard library and itself; `imgpool.core` (the
+  page's scheduler) and the shipped test doubles in `imgpool.testing` add each other and
+  `shared`; the worker adapter never imports the page's scheduler or adapter. Checked on
+  the source with `ast`, and by importing the core in a fresh interpreter and looking at
   `sys.modules`.
 - No module of `py/imgpool` outside `page/` and `worker/runtime*.py` imports `js`,
   `pyodide` or `pyodide_js` (statically or through importlib / __import__).
@@ -26,10 +27,9 @@ BROWSER_ONLY = {"js", "pyodide", "pyodide_js"}
 
 #: Modules that must stay standard-library only, and what of imgpool they may import.
 PORTABLE = {
-    "core": ("imgpool.core", "imgpool.config", "imgpool.options"),
-    "testing": ("imgpool.core", "imgpool.config", "imgpool.options", "imgpool.testing"),
-    "config.py": (),
-    "options.py": (),
+    "shared": ("imgpool.shared",),
+    "core": ("imgpool.core", "imgpool.shared"),
+    "testing": ("imgpool.core", "imgpool.shared", "imgpool.testing"),
 }
 
 
@@ -79,8 +79,6 @@ def allowed(name: str, own: tuple[str, ...]) -> bool:
 @pytest.mark.parametrize("path", portable_files(), ids=lambda p: str(p.relative_to(PKG)))
 def test_portable_modules_import_only_the_standard_library(path):
     own = PORTABLE[path.relative_to(PKG).parts[0]]
-    if not own:  # config.py / options.py: the standard library, nothing of imgpool
-        own = ()
     bad = [n for n in imported_names(path) if not allowed(n, own)]
     assert not bad, f"{path.relative_to(PKG)} imports {bad}"
 
@@ -94,16 +92,15 @@ def test_importing_the_core_loads_nothing_but_the_standard_library():
     code = (
         "import sys, json\n"
         "before = set(sys.modules)\n"
-        "import imgpool.core, imgpool.core.scheduler, imgpool.config, imgpool.options\n"
+        "import imgpool.core, imgpool.core.scheduler\n"
         "print(json.dumps(sorted(set(sys.modules) - before)))\n"
     )
     out = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True,
                          text=True).stdout
     loaded = json.loads(out)
     assert "imgpool.core.scheduler" in loaded
-    own = ("imgpool", "imgpool.core", "imgpool.config", "imgpool.options")
     foreign = [m for m in loaded
-               if not (m.split(".")[0] in STDLIB or m == "imgpool" or allowed(m, own[1:]))]
+               if not (m.split(".")[0] in STDLIB or m == "imgpool" or allowed(m, PORTABLE["core"]))]
     assert not foreign, f"importing the core also loaded {foreign}"
 
 
@@ -124,3 +121,18 @@ def test_only_the_adapters_import_js_or_pyodide(path):
     bad = [n for n in imported_names(path) if n.split(".")[0] in BROWSER_ONLY]
     assert not bad, f"{path.relative_to(PKG)} imports {bad}: only page/ and " \
                     f"worker/runtime*.py may touch the browser"
+
+
+@pytest.mark.parametrize("path", sorted((PKG / "worker").rglob("*.py")),
+                         ids=lambda p: str(p.relative_to(PKG)))
+def test_the_worker_never_imports_the_page_or_its_scheduler(path):
+    bad = [n for n in imported_names(path)
+           if n.startswith(("imgpool.core", "imgpool.page", "imgpool.testing"))]
+    assert not bad, f"{path.relative_to(PKG)} imports {bad}: workers use imgpool.shared only"
+
+
+def test_the_rules_see_a_crossing():
+    assert not allowed("imgpool.core.tasks", PORTABLE["shared"])   # shared never needs the core
+    assert not allowed("imgpool_host.runner", PORTABLE["core"])
+    assert not allowed("numpy", PORTABLE["core"])
+    assert allowed("imgpool.shared.plan", PORTABLE["core"])

@@ -25,9 +25,7 @@ OVER_THE_LIMIT = {
 }
 
 #: `imgpool` modules that import `imgpool_host` today.
-IMPORTS_HOST = {
-    "py/imgpool/__init__.py",                  # lazy run_batch forward: to remove (issue 12, item 1)
-}
+IMPORTS_HOST: set[str] = set()
 
 
 def modules(*dirs: str) -> list[Path]:

@@ -2,8 +2,8 @@
 
 import pytest
 
-from imgpool.config import GIB, MIB, ConfigError, PoolConfig, QueuePolicy
-from imgpool.options import Fit, MetadataPolicy, Options, OptionsError, OutputFormat
+from imgpool.shared.config import GIB, MIB, ConfigError, PoolConfig, QueuePolicy
+from imgpool.shared.options import Fit, MetadataPolicy, Options, OptionsError, OutputFormat
 
 
 def test_defaults_are_webp_q80_2048():
@@ -82,7 +82,7 @@ def test_config_round_trips_through_dict():
 
 
 def test_url_parameters_round_trip_through_one_table():
-    from imgpool.config import overrides_from_query, query_from_settings
+    from imgpool.shared.config import overrides_from_query, query_from_settings
     from imgpool.page.app import config_from_query
 
     settings = {"pool_size": 3, "memory_budget_bytes": 768 * MIB, "policy": QueuePolicy.FIFO,

@@ -10,6 +10,7 @@ import threading
 
 from PIL import Image
 
+from imgpool.core.inputs import Submit
 from imgpool.core.scheduler import Scheduler
 from imgpool.page import app as page_app
 from imgpool.page.app import SUBMIT_CHUNK, App
@@ -89,14 +90,14 @@ class _Port:
 
 def test_a_big_drop_is_queued_in_chunks_with_a_turn_for_the_browser_between(monkeypatch):
     chunks: list[int] = []
-    submit_many = Scheduler.submit_many
+    handle = Scheduler.handle
 
-    def recording(self, now, batch):
-        batch = list(batch)
-        chunks.append(len(batch))
-        return submit_many(self, now, batch)
+    def recording(self, now, event):
+        if isinstance(event, Submit):
+            chunks.append(len(event.images))
+        return handle(self, now, event)
 
-    monkeypatch.setattr(Scheduler, "submit_many", recording)
+    monkeypatch.setattr(Scheduler, "handle", recording)
     small, big = _jpeg(64, 48), _jpeg(640, 480)
     files = [_File(f"p{i:04d}.jpg", big if i % 7 == 0 else small) for i in range(500)]
     port = _Port()

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from imgpool.core.imageinfo import ImageFormat, ImageInfo
+from imgpool.shared.imageinfo import ImageFormat, ImageInfo
 from imgpool.core.tasks import FailureReason, too_large_message
-from imgpool.options import LIMITS, Options, field_errors
+from imgpool.shared.options import LIMITS, Options, field_errors
 from imgpool.page.form import FORM_FIELDS, form_schema
 from imgpool.page.intake import is_skipped
 from imgpool.page.plainwords import plain_failure

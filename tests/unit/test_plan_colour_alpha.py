@@ -14,9 +14,9 @@ from __future__ import annotations
 
 import pytest
 
-from imgpool.core.imageinfo import ImageFormat, ImageInfo
-from imgpool.options import Options
-from imgpool.worker.plan import make_plan
+from imgpool.shared.imageinfo import ImageFormat, ImageInfo
+from imgpool.shared.options import Options
+from imgpool.shared.plan import make_plan
 
 pyvips = pytest.importorskip("pyvips")
 

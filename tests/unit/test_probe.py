@@ -1,4 +1,4 @@
-"""imgpool.core.probe: header facts from the first bytes of real and hand-made files."""
+"""imgpool.shared.probe: header facts from the first bytes of real and hand-made files."""
 
 from __future__ import annotations
 
@@ -12,8 +12,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from PIL import Image
 
-from imgpool.core.imageinfo import ImageFormat, ImageInfo, UNKNOWN
-from imgpool.core.probe import HEAD_BYTES, probe, sniff_format
+from imgpool.shared.imageinfo import ImageFormat, ImageInfo, UNKNOWN
+from imgpool.shared.probe import HEAD_BYTES, probe, sniff_format
 
 try:
     from . import probe_fixtures as fx

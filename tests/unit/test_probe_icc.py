@@ -8,10 +8,10 @@ import io
 import pytest
 from PIL import Image, ImageCms
 
-from imgpool.core.imageinfo import ImageFormat, ImageInfo
-from imgpool.core.probe import probe
-from imgpool.options import Options
-from imgpool.worker.plan import make_plan, needs_colour_transform
+from imgpool.shared.imageinfo import ImageFormat, ImageInfo
+from imgpool.shared.probe import probe
+from imgpool.shared.options import Options
+from imgpool.shared.plan import make_plan, needs_colour_transform
 
 pyvips = pytest.importorskip("pyvips")
 

@@ -2,7 +2,7 @@
 is not its default, so a field dropped by `to_message` or `decode` comes back different
 instead of silently equal.
 
-The message classes are found in `imgpool.protocol` itself, so a message or a field added
+The message classes are found in `imgpool.shared.protocol` itself, so a message or a field added
 later is covered without touching this file; a field of a type this file cannot fill
 fails with a message saying so.
 """
@@ -17,8 +17,8 @@ from typing import Any
 
 import pytest
 
-from imgpool import protocol
-from imgpool.protocol import Message, decode
+from imgpool.shared import protocol
+from imgpool.shared.protocol import Message, decode
 
 PLAIN = (str, int, float, bool, type(None))
 

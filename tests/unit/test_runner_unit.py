@@ -17,8 +17,8 @@ from urllib.parse import urlencode, urlsplit
 
 import pytest
 
-from imgpool.config import MIB, PoolConfig
-from imgpool.options import Options
+from imgpool.shared.config import MIB, PoolConfig
+from imgpool.shared.options import Options
 from imgpool_host import optimize_cli, runner
 from imgpool_host.devserver import running_server
 from imgpool_host.outjournal import OutputJournal

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from imgpool import protocol as P
+from imgpool.shared import protocol as P
 from imgpool.worker.faults import (Abandoned, Fault, FaultKind, Faults, FaultSpecError,
                                    InjectedFault, Stage, fire)
 

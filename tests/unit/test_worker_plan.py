@@ -5,11 +5,13 @@ import io
 
 import pytest
 
-from imgpool.core.imageinfo import ImageFormat, ImageInfo
-from imgpool.options import Options, OutputFormat
-from imgpool.protocol import PROTOCOL_VERSION, ProtocolError, RunTask, TaskDoneMsg, decode
+from imgpool.shared.reasons import FailureReason
+
+from imgpool.shared.imageinfo import ImageFormat, ImageInfo
+from imgpool.shared.options import Options, OutputFormat
+from imgpool.shared.protocol import PROTOCOL_VERSION, ProtocolError, RunTask, TaskDoneMsg, decode
 from imgpool.worker.errors import classify
-from imgpool.worker.plan import UNBOUNDED, first_frame_note, make_plan, resolve_format, same_size
+from imgpool.shared.plan import UNBOUNDED, first_frame_note, make_plan, resolve_format, same_size
 
 JPEG = ImageInfo(format=ImageFormat.JPEG, width=6000, height=4000, bands=3, frames=1,
                  has_alpha=False)
@@ -68,10 +70,15 @@ def test_metadata_and_colour_policies_map_to_keep_flags():
     ("VipsJpeg: Corrupt JPEG data: bad Huffman code", "bad_input"),
     ("gifload: image too large", "too_large"),
     ("something nobody has seen", "bad_input"),
+    # a truncated JPEG saved as PNG: the saver's "unable to write" follows the decoder's
+    # complaint, and the file, not the build, is what is wrong
+    ("unable to call VipsForeignSavePngTarget / VipsJpeg: premature end of JPEG image / "
+     "vips2png: unable to write to target target", "bad_input"),
+    ("VipsForeignSave: \"x.jxl\" is not a known target format", "unsupported"),
 ])
 def test_error_classification(text, reason):
     c = classify(text)
-    assert c.reason == reason
+    assert c.reason is FailureReason(reason)
     assert text.split(":")[0] in c.message  # the raw text is kept for bug reports
 
 
@@ -181,7 +188,7 @@ def test_first_frame_note_names_the_output():
 
 
 def test_avif_quality_and_effort_map_onto_the_encoders_scale():
-    from imgpool.worker.plan import avif_effort, avif_quality
+    from imgpool.shared.plan import avif_effort, avif_quality
     p = make_plan(Options(format="avif"), JPEG)
     # The defaults give AVIF about WebP q80's size in about WebP's time (measured).
     assert (p.save_options["Q"], p.save_options["effort"]) == (60, 1)

@@ -1,7 +1,7 @@
 // The settings form, built from the schema Python sends at boot (imgpool.page.form):
-// names, labels, choices, defaults and limits all come from imgpool.options, so no
+// names, labels, choices, defaults and limits all come from imgpool.shared.options, so no
 // default is written here or in the HTML. Every change is checked by Python
-// (imgpool.options.field_errors) and each error is shown beside its own field; while
+// (imgpool.shared.options.field_errors) and each error is shown beside its own field; while
 // any is shown the form is invalid and the page takes no files.
 
 export function createSettingsForm(form, summary, { check, onValidity }) {

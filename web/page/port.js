@@ -7,7 +7,7 @@
 // Workers come from web/page/spawn.js (compiled runtimes first, spares started early).
 import { createSpawner, poolSizeHint, rememberPoolSize } from "./spawn.js";
 
-// The status board's layout comes from Python (imgpool.protocol), via makeBoard.
+// The status board's layout comes from Python (imgpool.shared.protocol), via makeBoard.
 let BOARD_FIELDS = [];
 let STRIDE = 0;
 let CELL = {};
@@ -59,10 +59,11 @@ export function createPort({ ui, getApp, automationToken = null, runtimes = null
       worker.onmessage = (e) => {
         const { output, thumb, ...meta } = e.data;
         if (thumb) thumbs.set(meta.task_id, thumb); // handed to the UI with task_done
-        if (meta.type === "stats_reply") {
+        if (meta.type === "stats_reply") { // answered here; not news for the scheduler
           const waiter = statsWaiters.get(slot);
           statsWaiters.delete(slot);
           if (waiter) waiter(meta);
+          return;
         }
         if (output) testHooks.lastOutput = output;
         if (meta.type === "ready") testHooks.ready.push(meta);

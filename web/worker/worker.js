@@ -277,7 +277,7 @@ const host = {
     return new FileReaderSync().readAsArrayBuffer(file.slice(start, end));
   },
 
-  // The status board and this worker's cells in it (layout: imgpool.protocol).
+  // The status board and this worker's cells in it (layout: imgpool.shared.protocol).
   setBoard(board, slot, gen, stride, cellsJSON) {
     slotInfo = { slot, gen };
     watch.board = board;

@@ -1,7 +1,7 @@
-"""imgpool.core: the sans-IO scheduler. Standard library only; no clock, no I/O, no `js`.
+"""imgpool.core: the page's sans-IO scheduler. Standard library and `imgpool.shared` only;
+no clock, no I/O, no `js`. Runs in the page only (workers and host never import it).
 
 Layout (each module opens with its theory of operation):
-- `imageinfo`: what the header probe learnt (`ImageInfo`); `probe`: the probe itself.
 - `estimate`: decoded memory and work of a task; per-format calibration.
 - `deadline`: how long a running task may take (a prior per encoder, learned rates).
 - `tasks`: `Task`, its state table, `FailureReason`, `TaskResult`, failure messages.
@@ -18,7 +18,7 @@ Layout (each module opens with its theory of operation):
 - `failures`: failure classification (what a failure means for task and worker);
   `recovery` carries it out; `cancellation`: the cancel ladder.
 - `scheduler`: `Scheduler`, which owns all of the above: `handle(now, input)` ->
-  commands, its one entry point (`calls`: the same as one method per input).
+  commands, its one entry point.
 """
 
 from imgpool.core.commands import (Command, Dispatch, Emit, SetTimer, StartWorker, StopTask,
@@ -28,12 +28,10 @@ from imgpool.core.estimate import Estimate, MemoryCalibration, estimate
 from imgpool.core.events import (TERMINAL_EVENTS, BatchFinished, BreakerTripped, Event,
                                  TaskCancelled, TaskDone, TaskFailed, TaskProgress,
                                  TaskQueued, TaskStarted, WorkerStateChanged)
-from imgpool.core.imageinfo import ImageFormat, ImageInfo
 from imgpool.core.inputs import (Cancel, CancelAll, Input, Shutdown, Start, Submission, Submit,
                                  TaskErrored, TaskFinished, TaskProgressed, TaskStopped, Tick,
                                  WorkerCrashed, WorkerReady, WorkerStartFailed)
 from imgpool.core.policy import FifoPolicy, Policy, SmartPolicy, make_policy
-from imgpool.core.probe import HEAD_BYTES, probe
 from imgpool.core.pool import PoolState
 from imgpool.core.scheduler import Scheduler
 from imgpool.core.slots import (SLOT_TRANSITIONS, Slot, SlotEvent, SlotState,
@@ -58,7 +56,7 @@ __all__ = [
     "Slot", "SlotState", "SlotEvent", "SLOT_TRANSITIONS", "SlotTransitionError",
     "slot_diagram",
     # inputs and costs
-    "ImageFormat", "ImageInfo", "probe", "HEAD_BYTES", "Estimate", "estimate", "DeadlineModel",
+    "Estimate", "estimate", "DeadlineModel",
     "MemoryCalibration",
     # queue policies
     "Policy", "FifoPolicy", "SmartPolicy", "make_policy",

@@ -25,7 +25,7 @@ and never moves.
 
 from __future__ import annotations
 
-from imgpool.config import PoolConfig
+from imgpool.shared.config import PoolConfig
 from imgpool.core.commands import Command, Dispatch
 from imgpool.core.deadline import DeadlineModel
 from imgpool.core.estimate import estimate
@@ -37,7 +37,7 @@ from imgpool.core.stats import StatsRecorder
 from imgpool.core.taskbook import TaskBook
 from imgpool.core.tasks import (FailureReason, Lane, Placement, Task, TaskEvent,
                                 file_too_large_message, too_large_message)
-from imgpool.options import Options
+from imgpool.shared.options import Options
 
 __all__ = ["Admission"]
 

@@ -15,7 +15,7 @@ and the worker is kept.
 
 from __future__ import annotations
 
-from imgpool.config import PoolConfig
+from imgpool.shared.config import PoolConfig
 from imgpool.core.pool import WorkerPool
 from imgpool.core.slots import Slot, SlotState
 from imgpool.core.taskbook import TaskBook

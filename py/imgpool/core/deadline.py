@@ -27,9 +27,9 @@ Pure: the scheduler feeds it observations with the times it was given.
 
 from __future__ import annotations
 
-from imgpool.config import PoolConfig
+from imgpool.shared.config import PoolConfig
 from imgpool.core.estimate import Estimate
-from imgpool.options import Options, OutputFormat
+from imgpool.shared.options import Options, OutputFormat
 
 __all__ = ["DeadlineModel", "encoder_factor", "SAFETY", "MAX_CAP_STRETCH"]
 

@@ -29,9 +29,9 @@ import math
 from dataclasses import dataclass
 from enum import Enum
 
-from imgpool.config import MIB, PoolConfig
-from imgpool.core.imageinfo import ImageFormat, ImageInfo
-from imgpool.options import Fit, Options
+from imgpool.shared.config import MIB, PoolConfig
+from imgpool.shared.imageinfo import ImageFormat, ImageInfo
+from imgpool.shared.options import Fit, Options
 
 __all__ = ["Estimate", "Basis", "estimate", "output_size", "MemoryCalibration"]
 

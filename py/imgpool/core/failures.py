@@ -19,19 +19,19 @@ replace the worker). Three questions:
 - *Why did a running task's deadline pass?* (`overdue_failure`) It went silent before
   its hard deadline (the heartbeat), or it reached that deadline.
 
-Reasons are `FailureReason` members everywhere in the core; `failure_reason` is the one
-conversion from the string a worker posts, and an unknown string is an error.
+Reasons are `FailureReason` members everywhere in the core; `shared.reasons.failure_reason`
+is the one conversion from the string a worker posts, and an unknown string is an error.
 """
 
 from __future__ import annotations
 
 from enum import Enum
 
-from imgpool.config import PoolConfig
+from imgpool.shared.config import PoolConfig
 from imgpool.core.tasks import (IMAGE_ERRORS, FailureReason, Task, oom_message,
                                 poison_message, silence_message, timeout_message)
 
-__all__ = ["FailureKind", "OOM_ATTEMPTS", "failure_reason", "kind_of", "blame",
+__all__ = ["FailureKind", "OOM_ATTEMPTS", "kind_of", "blame",
            "overdue_failure"]
 
 #: A task that ran out of memory this many times fails (the last time it ran alone).
@@ -45,19 +45,6 @@ class FailureKind(Enum):
     SELF_CANCELLED = "cancelled"     #: the worker stopped the task itself: cancelled, kept
     OUT_OF_MEMORY = "out_of_memory"  #: the worker is untrusted; the task may be retried
     CRASH = "crash"                  #: the worker is not healthy; the task may be retried
-
-
-def failure_reason(value: FailureReason | str) -> FailureReason:
-    """The reason a worker posted, as the enum. Raises ValueError, naming the known
-    reasons, for a string that is none of them (never guessed as bad_input)."""
-    if isinstance(value, FailureReason):
-        return value
-    try:
-        return FailureReason(value)
-    except ValueError:
-        known = ", ".join(r.value for r in FailureReason)
-        raise ValueError(f"unknown failure reason {value!r}; the known ones are: "
-                         f"{known}") from None
 
 
 def kind_of(reason: FailureReason) -> FailureKind:

@@ -18,7 +18,7 @@ Two kinds:
 
 Every input is a frozen dataclass; a field's type is checked where a wrong value would
 otherwise be taken silently (a failure reason must be a `FailureReason`: an unknown
-reason string is an error at the adapter's boundary, see `failures.failure_reason`).
+reason string is an error at the adapter's boundary, see `shared.reasons.failure_reason`).
 """
 
 from __future__ import annotations
@@ -26,9 +26,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Union
 
-from imgpool.core.imageinfo import ImageInfo
+from imgpool.shared.imageinfo import ImageInfo
 from imgpool.core.tasks import FailureReason, TaskResult
-from imgpool.options import Options
+from imgpool.shared.options import Options
 
 __all__ = [
     "Submission", "Start", "Submit", "Tick", "Cancel", "CancelAll", "Shutdown",

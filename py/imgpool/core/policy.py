@@ -42,7 +42,7 @@ from bisect import bisect_left
 from collections.abc import Callable
 from typing import Protocol
 
-from imgpool.config import PoolConfig, QueuePolicy
+from imgpool.shared.config import PoolConfig, QueuePolicy
 from imgpool.core.tasks import Lane, Placement, Task, TaskState
 
 __all__ = ["Policy", "FifoPolicy", "SmartPolicy", "make_policy", "size_class",

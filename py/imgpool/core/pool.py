@@ -54,7 +54,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from enum import Enum
 
-from imgpool.config import PoolConfig
+from imgpool.shared.config import PoolConfig
 from imgpool.core.commands import Command, Emit, StartWorker, StopTask, TerminateWorker
 from imgpool.core.events import BreakerTripped, WorkerStateChanged
 from imgpool.core.slots import Slot, SlotEvent, SlotState, StartQueue

@@ -21,7 +21,7 @@ TaskFailed comes before TerminateWorker (docs/design.md, invariant 1).
 
 from __future__ import annotations
 
-from imgpool.config import PoolConfig
+from imgpool.shared.config import PoolConfig
 from imgpool.core.failures import FailureKind, blame, kind_of, overdue_failure
 from imgpool.core.pool import WorkerPool
 from imgpool.core.slots import Slot, SlotState

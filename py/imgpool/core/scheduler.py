@@ -9,8 +9,6 @@ adapter owns, `input` one of the frozen dataclasses in `inputs.py` (`Start`, `Su
 `list[Command]` (`commands.py`) in the order they must be carried out. The core never
 reads a clock, sleeps, draws a random number, does I/O or imports `js`; when it needs to
 be woken it says so with `SetTimer(at)`, and the adapter hands it `Tick()` then.
-(`calls.py` keeps one method per input, `worker_ready(now, ...)` and so on, for the page
-adapter; each only builds the input and calls `handle`.)
 
 The work is shared out, one module per job, all appending to one ordered output list:
 - `taskbook.TaskBook`: the tasks, the queue and the running set; queue, settle, retry;
@@ -56,9 +54,8 @@ from enum import Enum
 from types import MappingProxyType
 from typing import Any
 
-from imgpool.config import PoolConfig
+from imgpool.shared.config import PoolConfig
 from imgpool.core.admission import Admission
-from imgpool.core.calls import MethodCalls
 from imgpool.core.cancellation import Cancellation
 from imgpool.core.commands import Command, SetTimer
 from imgpool.core.deadline import DeadlineModel
@@ -93,7 +90,7 @@ class _Batch(Enum):
     #                      submits that all fail at once still makes one batch)
 
 
-class Scheduler(MethodCalls):
+class Scheduler:
     """Admission, dispatch, deadlines, recovery and cancellation for one pool."""
 
     def __init__(self, config: PoolConfig | None = None) -> None:

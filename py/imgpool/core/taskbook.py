@@ -19,7 +19,7 @@ Rules:
 
 from __future__ import annotations
 
-from imgpool.config import PoolConfig
+from imgpool.shared.config import PoolConfig
 from imgpool.core.commands import Command, Emit
 from imgpool.core.estimate import MemoryCalibration
 from imgpool.core.events import Event, TaskCancelled, TaskDone, TaskFailed, TaskQueued

@@ -23,8 +23,9 @@ from dataclasses import dataclass, field
 from enum import Enum
 
 from imgpool.core.estimate import Estimate
-from imgpool.core.imageinfo import ImageInfo
-from imgpool.options import Options
+from imgpool.shared.imageinfo import ImageInfo
+from imgpool.shared.options import Options
+from imgpool.shared.reasons import IMAGE_ERRORS, FailureReason, default_message
 
 __all__ = [
     "TaskState", "TaskEvent", "TASK_TRANSITIONS", "TaskTransitionError", "FailureReason",
@@ -70,43 +71,6 @@ TASK_TRANSITIONS: dict[tuple[TaskState, TaskEvent], TaskState] = {
 
 class TaskTransitionError(RuntimeError):
     """A task was asked to make a move the table does not allow; its state is unchanged."""
-
-
-class FailureReason(str, Enum):
-    """Why a task failed: the code the UI and the report show."""
-
-    BAD_INPUT = "bad_input"      #: the file is empty, truncated or not what it claims
-    UNSUPPORTED = "unsupported"  #: a format or feature this build cannot decode/encode
-    TOO_LARGE = "too_large"      #: above the file-size or pixel limit
-    OOM = "oom"                  #: ran out of wasm memory, twice (second time alone)
-    TIMEOUT = "timeout"          #: did not finish before its deadline
-    WORKER_LOST = "worker_lost"  #: took down workers repeatedly (poison)
-    CANCELLED = "cancelled"      #: recorded on cancelled tasks, for reports
-    POOL_BROKEN = "pool_broken"  #: workers could not start, the breaker tripped
-
-
-#: Failures that are about the image, not the worker: no retry, the worker stays usable.
-#: A `timeout` here is one the worker reported itself (it stopped the operation and is
-#: still responsive); a deadline the scheduler saw pass terminates the worker instead.
-IMAGE_ERRORS = frozenset({FailureReason.BAD_INPUT, FailureReason.UNSUPPORTED,
-                          FailureReason.TOO_LARGE, FailureReason.TIMEOUT})
-
-_DEFAULT_MESSAGES = {
-    FailureReason.BAD_INPUT: "the file could not be decoded; it may be damaged or not an image",
-    FailureReason.UNSUPPORTED: "this image format or feature is not supported here",
-    FailureReason.TOO_LARGE: "the image is too large to process here",
-    FailureReason.OOM: "ran out of memory; try a smaller image",
-    FailureReason.TIMEOUT: "took too long; try again with a longer timeout",
-    FailureReason.WORKER_LOST: "the worker processing this image stopped responding",
-    FailureReason.CANCELLED: "cancelled",
-    FailureReason.POOL_BROKEN: "workers could not start; reload the page",
-}
-
-
-def default_message(reason: FailureReason, message: str | None = None) -> str:
-    """`message` if it says anything, else a generic sentence for `reason`."""
-    text = (message or "").strip()
-    return text if text else _DEFAULT_MESSAGES[reason]
 
 
 class Lane(Enum):

@@ -16,16 +16,19 @@ import asyncio
 import json
 from urllib.parse import parse_qs
 
-from .. import protocol as P
-from ..config import MIB, PoolConfig, overrides_from_query
 from ..core import commands as C
 from ..core import events as E
-from ..core.probe import HEAD_BYTES, probe
-from ..core.scheduler import Scheduler, Submission
-from ..core.tasks import FailureReason, TaskResult
-from ..options import Options, OptionsError, field_errors
+from ..core import inputs as I
+from ..core.inputs import Submission
+from ..core.scheduler import Scheduler
+from ..shared import protocol as P
+from ..shared.config import MIB, PoolConfig, overrides_from_query
+from ..shared.options import Options, OptionsError, field_errors
+from ..shared.probe import HEAD_BYTES, probe
+from ..shared.reasons import FailureReason
 from .form import form_schema
 from .intake import TaskSkipped, is_skipped
+from .messages import to_input
 from .plainwords import SKIPPED_NOT_IMAGE, plain_failure
 
 __all__ = ["App", "config_from_query", "PROBE_BYTES", "STREAM_ABOVE_BYTES"]
@@ -72,6 +75,11 @@ class App:
         self.names: dict[int, tuple[str, int]] = {}
         self.outputs: dict[int, object] = {}  # task_id -> result ArrayBuffer (JS handle)
         self.next_task_id = 1
+        self._carry_out = {C.StartWorker: self._start_worker, C.Dispatch: self._dispatch,
+                           C.StopTask: self._stop_task,
+                           C.TerminateWorker: self._terminate_worker,
+                           C.SetTimer: self._set_timer,
+                           C.Emit: lambda cmd: self._emit(cmd.event)}
         port.makeBoard(self.config.pool_size, json.dumps(
             {"fields": list(P.BOARD_FIELDS), "busy": P.BoardState.BUSY,
              "booting": P.BoardState.BOOTING}))
@@ -79,7 +87,7 @@ class App:
     # ---- events in ---------------------------------------------------------------------
 
     def start(self) -> None:
-        self._run(self.scheduler.start(self._now()))
+        self._handle(I.Start())
 
     def set_options(self, options_json: str) -> str:
         """Validate the form's options; returns an error message or ""."""
@@ -129,12 +137,12 @@ class App:
             self.names[task_id] = (name, size)
             chunk.append(Submission(task_id, name, size, info, options))
             if len(chunk) >= SUBMIT_CHUNK:
-                self._run(self.scheduler.submit_many(self._now(), chunk))
+                self._handle(I.Submit(tuple(chunk)))
                 chunk = []
                 # Let the browser paint and handle input before the next chunk is probed.
                 await asyncio.sleep(0)
         if chunk:
-            self._run(self.scheduler.submit_many(self._now(), chunk))
+            self._handle(I.Submit(tuple(chunk)))
         return ""
 
     async def _probe(self, file, name: str, size: int):
@@ -152,58 +160,40 @@ class App:
     def on_message(self, slot: int, gen: int, meta_json: str, output) -> None:
         try:
             msg = P.decode(json.loads(meta_json))
+            event = to_input(msg, slot, gen)
         except P.ProtocolError as exc:
-            self._run(self.scheduler.worker_crashed(self._now(), slot, gen, str(exc)))
+            self._handle(I.WorkerCrashed(slot, gen, str(exc)))
             return
-        now, s = self._now(), self.scheduler
-        if isinstance(msg, P.Ready):
-            cmds = s.worker_ready(now, slot, gen, msg.init_ms)
-        elif isinstance(msg, P.BootFailed):
-            cmds = s.worker_start_failed(now, slot, gen, msg.message)
-        elif isinstance(msg, P.TaskDoneMsg):
-            self.outputs[msg.task_id] = output
-            result = TaskResult(
-                out_bytes=msg.out_bytes, width=msg.width, height=msg.height,
-                format=msg.format, heap_bytes=msg.heap_bytes,
-                mem_highwater_bytes=msg.mem_highwater_bytes, elapsed_ms=msg.elapsed_ms,
-                note=msg.note)
-            self._run(s.task_done(now, slot, gen, msg.task_id, result))
-            self.outputs.pop(msg.task_id, None)  # still here: a stale reply, dropped
-            return
-        elif isinstance(msg, P.TaskFailedMsg):
-            cmds = s.task_failed(now, slot, gen, msg.task_id, _reason(msg.reason), msg.message)
-        elif isinstance(msg, P.TaskCancelledMsg):
+        if isinstance(event, I.TaskFinished):
+            self.outputs[event.task_id] = output  # handed on with the TaskDone event
+        elif isinstance(event, I.TaskStopped):
             self.port.clearCancel(slot)
-            cmds = s.worker_cancelled(now, slot, gen, msg.task_id)
-        elif isinstance(msg, P.Fatal):
-            cmds = s.worker_crashed(now, slot, gen, msg.message)
-        else:
-            cmds = []
-        self._run(cmds)
+        self._handle(event)
+        if isinstance(event, I.TaskFinished):
+            self.outputs.pop(event.task_id, None)  # still here: a stale reply, dropped
 
     def on_progress(self, slot: int, gen: int, task_id: int, fraction: float) -> None:
-        self._run(self.scheduler.task_progress(self._now(), slot, gen, int(task_id),
-                                               float(fraction)))
+        self._handle(I.TaskProgressed(slot, gen, int(task_id), float(fraction)))
 
     def on_worker_error(self, slot: int, gen: int, message: str) -> None:
-        self._run(self.scheduler.worker_crashed(self._now(), slot, gen, str(message)))
+        self._handle(I.WorkerCrashed(slot, gen, str(message)))
 
     def on_read_error(self, slot: int, gen: int, task_id: int, message: str) -> None:
-        self._run(self.scheduler.task_failed(
-            self._now(), slot, gen, task_id, FailureReason.BAD_INPUT,
+        self._handle(I.TaskErrored(
+            slot, gen, task_id, FailureReason.BAD_INPUT,
             f"the file could not be read ({message}); was it moved or deleted?"))
 
     def tick(self) -> None:
-        self._run(self.scheduler.tick(self._now()))
+        self._handle(I.Tick())
 
     def cancel(self, task_id: int) -> None:
-        self._run(self.scheduler.cancel(self._now(), int(task_id)))
+        self._handle(I.Cancel(int(task_id)))
 
     def cancel_all(self) -> None:
-        self._run(self.scheduler.cancel_all(self._now()))
+        self._handle(I.CancelAll())
 
     def shutdown(self) -> None:
-        self._run(self.scheduler.shutdown(self._now()))
+        self._handle(I.Shutdown())
 
     def summary_json(self) -> str:
         s = self.scheduler
@@ -220,28 +210,31 @@ class App:
     def _now(self) -> float:
         return float(self.port.now())
 
+    def _handle(self, event: I.Input) -> None:
+        self._run(self.scheduler.handle(self._now(), event))
+
     def _run(self, commands: list) -> None:
         for cmd in commands:
-            if isinstance(cmd, C.StartWorker):
-                init = P.Init(slot=cmd.slot_id, gen=cmd.generation,
-                              debug_hang=self.debug_hang, debug_crash=self.debug_crash,
-                              debug_faults=self.debug_faults)
-                self.port.startWorker(cmd.slot_id, cmd.generation, json.dumps(init.to_message()))
-            elif isinstance(cmd, C.Dispatch):
-                self._dispatch(cmd)
-            elif isinstance(cmd, C.StopTask):
-                stop = P.StopTask(slot=cmd.slot_id, gen=cmd.generation, task_id=cmd.task_id)
-                self.port.stopTask(cmd.slot_id, cmd.generation, cmd.task_id,
-                                   json.dumps(stop.to_message()))
-            elif isinstance(cmd, C.TerminateWorker):
-                self.port.terminateWorker(cmd.slot_id)
-            elif isinstance(cmd, C.SetTimer):
-                if cmd.at is None:
-                    self.port.clearTimer()
-                else:
-                    self.port.setTimer(max(0.0, (cmd.at - self._now()) * 1000.0))
-            elif isinstance(cmd, C.Emit):
-                self._emit(cmd.event)
+            self._carry_out[type(cmd)](cmd)
+
+    def _start_worker(self, cmd: C.StartWorker) -> None:
+        init = P.Init(slot=cmd.slot_id, gen=cmd.generation, debug_hang=self.debug_hang,
+                      debug_crash=self.debug_crash, debug_faults=self.debug_faults)
+        self.port.startWorker(cmd.slot_id, cmd.generation, json.dumps(init.to_message()))
+
+    def _stop_task(self, cmd: C.StopTask) -> None:
+        stop = P.StopTask(slot=cmd.slot_id, gen=cmd.generation, task_id=cmd.task_id)
+        self.port.stopTask(cmd.slot_id, cmd.generation, cmd.task_id,
+                           json.dumps(stop.to_message()))
+
+    def _terminate_worker(self, cmd: C.TerminateWorker) -> None:
+        self.port.terminateWorker(cmd.slot_id)
+
+    def _set_timer(self, cmd: C.SetTimer) -> None:
+        if cmd.at is None:
+            self.port.clearTimer()
+        else:
+            self.port.setTimer(max(0.0, (cmd.at - self._now()) * 1000.0))
 
     def _dispatch(self, cmd) -> None:
         task = self.scheduler.tasks[cmd.task_id]
@@ -267,10 +260,3 @@ class App:
         if isinstance(event, (E.TaskDone, E.TaskFailed, E.TaskCancelled)):
             self.files.pop(task_id, None)  # release the File handle
         self.port.emit(json.dumps(data), output, file)
-
-
-def _reason(value: str) -> FailureReason:
-    try:
-        return FailureReason(value)
-    except ValueError:
-        return FailureReason.BAD_INPUT

@@ -1,9 +1,9 @@
 """The page's settings form, described from `Options` so no default lives in HTML or JS.
 
 The page asks for `form_schema()` once at boot and builds its inputs from it: each
-field's name, label, kind, choices, default and limits come from `imgpool.options`
+field's name, label, kind, choices, default and limits come from `imgpool.shared.options`
 (the defaults and `LIMITS`), and only the words a person reads are written here. The
-form sends its values back as strings; `imgpool.options.field_errors` says what is wrong
+form sends its values back as strings; `imgpool.shared.options.field_errors` says what is wrong
 with each, so every error can stand beside its own field.
 """
 
@@ -13,7 +13,7 @@ import dataclasses
 from enum import Enum
 from typing import Any
 
-from ..options import (LIMITS, ColourHandling, Fit, MetadataPolicy, Options, OutputFormat)
+from ..shared.options import (LIMITS, ColourHandling, Fit, MetadataPolicy, Options, OutputFormat)
 
 __all__ = ["FORM_FIELDS", "form_schema"]
 

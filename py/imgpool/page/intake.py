@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import PurePosixPath
 from typing import ClassVar
 
-from ..core.imageinfo import ImageInfo
+from ..shared.imageinfo import ImageInfo
 
 __all__ = ["IMAGE_SUFFIXES", "is_skipped", "TaskSkipped"]
 

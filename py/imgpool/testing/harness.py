@@ -31,11 +31,11 @@ import itertools
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Union
 
-from imgpool.config import PoolConfig
+from imgpool.shared.config import PoolConfig
 from imgpool.core.commands import (Command, Dispatch, Emit, SetTimer, StartWorker, StopTask,
                                    TerminateWorker)
 from imgpool.core.events import TERMINAL_EVENTS, Event
-from imgpool.core.imageinfo import ImageFormat, ImageInfo
+from imgpool.shared.imageinfo import ImageFormat, ImageInfo
 from imgpool.core.inputs import (Cancel, CancelAll, Input, Shutdown, Start, Submission, Submit,
                                  TaskErrored, TaskFinished, TaskProgressed, TaskStopped, Tick,
                                  WorkerCrashed, WorkerReady, WorkerStartFailed)
@@ -43,7 +43,7 @@ from imgpool.core.pool import PoolState
 from imgpool.core.scheduler import Scheduler
 from imgpool.core.slots import SlotState
 from imgpool.core.tasks import FailureReason, TaskState
-from imgpool.options import Options
+from imgpool.shared.options import Options
 from imgpool.testing.clock import FakeClock
 from imgpool.testing.fake_workers import (BootScript, Boots, Crashes, CrashesAfterReady,
                                           FailsToBoot, FakeWorker, Fails, Hangs, IgnoresStop,

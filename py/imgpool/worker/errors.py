@@ -16,6 +16,8 @@ import re
 from dataclasses import dataclass
 from typing import Callable
 
+from ..shared.reasons import FailureReason
+
 __all__ = ["Classified", "classify", "sniff", "looks_truncated", "refine_damage", "ImageError",
            "SNIFF_BYTES", "TRUNCATED", "CORRUPT", "NOT_AN_IMAGE"]
 
@@ -26,7 +28,7 @@ SNIFF_BYTES = 512
 class ImageError(Exception):
     """A failure of one image, already classified (raised inside the pipeline)."""
 
-    def __init__(self, reason: str, message: str) -> None:
+    def __init__(self, reason: FailureReason, message: str) -> None:
         super().__init__(message)
         self.reason = reason
         self.message = message
@@ -34,7 +36,7 @@ class ImageError(Exception):
 
 @dataclass(frozen=True)
 class Classified:
-    reason: str
+    reason: FailureReason
     message: str
     #: What the decoder said, on one line (the message ends with it in brackets).
     detail: str = ""
@@ -45,32 +47,33 @@ CORRUPT = "the image data is corrupt and could not be decoded"
 NOT_AN_IMAGE = "not an image: no image format recognised in the data"
 
 # (pattern on the lower-cased error text, reason, message). First match wins.
-_RULES: list[tuple[re.Pattern[str], str, str]] = [
+_RULES: list[tuple[re.Pattern[str], FailureReason, str]] = [
     (re.compile(r"out of memory|cannot enlarge memory|memory access out of bounds"
                 r"|allocation failed|array buffer allocation failed|\boom\b"),
-     "oom", "ran out of memory decoding this image; it will be retried alone"),
+     FailureReason.OOM, "ran out of memory decoding this image; it will be retried alone"),
     # An emscripten abort leaves the wasm instance unusable: the worker must go.
     (re.compile(r"aborted\(|runtimeerror: unreachable"),
-     "worker_lost", "the image decoder crashed on this file"),
-    (re.compile(r"is not a known (?:buffer|target) format|unable to write to"),
-     "unsupported", "this browser build cannot write the chosen output format"),
-    (re.compile(r"not in a known format|unknown format|is not a known"),
-     "unsupported", "not an image in a format imgpool can read"),
-    (re.compile(r"operation is blocked|is blocked"),
-     "unsupported", "this file type is blocked for untrusted input"),
-    (re.compile(r"no hevc|hevc|unsupported codec|no decoder|unsupported feature"
-                r"|unsupported image type|not supported"),
-     "unsupported", "compressed with a codec or feature this browser build cannot decode"),
+     FailureReason.WORKER_LOST, "the image decoder crashed on this file"),
+    # Before the write rule: a saver fails to write when its decoder ran out of data.
     (re.compile(r"premature end|truncated|unexpected end|end of file|short read"
                 r"|not enough data|read error|out of data|unexpected eof|end of stream"
                 r"|incomplete|no more data"),
-     "bad_input", TRUNCATED),
+     FailureReason.BAD_INPUT, TRUNCATED),
+    (re.compile(r"is not a known (?:buffer|target) format|unable to write to"),
+     FailureReason.UNSUPPORTED, "this browser build cannot write the chosen output format"),
+    (re.compile(r"not in a known format|unknown format|is not a known"),
+     FailureReason.UNSUPPORTED, "not an image in a format imgpool can read"),
+    (re.compile(r"operation is blocked|is blocked"),
+     FailureReason.UNSUPPORTED, "this file type is blocked for untrusted input"),
+    (re.compile(r"no hevc|hevc|unsupported codec|no decoder|unsupported feature"
+                r"|unsupported image type|not supported"),
+     FailureReason.UNSUPPORTED, "compressed with a codec or feature this browser build cannot decode"),
     (re.compile(r"image too large|too many pixels|dimensions too large|exceeds.*limit"
                 r"|width or height|bad dimensions|image too big"),
-     "too_large", "the image is too large to decode"),
+     FailureReason.TOO_LARGE, "the image is too large to decode"),
     (re.compile(r"corrupt|invalid|bad |unable to read|cannot read|not a jpeg|crc"
                 r"|huffman|marker|decode|damaged|error|unable to parse|parse error|bogus"),
-     "bad_input", CORRUPT),
+     FailureReason.BAD_INPUT, CORRUPT),
 ]
 
 
@@ -81,7 +84,7 @@ def classify(text: str) -> Classified:
     for pattern, reason, message in _RULES:
         if pattern.search(low):
             return Classified(reason, _with_detail(message, raw), raw)
-    return Classified("bad_input", _with_detail("the image could not be processed", raw), raw)
+    return Classified(FailureReason.BAD_INPUT, _with_detail("the image could not be processed", raw), raw)
 
 
 # Formats people drop into an image tool that this build cannot read: (magic at offset 0,
@@ -110,17 +113,17 @@ def sniff(head: bytes) -> Classified | None:
     read (`unsupported`), text or random bytes (`bad_input`, not an image); None if the
     bytes say nothing useful."""
     if not head:
-        return Classified("bad_input", "the file is empty")
+        return Classified(FailureReason.BAD_INPUT, "the file is empty")
     for magic, name in _KNOWN_UNSUPPORTED:
         if head.startswith(magic):
-            return Classified("unsupported",
+            return Classified(FailureReason.UNSUPPORTED,
                               f"{name} is not a format imgpool can read; convert it to PNG or "
                               f"JPEG first")
     if head[4:12] in (b"ftypcrx ",):
-        return Classified("unsupported", "Canon RAW (CR3) is not a format imgpool can read")
+        return Classified(FailureReason.UNSUPPORTED, "Canon RAW (CR3) is not a format imgpool can read")
     if _looks_like_text(head):
-        return Classified("bad_input", "not an image: the file contains text")
-    return Classified("bad_input", NOT_AN_IMAGE)
+        return Classified(FailureReason.BAD_INPUT, "not an image: the file contains text")
+    return Classified(FailureReason.BAD_INPUT, NOT_AN_IMAGE)
 
 
 def looks_truncated(fmt: str, size: int, read: Callable[[int, int], bytes]) -> bool | None:
@@ -169,12 +172,12 @@ def _bmff_truncated(size: int, read: Callable[[int, int], bytes]) -> bool | None
 def refine_damage(c: Classified, truncated: bool | None) -> Classified:
     """Truncated or corrupt, decided from the file's structure where the error text
     could be either (libpng says "read error" for both)."""
-    if c.reason != "bad_input" or truncated is None:
+    if c.reason != FailureReason.BAD_INPUT or truncated is None:
         return c
     if truncated:
-        return Classified("bad_input", _with_detail(TRUNCATED, c.detail), c.detail)
+        return Classified(FailureReason.BAD_INPUT, _with_detail(TRUNCATED, c.detail), c.detail)
     if c.message.startswith(TRUNCATED):
-        return Classified("bad_input", _with_detail(CORRUPT, c.detail), c.detail)
+        return Classified(FailureReason.BAD_INPUT, _with_detail(CORRUPT, c.detail), c.detail)
     return c
 
 

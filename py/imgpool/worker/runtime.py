@@ -46,14 +46,15 @@ import sys
 import js  # type: ignore[import-not-found]
 from pyodide.ffi import JsException  # type: ignore[import-not-found]
 
-from .. import protocol as P
-from ..config import PoolConfig
-from ..core.imageinfo import ImageFormat, ImageInfo
-from ..options import MetadataPolicy, Options, OptionsError
+from ..shared import protocol as P
+from ..shared.config import PoolConfig
+from ..shared.imageinfo import ImageFormat, ImageInfo
+from ..shared.options import MetadataPolicy, Options, OptionsError
+from ..shared.plan import COPYRIGHT_FIELDS, Plan, first_frame_note, make_plan, same_size
+from ..shared.reasons import FailureReason
 from .errors import (Classified, ImageError, classify, looks_truncated,
                      refine_damage, sniff)
 from .faults import Abandoned, Faults, Stage, fire
-from .plan import COPYRIGHT_FIELDS, Plan, first_frame_note, make_plan, same_size
 from .runtime_task import Input, Loaded, Scope, has_metadata, js_obj, page_count, read_file
 
 __all__ = ["Worker", "STREAMED_FORMATS"]
@@ -153,7 +154,7 @@ class Worker:
             thumb = self._thumbnail(out, scope)
             problem = inp.read_error(self.host)
             if problem:
-                raise ImageError("bad_input", f"the file could not be read ({problem}); was "
+                raise ImageError(FailureReason.BAD_INPUT, f"the file could not be read ({problem}); was "
                                               f"it moved, deleted or changed?")
             width, height = int(image.width), int(image.height) // loaded.frames
             notes = list(plan.notes) + ([loaded.note] if loaded.note else [])
@@ -185,7 +186,7 @@ class Worker:
         except _Cancelled:
             self._post(P.TaskCancelledMsg(slot=self.slot, gen=self.gen, task_id=msg.task_id))
         except OptionsError as exc:
-            self._fail(msg.task_id, "bad_input", f"invalid options: {exc}")
+            self._fail(msg.task_id, FailureReason.BAD_INPUT, f"invalid options: {exc}")
         except ImageError as exc:
             c = self._explain(Classified(exc.reason, exc.message, exc.message), "", inp, info)
             self._fail(msg.task_id, c.reason, c.message)
@@ -211,13 +212,13 @@ class Worker:
 
     def _open(self, msg: P.RunTask, payload, info: ImageInfo, scope: Scope) -> Input:
         if payload is None:
-            raise ImageError("bad_input", "no image data reached the worker")
+            raise ImageError(FailureReason.BAD_INPUT, "no image data reached the worker")
         if msg.source == "file":
             size = int(payload.size)
             if size == 0:
                 # The page never sends an empty file: this one changed since it was
                 # picked (a File for a deleted file arrives here with size 0).
-                raise ImageError("bad_input", "the file could not be read: it is empty now; "
+                raise ImageError(FailureReason.BAD_INPUT, "the file could not be read: it is empty now; "
                                               "was it moved, deleted or changed after it "
                                               "was added?")
             if info.format in STREAMED_FORMATS:
@@ -226,7 +227,7 @@ class Worker:
             return Input(size=size, file=payload, buffer=read_file(self.host, payload, 0, size))
         size = int(payload.byteLength)
         if size == 0:
-            raise ImageError("bad_input", "the file is empty")
+            raise ImageError(FailureReason.BAD_INPUT, "the file is empty")
         if size >= self.stream_buffer_above and info.format in STREAMED_FORMATS:
             source = scope.keep_source(self.host.openFileSource(payload))
             return Input(size=size, buffer=payload, source=source)
@@ -267,7 +268,7 @@ class Worker:
         width, height = int(header.width), int(header.height)
         limit = msg.max_pixels or DEFAULT_MAX_PIXELS
         if width * height > limit:
-            raise ImageError("too_large", f"{width} x {height} pixels is more than the "
+            raise ImageError(FailureReason.TOO_LARGE, f"{width} x {height} pixels is more than the "
                                           f"{limit / 1e6:.0f} MP limit")
 
     async def _decode_heic(self, data):
@@ -280,8 +281,8 @@ class Worker:
         if not error:
             return decoded
         if "memory" in error.lower() or "allocation" in error.lower():
-            raise ImageError("oom", f"ran out of memory decoding this HEIC photo ({error})")
-        raise ImageError("bad_input", f"the HEIC photo could not be decoded ({error})")
+            raise ImageError(FailureReason.OOM, f"ran out of memory decoding this HEIC photo ({error})")
+        raise ImageError(FailureReason.BAD_INPUT, f"the HEIC photo could not be decoded ({error})")
 
     def _from_pixels(self, plan: Plan, decoded, scope: Scope):
         vips = self.vips
@@ -348,14 +349,14 @@ class Worker:
         file's own structure."""
         problem = inp.read_error(self.host) if inp is not None else ""
         if problem:
-            return Classified("bad_input", f"the file could not be read ({problem}); was it "
+            return Classified(FailureReason.BAD_INPUT, f"the file could not be read ({problem}); was it "
                                            f"moved, deleted or changed?")
         if inp is None:
             return c
         try:
-            if c.reason == "unsupported" and "known format" in text:
+            if c.reason == FailureReason.UNSUPPORTED and "known format" in text:
                 return sniff(inp.head(self.host)) or c
-            if c.reason == "bad_input" and info is not None:
+            if c.reason == FailureReason.BAD_INPUT and info is not None:
                 return refine_damage(c, looks_truncated(info.format.value, inp.size,
                                                         lambda a, b: inp.read(self.host, a, b)))
         except ImageError:
@@ -404,7 +405,7 @@ class Worker:
             streamed_reads=counters["streamedReads"], source_calls=counters["sourceCalls"],
             table_size=counters["tableSize"])
 
-    def _fail(self, task_id: int, reason: str, message: str) -> None:
+    def _fail(self, task_id: int, reason: FailureReason, message: str) -> None:
         self._post(P.TaskFailedMsg(slot=self.slot, gen=self.gen, task_id=task_id,
                                    reason=reason, message=message, heap_bytes=self._heap()))
 

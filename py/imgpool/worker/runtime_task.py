@@ -11,6 +11,7 @@ from typing import Any
 import js  # type: ignore[import-not-found]
 from pyodide.ffi import JsException, to_js  # type: ignore[import-not-found]
 
+from ..shared.reasons import FailureReason
 from .errors import SNIFF_BYTES, ImageError
 
 __all__ = ["js_obj", "Scope", "Input", "Loaded", "read_file", "has_metadata", "page_count"]
@@ -82,7 +83,7 @@ def read_file(host, file, start: int, end: int):
     try:
         return host.readSlice(file, start, end)
     except JsException as exc:
-        raise ImageError("bad_input", f"the file could not be read ({exc}); was it moved, "
+        raise ImageError(FailureReason.BAD_INPUT, f"the file could not be read ({exc}); was it moved, "
                                       f"deleted or changed?") from None
 
 

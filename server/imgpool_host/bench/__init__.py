@@ -34,7 +34,7 @@ JSON_VERSION = 1
 
 
 def add_parser(subparsers) -> argparse.ArgumentParser:
-    from imgpool.options import OutputFormat
+    from imgpool.shared.options import OutputFormat
 
     from ..cli import SUBCOMMANDS
     from ..devserver import ROOT
@@ -110,7 +110,7 @@ def _log(msg: str) -> None:
 
 
 def _measure(args, mode_name: str, workers: int | None) -> dict:
-    from imgpool.options import Options
+    from imgpool.shared.options import Options
 
     from ..devserver import running_server
     from .corpus import build_corpus

@@ -38,7 +38,7 @@ from typing import Callable
 
 import psutil
 
-from imgpool.options import Options
+from imgpool.shared.options import Options
 
 from .chrome import AppSession, BatchRun, BenchBrowser, LoadWindow
 from .corpus import Corpus

@@ -1,7 +1,7 @@
 """Native libvips (pyvips + pyvips-binary): the practical upper bound on this CPU.
 
 The operation is the app's own: `plan_for` runs the header probe and `make_plan` from
-`imgpool.worker.plan` (pure Python, the code the workers run), so the thumbnail and saver
+`imgpool.shared.plan` (pure Python, the code the workers run), so the thumbnail and saver
 arguments here are exactly the ones the browser's wasm-vips gets. Each image runs on one
 libvips thread (`concurrency_set(1)`, as on the web, where `vips.concurrency()` is 1) and
 images run in N Python threads at once (pyvips releases the GIL in libvips calls): the
@@ -19,9 +19,9 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from imgpool.core.probe import HEAD_BYTES, probe
-from imgpool.options import Options
-from imgpool.worker.plan import make_plan
+from imgpool.shared.probe import HEAD_BYTES, probe
+from imgpool.shared.options import Options
+from imgpool.shared.plan import make_plan
 
 __all__ = ["plan_for", "run_native", "native_stages", "psnr", "libvips_version",
            "quality_bar"]

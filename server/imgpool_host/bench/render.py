@@ -170,7 +170,7 @@ def markdown(doc: dict, json_name: str) -> str:
     L += _md_table(["what", "value"], [[k.replace("_", " "), v] for k, v in m.items()])
     L += ["", "## What ran", "",
           f"- Operation: {doc['options_summary']}. The native and bare-wasm baselines run the "
-          "app's own plan (`imgpool.worker.plan.make_plan`), so their libvips arguments are "
+          "app's own plan (`imgpool.shared.plan.make_plan`), so their libvips arguments are "
           "identical to the workers'.",
           f"- Corpus: {c['source']}; throughput batch of {s['throughput'].get('batch', {}).get('files')} "
           f"files, {s['throughput'].get('batch', {}).get('megapixels')} MP: "

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from imgpool.config import MIB, PoolConfig
+from imgpool.shared.config import MIB, PoolConfig
 from imgpool.core.commands import Emit
-from imgpool.core.imageinfo import ImageFormat, ImageInfo
+from imgpool.shared.imageinfo import ImageFormat, ImageInfo
 from imgpool.core.inputs import WorkerReady
 from imgpool.testing import Hangs, Harness, NeverBoots
 

@@ -8,13 +8,13 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from imgpool.config import PoolConfig
+from imgpool.shared.config import PoolConfig
 from imgpool.core import TaskState
 from imgpool.core.deadline import MAX_CAP_STRETCH, SAFETY, DeadlineModel, encoder_factor
 from imgpool.core.estimate import estimate
-from imgpool.core.imageinfo import ImageFormat, ImageInfo
+from imgpool.shared.imageinfo import ImageFormat, ImageInfo
 from imgpool.core.tasks import FailureReason
-from imgpool.options import Options
+from imgpool.shared.options import Options
 from imgpool.testing import Hangs, Harness, Replies
 
 CFG = PoolConfig(timeout_base_s=30, timeout_per_mpix_s=1.5, timeout_max_s=600)

@@ -6,10 +6,10 @@ from __future__ import annotations
 
 import pytest
 
-from imgpool.config import PoolConfig
+from imgpool.shared.config import PoolConfig
 from imgpool.core import FailureReason, SlotState, TaskFailed, TaskStarted, TerminateWorker
 from imgpool.core.commands import Emit, SetTimer
-from imgpool.options import Options
+from imgpool.shared.options import Options
 from imgpool.testing import Harness, Hangs, Stalls
 
 

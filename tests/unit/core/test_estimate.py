@@ -2,11 +2,11 @@
 
 import pytest
 
-from imgpool.config import MIB
+from imgpool.shared.config import MIB
 from imgpool.core.estimate import (UNKNOWN_FLOOR_BYTES, Basis, MemoryCalibration, estimate,
                                    output_size)
-from imgpool.core.imageinfo import UNKNOWN, ImageFormat, ImageInfo
-from imgpool.options import Options
+from imgpool.shared.imageinfo import UNKNOWN, ImageFormat, ImageInfo
+from imgpool.shared.options import Options
 
 F = ImageFormat
 

@@ -7,12 +7,13 @@ from __future__ import annotations
 
 import pytest
 
-from imgpool.config import MIB, PoolConfig
+from imgpool.shared.config import MIB, PoolConfig
 from imgpool.core.estimate import estimate
-from imgpool.core.failures import (OOM_ATTEMPTS, FailureKind, blame, failure_reason, kind_of,
+from imgpool.shared.reasons import failure_reason
+from imgpool.core.failures import (OOM_ATTEMPTS, FailureKind, blame, kind_of,
                                    overdue_failure)
 from imgpool.core.tasks import IMAGE_ERRORS, FailureReason, Task
-from imgpool.options import Options
+from imgpool.shared.options import Options
 from imgpool.testing import small_jpeg
 
 KINDS = {

@@ -7,7 +7,7 @@ import re
 
 import pytest
 
-from imgpool.config import PoolConfig
+from imgpool.shared.config import PoolConfig
 from imgpool.core import BreakerTripped
 from imgpool.core.pool import WorkerPool
 from imgpool.testing import FailsToBoot, Harness

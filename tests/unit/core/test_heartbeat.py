@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import pytest
 
-from imgpool.config import ConfigError, PoolConfig
+from imgpool.shared.config import ConfigError, PoolConfig
 from imgpool.core import (Dispatch, SlotState, TaskDone, TaskFailed, TaskFinished, TaskProgressed,
                           TaskState, TerminateWorker, WorkerCrashed, WorkerReady)
 from imgpool.core.scheduler import HEARTBEAT_UNTIL
 from imgpool.core.tasks import FailureReason, TaskResult
-from imgpool.options import Options
+from imgpool.shared.options import Options
 from imgpool.testing import Harness, Replies, Stalls
 
 from .conftest import emitted, manual, of, ready_all

@@ -1,12 +1,12 @@
 """The scheduler's one entry point, `handle(now, input)`: typed inputs in, and what it
-refuses (a non-input, a reason that is a string or no reason at all). The method per
-input that the page adapter still calls (`core/calls.py`) is the same scheduler."""
+refuses (a non-input, a reason that is a string or no reason at all). How a worker's
+message becomes an input is the page's table (tests/unit/test_page_messages.py)."""
 
 from __future__ import annotations
 
 import pytest
 
-from imgpool.config import MIB, PoolConfig
+from imgpool.shared.config import MIB, PoolConfig
 from imgpool.core import (Cancel, CancelAll, FailureReason, Scheduler, SetTimer, Shutdown,
                           Start, Submission, Submit, TaskErrored, TaskFailed, TaskFinished,
                           TaskProgressed, TaskResult, TaskStopped, Tick, WorkerCrashed,
@@ -14,7 +14,7 @@ from imgpool.core import (Cancel, CancelAll, FailureReason, Scheduler, SetTimer,
 from imgpool.core.inputs import TaskMessage, WorkerMessage
 from imgpool.testing import small_jpeg
 
-from .conftest import emitted, one_running
+
 
 RESULT = TaskResult(out_bytes=100, width=10, height=10, format="webp", heap_bytes=64 * MIB)
 
@@ -36,18 +36,6 @@ def test_a_failure_reason_must_be_the_enum():
     with pytest.raises(TypeError, match="must be a FailureReason"):
         TaskErrored(0, 1, 7, None)  # type: ignore[arg-type]
     assert TaskErrored(0, 1, 7, FailureReason.OOM).message == ""
-
-
-def test_an_unknown_reason_from_a_worker_is_an_error_not_bad_input(cfg):
-    h, t = one_running(cfg)
-    tid = t.task_id
-    with pytest.raises(ValueError, match="unknown failure reason 'exploded'.*bad_input"):
-        h.scheduler.task_failed(h.now, t.slot_id, t.generation, tid, "exploded", "boom")
-    assert h.state(tid).name == "RUNNING" and not h.events_of(TaskFailed)
-    # a known value, as a worker posts it, is taken as its enum member
-    [failed] = emitted(h.scheduler.task_failed(h.now, t.slot_id, t.generation, tid,
-                                               "unsupported", "no JPEG XL here"), TaskFailed)
-    assert failed.reason is FailureReason.UNSUPPORTED
 
 
 def _script(later: float):
@@ -73,34 +61,11 @@ def _script(later: float):
     ]
 
 
-def _by_method(s: Scheduler, now: float, event) -> list:
-    """The same input through the method the page adapter calls."""
-    if isinstance(event, Submit):
-        return s.submit_many(now, event.images)
-    simple = {Start: s.start, Tick: s.tick, CancelAll: s.cancel_all, Shutdown: s.shutdown}
-    if type(event) in simple:
-        return simple[type(event)](now)
-    if isinstance(event, Cancel):
-        return s.cancel(now, event.task_id)
-    method = {WorkerReady: s.worker_ready, WorkerStartFailed: s.worker_start_failed,
-              WorkerCrashed: s.worker_crashed, TaskProgressed: s.task_progress,
-              TaskFinished: s.task_done, TaskErrored: s.task_failed,
-              TaskStopped: s.worker_cancelled}[type(event)]
-    fields = list(vars(event).values())
-    if isinstance(event, TaskErrored):
-        fields[3] = event.reason.value  # the page passes the string the worker posted
-    return method(now, *fields)
-
-
-def test_the_method_per_input_is_the_same_scheduler():
+def test_one_run_of_every_input_ends_every_task_once():
     config = PoolConfig(pool_size=2, start_stagger_s=0.0, memory_budget_bytes=512 * MIB)
-    direct, by_method = Scheduler(config), Scheduler(config)
+    direct = Scheduler(config)
     for now, event in _script(config.start_timeout_s):
-        expected = direct.handle(now, event)
-        assert _by_method(by_method, now, event) == expected, event
-    assert direct.stats == by_method.stats
-    assert {i: t.state for i, t in direct.tasks.items()} == \
-        {i: t.state for i, t in by_method.tasks.items()}
+        direct.handle(now, event)
     assert direct.stats.submitted == 4
     # d.jpg's retry waits for workers that never come up: the breaker fails it
     assert {i: (t.state.name, t.reason) for i, t in direct.tasks.items()} == {

@@ -3,9 +3,9 @@ workers (the hand-driven checks live in test_scheduler.py)."""
 
 from __future__ import annotations
 
-from imgpool.config import MIB, PoolConfig
+from imgpool.shared.config import MIB, PoolConfig
 from imgpool.core import TaskDone, TaskResult, TaskStarted, TerminateWorker
-from imgpool.options import Options
+from imgpool.shared.options import Options
 from imgpool.testing import Crashes, Harness, Replies
 
 from .conftest import png

@@ -2,12 +2,12 @@
 
 import time
 
-from imgpool.config import PoolConfig
+from imgpool.shared.config import PoolConfig
 from imgpool.core.estimate import Basis, Estimate
-from imgpool.core.imageinfo import UNKNOWN
+from imgpool.shared.imageinfo import UNKNOWN
 from imgpool.core.policy import FifoPolicy, SmartPolicy, make_policy, size_class
 from imgpool.core.tasks import Lane, Placement, Task, TaskState
-from imgpool.options import Options
+from imgpool.shared.options import Options
 
 CFG = PoolConfig(heavy_megapixels=40, heavy_lane_slots=1, max_skips=3)
 

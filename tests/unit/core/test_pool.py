@@ -6,7 +6,7 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-from imgpool.config import MIB, PoolConfig
+from imgpool.shared.config import MIB, PoolConfig
 from imgpool.core import (BreakerTripped, Emit, PoolState, SlotState, StartWorker, StopTask,
                           TaskFailed, TaskState, TerminateWorker, WorkerStateChanged)
 from imgpool.core.pool import SLOT_BREAKER_FACTOR, WorkerPool

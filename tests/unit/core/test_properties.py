@@ -33,17 +33,17 @@ from hypothesis import strategies as st
 from hypothesis.stateful import (RuleBasedStateMachine, initialize, invariant, precondition,
                                  rule)
 
-from imgpool.config import MIB, PoolConfig, QueuePolicy
+from imgpool.shared.config import MIB, PoolConfig, QueuePolicy
 from imgpool.core import (BatchFinished, BreakerTripped, Dispatch, Emit, PoolState, Scheduler,
                           SlotState, StartWorker, TaskQueued, TaskResult, TaskStarted,
                           TerminateWorker)
 from imgpool.core.events import TERMINAL_EVENTS
-from imgpool.core.imageinfo import UNKNOWN, ImageFormat, ImageInfo
+from imgpool.shared.imageinfo import UNKNOWN, ImageFormat, ImageInfo
 from imgpool.core.inputs import (Cancel, CancelAll, Shutdown, Start, Submission, Submit,
                                  TaskErrored, TaskFinished, TaskProgressed, TaskStopped, Tick,
                                  WorkerCrashed, WorkerReady, WorkerStartFailed)
 from imgpool.core.tasks import FailureReason, Lane
-from imgpool.options import Options
+from imgpool.shared.options import Options
 from imgpool.testing import (Crashes, FailsToBoot, Hangs, Harness, IgnoresStop, NeverBoots,
                              Replies, RunsOutOfMemory, StopsAfter, check_invariants)
 from imgpool.testing.fake_workers import Boots, RejectsInput

@@ -4,15 +4,15 @@ from __future__ import annotations
 
 import time
 
-from imgpool.config import GIB, MIB, PoolConfig
+from imgpool.shared.config import GIB, MIB, PoolConfig
 from imgpool.core import (BatchFinished, BreakerTripped, Dispatch, Emit, PoolState, Scheduler,
                           SlotState, StartWorker, TaskDone, TaskFailed, TaskProgress, TaskQueued,
                           TaskResult, TaskStarted, TaskState, TerminateWorker)
 from imgpool.core.events import TERMINAL_EVENTS
-from imgpool.core.imageinfo import ImageFormat, ImageInfo
+from imgpool.shared.imageinfo import ImageFormat, ImageInfo
 from imgpool.core.inputs import Start, Submission, Submit, TaskFinished, Tick, WorkerReady
 from imgpool.core.tasks import FailureReason
-from imgpool.options import Options
+from imgpool.shared.options import Options
 from imgpool.testing import (Crashes, FailsToBoot, Hangs, Harness, IgnoresStop, NeverBoots,
                              Replies, RunsOutOfMemory, StopsAfter)
 

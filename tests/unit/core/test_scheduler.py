@@ -6,16 +6,16 @@ import json
 
 import pytest
 
-from imgpool.config import GIB, MIB, PoolConfig
+from imgpool.shared.config import GIB, MIB, PoolConfig
 from imgpool.core import (BatchFinished, BreakerTripped, Dispatch, PoolState, Scheduler,
                           SetTimer, SlotState, Start, StartWorker, StopTask, Submission, Submit,
                           TaskCancelled, TaskDone, TaskErrored, TaskFailed, TaskFinished,
                           TaskProgress, TaskProgressed, TaskQueued, TaskResult, TaskStarted,
                           TaskState, TaskStopped, TerminateWorker, Tick, WorkerCrashed,
                           WorkerReady, WorkerStartFailed)
-from imgpool.core.imageinfo import UNKNOWN
+from imgpool.shared.imageinfo import UNKNOWN
 from imgpool.core.tasks import FailureReason
-from imgpool.options import Options
+from imgpool.shared.options import Options
 from imgpool.testing import small_jpeg
 
 from .conftest import emitted, manual, of, png, ready_all

@@ -3,7 +3,7 @@ start-up and replacements between batches are counted once, in the next batch.""
 
 from __future__ import annotations
 
-from imgpool.config import PoolConfig
+from imgpool.shared.config import PoolConfig
 from imgpool.core import (BatchFinished, SlotState, StartWorker, TaskFinished, TaskResult,
                           WorkerCrashed, WorkerReady, WorkerStateChanged)
 from imgpool.core.stats import StatsRecorder

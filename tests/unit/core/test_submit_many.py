@@ -4,7 +4,7 @@ runs first."""
 
 import pytest
 
-from imgpool.config import PoolConfig, QueuePolicy
+from imgpool.shared.config import PoolConfig, QueuePolicy
 from imgpool.core.commands import Dispatch
 from imgpool.core.inputs import Start, Submission, Submit, WorkerReady
 from imgpool.core.scheduler import Scheduler

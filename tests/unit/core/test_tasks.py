@@ -9,7 +9,7 @@ from imgpool.core.estimate import estimate
 from imgpool.core.tasks import (IMAGE_ERRORS, TASK_TRANSITIONS, TERMINAL_STATES, FailureReason,
                                 Task, TaskEvent, TaskResult, TaskState, TaskTransitionError,
                                 default_message, fmt_bytes, too_large_message)
-from imgpool.options import Options
+from imgpool.shared.options import Options
 from imgpool.testing import small_jpeg
 
 

@@ -14,7 +14,10 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass, field
+from enum import Enum
 from typing import Any, ClassVar
+
+from .reasons import FailureReason, failure_reason
 
 __all__ = [
     "PROTOCOL_VERSION", "ProtocolError", "Message",
@@ -36,7 +39,8 @@ class Message:
 
     def to_message(self) -> dict[str, Any]:
         out = {"v": PROTOCOL_VERSION, "type": self.TYPE}
-        out.update(dataclasses.asdict(self))
+        out.update({k: v.value if isinstance(v, Enum) else v
+                    for k, v in dataclasses.asdict(self).items()})
         return out
 
     @classmethod
@@ -171,9 +175,16 @@ class TaskFailedMsg(Message):
     slot: int
     gen: int
     task_id: int
-    reason: str
+    reason: FailureReason
     message: str
     heap_bytes: int = 0
+
+    def __post_init__(self) -> None:
+        # Read from JSON as a string: an unknown reason is a malformed message.
+        try:
+            object.__setattr__(self, "reason", failure_reason(self.reason))
+        except ValueError as exc:
+            raise ProtocolError(f"malformed 'failed' message: {exc}") from None
 
 
 @dataclass(frozen=True)

@@ -18,8 +18,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..core.imageinfo import ImageFormat, ImageInfo
-from ..options import EXTENSIONS, ColourHandling, Fit, MetadataPolicy, Options, OutputFormat
+from .imageinfo import ImageFormat, ImageInfo
+from .options import EXTENSIONS, ColourHandling, Fit, MetadataPolicy, Options, OutputFormat
 
 __all__ = ["Plan", "make_plan", "resolve_format", "first_frame_note", "same_size",
            "needs_colour_transform", "avif_quality", "avif_effort",
