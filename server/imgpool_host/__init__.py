@@ -1,13 +1,33 @@
 """imgpool_host: the host-side (CPython only) half of imgpool. Never put in the browser wheel.
 
+The API: `run_batch(inputs, out, ...)` (what `imgpool optimize` runs) and the `Report` it
+returns, importable from here; everything else is reached through its module.
+
 Layout:
-- `devserver`: the static server with cross-origin isolation headers, loopback only.
-- `cli`: the `imgpool` command (`serve`, `optimize`, `bench`).
-- `runner`: `run_batch`, the API under `imgpool optimize`; it is built from
-  `batchplan` (inputs -> outputs), `batchsettings` (options and pool settings),
-  `resultsink` + `atomicfile` (the result route and atomic writes), `pagedriver` (the page
-  in Chromium through Playwright), `batchledger` (events -> one record per file),
-  `report` and `progress` (what the person sees).
-- `browser`: finding the system Chromium; `corpus`: deterministic test images.
-- `bench/`: the benchmark (`scripts/bench`).
+- `cli`, `optimize_cli`: the `imgpool` command (`serve`, `optimize`, `build`, `bench`).
+- `batch/`: one folder run. `runner.run_batch` orchestrates `plan` (inputs -> outputs),
+  `settings` (options and pool settings), `paths` (OUT and the report path), `sink` +
+  `atomicfile` + `journal` (the result route, atomic writes, what was written), `ledger`
+  (page events -> one record per file), `report` and `progress` (what the person sees),
+  `errors`, `hostmessages` (the page's advice, worded for the command line).
+- `pagedriver`, `pagelauncher`: the page in Chromium through Playwright; `browser`:
+  finding the system Chromium.
+- `devserver` (+ `servepolicy`, `requesttarget`, `beneath`), `appfiles`, `staticbuild`:
+  serving and building the app.
+- `corpus`: deterministic test images; `bench/`: the benchmark (`scripts/bench`).
 """
+
+from __future__ import annotations
+
+__all__ = ["run_batch", "Report"]
+
+
+def __getattr__(name: str):
+    # Lazy, so `python -m imgpool_host.browser` (run by set-up) stays light.
+    if name == "run_batch":
+        from .batch.runner import run_batch
+        return run_batch
+    if name == "Report":
+        from .batch.report import Report
+        return Report
+    raise AttributeError(f"module 'imgpool_host' has no attribute {name!r}")

@@ -201,8 +201,8 @@ def _number(flag: str, text: str, lo: float, hi: float, whole: bool = False,
 
 def run(args: argparse.Namespace) -> int:
     from .browser import BrowserNotFound
-    from .progress import Progress, one_line, printable
-    from .runner import BatchError, BatchUsageError, run_batch
+    from .batch.progress import Progress, one_line, printable
+    from .batch.runner import BatchError, BatchUsageError, run_batch
 
     try:
         options, pool = settings_from_args(args)
@@ -248,7 +248,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _usage(message: str) -> int:
-    from .progress import printable
+    from .batch.progress import printable
 
     print(f"{PROG}: error: {printable(message)}", file=sys.stderr)
     return EXIT_USAGE

@@ -50,12 +50,12 @@ from typing import Any, Protocol
 
 from imgpool.shared.options import Options
 
-from .batcherrors import BatchError
-from .batchledger import BatchLedger
-from .batchplan import Job
+from .batch.errors import BatchError
+from .batch.ledger import BatchLedger
+from .batch.plan import Job
 from .pagelauncher import BOOT_TIMEOUT_S, PageLauncher, close_quietly, first_line
-from .report import BrowserRestarted, HostReason, RunEvent
-from .resultsink import CANCEL_GRACE_S, ResultSink
+from .batch.report import BrowserRestarted, HostReason, RunEvent
+from .batch.sink import CANCEL_GRACE_S, ResultSink
 
 __all__ = ["PageDriver", "StopFlag", "DEFAULT_CHUNK", "STALL_MARGIN_S", "BOOT_TIMEOUT_S"]
 

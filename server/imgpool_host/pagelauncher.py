@@ -30,8 +30,8 @@ from urllib.parse import urlencode
 
 from imgpool.shared.options import Options
 
-from .batcherrors import BatchError
-from .batchsettings import pool_query
+from .batch.errors import BatchError
+from .batch.settings import pool_query
 from .browser import launch_args
 
 __all__ = ["PageLauncher", "BOOT_TIMEOUT_S", "close_quietly", "first_line"]

@@ -20,10 +20,11 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from imgpool_host import pagelauncher, runner
-from imgpool_host.batcherrors import BatchError
+from imgpool_host import pagelauncher
+from imgpool_host.batch import runner
+from imgpool_host.batch.errors import BatchError
 from imgpool_host.corpus import write_jpeg
-from imgpool_host.report import FileFinished, FileStarted, FileStatus
+from imgpool_host.batch.report import FileFinished, FileStarted, FileStatus
 
 pytestmark = pytest.mark.e2e
 

@@ -26,8 +26,11 @@ from PIL import Image
 from imgpool.shared.options import Options
 from imgpool_host.corpus import write_jpeg, write_png
 from imgpool_host.devserver import running_server
-from imgpool_host.report import FileStatus
-from imgpool_host.runner import PART_SUFFIX, ResultSink, plan_batch, run_batch
+from imgpool_host.batch.report import FileStatus
+from imgpool_host.batch.atomicfile import PART_SUFFIX
+from imgpool_host.batch.sink import ResultSink
+from imgpool_host.batch.plan import plan_batch
+from imgpool_host.batch.runner import run_batch
 
 pytestmark = pytest.mark.e2e
 

@@ -12,7 +12,7 @@ import pytest
 from PIL import Image
 
 from imgpool_host.corpus import write_jpeg
-from imgpool_host.runner import run_batch
+from imgpool_host.batch.runner import run_batch
 
 pytestmark = pytest.mark.e2e
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from imgpool_host.resultsink import is_clean_name
+from imgpool_host.batch.sink import is_clean_name
 
 
 @pytest.mark.parametrize("name", [

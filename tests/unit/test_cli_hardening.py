@@ -21,15 +21,19 @@ import pytest
 from imgpool.shared.config import GIB, MIB
 from imgpool.core.tasks import pool_broken_message
 from imgpool.shared.options import Options
-from imgpool_host import cli, optimize_cli, runner
-from imgpool_host.atomicfile import PART_SUFFIX, write_atomic
-from imgpool_host.batchsettings import cap_workers, machine_worker_limit
-from imgpool_host.hostmessages import for_host
-from imgpool_host.outjournal import JOURNAL_NAME, OutputJournal
-from imgpool_host.progress import Mode, Progress, format_record, printable
-from imgpool_host.report import FileFinished, FileRecord, FileStatus, RunPlanned
-from imgpool_host.resultsink import ResultSink, _Refused
-from imgpool_host.runner import BatchUsageError, Job, plan_batch
+from imgpool_host import cli, optimize_cli
+from imgpool_host.batch import runner
+from imgpool_host.batch.report import Report
+from imgpool_host.batch.atomicfile import sweep_stale_parts
+from imgpool_host.batch.atomicfile import PART_SUFFIX, write_atomic
+from imgpool_host.batch.settings import cap_workers, machine_worker_limit
+from imgpool_host.batch.hostmessages import for_host
+from imgpool_host.batch.journal import JOURNAL_NAME, OutputJournal
+from imgpool_host.batch.progress import Mode, Progress, format_record, printable
+from imgpool_host.batch.report import FileFinished, FileRecord, FileStatus, RunPlanned
+from imgpool_host.batch.sink import ResultSink, _Refused
+from imgpool_host.batch.errors import BatchUsageError
+from imgpool_host.batch.plan import Job, plan_batch
 
 NOT_A_BROWSER = "/bin/true"
 
@@ -199,7 +203,7 @@ class Planned(Exception):
 
 
 def test_a_capped_pool_is_said_before_the_run(photos, monkeypatch):
-    from imgpool_host import batchsettings
+    from imgpool_host.batch import settings as batchsettings
 
     monkeypatch.setattr(batchsettings.os, "cpu_count", lambda: 2)
     monkeypatch.setattr(batchsettings, "_available_memory", lambda: 32 * GIB)
@@ -394,7 +398,7 @@ def test_the_journal_is_compacted(resumed):
 def test_a_stale_part_whose_pid_was_reused_is_swept(tmp_path):
     # pid 1 is alive (and not ours): the old sweep kept such a file forever.
     stale = touch(tmp_path / f".a.webp.abcd1234.1{PART_SUFFIX}", mtime=time.time() - 3600)
-    assert runner.sweep_stale_parts(tmp_path) == [stale]
+    assert sweep_stale_parts(tmp_path) == [stale]
 
 
 def test_a_write_in_progress_is_never_swept(tmp_path):
@@ -402,7 +406,7 @@ def test_a_write_in_progress_is_never_swept(tmp_path):
     seen = []
     write_atomic(target, b"data",
                  before_replace=lambda tmp: seen.append(
-                     (tmp.exists(), runner.sweep_stale_parts(tmp_path, now=time.time() + 3600))))
+                     (tmp.exists(), sweep_stale_parts(tmp_path, now=time.time() + 3600))))
     assert seen == [(True, [])] and target.read_bytes() == b"data"
 
 
@@ -447,7 +451,7 @@ def test_a_file_in_the_way_of_an_output_folder_is_named(tmp_path):
 def test_the_report_is_valid_json_for_every_hostile_name(tmp_path):
     rec = FileRecord(input=f"/i/{HOSTILE}", name=HOSTILE, status=FileStatus.FAILED,
                      reason="bad_input", message="x")
-    report = runner.Report(out="/o", files=[rec])
+    report = Report(out="/o", files=[rec])
     path = report.write(tmp_path / "r.json")
     again = json.loads(path.read_bytes().decode("utf-8"))
     assert again["files"][0]["name"] == HOSTILE              # the same str back, losslessly
@@ -457,7 +461,7 @@ def test_sweep_of_a_killed_writer(tmp_path):
     # A writer killed mid-write (SIGKILL: no clean-up runs) leaves its part; the next
     # sweep removes it even though the pid in its name may be reused later.
     code = ("import sys, time; sys.path[:0] = sys.argv[2:];"
-            "from pathlib import Path; from imgpool_host.atomicfile import write_atomic;"
+            "from pathlib import Path; from imgpool_host.batch.atomicfile import write_atomic;"
             "write_atomic(Path(sys.argv[1]), b'x' * 10,"
             " before_replace=lambda t: (print('writing', flush=True), time.sleep(60)))")
     proc = subprocess.Popen([sys.executable, "-c", code, str(tmp_path / "a.webp"), *sys.path],
@@ -465,8 +469,8 @@ def test_sweep_of_a_killed_writer(tmp_path):
     try:
         assert proc.stdout.readline().strip() == "writing"
         part = next(tmp_path.glob(f"*{PART_SUFFIX}"))
-        assert runner.sweep_stale_parts(tmp_path) == []     # its writer is alive
+        assert sweep_stale_parts(tmp_path) == []     # its writer is alive
     finally:
         proc.kill()
         proc.wait()
-    assert runner.sweep_stale_parts(tmp_path) == [part] and not (tmp_path / "a.webp").exists()
+    assert sweep_stale_parts(tmp_path) == [part] and not (tmp_path / "a.webp").exists()

@@ -133,6 +133,6 @@ def test_the_worker_never_imports_the_page_or_its_scheduler(path):
 
 def test_the_rules_see_a_crossing():
     assert not allowed("imgpool.core.tasks", PORTABLE["shared"])   # shared never needs the core
-    assert not allowed("imgpool_host.runner", PORTABLE["core"])
+    assert not allowed("imgpool_host.batch.runner", PORTABLE["core"])
     assert not allowed("numpy", PORTABLE["core"])
     assert allowed("imgpool.shared.plan", PORTABLE["core"])

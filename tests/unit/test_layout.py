@@ -92,7 +92,7 @@ def test_the_lists_only_shrink():
 def test_the_checks_see_what_they_look_for(tmp_path):
     sample = tmp_path / "sample.py"
     sample.write_text("import os\nfrom imgpool_host import runner\nimport imgpool_host.cli as c\n"
-                      "importlib.import_module('imgpool_host.report')\nfrom . import x\n"
+                      "importlib.import_module('imgpool_host.batch.report')\nfrom . import x\n"
                       + "pass\n" * 400, encoding="utf-8")
-    assert host_imports(sample) == ["imgpool_host", "imgpool_host.cli", "imgpool_host.report"]
+    assert host_imports(sample) == ["imgpool_host", "imgpool_host.cli", "imgpool_host.batch.report"]
     assert line_count(sample) == 405

@@ -7,11 +7,11 @@ import io
 import json
 from pathlib import Path
 
-from imgpool_host.batchledger import POISON_CRASHES, BatchLedger
-from imgpool_host.progress import Mode, Progress, format_summary
-from imgpool_host.report import BrowserRestarted, FileFinished, FileStatus, Report
-from imgpool_host.resultsink import Written
-from imgpool_host.runner import Job
+from imgpool_host.batch.ledger import POISON_CRASHES, BatchLedger
+from imgpool_host.batch.progress import Mode, Progress, format_summary
+from imgpool_host.batch.report import BrowserRestarted, FileFinished, FileStatus, Report
+from imgpool_host.batch.sink import Written
+from imgpool_host.batch.plan import Job
 
 
 def make_ledger(names: list[str]):

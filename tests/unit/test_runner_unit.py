@@ -19,17 +19,23 @@ import pytest
 
 from imgpool.shared.config import MIB, PoolConfig
 from imgpool.shared.options import Options
-from imgpool_host import optimize_cli, runner
+from imgpool_host import optimize_cli
+from imgpool_host.batch import runner
+from imgpool_host.browser import BrowserNotFound
+from imgpool_host.batch.settings import POOL_URL_PARAMS, make_options
+from imgpool_host.batch.sink import ROUTE_PREFIX
+from imgpool_host.batch.plan import result_suffix
 from imgpool_host.devserver import running_server
-from imgpool_host.outjournal import OutputJournal
-from imgpool_host.progress import (Mode, Progress, Tally, format_bytes, format_duration,
+from imgpool_host.batch.journal import OutputJournal
+from imgpool_host.batch.progress import (Mode, Progress, Tally, format_bytes, format_duration,
                                    format_record, one_line, render_bar)
-from imgpool_host.report import (FileFinished, FileRecord, FileStarted, FileStatus, Report,
+from imgpool_host.batch.report import (FileFinished, FileRecord, FileStarted, FileStatus, Report,
                                  RunFinished, RunPlanned)
-from imgpool_host.runner import (PART_SUFFIX, BatchUsageError, Job, ResultSink, _Refused,
-                                 collect_inputs, output_path, plan_batch, pool_query,
-                                 pool_settings, predicted_suffixes, sweep_stale_parts,
-                                 write_atomic)
+from imgpool_host.batch.atomicfile import PART_SUFFIX, sweep_stale_parts, write_atomic
+from imgpool_host.batch.errors import BatchUsageError
+from imgpool_host.batch.plan import Job, collect_inputs, output_path, plan_batch, predicted_suffixes
+from imgpool_host.batch.sink import ResultSink, _Refused
+from imgpool_host.batch.settings import pool_query, pool_settings
 
 try:
     from .fsfixtures import touch
@@ -155,7 +161,7 @@ def test_output_path(tmp_path, name, suffix, expected):
     ("../x", ".jpg", None), ("", ".jpg", None), ("WEBP", ".jpg", None),
 ])
 def test_result_suffix(fmt, input_suffix, expected):
-    assert runner.result_suffix(fmt, input_suffix) == expected
+    assert result_suffix(fmt, input_suffix) == expected
 
 
 # -- up to date, force, conflicts ---------------------------------------------------------
@@ -243,7 +249,7 @@ def test_pool_settings_pass_only_what_the_page_reads():
     with pytest.raises(BatchUsageError, match="pool_size"):
         pool_settings({"pool_size": 0})
     full = pool_settings(PoolConfig(pool_size=3))
-    assert set(full) == set(runner.POOL_URL_PARAMS) and full["pool_size"] == 3
+    assert set(full) == set(POOL_URL_PARAMS) and full["pool_size"] == 3
 
 
 def test_pool_query_round_trips_the_budget_exactly():
@@ -256,9 +262,9 @@ def test_pool_query_round_trips_the_budget_exactly():
 
 def test_bad_options_are_usage_errors():
     with pytest.raises(BatchUsageError, match="quality"):
-        runner.make_options({"quality": 0})
-    assert runner.make_options(None) == Options()
-    assert runner.make_options({"format": "png"}).format.value == "png"
+        make_options({"quality": 0})
+    assert make_options(None) == Options()
+    assert make_options({"format": "png"}).format.value == "png"
 
 
 # -- the result sink ----------------------------------------------------------------------
@@ -325,7 +331,7 @@ def test_sink_over_http(sink_env):
     before = tree(tmp_path)
     q = {"token": "s3cret-token", "task": "1", "name": "deep/b.png", "format": "webp"}
     with running_server(mounts={"/": tmp_path / "in"},
-                        extra_routes={runner.ROUTE_PREFIX: sink.handle}) as base:
+                        extra_routes={ROUTE_PREFIX: sink.handle}) as base:
         assert put(base, {**q, "token": "wrong"})[0] == 403
         assert put(base, {k: v for k, v in q.items() if k != "token"})[0] == 403
         assert put(base, q, method="POST")[0] == 405
@@ -354,7 +360,7 @@ def test_sink_refuses_to_replace_an_input(tmp_path):
     job = Job(source=photo, name="a.png", output=photo, size_bytes=5, mtime_ns=0)
     sink = ResultSink("t", tmp_path / "out", [job], plan.inputs)
     with running_server(mounts={"/": tmp_path},
-                        extra_routes={runner.ROUTE_PREFIX: sink.handle}) as base:
+                        extra_routes={ROUTE_PREFIX: sink.handle}) as base:
         q = {"token": "t", "task": "1", "name": "a.png", "format": "png"}
         assert put(base, q)[0] == 409
     assert photo.read_bytes() == b"input"
@@ -649,6 +655,6 @@ def test_usage_errors_come_before_anything_starts(tmp_path):
     touch(tmp_path / "in" / "a.jpg")
     with pytest.raises(BatchUsageError, match="quality"):
         runner.run_batch(tmp_path / "in", tmp_path / "out", {"quality": 101})
-    with pytest.raises(runner.BrowserNotFound):
+    with pytest.raises(BrowserNotFound):
         runner.run_batch(tmp_path / "in", tmp_path / "out", browser=tmp_path / "no-browser")
     assert not (tmp_path / "out").exists()

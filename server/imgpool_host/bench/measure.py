@@ -300,7 +300,7 @@ def _collect_ua(app: AppSession, wait_s: float, step) -> dict:
 
 def _automation(paths: list[Path], options: dict, workers: int, browser: str | None) -> dict:
     try:
-        from imgpool_host.runner import run_batch
+        from imgpool_host.batch.runner import run_batch
     except ImportError as exc:
         return {"status": f"not measured: runner missing ({exc})"}
     import tempfile

@@ -30,8 +30,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TextIO
 
-from . import jsontext
-from .termtext import printable
+from .. import jsontext
+from ..termtext import printable
 from .report import (BrowserRestarted, FileFinished, FileRecord, FileStarted, FileStatus,
                      RunEvent, RunFinished, RunPlanned)
 

@@ -32,7 +32,7 @@ from typing import Any
 from imgpool.shared.config import MIB, URL_PARAMS, ConfigError, PoolConfig, query_from_settings
 from imgpool.shared.options import Options, OptionsError
 
-from .batcherrors import BatchUsageError
+from .errors import BatchUsageError
 
 __all__ = ["POOL_URL_PARAMS", "make_options", "pool_settings", "pool_query",
            "machine_worker_limit", "cap_workers"]

@@ -58,28 +58,18 @@ from typing import Any
 from imgpool.shared.config import PoolConfig
 from imgpool.shared.options import Options
 
-from . import appfiles, devserver
-# Re-exported (callers and tests import these from `runner`); each has its home module.
-from .atomicfile import PART_SUFFIX, sweep_stale_parts, write_atomic  # noqa: F401
-from .batcherrors import BatchError, BatchUsageError
-from .batchplan import (BatchPlan, Job, check_out, collect_inputs, output_path,  # noqa: F401
-                        plan_batch, predicted_suffixes, result_suffix)
-from .batchsettings import (POOL_URL_PARAMS, cap_workers, make_options, pool_query,  # noqa: F401
-                            pool_settings)
-from .browser import BrowserNotFound, find_browser
-from .pagedriver import (BOOT_TIMEOUT_S, DEFAULT_CHUNK, INPUT_SELECTOR,  # noqa: F401
-                         POLL_MS, QUEUE_PER_WORKER, STALL_MARGIN_S, PageDriver)
-from .report import (FileFinished, FileRecord, FileStatus, Report, RunEvent, RunFinished,
-                     RunPlanned)
-from .resultsink import (CANCEL_GRACE_S, MAX_RESULT_BYTES, RESULT_PATH,  # noqa: F401
-                         ROUTE_PREFIX, ResultSink, Written, _Refused, is_clean_name)
-from .runpaths import check_report_path, prepare_out
+from .. import appfiles, devserver
+from ..browser import find_browser
+from ..pagedriver import DEFAULT_CHUNK, STALL_MARGIN_S, PageDriver
+from .atomicfile import sweep_stale_parts
+from .errors import BatchError, BatchUsageError
+from .paths import check_report_path, prepare_out
+from .plan import plan_batch
+from .report import FileFinished, FileRecord, FileStatus, Report, RunEvent, RunFinished, RunPlanned
+from .settings import POOL_URL_PARAMS, cap_workers, make_options, pool_settings
+from .sink import ROUTE_PREFIX, ResultSink
 
-__all__ = [
-    "run_batch", "Report", "FileRecord", "BatchUsageError", "BatchError", "Job", "BatchPlan",
-    "plan_batch", "collect_inputs", "ResultSink", "write_atomic", "sweep_stale_parts",
-    "POOL_URL_PARAMS", "BrowserNotFound",
-]
+__all__ = ["run_batch"]
 
 
 class _StopRequest:

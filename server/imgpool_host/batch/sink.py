@@ -42,8 +42,8 @@ from urllib.parse import parse_qs
 from imgpool.shared.config import MIB
 
 from .atomicfile import current_umask, write_atomic
-from .batchplan import Job, output_path, result_suffix
-from .outjournal import OutputJournal
+from .plan import Job, output_path, result_suffix
+from .journal import OutputJournal
 
 __all__ = [
     "ROUTE_PREFIX", "RESULT_PATH", "MAX_RESULT_BYTES", "CANCEL_GRACE_S", "ResultSink",

@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Union
 
-from . import jsontext
+from .. import jsontext
 from .atomicfile import write_atomic
 
 __all__ = [

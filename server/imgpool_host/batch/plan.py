@@ -50,8 +50,8 @@ from imgpool.shared.imageinfo import ImageFormat, ImageInfo
 from imgpool.shared.options import EXTENSIONS, Options, OutputFormat
 from imgpool.shared.plan import resolve_format
 
-from .batcherrors import BatchUsageError
-from .outjournal import OutputJournal
+from .errors import BatchUsageError
+from .journal import OutputJournal
 from .report import FileRecord, FileStatus, HostReason
 
 __all__ = [

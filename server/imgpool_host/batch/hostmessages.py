@@ -16,8 +16,8 @@ from __future__ import annotations
 
 import os
 
-from .batchplan import Job
-from .optimize_cli import PAGE_LOG_ENV
+from .plan import Job
+from ..optimize_cli import PAGE_LOG_ENV
 
 __all__ = ["for_host"]
 

@@ -40,7 +40,7 @@ from pathlib import Path
 
 from imgpool.shared.options import Options
 
-from . import jsontext
+from .. import jsontext
 from .atomicfile import write_atomic
 
 __all__ = ["JOURNAL_NAME", "JournalEntry", "OutputJournal", "options_digest"]

@@ -29,9 +29,9 @@ from pathlib import Path, PurePosixPath
 from imgpool.shared.options import EXTENSIONS
 
 from .atomicfile import PART_SUFFIX
-from .batcherrors import BatchUsageError
-from .batchplan import BatchPlan, output_path
-from .outjournal import JOURNAL_NAME
+from .errors import BatchUsageError
+from .plan import BatchPlan, output_path
+from .journal import JOURNAL_NAME
 
 __all__ = ["prepare_out", "check_report_path"]
 

@@ -44,12 +44,12 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
-from .batchplan import Job
+from .plan import Job
 from .hostmessages import for_host
 from .report import FileFinished, FileRecord, FileStarted, FileStatus, HostReason, RunEvent
 
 if TYPE_CHECKING:
-    from .resultsink import Written
+    from .sink import Written
 
 __all__ = ["BatchLedger", "POISON_CRASHES"]
 
