@@ -83,13 +83,15 @@ class FailureReason(str, Enum):
     WORKER_LOST = "worker_lost"  #: took down workers repeatedly (poison)
     CANCELLED = "cancelled"      #: recorded on cancelled tasks, for reports
     POOL_BROKEN = "pool_broken"  #: workers could not start, the breaker tripped
+    TOO_BIG = "too_big"          #: no result fits the target size (strict_size asked)
 
 
 #: Failures that are about the image, not the worker: no retry, the worker stays usable.
 #: A `timeout` here is one the worker reported itself (it stopped the operation and is
 #: still responsive); a deadline the scheduler saw pass terminates the worker instead.
 IMAGE_ERRORS = frozenset({FailureReason.BAD_INPUT, FailureReason.UNSUPPORTED,
-                          FailureReason.TOO_LARGE, FailureReason.TIMEOUT})
+                          FailureReason.TOO_LARGE, FailureReason.TIMEOUT,
+                          FailureReason.TOO_BIG})
 
 _DEFAULT_MESSAGES = {
     FailureReason.BAD_INPUT: "the file could not be decoded; it may be damaged or not an image",
@@ -100,6 +102,7 @@ _DEFAULT_MESSAGES = {
     FailureReason.WORKER_LOST: "the worker processing this image stopped responding",
     FailureReason.CANCELLED: "cancelled",
     FailureReason.POOL_BROKEN: "workers could not start; reload the page",
+    FailureReason.TOO_BIG: "no result fits the target size, even at the lowest quality",
 }
 
 
@@ -135,12 +138,16 @@ class TaskResult:
     mem_highwater_bytes: int = 0  #: peak memory the task used (0: unknown)
     elapsed_ms: float = 0.0
     note: str = ""                #: e.g. "kept original: output was larger"
+    quality: int = 0              #: encoder quality used (0: none, or original kept)
+    ssim: float | None = None     #: score against the resized original, when measured
+    encodes: int = 1              #: encodes made (a quality search makes several)
 
     def to_dict(self) -> dict:
         return {"out_bytes": self.out_bytes, "width": self.width, "height": self.height,
                 "format": self.format, "heap_bytes": self.heap_bytes,
                 "mem_highwater_bytes": self.mem_highwater_bytes,
-                "elapsed_ms": self.elapsed_ms, "note": self.note}
+                "elapsed_ms": self.elapsed_ms, "note": self.note, "quality": self.quality,
+                "ssim": self.ssim, "encodes": self.encodes}
 
 
 @dataclass(eq=False)

@@ -166,7 +166,7 @@ class App:
                 out_bytes=msg.out_bytes, width=msg.width, height=msg.height,
                 format=msg.format, heap_bytes=msg.heap_bytes,
                 mem_highwater_bytes=msg.mem_highwater_bytes, elapsed_ms=msg.elapsed_ms,
-                note=msg.note)
+                note=msg.note, quality=msg.quality, ssim=msg.ssim, encodes=msg.encodes)
             self._run(s.task_done(now, slot, gen, msg.task_id, result))
             self.outputs.pop(msg.task_id, None)  # still here: a stale reply, dropped
             return
