@@ -129,3 +129,31 @@ def test_the_cli_report_carries_the_chosen_quality_and_the_score(photos, tmp_pat
     bad = subprocess.run([str(IMGPOOL), "optimize", str(src), "-o", str(tmp_path / "x"),
                           "--target-size", "lots"], capture_output=True, text=True, timeout=60)
     assert bad.returncode == 2 and "target_size must be a size like 200KB" in bad.stderr
+
+
+@pytest.fixture(scope="module")
+def kinds(tmp_path_factory) -> dict[str, Path]:
+    from pipeline_fixtures import write_fixtures
+
+    d = tmp_path_factory.mktemp("kinds")
+    return {name: path for name, (_fx, path) in write_fixtures(d).items()}
+
+
+SCORED_KINDS = ("png_rgba16.png", "gif_animated.gif", "png_grey_alpha.png", "jpeg_cmyk.jpg",
+                "photo.heic", "vector.svg")
+
+
+def test_every_kind_of_image_gets_a_score(app, kinds):
+    """16-bit, animated (every frame scored), grey with alpha, CMYK, HEIC, SVG: each
+    result carries a score (a kept original has none: it is not a result); a PNG (no
+    quality to lower) notes a missed target instead of searching."""
+    ended = run(app, [kinds[n] for n in SCORED_KINDS],
+                {"format": "same", "measure_quality": True, "keep_original_if_larger": False})
+    for name in SCORED_KINDS:
+        r = done(ended[name])
+        assert r["ssim"] is not None and 0.5 < r["ssim"] <= 1 and r["encodes"] == 1, (name, r["note"], r)
+    assert done(ended["gif_animated.gif"])["format"] == "gif"
+    png = done(next(iter(run(app, copies([kinds["png_rgba16.png"]], "t"),
+                             {"format": "png", "target_size": "1KB"}).values())))
+    assert png["quality"] == 0 and png["encodes"] == 1, png
+    assert "no quality setting to lower" in png["note"], png
