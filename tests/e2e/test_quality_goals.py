@@ -61,6 +61,14 @@ def done(event: dict) -> dict:
     return event["result"]
 
 
+def row_line(app, task_id: int) -> str:
+    """The text of a task's row in the page's list (scrolled into view: it is virtual)."""
+    return app.page.evaluate(
+        """(id) => { const list = window.imgpool.ui.list; list.scrollTo(id);
+                     return list.rowElement(id).querySelector('.line').textContent; }""",
+        task_id)
+
+
 def one(app, photo: Path, tag: str, options: dict) -> dict:
     """The result of one photo (under a new name) with `options`."""
     return done(next(iter(run(app, copies([photo], tag), options).values())))
@@ -83,6 +91,8 @@ def test_target_size_takes_the_highest_quality_that_fits(app, photos):
         assert 10 <= r["quality"] < 80 and r["encodes"] > 1, r
         assert 0 < r["ssim"] <= 1, r
         assert "target size" not in r["note"], r
+        line = row_line(app, event["task_id"])
+        assert f"quality {r['quality']} · quality score {r['ssim']:.3f}" in line, line
         # One quality step up does not fit: the search found the edge, not a guess.
         up = one(app, photo, "up", {"quality": r["quality"] + 1})
         assert up["out_bytes"] > budget, (r, up)
@@ -102,6 +112,8 @@ def test_a_target_no_quality_reaches_is_a_note_or_with_strict_a_failure(app, pho
     r = one(app, photos[0], "tiny", {"target_size": "1KB"})
     assert r["quality"] == 10 and r["out_bytes"] > 1000, r
     assert "does not fit the target size of 1.0 KB even at quality 10" in r["note"], r
+    tiny = max(e["task_id"] for e in app.events() if e.get("name") == "photo0-tiny.jpg")
+    assert "larger than the target size" in row_line(app, tiny)
     failed = next(iter(run(app, copies(photos[:1], "strict"),
                            {"target_size": "1KB", "strict_size": True}).values()))
     assert failed["type"] == "task_failed" and failed["reason"] == "too_big", failed
@@ -133,10 +145,15 @@ def test_the_cli_report_carries_the_chosen_quality_and_the_score(photos, tmp_pat
 
 @pytest.fixture(scope="module")
 def kinds(tmp_path_factory) -> dict[str, Path]:
-    from pipeline_fixtures import write_fixtures
+    from pipeline_fixtures import FIXTURES
 
     d = tmp_path_factory.mktemp("kinds")
-    return {name: path for name, (_fx, path) in write_fixtures(d).items()}
+    out = {}
+    for fx, make in FIXTURES:
+        if fx.name in SCORED_KINDS:  # only these: some others are slow to make (AVIF)
+            out[fx.name] = d / fx.name
+            out[fx.name].write_bytes(make())
+    return out
 
 
 SCORED_KINDS = ("png_rgba16.png", "gif_animated.gif", "png_grey_alpha.png", "jpeg_cmyk.jpg",
