@@ -111,3 +111,15 @@ def test_the_deadline_allows_for_the_longest_search():
     assert encoder_factor(Options(target_size="50%")) == SEARCH_ENCODES * plain
     assert encoder_factor(Options(min_ssim=0.95)) > encoder_factor(Options(target_size="1KB"))
     assert plain < encoder_factor(Options(measure_quality=True)) < 2 * SEARCH_ENCODES * plain
+
+
+def test_the_estimate_counts_the_prepared_copy_a_goal_keeps():
+    from imgpool.core.estimate import estimate
+    from imgpool.core.imageinfo import ImageFormat, ImageInfo
+    from imgpool.options import Options
+
+    info = ImageInfo(format=ImageFormat.PNG, width=1000, height=500, bands=3, bit_depth=8)
+    plain = estimate(info, Options(), 100_000).memory_bytes
+    for goal in (Options(target_size="50%"), Options(measure_quality=True),
+                 Options(min_ssim=0.9)):
+        assert estimate(info, goal, 100_000).memory_bytes == plain + 1000 * 500 * 3
