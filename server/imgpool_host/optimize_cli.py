@@ -83,6 +83,17 @@ _OPTION_FLAGS: list[tuple[str, str, dict[str, Any]]] = [
                "input is written unchanged then)")),
     ("--timeout", "timeout_s", dict(metavar="S", help="per-image time limit in seconds "
                                     "(default: scaled by image size)")),
+    ("--target-size", "target_size", dict(metavar="SIZE", help="largest output wanted, e.g. "
+                                          "200KB, 1.5MB or 50%% of the input: the quality is "
+                                          "lowered (from --quality) until it fits")),
+    ("--strict-size", "strict_size", dict(action="store_const", const="true",
+                                          help="fail a file (too_big) that does not fit "
+                                               "--target-size even at the lowest quality")),
+    ("--min-ssim", "min_ssim", dict(metavar="X", help="lowest quality score (SSIM, 0-1, e.g. "
+                                    "0.95): the quality is raised until it holds")),
+    ("--measure-quality", "measure_quality",
+     dict(action="store_const", const="true",
+          help="score each output (SSIM against the resized original) in the report")),
 ]
 
 #: Keys a preset may hold besides the Options fields (the pool settings a run can pass).

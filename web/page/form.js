@@ -27,6 +27,10 @@ export function createSettingsForm(form, summary, { check, onValidity }) {
         if (field.kind === "bool") {
           input.type = "checkbox";
           input.defaultChecked = input.checked = field.default;
+        } else if (field.kind === "text") {
+          input.type = "text";
+          input.placeholder = field.placeholder;
+          input.defaultValue = input.value = field.default;
         } else {
           input.type = "number";
           input.inputMode = "numeric";

@@ -24,6 +24,14 @@ function button(action, text, label, extra = {}) {
   return el("button", { type: "button", "data-action": action, "aria-label": label, ...extra }, text);
 }
 
+// The quality a search chose, the measured score (SSIM), a missed target size.
+function goalWords(r) {
+  const quality = r.encodes > 1 ? ` · quality ${r.quality}` : "";
+  const score = r.ssim != null ? ` · quality score ${Number(r.ssim).toFixed(3)}` : "";
+  const missed = /target size/.test(r.note || "") ? " · larger than the target size" : "";
+  return quality + score + missed;
+}
+
 function lineFor(item) {
   const r = item.result;
   switch (item.state) {
@@ -34,7 +42,7 @@ function lineFor(item) {
       const dims = r.width ? ` · ${r.width} × ${r.height} px` : "";
       const time = r.elapsed_ms ? ` · ${(r.elapsed_ms / 1000).toFixed(1)} s` : "";
       if (item.kept) return `Kept the original: converting did not make it smaller · ${fmtBytes(r.out_bytes)}${dims}`;
-      return `${fmtBytes(item.size)} → ${fmtBytes(r.out_bytes)}, ${fmtChange(item.size, r.out_bytes)}${dims}${time}`;
+      return `${fmtBytes(item.size)} → ${fmtBytes(r.out_bytes)}, ${fmtChange(item.size, r.out_bytes)}${dims}${time}${goalWords(r)}`;
     }
     case "failed": return item.plain || "Failed";
     case "skipped": return item.plain || "Skipped";

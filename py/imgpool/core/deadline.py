@@ -31,7 +31,8 @@ from imgpool.shared.config import PoolConfig
 from imgpool.core.estimate import Estimate
 from imgpool.shared.options import Options, OutputFormat
 
-__all__ = ["DeadlineModel", "encoder_factor", "SAFETY", "MAX_CAP_STRETCH"]
+__all__ = ["DeadlineModel", "encoder_factor", "search_factor", "SAFETY", "MAX_CAP_STRETCH",
+           "SEARCH_ENCODES", "SCORE_COST"]
 
 #: A healthy task may take this many times the learned rate before it is taken for hung.
 SAFETY = 4.0
@@ -51,6 +52,12 @@ _BASE_FACTOR = {
 #: 0.7 s at 1 for a 2048 px photo).
 _EFFORT_GROWTH = {OutputFormat.AVIF: 2.0, OutputFormat.JXL: 1.6}
 _DEFAULT_EFFORT = 4
+#: The most encodes a quality search over 1..100 makes
+#: (imgpool.worker.qualitysearch.max_encodes(1, 100)).
+SEARCH_ENCODES = 9
+#: Scoring one result (decode it, SSIM) against one encode: about half measured
+#: (docs/design.md, the pipeline in a worker); counted as a whole one for headroom.
+SCORE_COST = 1.0
 
 
 def encoder_factor(options: Options) -> float:
@@ -58,11 +65,21 @@ def encoder_factor(options: Options) -> float:
     fmt = options.format
     base = _BASE_FACTOR.get(fmt, 2.0)
     growth = _EFFORT_GROWTH.get(fmt, 1.15)
-    return base * growth ** max(0, options.effort - _DEFAULT_EFFORT)
+    return base * growth ** max(0, options.effort - _DEFAULT_EFFORT) * search_factor(options)
 
 
-def _key(options: Options) -> tuple[str, int]:
-    return options.format.value, options.effort
+def search_factor(options: Options) -> float:
+    """How many encodes' worth of work the options ask for: a quality search makes up
+    to SEARCH_ENCODES encodes, and a measured score costs about SCORE_COST more each."""
+    encodes = SEARCH_ENCODES if (options.target_size or options.min_ssim) else 1
+    if options.min_ssim is not None:
+        return encodes * (1 + SCORE_COST)  # every step of the search is scored
+    return encodes + (SCORE_COST if options.measures_quality else 0)
+
+
+def _key(options: Options) -> tuple[str, int, float]:
+    # Searches learn their own rate: a plain encode's would make their deadline short.
+    return options.format.value, options.effort, search_factor(options)
 
 
 class DeadlineModel:

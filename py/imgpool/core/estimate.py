@@ -6,7 +6,8 @@ Admission needs a number per task before dispatch: the decoded memory (bytes) it
 hold at its peak, and its work (megapixels touched) for the heavy lane and the
 timeout (`deadline.py`). Both come from the header probe (`ImageInfo`), the `Options` and the file size.
 
-Memory is the decoded input plus the output buffer. What "decoded input" means depends
+Memory is the decoded input plus the output buffer (twice that with a quality goal or
+a score: the prepared image is kept in memory for every encode). What "decoded input" means depends
 on whether the loader can shrink on load (libvips' thumbnail path):
 - baseline JPEG: libjpeg scales by 1/2, 1/4 or 1/8 while decoding; libvips picks the
   largest of those that still leaves the image at least as large as the target box;
@@ -120,7 +121,9 @@ def estimate(info: ImageInfo, options: Options, size_bytes: int) -> Estimate:
         dec_w, dec_h = width, height
 
     per_pixel = bands * sample * frames
-    memory = dec_w * dec_h * per_pixel + out_w * out_h * per_pixel
+    # A quality goal or a score keeps the prepared image in memory beside the output.
+    held = 2 if (options.target_size is not None or options.measures_quality) else 1
+    memory = dec_w * dec_h * per_pixel + held * out_w * out_h * per_pixel
     decoded_px = dec_w * dec_h
     if shrink > 1:
         decoded_px += SHRINK_SCAN_COST * width * height

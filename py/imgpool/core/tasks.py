@@ -99,12 +99,16 @@ class TaskResult:
     mem_highwater_bytes: int = 0  #: peak memory the task used (0: unknown)
     elapsed_ms: float = 0.0
     note: str = ""                #: e.g. "kept original: output was larger"
+    quality: int = 0              #: encoder quality used (0: none, or original kept)
+    ssim: float | None = None     #: score against the resized original, when measured
+    encodes: int = 1              #: encodes made (a quality search makes several)
 
     def to_dict(self) -> dict:
         return {"out_bytes": self.out_bytes, "width": self.width, "height": self.height,
                 "format": self.format, "heap_bytes": self.heap_bytes,
                 "mem_highwater_bytes": self.mem_highwater_bytes,
-                "elapsed_ms": self.elapsed_ms, "note": self.note}
+                "elapsed_ms": self.elapsed_ms, "note": self.note, "quality": self.quality,
+                "ssim": self.ssim, "encodes": self.encodes}
 
 
 @dataclass(eq=False)

@@ -27,7 +27,18 @@ FORM_FIELDS: tuple[tuple[str, str, str], ...] = (
     ("lossless", "Lossless", "Keep every pixel exactly (larger files)."),
     ("keep_original_if_larger", "Keep the original if it is smaller",
      "A result is never bigger than the file you gave."),
+    ("target_size", "Target size", "Largest file wanted, like 200KB or 50%; the quality "
+                                   "is lowered until it fits. Empty: no target."),
+    ("strict_size", "Fail files that cannot fit",
+     "Without this, a file that does not fit even at low quality is kept with a note."),
+    ("min_ssim", "Lowest quality score", "Like 0.95 (SSIM, 0 to 1): the quality is raised "
+                                         "until the score holds. Empty: none."),
+    ("measure_quality", "Measure quality",
+     "Score every result against the original (SSIM); takes a little longer."),
 )
+
+#: Free-text fields (checked by Python like the others) and the example they show.
+TEXT_FIELDS: dict[str, str] = {"target_size": "200KB", "min_ssim": "0.95"}
 
 #: Words for the choices of the enum fields the form shows.
 CHOICE_LABELS: dict[type[Enum], dict[str, str]] = {
@@ -56,6 +67,9 @@ def form_schema() -> list[dict[str, Any]]:
                                   for m in type(default)])
         elif isinstance(default, bool):
             field.update(kind="bool", default=default)
+        elif name in TEXT_FIELDS:
+            field.update(kind="text", default="" if default is None else str(default),
+                         placeholder=TEXT_FIELDS[name])
         elif name in LIMITS:
             lo, hi = LIMITS[name]
             field.update(kind="number", default=default, min=lo, max=hi,

@@ -31,6 +31,8 @@ _BY_REASON: dict[FailureReason, str] = {
     FailureReason.CANCELLED: "Cancelled.",
     FailureReason.POOL_BROKEN: "The converter could not start. Reload the page and try "
                                "again.",
+    FailureReason.TOO_BIG: "Even at the lowest quality this image is larger than the "
+                           "target size. Choose a larger target or a smaller longest side.",
 }
 
 #: Specific causes, recognised in the technical message (lower case): the first match wins.

@@ -16,7 +16,7 @@ from typing import Any
 
 __all__ = [
     "OptionsError", "Options", "OutputFormat", "Fit", "MetadataPolicy", "ColourHandling",
-    "EXTENSIONS", "LIMITS", "field_errors",
+    "EXTENSIONS", "LIMITS", "field_errors", "QUALITY_FLOOR", "target_bytes",
 ]
 
 MAX_DIMENSION = 65_535  # libvips' largest image side for most savers
@@ -30,6 +30,13 @@ LIMITS: dict[str, tuple[int, int]] = {
     "width": (1, MAX_DIMENSION),
     "height": (1, MAX_DIMENSION),
 }
+
+
+#: The lowest encoder quality a `target_size` search tries: below it photos fall apart.
+QUALITY_FLOOR = 10
+#: Units `target_size` accepts (bytes each); "%" is a share of the input's size.
+SIZE_UNITS = {"": 1, "b": 1, "kb": 1000, "kib": 1024, "mb": 1000 ** 2, "mib": 1024 ** 2}
+_TARGET_SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([a-z%]*)\s*$", re.IGNORECASE)
 
 
 class OptionsError(ValueError):
@@ -121,6 +128,19 @@ class Options:
     keep_original_if_larger: bool = True
     #: Per-image timeout in seconds; None lets the scheduler scale it by the estimate.
     timeout_s: float | None = None
+    #: Largest output wanted: "200KB", "1.5MB", "300KiB", bytes, or "50%" of the input.
+    #: The encoder quality is searched, from `quality` down to QUALITY_FLOOR, for the
+    #: highest that fits. None: no target.
+    target_size: str | None = None
+    #: With `target_size`: fail the image (`too_big`) when even QUALITY_FLOOR does not
+    #: fit, instead of writing the smallest result with a note.
+    strict_size: bool = False
+    #: Lowest SSIM (0-1, against the resized original) wanted: the quality is raised from
+    #: `quality` until the score holds. Implies `measure_quality`. None: no floor.
+    min_ssim: float | None = None
+    #: Measure each output's SSIM against the resized original (costs a decode of the
+    #: result: about half an encode, docs/design.md). Off by default.
+    measure_quality: bool = False
 
     def __post_init__(self) -> None:
         for name, enum in (("format", OutputFormat), ("fit", Fit),
@@ -136,7 +156,7 @@ class Options:
             if name in ("quality", "effort") or getattr(self, name) is not None:
                 _int_in(self, name, lo, hi)
         for name in ("lossless", "enlarge", "auto_rotate", "palette", "animated",
-                     "keep_original_if_larger"):
+                     "keep_original_if_larger", "strict_size", "measure_quality"):
             if not isinstance(getattr(self, name), bool):
                 raise OptionsError(f"{name} must be true or false; got {getattr(self, name)!r}")
         if not isinstance(self.background, str) or not _HEX_COLOUR.match(self.background):
@@ -145,11 +165,30 @@ class Options:
             t = self.timeout_s
             if isinstance(t, bool) or not isinstance(t, (int, float)) or not 0 < t <= 86_400:
                 raise OptionsError(f"timeout_s must be seconds between 0 and 86400; got {t!r}")
+        self._check_goals()
         if self.fit is Fit.COVER and (self.width is None or self.height is None):
             raise OptionsError("fit=cover needs both width and height")
         if self.palette and self.format not in (OutputFormat.PNG, OutputFormat.GIF,
                                                  OutputFormat.SAME):
             raise OptionsError("palette applies to png (or gif) output only")
+
+    def _check_goals(self) -> None:
+        if isinstance(self.target_size, int) and not isinstance(self.target_size, bool):
+            object.__setattr__(self, "target_size", str(self.target_size))  # bytes
+        if self.target_size is not None:
+            target_bytes(self.target_size, 1)  # raises OptionsError when malformed
+        m = self.min_ssim
+        if m is not None and (isinstance(m, bool) or not isinstance(m, (int, float))
+                              or not 0 < m < 1):
+            raise OptionsError(f"min_ssim must be a number between 0 and 1, like 0.95; "
+                               f"got {m!r}")
+        if self.strict_size and self.target_size is None:
+            raise OptionsError("strict_size needs target_size")
+
+    @property
+    def measures_quality(self) -> bool:
+        """Whether each output's SSIM is measured (asked for, or needed by min_ssim)."""
+        return self.measure_quality or self.min_ssim is not None
 
     @property
     def background_rgb(self) -> tuple[int, int, int]:
@@ -232,6 +271,14 @@ def _coerce(name: str, value: Any, default: Any) -> Any:
             return int(text)
         except ValueError:
             raise OptionsError(f"{name} must be a whole number; got {value!r}") from None
+    if name in ("target_size", "min_ssim") and text.lower() in ("", "none", "null"):
+        return None
+    if name == "min_ssim":
+        try:
+            return float(text)
+        except ValueError:
+            raise OptionsError(f"min_ssim must be a number between 0 and 1, like 0.95; "
+                               f"got {value!r}") from None
     if name == "timeout_s":
         if text.lower() in ("", "none", "null"):
             return None
@@ -240,6 +287,25 @@ def _coerce(name: str, value: Any, default: Any) -> Any:
         except ValueError:
             raise OptionsError(f"{name} must be a number of seconds; got {value!r}") from None
     return text
+
+
+def target_bytes(target: str, input_bytes: int) -> int:
+    """The byte budget `target` ("200KB", "1.5MiB", "50%", "40000") allows for an input of
+    `input_bytes`; OptionsError in plain words when it is not a size."""
+    match = _TARGET_SIZE.match(target) if isinstance(target, str) else None
+    unit = match.group(2).lower() if match else ""
+    if match is None or (unit not in SIZE_UNITS and unit != "%"):
+        raise OptionsError(f"target_size must be a size like 200KB, 1.5MB or 50%; "
+                           f"got {target!r}")
+    number = float(match.group(1))
+    if unit == "%":
+        if not 0 < number <= 100:
+            raise OptionsError(f"target_size in % must be above 0 and at most 100; "
+                               f"got {target!r}")
+        return max(1, int(input_bytes * number / 100))
+    if number * SIZE_UNITS[unit] < 1:
+        raise OptionsError(f"target_size must be at least 1 byte; got {target!r}")
+    return int(number * SIZE_UNITS[unit])
 
 
 def _int_in(opts: Options, name: str, lo: int, hi: int) -> None:

@@ -167,6 +167,13 @@ class TaskDoneMsg(Message):
     #: Size of the result's thumbnail (a small WebP for the page's list), which rides in
     #: the transfer list as a second buffer (`thumb` beside `output`); 0: none.
     thumb_bytes: int = 0
+    #: The encoder quality used (searched for a target size or SSIM floor); 0: none
+    #: (lossless, a format without one, or the original kept).
+    quality: int = 0
+    #: SSIM of the result against the resized original (0-1), when measured.
+    ssim: float | None = None
+    #: How many encodes the result took (a quality search makes several).
+    encodes: int = 1
 
 
 @dataclass(frozen=True)

@@ -25,13 +25,15 @@ class FailureReason(str, Enum):
     WORKER_LOST = "worker_lost"  #: took down workers repeatedly (poison)
     CANCELLED = "cancelled"      #: recorded on cancelled tasks, for reports
     POOL_BROKEN = "pool_broken"  #: workers could not start, the breaker tripped
+    TOO_BIG = "too_big"          #: no result fits the target size (strict_size asked)
 
 
 #: Failures that are about the image, not the worker: no retry, the worker stays usable.
 #: A `timeout` here is one the worker reported itself (it stopped the operation and is
 #: still responsive); a deadline the scheduler saw pass terminates the worker instead.
 IMAGE_ERRORS = frozenset({FailureReason.BAD_INPUT, FailureReason.UNSUPPORTED,
-                          FailureReason.TOO_LARGE, FailureReason.TIMEOUT})
+                          FailureReason.TOO_LARGE, FailureReason.TIMEOUT,
+                          FailureReason.TOO_BIG})
 
 _DEFAULT_MESSAGES = {
     FailureReason.BAD_INPUT: "the file could not be decoded; it may be damaged or not an image",
@@ -42,6 +44,7 @@ _DEFAULT_MESSAGES = {
     FailureReason.WORKER_LOST: "the worker processing this image stopped responding",
     FailureReason.CANCELLED: "cancelled",
     FailureReason.POOL_BROKEN: "workers could not start; reload the page",
+    FailureReason.TOO_BIG: "no result fits the target size, even at the lowest quality",
 }
 
 

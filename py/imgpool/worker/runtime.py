@@ -55,6 +55,7 @@ from ..shared.reasons import FailureReason
 from .errors import (Classified, ImageError, classify, looks_truncated,
                      refine_damage, sniff)
 from .faults import Abandoned, Faults, Stage, fire
+from .runtime_quality import encode_for_goals, size_note
 from .runtime_task import Input, Loaded, Scope, has_metadata, js_obj, page_count, read_file
 
 __all__ = ["Worker", "STREAMED_FORMATS"]
@@ -150,14 +151,17 @@ class Worker:
             self._fault(Stage.RESIZE, msg)
             image = self._prepare(plan, loaded.image, scope)
             self._fault(Stage.ENCODE, msg)
-            out = self._save(plan, image, msg.task_id)
+            goal = encode_for_goals(
+                self.vips, options, plan, image, loaded.frames, inp.size,
+                lambda im, action: self._watched(im, msg.task_id, action), scope)
+            out = goal.out
             thumb = self._thumbnail(out, scope)
             problem = inp.read_error(self.host)
             if problem:
                 raise ImageError(FailureReason.BAD_INPUT, f"the file could not be read ({problem}); was "
                                               f"it moved, deleted or changed?")
             width, height = int(image.width), int(image.height) // loaded.frames
-            notes = list(plan.notes) + ([loaded.note] if loaded.note else [])
+            notes = list(plan.notes) + ([loaded.note] if loaded.note else []) + goal.notes
             buffer, fmt, kept = out.buffer, plan.output.value, False
             if (plan.keep_original_if_larger and int(out.byteLength) >= inp.size
                     and same_size(info, options, width, height)):
@@ -168,6 +172,8 @@ class Worker:
                 else:
                     buffer, fmt, kept = inp.whole(self.host), info.format.value, True
                     notes.append("kept the original (result was larger)")
+            notes += filter(None, [size_note(options, inp.size, int(buffer.byteLength),
+                                             goal.quality)])
             del out
             self._fault(Stage.TRANSFER, msg)
             self.tasks_done += 1
@@ -179,7 +185,9 @@ class Worker:
                 mem_highwater_bytes=self._task_peak(highwater_before),
                 frames=loaded.frames, note="; ".join(notes), kept_original=kept,
                 streamed=inp.source is not None,
-                thumb_bytes=int(thumb.byteLength) if thumb is not None else 0),
+                thumb_bytes=int(thumb.byteLength) if thumb is not None else 0,
+                quality=0 if kept else goal.quality, ssim=None if kept else goal.score,
+                encodes=goal.encodes),
                 transfer=buffer, thumb=thumb)
         except Abandoned:
             return  # a test-only fault: this worker is going away and answers nothing
@@ -320,10 +328,12 @@ class Worker:
                 fields.delete()
         return image
 
-    def _save(self, plan: Plan, image, task_id: int):
+    def _watched(self, image, task_id: int, action):
+        """`action()` (which computes `image`: a save, a copy) with the progress hook on
+        the image: progress and a cancel reach it."""
         self.host.watch(image, task_id)
         try:
-            out = image.writeToBuffer(plan.suffix, js_obj(plan.save_options))
+            out = action()
         finally:
             self.host.unwatch()
         self._check_cancel(task_id)

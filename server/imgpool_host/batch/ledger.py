@@ -125,7 +125,8 @@ class BatchLedger:
             output_bytes=written.size_bytes, width=result.get("width"),
             height=result.get("height"), format=result.get("format") or written.format,
             time_s=round(elapsed / 1000, 4) if isinstance(elapsed, (int, float)) else None,
-            note=str(result.get("note") or "")))
+            note=str(result.get("note") or ""), quality=result.get("quality") or None,
+            ssim=result.get("ssim"), encodes=result.get("encodes")))
         return True
 
     def settle_failed(self, name: str, reason: str, message: str) -> None:

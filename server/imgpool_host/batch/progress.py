@@ -148,7 +148,10 @@ def format_record(r: FileRecord) -> str:
         when = f"  {r.time_s:.2f} s" if r.time_s is not None else ""
         who = f"  worker {r.worker}" if r.worker is not None else ""
         note = f"  ({r.note})" if r.note else ""
-        return f"done      {printable(r.name)} -> {printable(r.output or '')}  {size}{when}{who}{note}"
+        score = "".join([f"  quality {r.quality}" if r.quality and (r.encodes or 1) > 1 else "",
+                         f"  SSIM {r.ssim:.4f}" if r.ssim is not None else ""])
+        return (f"done      {printable(r.name)} -> {printable(r.output or '')}  "
+                f"{size}{when}{who}{score}{note}")
     if r.status is FileStatus.FAILED:
         return f"failed    {printable(r.name)}: {r.reason}: {printable(one_line(r.message))}"
     if r.status is FileStatus.CANCELLED:

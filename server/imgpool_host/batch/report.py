@@ -82,6 +82,9 @@ class FileRecord:
     time_s: float | None = None        #: the worker's processing time
     worker: int | None = None          #: slot id of the worker that ran it
     note: str = ""                     #: e.g. "kept the original (result was larger)"
+    quality: int | None = None         #: encoder quality used (searched for a goal)
+    ssim: float | None = None          #: score against the resized original, if measured
+    encodes: int | None = None         #: encodes the result took
 
     @property
     def saved_bytes(self) -> int:

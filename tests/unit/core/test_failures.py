@@ -21,6 +21,7 @@ KINDS = {
     FailureReason.UNSUPPORTED: FailureKind.IMAGE_ERROR,
     FailureReason.TOO_LARGE: FailureKind.IMAGE_ERROR,
     FailureReason.TIMEOUT: FailureKind.IMAGE_ERROR,  # the worker caught it and lives
+    FailureReason.TOO_BIG: FailureKind.IMAGE_ERROR,   # strict target size missed
     FailureReason.CANCELLED: FailureKind.SELF_CANCELLED,
     FailureReason.OOM: FailureKind.OUT_OF_MEMORY,
     FailureReason.WORKER_LOST: FailureKind.CRASH,

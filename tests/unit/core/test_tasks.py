@@ -54,7 +54,7 @@ def test_the_only_way_back_is_a_requeue():
 def test_failure_reason_values_are_the_documented_codes():
     assert {r.value for r in FailureReason} == {
         "bad_input", "unsupported", "too_large", "oom", "timeout", "worker_lost",
-        "cancelled", "pool_broken"}
+        "cancelled", "pool_broken", "too_big"}
     assert FailureReason.OOM not in IMAGE_ERRORS
     assert FailureReason.BAD_INPUT in IMAGE_ERRORS
 
