@@ -3,10 +3,10 @@
 Theory of operation
 -------------------
 `run_batch` builds a `FileRecord` for every file it found: SKIPPED at planning time
-(output already up to date), FAILED at planning time (two inputs would write the same
-output), or DONE / FAILED / CANCELLED once the page has settled it. The `Report` is the
-list of records plus what the run was asked to do; every total is computed from the
-records, so the totals and the rows can never disagree.
+(output already up to date), FAILED at planning time (not a regular file), or DONE /
+FAILED / CANCELLED once the page has settled it (a duplicate: once its original has).
+The `Report` is the list of records plus what the run was asked to do; every total is
+computed from the records, so the totals and the rows can never disagree.
 
 While a run goes on, the runner hands `RunEvent`s to its `on_event` callback
 (the CLI's progress display is one): `RunPlanned` once, `FileStarted` when a worker picks
@@ -56,7 +56,8 @@ class HostReason(str, enum.Enum):
     """Failure reasons found by the runner itself (the page's own codes pass through:
     bad_input, unsupported, too_large, oom, timeout, worker_lost, pool_broken)."""
 
-    #: Two inputs would write the same output, or an output would replace an input.
+    #: A result's output was taken by another input or is an input (a format the plan
+    #: did not foresee); planned outputs never conflict, they are renamed.
     CONFLICT = "conflict"
     #: The page produced a result, but it could not be written into OUT.
     WRITE_FAILED = "write_failed"
@@ -82,6 +83,8 @@ class FileRecord:
     time_s: float | None = None        #: the worker's processing time
     worker: int | None = None          #: slot id of the worker that ran it
     note: str = ""                     #: e.g. "kept the original (result was larger)"
+    renamed_from: str | None = None    #: the output it would have had, taken by another
+    duplicate_of: str | None = None    #: the input with the same content, processed once
 
     @property
     def saved_bytes(self) -> int:
