@@ -25,6 +25,12 @@ function button(action, text, label, extra = {}) {
 }
 
 function lineFor(item) {
+  const line = stateLine(item);
+  // A duplicate ran once with its twin: say so on every line it shows.
+  return item.sameAs && item.state !== "failed" ? `Same as ${item.sameAs} · ${line}` : line;
+}
+
+function stateLine(item) {
   const r = item.result;
   switch (item.state) {
     case "queued": return `Waiting · ${fmtBytes(item.size)}`;
