@@ -77,6 +77,15 @@ class OutputNamer:
         """The input that claimed `output`, if any."""
         return self._taken.get(_key(output))
 
+    def take(self, name: str, output: str) -> bool:
+        """Claim exactly `output` for `name`: True if it is now (or was already) `name`'s,
+        False if another input or an input file has it."""
+        key = _key(output)
+        if key in self._reserved or self._taken.get(key, name) != name:
+            return False
+        self._taken[key] = name
+        return True
+
     def claim(self, name: str, suffixes: Sequence[str]) -> OutputStem:
         """The first free stem for `name` whose outputs (stem + each suffix) are all free;
         they are claimed for `name`."""

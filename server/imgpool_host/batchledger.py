@@ -47,6 +47,8 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
+from imgpool.outnames import natural_stem
+
 from .batchplan import Job
 from .hostmessages import for_host
 from .report import FileFinished, FileRecord, FileStarted, FileStatus, HostReason, RunEvent
@@ -128,12 +130,17 @@ class BatchLedger:
             return False
         result = self.done_events.get(name, {}).get("result") or {}
         elapsed = result.get("elapsed_ms")
+        base, rename_note = self._base(name), self.jobs[name].rename_note
+        wanted = _wanted(self.jobs[name], written.path.suffix)
+        if not written.path.as_posix().endswith("/" + wanted):    # renamed by the sink
+            base["renamed_from"] = wanted
+            rename_note = f"written as {written.path.name}: {wanted} was taken"
         self._settle(FileRecord(
-            **self._base(name), status=FileStatus.DONE, output=str(written.path),
+            **base, status=FileStatus.DONE, output=str(written.path),
             output_bytes=written.size_bytes, width=result.get("width"),
             height=result.get("height"), format=result.get("format") or written.format,
             time_s=round(elapsed / 1000, 4) if isinstance(elapsed, (int, float)) else None,
-            note=_notes(str(result.get("note") or ""), self.jobs[name].rename_note)))
+            note=_notes(str(result.get("note") or ""), rename_note)))
         return True
 
     def settle_failed(self, name: str, reason: str, message: str) -> None:
@@ -211,6 +218,11 @@ class BatchLedger:
         return FileRecord(**base, status=original.status, reason=original.reason,
                           message=f"same content as {original.name}, which was not "
                                   f"optimized: {original.message}")
+
+
+def _wanted(job: Job, suffix: str) -> str:
+    """The output (relative to OUT) the plan gave `job` for a result ending in `suffix`."""
+    return (job.stem or natural_stem(job.mirrored)) + suffix
 
 
 def _notes(*notes: str) -> str:

@@ -114,6 +114,7 @@ class BatchPlan:
     journal: OutputJournal | None = None                  #: OUT's record of past writes
     rels: dict[str, str] = field(default_factory=dict)    #: tag -> real path, where they differ
     stems: dict[str, OutputStem] = field(default_factory=dict)  #: tag -> where its outputs go
+    namer: OutputNamer | None = None                      #: every output claimed, for the sink
 
 
 @dataclass(frozen=True)
@@ -274,7 +275,7 @@ def plan_batch(paths: Iterable[str | os.PathLike], out: str | os.PathLike,
     plan = BatchPlan(out=check_out(out, paths))
     plan.journal = journal = OutputJournal(plan.out, options)
     plan.inputs = {os.path.realpath(f.path) for f in found}
-    namer = OutputNamer(_inputs_in_out(plan))
+    namer = plan.namer = OutputNamer(_inputs_in_out(plan))
     taken = {f.name for f in found}
     for item in found:
         tag = page_name(item.name, taken)

@@ -56,8 +56,8 @@ class HostReason(str, enum.Enum):
     """Failure reasons found by the runner itself (the page's own codes pass through:
     bad_input, unsupported, too_large, oom, timeout, worker_lost, pool_broken)."""
 
-    #: A result's output was taken by another input or is an input (a format the plan
-    #: did not foresee); planned outputs never conflict, they are renamed.
+    #: A result's output is another input's or an input (only for a sink given no plan
+    #: claims: a run renames such outputs instead, `imgpool.outnames`).
     CONFLICT = "conflict"
     #: The page produced a result, but it could not be written into OUT.
     WRITE_FAILED = "write_failed"

@@ -43,8 +43,10 @@ from pathlib import Path, PurePosixPath
 from urllib.parse import parse_qs
 
 from imgpool.config import MIB
+from imgpool.outnames import OutputNamer
 
 from .atomicfile import current_umask, write_atomic
+
 from .batchplan import Job, result_suffix
 from .outjournal import OutputJournal
 
@@ -100,7 +102,8 @@ class ResultSink:
 
     def __init__(self, token: str, out: Path, jobs: Iterable[Job],
                  protected: Iterable[str] = (), journal: OutputJournal | None = None,
-                 copies: Mapping[str, Iterable[Job]] | None = None):
+                 copies: Mapping[str, Iterable[Job]] | None = None,
+                 namer: OutputNamer | None = None):
         self.token = token
         self.journal = journal
         self.out = Path(os.path.realpath(out))
@@ -109,6 +112,8 @@ class ResultSink:
         self.copies = {name: list(dups) for name, dups in (copies or {}).items()}
         self.jobs.update((j.name, j) for dups in self.copies.values() for j in dups)
         self.copy_errors: dict[str, str] = {}    # duplicate's name -> why it has no copy
+        self.namer = namer                       # the plan's claims (`imgpool.outnames`)
+        self._renamed: dict[tuple[str, str], Path] = {}   # (name, suffix) -> its own target
         self.protected = set(protected)          # real paths that must never be replaced
         self.written: dict[str, Written] = {}
         self._targets: dict[str, str] = {}       # real output path -> name
@@ -194,10 +199,27 @@ class ResultSink:
         suffix = result_suffix(fmt, PurePosixPath(job.mirrored).suffix)
         if suffix is None:
             raise _Refused(400, "unknown format")
-        target = job.target(self.out, suffix)
+        target = self._unclaimed(job, suffix, job.target(self.out, suffix))
         if not _inside(self.out, target):
             raise _Refused(403, "output would be outside OUT")
         return target
+
+    def _unclaimed(self, job: Job, suffix: str, planned: Path) -> Path:
+        """`planned`, or, when another input (or an input file) has it, the next free
+        name by the plan's rule: a result in a format the plan did not foresee (a
+        misnamed file, say) takes no one's output and is not failed for it. Claimed once
+        per name and extension, so a retried upload goes to the same place."""
+        if self.namer is None:
+            return planned
+        rel = planned.relative_to(self.out).as_posix()
+        with self._lock:
+            if self.namer.take(job.mirrored, rel):
+                return planned
+            key = (job.name, suffix)
+            if key not in self._renamed:
+                stem = self.namer.claim(job.mirrored, [suffix])
+                self._renamed[key] = self.out.joinpath(*PurePosixPath(stem.output(suffix)).parts)
+            return self._renamed[key]
 
     def _begin(self, name: str, target: Path, copying: bool = False) -> None:
         real = os.path.realpath(target)

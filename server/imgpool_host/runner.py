@@ -191,7 +191,7 @@ def run_batch(paths: str | os.PathLike | Iterable[str | os.PathLike], out: str |
             PoolConfig().timeout_max_s, opts.timeout_s or 0, settings.get("timeout_base_s", 0))
         protected = plan.inputs | ({os.path.realpath(report_file)} if report_file else set())
         sink = ResultSink(secrets.token_urlsafe(24), plan.out, plan.jobs, protected,
-                          journal=plan.journal, copies=copies)
+                          journal=plan.journal, copies=copies, namer=plan.namer)
         drive = PageDriver(sink, plan.jobs, opts, settings, exe, emit, headless, chunk_size,
                            stall, page_log)
         with _StopRequest(handle_signals) as stop:

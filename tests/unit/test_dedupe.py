@@ -117,3 +117,24 @@ def test_a_duplicate_fails_as_its_original_did_or_when_its_copy_was_refused(dup_
     dup = ledger.records["sub/b.jpg"]
     assert (dup.status, dup.reason) == (FileStatus.FAILED, "write_failed")
     assert "a file is in the way" in dup.message
+
+
+def test_a_result_in_an_unforeseen_format_takes_no_ones_output(tmp_path):
+    src, out = tmp_path / "in", tmp_path / "out"
+    touch(src / "a.jpg", b"a real jpeg")
+    touch(src / "a.png", b"a jpeg named .png")       # format=same: planned as a.png
+    out.mkdir()
+    plan = plan_batch([src], out, Options(format="same"))
+    sink = ResultSink("t", out, plan.jobs, plan.inputs, namer=plan.namer)
+    with running_server(mounts={"/": out}, extra_routes={ROUTE_PREFIX: sink.handle}) as base:
+        q = {"token": "t", "task": "2", "name": "a.png", "format": "jpeg"}
+        assert put(base, q, b"FROM-PNG")[0] == 201
+        assert put(base, {**q, "name": "a.jpg", "task": "1"}, b"FROM-JPG")[0] == 201
+    assert (out / "a.png.jpg").read_bytes() == b"FROM-PNG"
+    assert (out / "a.jpg").read_bytes() == b"FROM-JPG"
+    assert sink.target("a.png", "jpeg") == out / "a.png.jpg"        # the same place again
+    ledger, _ = _ledger(plan, sink.written)
+    ledger.on_event({"type": "upload_done", "name": "a.png"})
+    rec = ledger.records["a.png"]
+    assert (rec.status, rec.renamed_from) == (FileStatus.DONE, "a.jpg")
+    assert "written as a.png.jpg" in rec.note

@@ -74,3 +74,11 @@ def test_case_only_differences_collide_and_a_kept_original_is_claimed():
 def test_candidates_of_a_name_without_extension():
     got = candidate_stems("README")
     assert [next(got), next(got)] == ["README", "README (2)"]
+
+
+def test_take_claims_exactly_one_output_if_it_is_free():
+    namer = OutputNamer(reserved=["in.jpg"])
+    namer.claim("a.jpg", [".jpg"])
+    assert not namer.take("a.png", "a.jpg") and not namer.take("x.png", "IN.jpg")
+    assert namer.take("a.png", "a.png.jpg") and namer.take("a.png", "a.png.jpg")
+    assert namer.owner("a.png.jpg") == "a.png"
