@@ -1,19 +1,54 @@
 // Which dropped files have the same content: tags them for Python (imgpool.page.sameas).
 //
 // Only files whose size equals another's in the drop can be identical, so only those are
-// read: most drops hash nothing at all. Each is read and hashed with SubtleCrypto
-// (SHA-256), one file at a time: Chromium runs the digest on its crypto worker pool, not
-// the main thread, and every step is awaited, so the page stays responsive; at most one
-// file's bytes are held. The digest goes on the File as `imgpoolSha256` (hex), next to
-// `imgpoolPath`; Python decides what a match means.
+// read: most drops hash nothing at all. Each is read and hashed (SHA-256, SubtleCrypto)
+// in a small worker (hash-worker.js), one file at a time: reading and hashing 100+ MB on
+// the main thread stalled the page for up to 0.75 s (SubtleCrypto copies its input
+// there); in the worker the page only waits. The digest goes on the File as
+// `imgpoolSha256` (hex), next to `imgpoolPath`; Python decides what a match means.
 
 // A file larger than this is not hashed (treated as unique): SubtleCrypto's digest is
 // one-shot, so hashing holds the whole file in memory once more.
 export const HASH_MAX_BYTES = 256 * 1024 * 1024;
 
-async function sha256Hex(file) {
-  const digest = await crypto.subtle.digest("SHA-256", await file.arrayBuffer());
-  return Array.from(new Uint8Array(digest), (b) => b.toString(16).padStart(2, "0")).join("");
+// Generous: a file whose hash takes longer is just not deduped (it still runs). Only a
+// dead or stuck hash worker should ever reach it, never a slow healthy one.
+const HASH_TIMEOUT_MS = 60_000;
+const HASH_MS_PER_MB = 1_000;
+
+// A worker for one drop's hashing: hash(file) resolves to the hex digest, or rejects
+// (unreadable file, dead worker, timeout); close() ends it.
+function createHasher() {
+  const worker = new Worker(new URL("./hash-worker.js", import.meta.url));
+  const waiting = new Map();
+  let next = 0, dead = null;
+  function settle(id, error, hex) {
+    const w = waiting.get(id);
+    if (!w) return;
+    waiting.delete(id);
+    clearTimeout(w.timer);
+    if (error) w.reject(new Error(error));
+    else w.resolve(hex);
+  }
+  worker.onmessage = ({ data }) => settle(data.id, data.error, data.hex);
+  worker.onerror = worker.onmessageerror = (e) => {
+    if (e.preventDefault) e.preventDefault();
+    dead = "the hashing worker failed";
+    for (const id of [...waiting.keys()]) settle(id, dead);
+  };
+  return {
+    hash(file) {
+      if (dead) return Promise.reject(new Error(dead));
+      const id = next++;
+      return new Promise((resolve, reject) => {
+        const limit = HASH_TIMEOUT_MS + HASH_MS_PER_MB * (file.size / 1048576);
+        const timer = setTimeout(() => settle(id, "hashing took too long"), limit);
+        waiting.set(id, { resolve, reject, timer });
+        worker.postMessage({ id, file });
+      });
+    },
+    close: () => worker.terminate(),
+  };
 }
 
 // Tags the files that may have a twin; resolves to { hashed, bytes, ms } for the record.
@@ -27,18 +62,24 @@ export async function tagSameContent(files) {
     else bySize.set(f.size, [f]);
   }
   let hashed = 0, bytes = 0;
-  for (const group of bySize.values()) {
-    if (group.length < 2) continue;
-    for (const f of group) {
-      if (f.imgpoolSha256) continue; // tagged by an earlier drop (a re-run)
-      try {
-        Object.defineProperty(f, "imgpoolSha256", { value: await sha256Hex(f) });
-      } catch (err) {
-        continue; // unreadable now: it goes on its own and fails with its reason
+  let hasher = null; // started only when some file needs hashing
+  try {
+    for (const group of bySize.values()) {
+      if (group.length < 2) continue;
+      for (const f of group) {
+        if (f.imgpoolSha256) continue; // tagged by an earlier drop (a re-run)
+        hasher = hasher || createHasher();
+        try {
+          Object.defineProperty(f, "imgpoolSha256", { value: await hasher.hash(f) });
+        } catch (err) {
+          continue; // unreadable now: it goes on its own and fails with its reason
+        }
+        hashed += 1;
+        bytes += f.size;
       }
-      hashed += 1;
-      bytes += f.size;
     }
+  } finally {
+    if (hasher) hasher.close();
   }
   return { hashed, bytes, ms: performance.now() - t0 };
 }
