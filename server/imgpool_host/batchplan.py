@@ -108,7 +108,7 @@ class BatchPlan:
 
     out: Path                                             #: OUT's real path
     jobs: list[Job] = field(default_factory=list)
-    settled: dict[str, FileRecord] = field(default_factory=dict)  #: skipped + conflicts
+    settled: dict[str, FileRecord] = field(default_factory=dict)  #: skipped + unreadable
     order: list[str] = field(default_factory=list)        #: every name, in walk order
     inputs: set[str] = field(default_factory=set)         #: real paths of all inputs
     journal: OutputJournal | None = None                  #: OUT's record of past writes

@@ -200,7 +200,7 @@ class RunPlanned:
     total: int
     to_run: int
     skipped: int
-    failed: int          #: failed at planning time (conflicts)
+    failed: int          #: failed at planning time (not a regular file)
     notes: tuple[str, ...] = ()  #: said once before the run, e.g. the pool was capped
 
 
