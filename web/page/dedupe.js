@@ -68,11 +68,11 @@ export async function tagSameContent(files) {
       if (group.length < 2) continue;
       for (const f of group) {
         if (f.imgpoolSha256) continue; // tagged by an earlier drop (a re-run)
-        hasher = hasher || createHasher();
         try {
+          hasher = hasher || createHasher();
           Object.defineProperty(f, "imgpoolSha256", { value: await hasher.hash(f) });
         } catch (err) {
-          continue; // unreadable now: it goes on its own and fails with its reason
+          continue; // unreadable now, or no hashing worker: it simply runs on its own
         }
         hashed += 1;
         bytes += f.size;
