@@ -3,12 +3,17 @@ settled with its original, and a resumed run trusting the copies."""
 
 from __future__ import annotations
 
+import tempfile
+from pathlib import Path
+
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from imgpool.options import Options
 from imgpool_host import dedupe
 from imgpool_host.batchledger import BatchLedger
-from imgpool_host.batchplan import plan_batch
+from imgpool_host.batchplan import plan_batch, predicted_suffixes
 from imgpool_host.dedupe import split_duplicates
 from imgpool_host.devserver import running_server
 from imgpool_host.report import FileStatus
@@ -138,3 +143,26 @@ def test_a_result_in_an_unforeseen_format_takes_no_ones_output(tmp_path):
     rec = ledger.records["a.png"]
     assert (rec.status, rec.renamed_from) == (FileStatus.DONE, "a.jpg")
     assert "written as a.png.jpg" in rec.note
+
+
+
+_names = st.lists(st.tuples(st.sampled_from(["a", "A", "a.png", "b"]),
+                            st.sampled_from([".jpg", ".png", ".webp", ".JPG", ""])),
+                  min_size=1, max_size=8, unique=True).map(
+    lambda ts: list(dict.fromkeys(a + b for a, b in ts)))
+
+
+@settings(max_examples=25, deadline=None)
+@given(_names, st.sampled_from(["webp", "same", "png"]), st.booleans())
+def test_planned_outputs_are_unique_never_an_input_and_the_same_every_time(names, fmt, keep):
+    """Inputs that live in OUT itself: the hardest case for names (format=same)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        paths = [touch(Path(tmp) / n, n.encode()) for n in names]
+        options = Options(format=fmt, keep_original_if_larger=keep)
+        first, second = (plan_batch(paths, tmp, options) for _ in range(2))
+        outputs = [str(job.target(first.out, s)).casefold() for job in first.jobs
+                   for s in predicted_suffixes(job.mirrored, options)]
+        assert len(outputs) == len(set(outputs))
+        assert not set(outputs) & {i.casefold() for i in first.inputs}
+        assert [j.output for j in first.jobs] == [j.output for j in second.jobs]
+        assert len(first.jobs) == len(names)                 # no file failed for a name
