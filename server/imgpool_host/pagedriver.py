@@ -106,7 +106,8 @@ class PageDriver:
         self.emit = emit
         self.restarts = 0
         self._aliases: str | None = None         # folder of symlinks to non-UTF-8 paths
-        self.ledger = BatchLedger(jobs, sink.written, emit)
+        self.ledger = BatchLedger(jobs, sink.written, emit, copies=sink.copies,
+                                  copy_errors=sink.copy_errors)
         self.crashed = ""                        # why the current page was lost, if it was
         self.interrupted = False
         self.error = ""

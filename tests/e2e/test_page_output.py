@@ -179,6 +179,43 @@ def test_save_to_folder_writes_results_as_they_finish_keeping_folders(app, image
     assert page.evaluate("[...window.imgpool.ui.results.values()].every(r => r.saved)")
 
 
+def test_duplicates_run_once_and_colliding_names_stay_apart_in_the_zip(app, tmp_path):
+    page = app.page
+    clear(page)
+    photo = write_jpeg(tmp_path / "photo.jpg", 700, 500, 31)
+    twin = tmp_path / "twin.jpg"
+    twin.write_bytes(photo.read_bytes())
+    other = write_png(tmp_path / "photo.png", 300, 200, 32)
+    tags = ["photo.jpg", "copy/photo.jpg", "photo.png", "twin.jpg"]
+    started_before = sum(e["type"] == "task_started" for e in app.events())
+    page.set_input_files("#automation-input", [str(p) for p in (photo, photo, other, twin)])
+    page.evaluate("""(tags) => {
+      const files = [...document.querySelector('#automation-input').files];
+      files.forEach((f, i) => Object.defineProperty(f, 'imgpoolPath', { value: tags[i] }));
+      return window.imgpool.addFiles(files, false);
+    }""", tags)
+    wait_idle(page, 4)
+    events = app.events()
+    started = [e["name"] for e in events if e["type"] == "task_started"][started_before:]
+    assert sorted(started) == ["photo.jpg", "photo.png"]            # each content once
+    assert {e["name"]: e["same_as"] for e in events if e["type"] == "task_duplicate"} == {
+        "copy/photo.jpg": "photo.jpg", "twin.jpg": "photo.jpg"}
+    expect(row(page, "twin.jpg").locator(".line")).to_contain_text("Same as photo.jpg")
+    assert page.evaluate("window.imgpool.lastHashing.hashed") == 3   # same size only
+    page.evaluate("delete window.__written['results.zip']")
+    page.click("#download-zip")
+    page.wait_for_function("window.__written['results.zip']")
+    with zipfile.ZipFile(io.BytesIO(written(page, "results.zip"))) as zf:
+        assert sorted(zf.namelist()) == ["copy/photo.webp", "photo.png.webp", "photo.webp",
+                                         "twin.webp"]
+        same = {zf.read(n) for n in ("photo.webp", "copy/photo.webp", "twin.webp")}
+        assert len(same) == 1 and zf.read("photo.png.webp") not in same
+        for name, size in (("photo.webp", (700, 500)), ("photo.png.webp", (300, 200))):
+            with Image.open(io.BytesIO(zf.read(name))) as im:
+                assert im.format == "WEBP" and im.size == size
+    assert "Saved 4 file(s) in one zip" in page.text_content("#status")
+
+
 def test_ten_thousand_rows_keep_a_screenful_in_the_dom(open_app):
     app = open_app("?workers=1")
     page = app.page

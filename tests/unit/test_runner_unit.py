@@ -211,23 +211,36 @@ def test_a_kept_original_counts_as_the_output(tmp_path):
     assert len(plan_batch([tmp_path / "in"], tmp_path / "out", plain).jobs) == 1
 
 
-def test_two_inputs_for_one_output_conflict(tmp_path):
+def test_two_inputs_for_one_output_get_distinct_names(tmp_path):
     touch(tmp_path / "in" / "a.jpg")
     touch(tmp_path / "in" / "a.png")
     plan = plan_batch([tmp_path / "in"], tmp_path / "out", Options())
-    assert [j.name for j in plan.jobs] == ["a.jpg"]
-    rec = plan.settled["a.png"]
-    assert (rec.status, rec.reason) == (FileStatus.FAILED, "conflict")
-    assert "a.jpg" in rec.message and "a.webp" in rec.message
-    assert plan.order == ["a.jpg", "a.png"]
+    first, second = plan.jobs
+    assert (first.output, first.renamed_from) == (tmp_path / "out" / "a.webp", "")
+    assert (second.output, second.renamed_from) == (tmp_path / "out" / "a.png.webp", "a.webp")
+    assert "a.jpg" in second.rename_note and "a.png.webp" in second.rename_note
+    assert plan.order == ["a.jpg", "a.png"] and not plan.settled
+    again = plan_batch([tmp_path / "in"], tmp_path / "out", Options())
+    assert [j.output for j in again.jobs] == [first.output, second.output]
 
 
-def test_an_output_that_would_replace_an_input_conflicts(tmp_path):
+def test_an_output_that_would_replace_an_input_is_renamed(tmp_path):
     photo = touch(tmp_path / "out" / "a.jpg")       # a file input that lives in OUT
     plan = plan_batch([photo], tmp_path / "out", Options(format="jpeg"))
-    assert plan.jobs == []
-    assert plan.settled["a.jpg"].reason == "conflict"
-    assert "replace an input" in plan.settled["a.jpg"].message
+    (job,) = plan.jobs
+    assert job.output == tmp_path / "out" / "a.jpg.jpg"
+    assert "an input file is there" in job.rename_note
+
+
+def test_a_renamed_output_is_found_again_on_resume(tmp_path):
+    touch(tmp_path / "in" / "a.jpg", mtime=1_700_000_000)
+    second = touch(tmp_path / "in" / "a.png", mtime=1_700_000_000)
+    written(tmp_path / "out", second, "a.png.webp")
+    plan = plan_batch([tmp_path / "in"], tmp_path / "out", Options())
+    assert [j.name for j in plan.jobs] == ["a.jpg"]
+    rec = plan.settled["a.png"]
+    assert (rec.status, rec.renamed_from) == (FileStatus.SKIPPED, "a.webp")
+    assert rec.output == str(tmp_path / "out" / "a.png.webp")
 
 
 def test_unreadable_entries_fail_instead_of_vanishing(tmp_path):
@@ -356,7 +369,7 @@ def test_sink_over_http(sink_env):
 def test_sink_refuses_to_replace_an_input(tmp_path):
     photo = touch(tmp_path / "out" / "a.png", b"input")
     plan = plan_batch([photo], tmp_path / "out", Options(format="png"))
-    assert plan.jobs == []                                  # the planner already refuses
+    assert plan.jobs[0].output.name == "a.png.png"           # the planner renames it
     job = Job(source=photo, name="a.png", output=photo, size_bytes=5, mtime_ns=0)
     sink = ResultSink("t", tmp_path / "out", [job], plan.inputs)
     with running_server(mounts={"/": tmp_path},
@@ -637,7 +650,7 @@ def test_first_signal_asks_to_stop_a_second_ctrl_c_stops_now():
 
 def test_a_run_with_nothing_to_do_starts_no_browser(tmp_path):
     photo = touch(tmp_path / "in" / "a.jpg", mtime=1_700_000_000)
-    touch(tmp_path / "in" / "a.png", mtime=1_700_000_000)          # conflicts with a.jpg
+    (tmp_path / "in" / "b.jpg").symlink_to(tmp_path / "gone.jpg")  # fails at planning
     written(tmp_path / "out", photo, "a.webp", b"done before")
     events = []
     # /bin/true is "a browser" for find_browser, and would fail at once if launched.
@@ -646,7 +659,7 @@ def test_a_run_with_nothing_to_do_starts_no_browser(tmp_path):
     assert [f.status for f in report.files] == [FileStatus.SKIPPED, FileStatus.FAILED]
     assert report.boot_s == 0 and not report.ok
     assert isinstance(events[0], RunPlanned) and events[0].skipped == 1 and events[0].failed == 1
-    assert isinstance(events[1], FileFinished) and events[1].record.reason == "conflict"
+    assert isinstance(events[1], FileFinished) and events[1].record.reason == "bad_input"
     assert isinstance(events[-1], RunFinished)
     assert json.loads((tmp_path / "r.json").read_text())["totals"]["skipped"] == 1
 

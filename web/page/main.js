@@ -8,6 +8,7 @@ import { compileRuntimes } from "../shared/wasm-modules.js";
 import { createUI } from "./ui.js";
 import { createPort } from "./port.js";
 import { ensureIsolation, startOffline } from "./offline.js";
+import { tagSameContent } from "./dedupe.js";
 
 const params = new URLSearchParams(location.search);
 // Automation mode (imgpool optimize): results are PUT to the local runner instead of kept.
@@ -43,23 +44,32 @@ window.imgpool = {
     const files = [...document.querySelector(selector).files];
     if (files.length !== tags.length) throw new Error(`${files.length} files but ${tags.length} names`);
     files.forEach((f, i) => Object.defineProperty(f, "imgpoolPath", { value: tags[i] }));
-    return submit(files, null, false);
+    return submit(files, null, false, false); // the runner found duplicates already
   },
   setOptions: (options) => (app ? app.set_options(JSON.stringify(options)) : "not ready"),
   cancelAll: () => app && app.cancel_all(),
   shutdown: () => app && app.shutdown(),
   summary: () => (app ? JSON.parse(app.summary_json()) : { booting: true }),
   requestStats: (slot) => port.requestStats(slot),
+  lastHashing: null, // { hashed, bytes, ms } of the last drop's duplicate check
 };
 
 // Files from the drop zone and pickers use the form's options (read once Python has
 // built the form, for files taken before that); automation passes `null` and gets the
 // options it set with setOptions(), with every file it names processed (no skipping).
-function submit(files, optionsJSON = undefined, skipNonImages = true) {
+// Files with the same content are tagged first (dedupe.js) so Python runs them once.
+// Drops are taken one after another, in order, even while one is being hashed.
+let intake = Promise.resolve();
+function submit(files, optionsJSON = undefined, skipNonImages = true, findSame = true) {
   if (!files.length) return;
-  if (!app) return void early.push([files, optionsJSON, skipNonImages]);
-  return app.add_files(files, optionsJSON === undefined ? ui.currentOptionsJSON() : optionsJSON,
-                       skipNonImages);
+  const taken = intake.then(async () => {
+    if (findSame) window.imgpool.lastHashing = await tagSameContent(files);
+    if (!app) return void early.push([files, optionsJSON, skipNonImages, false]);
+    return app.add_files(files, optionsJSON === undefined ? ui.currentOptionsJSON() : optionsJSON,
+                         skipNonImages);
+  });
+  intake = taken.catch(() => {});
+  return taken;
 }
 
 async function boot() {

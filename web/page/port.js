@@ -26,6 +26,7 @@ export function createPort({ ui, getApp, automationToken = null, runtimes = null
   const statsWaiters = new Map();
   const lastProgress = new Map(); // slot -> "task:permille" last reported to Python
   const thumbs = new Map(); // task_id -> thumbnail ArrayBuffer, until its task_done
+  let lastThumb = [null, null]; // [task_id, thumbnail] of the task settled last
   const testHooks = { lastInput: null, lastOutput: null, ready: [] };
 
   function toApp(fn) {
@@ -147,8 +148,13 @@ export function createPort({ ui, getApp, automationToken = null, runtimes = null
         upload(event, output);
         return;
       }
-      const thumb = thumbs.get(event.task_id) ?? null;
-      if (event.type === "task_done" || event.type === "task_failed" || event.type === "task_cancelled") thumbs.delete(event.task_id);
+      // A duplicate settles right after its original, with the original's thumbnail.
+      const thumb = thumbs.get(event.task_id) ??
+        (event.same_as_task_id != null && lastThumb[0] === event.same_as_task_id ? lastThumb[1] : null);
+      if (event.type === "task_done" || event.type === "task_failed" || event.type === "task_cancelled") {
+        if (thumbs.has(event.task_id)) lastThumb = [event.task_id, thumb];
+        thumbs.delete(event.task_id);
+      }
       ui.onEvent(event, output ?? null, file ?? null, thumb);
     },
 

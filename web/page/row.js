@@ -33,6 +33,12 @@ function goalWords(r) {
 }
 
 function lineFor(item) {
+  const line = stateLine(item);
+  // A duplicate ran once with its twin: say so on every line it shows.
+  return item.sameAs && item.state !== "failed" ? `Same as ${item.sameAs} · ${line}` : line;
+}
+
+function stateLine(item) {
   const r = item.result;
   switch (item.state) {
     case "queued": return `Waiting · ${fmtBytes(item.size)}`;

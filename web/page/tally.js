@@ -12,6 +12,7 @@ const ACTIVE = new Set(["queued", "running"]);
 const EVENT_STATE = {
   task_queued: "queued", task_started: "running", task_done: "done",
   task_failed: "failed", task_cancelled: "cancelled", task_skipped: "skipped",
+  task_duplicate: "queued", // waits for the file with the same content, then ends as it did
 };
 
 export function createTally(now = () => performance.now() / 1000) {

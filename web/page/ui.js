@@ -212,6 +212,9 @@ export function createUI(handlers) {
       case "task_skipped":
         item.plain = ev.message;
         break;
+      case "task_duplicate":
+        item.sameAs = ev.same_as;
+        break;
       case "worker_state_changed":
         pool.onEvent(ev, () => "");
         poolReady = pool.counts().ready === pool.counts().total;
@@ -237,7 +240,8 @@ export function createUI(handlers) {
     if (thumb) item.thumbUrl = URL.createObjectURL(new Blob([thumb], { type: "image/webp" }));
     item.result = r;
     item.kept = /kept the original/.test(r.note || "");
-    item.outName = outputName(item.name, r.format, item.kept);
+    // Python names outputs so none collide (imgpool.shared.outnames): a.jpg, a.png -> a.png.webp.
+    item.outName = ev.output_name || outputName(item.name, r.format, item.kept);
     if (!output) return; // automation: the runner keeps the bytes
     const blob = new Blob([output], { type: MIME[r.format] || "application/octet-stream" });
     item.blobUrl = URL.createObjectURL(blob);

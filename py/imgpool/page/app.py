@@ -29,6 +29,7 @@ from ..shared.reasons import FailureReason
 from .form import form_schema
 from .intake import TaskSkipped, is_skipped
 from .messages import to_input
+from .sameas import DropPlacer, Twins, copy_event
 from .plainwords import SKIPPED_NOT_IMAGE, plain_failure
 
 __all__ = ["App", "config_from_query", "PROBE_BYTES", "STREAM_ABOVE_BYTES"]
@@ -74,6 +75,7 @@ class App:
         self.files: dict[int, object] = {}   # task_id -> File (JS handle)
         self.names: dict[int, tuple[str, int]] = {}
         self.outputs: dict[int, object] = {}  # task_id -> result ArrayBuffer (JS handle)
+        self.twins = Twins()                  # copies waiting on originals; output stems
         self.next_task_id = 1
         self._carry_out = {C.StartWorker: self._start_worker, C.Dispatch: self._dispatch,
                            C.StopTask: self._stop_task,
@@ -123,6 +125,7 @@ class App:
             except OptionsError as exc:
                 return f"no files were added: {exc}"
         chunk: list[Submission] = []
+        placer = DropPlacer(self.twins)
         for file in files:
             name = str(getattr(file, "imgpoolPath", None) or file.webkitRelativePath or file.name)
             size = int(file.size)
@@ -135,6 +138,12 @@ class App:
                 continue
             self.files[task_id] = file
             self.names[task_id] = (name, size)
+            digest = getattr(file, "imgpoolSha256", None)
+            copy = placer.place(task_id, name, size, str(digest) if digest else None, info,
+                                options)
+            if copy is not None:                 # runs with its original (page/sameas.py)
+                self.port.emit(json.dumps(copy.to_dict()), None, file)
+                continue
             chunk.append(Submission(task_id, name, size, info, options))
             if len(chunk) >= SUBMIT_CHUNK:
                 self._handle(I.Submit(tuple(chunk)))
@@ -187,6 +196,9 @@ class App:
         self._handle(I.Tick())
 
     def cancel(self, task_id: int) -> None:
+        if self.twins.forget_copy(int(task_id)):   # a copy: it waits for nothing now
+            self._emit_copy({"type": "task_cancelled"}, int(task_id), None)
+            return
         self._handle(I.Cancel(int(task_id)))
 
     def cancel_all(self) -> None:
@@ -253,6 +265,9 @@ class App:
             data["name"], data["size_bytes"] = self.names[task_id]
         if isinstance(event, E.TaskDone):
             output = self.outputs.pop(task_id, None)
+            data["output_name"] = self.twins.output_name(
+                task_id, data.get("name", ""), event.result.format,
+                _kept(event.result.note))
         elif isinstance(event, E.TaskFailed):
             data["plain"] = plain_failure(event.reason, event.message)
         if isinstance(event, (E.TaskQueued, E.TaskFailed)):
@@ -260,3 +275,23 @@ class App:
         if isinstance(event, (E.TaskDone, E.TaskFailed, E.TaskCancelled)):
             self.files.pop(task_id, None)  # release the File handle
         self.port.emit(json.dumps(data), output, file)
+        if isinstance(event, (E.TaskDone, E.TaskFailed, E.TaskCancelled)):
+            for copy in self.twins.settle(task_id):
+                self._emit_copy(data, copy, output)
+
+    def _emit_copy(self, original: dict, copy: int, output) -> None:
+        """Settle a copy as its original settled (the same result bytes, its own name)."""
+        name, size = self.names.get(copy, ("", 0))
+        result = original.get("result") or {}
+        out_name = self.twins.output_name(copy, name, str(result.get("format", "")),
+                                          _kept(str(result.get("note", ""))))
+        self.twins.stems.pop(copy, None)
+        self.files.pop(copy, None)       # the row got the File with its first event
+        self.port.emit(json.dumps(copy_event(original, copy, name, size, out_name)), output,
+                       None)
+
+
+def _kept(note: str) -> bool:
+    """The worker kept the original (its note says so; the UI reads the same words)."""
+    return "kept the original" in note
+

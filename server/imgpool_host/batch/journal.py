@@ -43,7 +43,7 @@ from imgpool.shared.options import Options
 from .. import jsontext
 from .atomicfile import write_atomic
 
-__all__ = ["JOURNAL_NAME", "JournalEntry", "OutputJournal", "options_digest"]
+__all__ = ["JOURNAL_NAME", "JournalEntry", "OutputJournal", "options_digest", "file_sha256"]
 
 #: The journal's file name in OUT (hidden: never walked as an input).
 JOURNAL_NAME = ".imgpool-journal.jsonl"
@@ -57,7 +57,8 @@ def options_digest(options: Options) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()[:32]
 
 
-def _sha256(path: Path) -> str:
+def file_sha256(path: Path) -> str:
+    """The file's SHA-256 (hex), streamed; raises OSError if it cannot be read."""
     with open(path, "rb") as f:
         return hashlib.file_digest(f, "sha256").hexdigest()
 
@@ -121,10 +122,10 @@ class OutputJournal:
         if source_st.st_size != entry.source_size:
             return False
         try:
-            if st.st_mtime_ns != entry.mtime_ns and _sha256(output) != entry.sha256:
+            if st.st_mtime_ns != entry.mtime_ns and file_sha256(output) != entry.sha256:
                 return False
             if (source_st.st_mtime_ns != entry.source_mtime_ns
-                    and _sha256(source) != entry.source_sha256):
+                    and file_sha256(source) != entry.source_sha256):
                 return False
         except OSError:
             return False
@@ -138,7 +139,7 @@ class OutputJournal:
         rules). Raises OSError if the journal cannot be written."""
         try:
             before = os.stat(source)
-            source_sha = _sha256(source)
+            source_sha = file_sha256(source)
             after = os.stat(source)
         except OSError:
             return                                # gone: nothing trustworthy to record
@@ -148,7 +149,7 @@ class OutputJournal:
             return                                # changed during the run: redo next time
         st = os.stat(temp)
         entry = JournalEntry(output=self._key(output), size=st.st_size, mtime_ns=st.st_mtime_ns,
-                             sha256=_sha256(temp), source_size=source_size,
+                             sha256=file_sha256(temp), source_size=source_size,
                              source_mtime_ns=source_mtime_ns, source_sha256=source_sha,
                              options=self.options)
         line = (jsontext.dumps(asdict(entry)) + "\n").encode("utf-8")

@@ -31,6 +31,9 @@ Rules:
   out of flight: DONE if its result was written, else back to the driver to feed a new
   page, except a file a worker was running at the crash for the POISON_CRASHES-th time,
   which fails as poison (`worker_lost`): it is most likely what brings the page down.
+- A duplicate (`copies`, from `dedupe`) is never fed: it settles when its original
+  does, DONE with its own copy of the result (`duplicate_of` says whose), or failed the
+  same way the original did (or `write_failed` if its copy could not be written).
 - When the run ends early (`abandon`) or the driver closes (`settle_all_written`), a
   file whose result was written is DONE even if its `upload_done` never arrived. The
   rest fail with runner_error (`abandon`) or stay in flight (closing); the runner marks
@@ -43,6 +46,8 @@ import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any
+
+from imgpool.shared.outnames import natural_stem
 
 from .plan import Job
 from .hostmessages import for_host
@@ -61,8 +66,13 @@ class BatchLedger:
     """Where each fed file stands, and the records of those settled."""
 
     def __init__(self, jobs: Iterable[Job], written: Mapping[str, Written],
-                 emit: Callable[[RunEvent], None], clock: Callable[[], float] = time.monotonic):
+                 emit: Callable[[RunEvent], None], clock: Callable[[], float] = time.monotonic,
+                 copies: Mapping[str, Iterable[Job]] | None = None,
+                 copy_errors: Mapping[str, str] | None = None):
         self.jobs = {j.name: j for j in jobs}
+        self.copies = {name: [j.name for j in dups] for name, dups in (copies or {}).items()}
+        self.jobs.update((j.name, j) for dups in (copies or {}).values() for j in dups)
+        self.copy_errors = copy_errors if copy_errors is not None else {}   # the sink's
         self.written = written                   # the sink's; read here, never changed
         self.emit, self.clock = emit, clock
         self.records: dict[str, FileRecord] = {}
@@ -120,13 +130,19 @@ class BatchLedger:
             return False
         result = self.done_events.get(name, {}).get("result") or {}
         elapsed = result.get("elapsed_ms")
+        base, rename_note = self._base(name), self.jobs[name].rename_note
+        wanted = _wanted(self.jobs[name], written.path.suffix)
+        if not written.path.as_posix().endswith("/" + wanted):    # renamed by the sink
+            base["renamed_from"] = wanted
+            rename_note = f"written as {written.path.name}: {wanted} was taken"
         self._settle(FileRecord(
-            **self._base(name), status=FileStatus.DONE, output=str(written.path),
+            **base, status=FileStatus.DONE, output=str(written.path),
             output_bytes=written.size_bytes, width=result.get("width"),
             height=result.get("height"), format=result.get("format") or written.format,
             time_s=round(elapsed / 1000, 4) if isinstance(elapsed, (int, float)) else None,
-            note=str(result.get("note") or ""), quality=result.get("quality") or None,
-            ssim=result.get("ssim"), encodes=result.get("encodes")))
+            note=_notes(str(result.get("note") or ""), rename_note),
+            quality=result.get("quality") or None, ssim=result.get("ssim"),
+            encodes=result.get("encodes")))
         return True
 
     def settle_failed(self, name: str, reason: str, message: str) -> None:
@@ -171,7 +187,7 @@ class BatchLedger:
     def _base(self, name: str) -> dict[str, Any]:
         job = self.jobs[name]
         return dict(input=str(job.source), name=name, input_bytes=job.size_bytes,
-                    worker=self.workers.get(name))
+                    worker=self.workers.get(name), renamed_from=job.renamed_from or None)
 
     def _settle(self, record: FileRecord) -> None:
         self.inflight.discard(record.name)
@@ -181,3 +197,35 @@ class BatchLedger:
         if self._started_at is not None:
             self.process_s = self.clock() - self._started_at
         self.emit(FileFinished(record))
+        for dup in self.copies.get(record.name, ()):
+            self._settle(self._copy_record(dup, record))
+
+    def _copy_record(self, dup: str, original: FileRecord) -> FileRecord:
+        """How a duplicate ends: as its original did, with its own output."""
+        base = {**self._base(dup), "worker": None, "duplicate_of": original.name}
+        written = self.written.get(dup)
+        if original.status is FileStatus.DONE and written is not None:
+            return FileRecord(
+                **base, status=FileStatus.DONE, output=str(written.path),
+                output_bytes=written.size_bytes, width=original.width,
+                height=original.height, format=original.format,
+                note=_notes(f"same content as {original.name}: processed once",
+                            self.jobs[dup].rename_note))
+        if original.status is FileStatus.DONE:
+            why = self.copy_errors.get(dup) or "no answer"
+            return FileRecord(**base, status=FileStatus.FAILED,
+                              reason=HostReason.WRITE_FAILED.value,
+                              message=f"the copy of {original.name}'s result could not be "
+                                      f"written ({why})")
+        return FileRecord(**base, status=original.status, reason=original.reason,
+                          message=f"same content as {original.name}, which was not "
+                                  f"optimized: {original.message}")
+
+
+def _wanted(job: Job, suffix: str) -> str:
+    """The output (relative to OUT) the plan gave `job` for a result ending in `suffix`."""
+    return (job.stem or natural_stem(job.mirrored)) + suffix
+
+
+def _notes(*notes: str) -> str:
+    return "; ".join(n for n in notes if n)

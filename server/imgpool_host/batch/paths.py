@@ -30,7 +30,7 @@ from imgpool.shared.options import EXTENSIONS
 
 from .atomicfile import PART_SUFFIX
 from .errors import BatchUsageError
-from .plan import BatchPlan, output_path
+from .plan import BatchPlan
 from .journal import JOURNAL_NAME
 
 __all__ = ["prepare_out", "check_report_path"]
@@ -73,11 +73,12 @@ def _report_clash(real: Path, plan: BatchPlan, inputs: Iterable[str | os.PathLik
     if rel.name == JOURNAL_NAME or rel.name.endswith(PART_SUFFIX):
         return "is a file imgpool keeps in OUT"
     suffix = rel.suffix.lower()
-    for tag in plan.order:
+    for tag, where in plan.stems.items():
         name = plan.rels.get(tag, tag)
-        stem = output_path(plan.out, name, "")
+        stem = plan.out.joinpath(*PurePosixPath(where.stem).parts)
         kept = PurePosixPath(name).suffix.lower()
-        if real.with_suffix("") == stem and suffix in {*EXTENSIONS.values(), kept}:
+        if (str(real)[: -len(suffix) or None] == str(stem)
+                and suffix in {*EXTENSIONS.values(), kept}):
             return f"is where the output of {name} goes"
     return ""
 

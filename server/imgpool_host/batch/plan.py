@@ -10,8 +10,10 @@ options (`predicted_suffixes`, `output_path`) and settles up front what needs no
 
 - an unreadable entry (dangling link, not a regular file) is FAILED with `bad_input`
   and a message naming what it is, so nothing found is left out silently;
-- an output two inputs would share, or that would replace an input, is FAILED with
-  `conflict` (the first input in walk order keeps the output);
+- an output two inputs would share, or that would replace an input, is never a failure:
+  the later input in walk order gets a distinct name, `a.png.webp` beside `a.webp`
+  (`imgpool.shared.outnames`: deterministic, so a resumed run finds it again), and its record
+  says so (`renamed_from`, `note`);
 - an output already up to date is SKIPPED (unless `force`).
 
 Everything else becomes a `Job` for the page. The result sink later computes the real
@@ -43,11 +45,12 @@ import os
 import re
 import stat
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path, PurePosixPath
 
 from imgpool.shared.imageinfo import ImageFormat, ImageInfo
 from imgpool.shared.options import EXTENSIONS, Options, OutputFormat
+from imgpool.shared.outnames import OutputNamer, OutputStem
 from imgpool.shared.plan import resolve_format
 
 from .errors import BatchUsageError
@@ -83,11 +86,20 @@ class Job:
     size_bytes: int
     mtime_ns: int
     rel: str = ""     #: the real relative path, when `name` is not it (not UTF-8)
+    stem: str = ""    #: where its outputs go: OUT / (stem + extension); "" = the usual
+    renamed_from: str = ""  #: the output it would have had, when another input took it
+    rename_note: str = ""   #: why it was renamed, in words
 
     @property
     def mirrored(self) -> str:
         """The relative path mirrored under OUT (bytes as found)."""
         return self.rel or self.name
+
+    def target(self, out: Path, suffix: str) -> Path:
+        """Its output in OUT for a result with extension `suffix`."""
+        if self.stem:
+            return out.joinpath(*PurePosixPath(self.stem + suffix).parts)
+        return output_path(out, self.mirrored, suffix)
 
 
 @dataclass
@@ -96,11 +108,13 @@ class BatchPlan:
 
     out: Path                                             #: OUT's real path
     jobs: list[Job] = field(default_factory=list)
-    settled: dict[str, FileRecord] = field(default_factory=dict)  #: skipped + conflicts
+    settled: dict[str, FileRecord] = field(default_factory=dict)  #: skipped + unreadable
     order: list[str] = field(default_factory=list)        #: every name, in walk order
     inputs: set[str] = field(default_factory=set)         #: real paths of all inputs
     journal: OutputJournal | None = None                  #: OUT's record of past writes
     rels: dict[str, str] = field(default_factory=dict)    #: tag -> real path, where they differ
+    stems: dict[str, OutputStem] = field(default_factory=dict)  #: tag -> where its outputs go
+    namer: OutputNamer | None = None                      #: every output claimed, for the sink
 
 
 @dataclass(frozen=True)
@@ -255,13 +269,13 @@ def output_path(out: Path, name: str, suffix: str) -> Path:
 
 def plan_batch(paths: Iterable[str | os.PathLike], out: str | os.PathLike,
                options: Options, force: bool = False) -> BatchPlan:
-    """Walk, name, predict outputs, settle skips and conflicts. Touches nothing on disk."""
+    """Walk, name, predict outputs, settle skips. Touches nothing on disk."""
     paths = list(paths)
     found = collect_inputs(paths)
     plan = BatchPlan(out=check_out(out, paths))
     plan.journal = journal = OutputJournal(plan.out, options)
     plan.inputs = {os.path.realpath(f.path) for f in found}
-    claimed: dict[Path, str] = {}
+    namer = plan.namer = OutputNamer(_inputs_in_out(plan))
     taken = {f.name for f in found}
     for item in found:
         tag = page_name(item.name, taken)
@@ -275,28 +289,38 @@ def plan_batch(paths: Iterable[str | os.PathLike], out: str | os.PathLike,
             plan.settled[tag] = FileRecord(**base, status=FileStatus.FAILED,
                                            reason="bad_input", message=item.error)
             continue
-        outputs = [output_path(plan.out, item.name, s)
-                   for s in predicted_suffixes(item.name, options)]
-        clash = next((o for o in outputs if o in claimed or os.path.realpath(o) in plan.inputs),
-                     None)
-        if clash is not None:
-            other = claimed.get(clash)
-            why = (f"{other} is written to the same output {clash.name}" if other else
-                   f"its output {clash} would replace an input file")
-            plan.settled[tag] = FileRecord(
-                **base, status=FileStatus.FAILED, reason=HostReason.CONFLICT.value,
-                message=f"{why}: rename one, or choose another --format or OUT")
-            continue
-        for o in outputs:
-            claimed[o] = tag
+        suffixes = predicted_suffixes(item.name, options)
+        where = plan.stems[tag] = namer.claim(item.name, suffixes)
+        job = Job(source=item.path, name=tag, output=plan.out, size_bytes=item.st.st_size,
+                  mtime_ns=item.st.st_mtime_ns, rel=item.name if tag != item.name else "",
+                  stem=where.stem if where.renamed_from else "",
+                  renamed_from=where.renamed_from + suffixes[0] if where.renamed_from else "")
+        if job.renamed_from:
+            job = replace(job, rename_note=_rename_note(namer, where, suffixes))
+        outputs = [job.target(plan.out, s) for s in suffixes]
         current = None if force else next(
             (o for o in outputs if journal.is_current(o, item.path, item.st)), None)
         if current is not None:
             plan.settled[tag] = FileRecord(
                 **base, status=FileStatus.SKIPPED, output=str(current),
-                output_bytes=current.stat().st_size, message="up to date")
+                output_bytes=current.stat().st_size, message="up to date",
+                renamed_from=job.renamed_from or None, note=job.rename_note)
             continue
-        plan.jobs.append(Job(source=item.path, name=tag, output=outputs[0],
-                             size_bytes=item.st.st_size, mtime_ns=item.st.st_mtime_ns,
-                             rel=item.name if tag != item.name else ""))
+        plan.jobs.append(replace(job, output=outputs[0]))
     return plan
+
+
+def _rename_note(namer: OutputNamer, where: OutputStem, suffixes: list[str]) -> str:
+    """Why an input's outputs got another name, in words."""
+    wanted = [where.renamed_from + s for s in suffixes]
+    owner = next((o for o in map(namer.owner, wanted) if o), None)
+    why = f"{owner} is written there" if owner else "an input file is there"
+    return (f"written as {PurePosixPath(where.output(suffixes[0])).name}: "
+            f"{PurePosixPath(wanted[0]).name} was taken ({why})")
+
+
+def _inputs_in_out(plan: BatchPlan) -> set[str]:
+    """The inputs that lie inside OUT, as paths relative to it: no output may take one."""
+    base = os.fspath(plan.out)
+    return {Path(p).relative_to(base).as_posix() for p in plan.inputs
+            if os.path.commonpath([base, p]) == base and p != base}

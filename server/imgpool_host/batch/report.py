@@ -3,10 +3,10 @@
 Theory of operation
 -------------------
 `run_batch` builds a `FileRecord` for every file it found: SKIPPED at planning time
-(output already up to date), FAILED at planning time (two inputs would write the same
-output), or DONE / FAILED / CANCELLED once the page has settled it. The `Report` is the
-list of records plus what the run was asked to do; every total is computed from the
-records, so the totals and the rows can never disagree.
+(output already up to date), FAILED at planning time (not a regular file), or DONE /
+FAILED / CANCELLED once the page has settled it (a duplicate: once its original has).
+The `Report` is the list of records plus what the run was asked to do; every total is
+computed from the records, so the totals and the rows can never disagree.
 
 While a run goes on, the runner hands `RunEvent`s to its `on_event` callback
 (the CLI's progress display is one): `RunPlanned` once, `FileStarted` when a worker picks
@@ -56,7 +56,8 @@ class HostReason(str, enum.Enum):
     """Failure reasons found by the runner itself (the page's own codes pass through:
     bad_input, unsupported, too_large, oom, timeout, worker_lost, pool_broken)."""
 
-    #: Two inputs would write the same output, or an output would replace an input.
+    #: A result's output is another input's or an input (only for a sink given no plan
+    #: claims: a run renames such outputs instead, `imgpool.shared.outnames`).
     CONFLICT = "conflict"
     #: The page produced a result, but it could not be written into OUT.
     WRITE_FAILED = "write_failed"
@@ -85,6 +86,8 @@ class FileRecord:
     quality: int | None = None         #: encoder quality used (searched for a goal)
     ssim: float | None = None          #: score against the resized original, if measured
     encodes: int | None = None         #: encodes the result took
+    renamed_from: str | None = None    #: the output it would have had, taken by another
+    duplicate_of: str | None = None    #: the input with the same content, processed once
 
     @property
     def saved_bytes(self) -> int:
@@ -200,7 +203,7 @@ class RunPlanned:
     total: int
     to_run: int
     skipped: int
-    failed: int          #: failed at planning time (conflicts)
+    failed: int          #: failed at planning time (not a regular file)
     notes: tuple[str, ...] = ()  #: said once before the run, e.g. the pool was capped
 
 

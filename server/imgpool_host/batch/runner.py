@@ -7,12 +7,14 @@ orchestrates; each step has its own module:
 
 1. Check and plan, no browser yet (`batchsettings`, `batchplan`). Validate the options
    and pool settings; walk the inputs, name each file (the relative POSIX path it is
-   mirrored to under OUT), predict its output, settle what needs no browser (up to date:
-   SKIPPED; two inputs for one output, or an output replacing an input: FAILED with
-   `conflict`). Check the report path and make OUT (`runpaths`). Usage errors raise
-   `BatchUsageError` or `BrowserNotFound` before anything starts; a run with nothing to
-   send never starts a browser. An explicit pool size is capped to what the machine can
-   boot (`batchsettings.cap_workers`; the report's notes say so).
+   mirrored to under OUT), predict its output (renamed when another input or an input
+   file has it), settle what needs no browser (up to date: SKIPPED; not a regular file:
+   FAILED). Check the report path and make OUT (`runpaths`). Files with the same
+   content are found (`dedupe`): only the first of each goes to the page; the others
+   get copies of its result. Usage errors raise `BatchUsageError` or `BrowserNotFound`
+   before anything starts; a run with nothing to send never starts a browser. An
+   explicit pool size is capped to what the machine can boot
+   (`batchsettings.cap_workers`; the report's notes say so).
 2. Serve (`resultsink`, `atomicfile`). Sweep temp files killed runs left in OUT; run
    the dev server in-process on a free loopback port with one extra route,
    `/automation/`, owned by a `ResultSink` that checks the token, looks each name up
@@ -62,6 +64,7 @@ from .. import appfiles, devserver
 from ..browser import find_browser
 from ..pagedriver import DEFAULT_CHUNK, STALL_MARGIN_S, PageDriver
 from .atomicfile import sweep_stale_parts
+from .dedupe import split_duplicates
 from .errors import BatchError, BatchUsageError
 from .paths import check_report_path, prepare_out
 from .plan import plan_batch
@@ -156,11 +159,13 @@ def run_batch(paths: str | os.PathLike | Iterable[str | os.PathLike], out: str |
                               f"{', '.join(missing)}): run scripts/setup")
     if plan.jobs:
         prepare_out(plan.out, out)
+    plan.jobs, copies = split_duplicates(plan.jobs)
+    duplicates = [j for dups in copies.values() for j in dups]
     emit = on_event or (lambda event: None)
     notes = [cap_note] if cap_note and plan.jobs else []
     report = Report(out=str(plan.out), options=opts.to_dict(), pool=dict(settings),
                     started_at=started_at, notes=notes)
-    emit(RunPlanned(total=len(plan.order), to_run=len(plan.jobs),
+    emit(RunPlanned(total=len(plan.order), to_run=len(plan.jobs) + len(duplicates),
                     skipped=sum(r.status is FileStatus.SKIPPED for r in plan.settled.values()),
                     failed=sum(r.status is FileStatus.FAILED for r in plan.settled.values()),
                     notes=tuple(notes)))
@@ -176,7 +181,7 @@ def run_batch(paths: str | os.PathLike | Iterable[str | os.PathLike], out: str |
             PoolConfig().timeout_max_s, opts.timeout_s or 0, settings.get("timeout_base_s", 0))
         protected = plan.inputs | ({os.path.realpath(report_file)} if report_file else set())
         sink = ResultSink(secrets.token_urlsafe(24), plan.out, plan.jobs, protected,
-                          journal=plan.journal)
+                          journal=plan.journal, copies=copies, namer=plan.namer)
         drive = PageDriver(sink, plan.jobs, opts, settings, exe, emit, headless, chunk_size,
                            stall, page_log)
         with _StopRequest(handle_signals) as stop:
@@ -193,7 +198,7 @@ def run_batch(paths: str | os.PathLike | Iterable[str | os.PathLike], out: str |
         report.boot_s, report.process_s = drive.boot_s, drive.ledger.process_s
         report.interrupted, report.error = drive.interrupted, drive.error
         report.restarts = drive.restarts
-        for job in plan.jobs:                      # anything never settled: cancelled
+        for job in plan.jobs + duplicates:         # anything never settled: cancelled
             if job.name not in records:
                 records[job.name] = FileRecord(
                     input=str(job.source), name=job.name, status=FileStatus.CANCELLED,

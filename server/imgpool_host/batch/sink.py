@@ -10,11 +10,14 @@ The dev server runs in-process with one extra route, `ROUTE_PREFIX`, owned by a
 2. looks `name` up among the jobs *it was given* from the plan: a name from the page is
    a key, never a path to join. An unknown clean name is 404, anything else 403;
 3. computes the target from the job with the planner's own `result_suffix` and
-   `output_path`, and refuses one that, symlinks resolved, is not strictly inside OUT;
+   `Job.target` (a renamed output included), and refuses one that, symlinks resolved,
+   is not strictly inside OUT;
 4. claims the name and the target under a lock (one write per name, one name per
    target, never an input's path), reads the whole body, re-checks the bounds (a folder
    may have become a symlink meanwhile) and writes with `write_atomic`, recording the
-   output in OUT's journal (when it has one) just before the rename.
+   output in OUT's journal (when it has one) just before the rename;
+5. writes the same bytes for each duplicate of that file (`copies`, from `dedupe`), each
+   under its own output and through steps 3 and 4, recorded against its own input.
 
 `close()` turns new uploads away (503) and waits for the writes already running, so
 the runner can stop the browser knowing no write of this run is half done.
@@ -34,15 +37,16 @@ import hmac
 import os
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from urllib.parse import parse_qs
 
 from imgpool.shared.config import MIB
+from imgpool.shared.outnames import OutputNamer
 
 from .atomicfile import current_umask, write_atomic
-from .plan import Job, output_path, result_suffix
+from .plan import Job, result_suffix
 from .journal import OutputJournal
 
 __all__ = [
@@ -96,11 +100,19 @@ class ResultSink:
     returns no temp file of this run is left."""
 
     def __init__(self, token: str, out: Path, jobs: Iterable[Job],
-                 protected: Iterable[str] = (), journal: OutputJournal | None = None):
+                 protected: Iterable[str] = (), journal: OutputJournal | None = None,
+                 copies: Mapping[str, Iterable[Job]] | None = None,
+                 namer: OutputNamer | None = None):
         self.token = token
         self.journal = journal
         self.out = Path(os.path.realpath(out))
         self.jobs = {j.name: j for j in jobs}
+        #: original's name -> the duplicates that get a copy of its result (`dedupe`)
+        self.copies = {name: list(dups) for name, dups in (copies or {}).items()}
+        self.jobs.update((j.name, j) for dups in self.copies.values() for j in dups)
+        self.copy_errors: dict[str, str] = {}    # duplicate's name -> why it has no copy
+        self.namer = namer                       # the plan's claims (`imgpool.shared.outnames`)
+        self._renamed: dict[tuple[str, str], Path] = {}   # (name, suffix) -> its own target
         self.protected = set(protected)          # real paths that must never be replaced
         self.written: dict[str, Written] = {}
         self._targets: dict[str, str] = {}       # real output path -> name
@@ -150,9 +162,28 @@ class ResultSink:
             if length is None or len(body) != int(length):
                 raise _Refused(400, "incomplete upload")
             self._write(name, target, body, fmt, task_id)
+            self._write_copies(name, body, fmt, task_id)
         finally:
             self._end(name)
         return 201, f"written {name}"
+
+    def _write_copies(self, name: str, body: bytes, fmt: str, task_id: int) -> None:
+        """The same result for each duplicate of `name`, under the duplicate's own output,
+        with every check an upload gets. Runs while `name` is still being written, so
+        `close` waits for the copies too; a refused copy is noted in `copy_errors`."""
+        for dup in self.copies.get(name, ()):
+            try:
+                target = self.target(dup.name, fmt)
+                self._begin(dup.name, target, copying=True)
+            except _Refused as refused:
+                self.copy_errors[dup.name] = refused.text
+                continue
+            try:
+                self._write(dup.name, target, body, fmt, task_id)
+            except _Refused as refused:
+                self.copy_errors[dup.name] = refused.text
+            finally:
+                self._end(dup.name)
 
     # ---- checks and writing -----------------------------------------------------------
 
@@ -167,15 +198,32 @@ class ResultSink:
         suffix = result_suffix(fmt, PurePosixPath(job.mirrored).suffix)
         if suffix is None:
             raise _Refused(400, "unknown format")
-        target = output_path(self.out, job.mirrored, suffix)
+        target = self._unclaimed(job, suffix, job.target(self.out, suffix))
         if not _inside(self.out, target):
             raise _Refused(403, "output would be outside OUT")
         return target
 
-    def _begin(self, name: str, target: Path) -> None:
+    def _unclaimed(self, job: Job, suffix: str, planned: Path) -> Path:
+        """`planned`, or, when another input (or an input file) has it, the next free
+        name by the plan's rule: a result in a format the plan did not foresee (a
+        misnamed file, say) takes no one's output and is not failed for it. Claimed once
+        per name and extension, so a retried upload goes to the same place."""
+        if self.namer is None:
+            return planned
+        rel = planned.relative_to(self.out).as_posix()
+        with self._lock:
+            if self.namer.take(job.mirrored, rel):
+                return planned
+            key = (job.name, suffix)
+            if key not in self._renamed:
+                stem = self.namer.claim(job.mirrored, [suffix])
+                self._renamed[key] = self.out.joinpath(*PurePosixPath(stem.output(suffix)).parts)
+            return self._renamed[key]
+
+    def _begin(self, name: str, target: Path, copying: bool = False) -> None:
         real = os.path.realpath(target)
         with self._lock:
-            if self._closed:
+            if self._closed and not copying:     # a copy belongs to a write under way
                 raise _Refused(503, "the run is stopping")
             if name in self.written or name in self._busy:
                 raise _Refused(409, "already written")
