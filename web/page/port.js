@@ -27,7 +27,7 @@ export function createPort({ ui, getApp, automationToken = null, runtimes = null
   const lastProgress = new Map(); // slot -> "task:permille" last reported to Python
   const thumbs = new Map(); // task_id -> thumbnail ArrayBuffer, until its task_done
   let lastThumb = [null, null]; // [task_id, thumbnail] of the task settled last
-  const testHooks = { lastInput: null, lastOutput: null, ready: [] };
+  const testHooks = { lastInput: null, lastOutput: null, ready: [], started: spawner.started };
 
   function toApp(fn) {
     const app = getApp();

@@ -3,14 +3,19 @@
 // - Every worker is sent the page's compiled runtimes first (a "boot" message, see
 //   web/worker/boot.js), so it instantiates them instead of compiling them again.
 // - Some workers are started before Python's scheduler asks for them ("spares"), as many
-//   as the pool had on the last visit with the same settings (one on a first visit): they
-//   boot while the page's own Python does. A spare is only a head start: it says nothing
+//   as the pool had on the last visit with the same settings: they boot while the page's
+//   own Python does. On a first visit the guess is the URL's pool size, else one per core
+//   (as PoolConfig.from_hardware), leaving one core to the page's Python and at most
+//   FIRST_VISIT_MAX_SPARES; spares beyond the pool Python then sizes are terminated. A spare is only a head start: it says nothing
 //   until `startWorker` adopts it and sends its Init, so the scheduler still decides how
 //   many workers run and still owns their readiness. Messages a spare sends before that
 //   (a failed boot) are held and replayed to whoever adopts it.
 
 const WORKER_URL = new URL("../worker/worker.js", import.meta.url);
 const HINT_PREFIX = "imgpool.pool-size:";
+// A first visit's guess commits this many workers at most (~300 MB each) before Python
+// has sized the pool and its memory budget; the scheduler starts any others.
+const FIRST_VISIT_MAX_SPARES = 4;
 
 // Settings that shape the pool, without the per-run automation token.
 function hintKey() {
@@ -20,30 +25,40 @@ function hintKey() {
   return HINT_PREFIX + params.toString();
 }
 
-/** How many workers the pool had last time with these URL settings (1 if unknown). */
+/** How many workers the pool had last time with these URL settings, else a guess. */
 export function poolSizeHint() {
   try {
     const n = Number.parseInt(localStorage.getItem(hintKey()) || "", 10);
-    return Number.isFinite(n) && n > 0 ? n : 1;
+    if (Number.isFinite(n) && n > 0) return n;
   } catch {
-    return 1; // storage blocked
+    // storage blocked: guess, as on a first visit
   }
+  // A pool size set in the URL ("workers", imgpool.config.URL_PARAMS) is what Python will
+  // use; otherwise one per core, as PoolConfig.from_hardware does. A first visit boots
+  // every Python from scratch (no snapshot yet), which is CPU-bound: one core is left to
+  // the page's own Python, which the UI and every Init wait for.
+  const cores = navigator.hardwareConcurrency || 1;
+  const asked = Number.parseInt(new URLSearchParams(location.search).get("workers") || "", 10);
+  const guess = Number.isFinite(asked) && asked > 0 ? asked : cores;
+  return Math.max(1, Math.min(FIRST_VISIT_MAX_SPARES, guess, cores - 1));
 }
 
 export function rememberPoolSize(slots) {
   try {
     localStorage.setItem(hintKey(), String(slots));
   } catch {
-    // storage blocked: the next visit starts one spare, as a first visit does
+    // storage blocked: the next visit guesses, as a first visit does
   }
 }
 
 /** `runtimes` resolves with `{ pyodide, vips }` compiled modules (shared/wasm-modules.js). */
 export function createSpawner(runtimes) {
   const spares = [];
+  const started = []; // { name, atMs }: every worker created, for tests and the bench
 
   function spawn(name) {
     const worker = new Worker(WORKER_URL, { type: "module", name });
+    started.push({ name, atMs: performance.now() });
     const held = []; // [kind, event] received before the worker was adopted
     worker.onmessage = (e) => held.push(["message", e]);
     worker.onerror = (e) => { e.preventDefault(); held.push(["error", e]); };
@@ -56,6 +71,7 @@ export function createSpawner(runtimes) {
   }
 
   return {
+    started,
     /** Start `count` workers now, before any slot asks. */
     prespawn(count) {
       // Not on a page that is not cross-origin isolated (yet: on a host without COOP/COEP

@@ -77,14 +77,38 @@ if "random" in sys.modules:
 `;
 
 /**
+ * Start everything a boot of `role` reads before it needs the compiled runtime: the wheel
+ * manifest, the wheel, the stored snapshot. Called as early as the caller can (the page
+ * before it compiles pyodide.asm.wasm, a worker before the page's boot message arrives),
+ * so these reads overlap the compile instead of following it.
+ */
+export function prepareBoot(role) {
+  const manifestReady = fetchManifest();
+  const wheelBytes = manifestReady
+    .then((m) => fetchOk(new URL(`wheels/${m.imgpool}`, RUNTIME)))
+    .then((r) => r.arrayBuffer());
+  wheelBytes.catch(() => {}); // awaited (and reported) by fsInit
+  const snapshot = manifestReady.then((m) => {
+    const key = snapshotKey(role, PYODIDE_VERSION, m);
+    return key ? readSnapshot(role, key) : { why: "the manifest has no content hashes" };
+  }).then((found) => {
+    performance.mark("imgpool:snapshot-read");
+    return found;
+  });
+  snapshot.catch(() => {}); // a failed manifest fetch is reported by bootPython
+  return { role, manifestReady, wheelBytes, snapshot };
+}
+
+/**
  * Boot Pyodide for `role` with the modules in `imports` (dotted names) imported.
- * `compiled` is a WebAssembly.Module of pyodide.asm.wasm, or null.
+ * `compiled` is a WebAssembly.Module of pyodide.asm.wasm, or null; `prepared` is what
+ * prepareBoot(role) started (started here when not given).
  * Resolves with `{ pyodide, bootPath, note }` (`note` says why a snapshot was not used).
  */
-export async function bootPython({ role, imports, compiled = null, manifest = null }) {
-  manifest ??= await fetchManifest();
-  const wheelBytes = fetchOk(new URL(`wheels/${manifest.imgpool}`, RUNTIME))
-    .then((r) => r.arrayBuffer());
+export async function bootPython({ role, imports, compiled = null, prepared = null }) {
+  prepared ??= prepareBoot(role);
+  const manifest = await prepared.manifestReady;
+  const { wheelBytes } = prepared;
   const key = snapshotKey(role, PYODIDE_VERSION, manifest);
   const base = {
     indexURL: new URL("pyodide/", RUNTIME).href,
@@ -95,11 +119,12 @@ export async function bootPython({ role, imports, compiled = null, manifest = nu
       FS.writeFile(WHEEL_PATH, new Uint8Array(await wheelBytes));
     },
   };
-  const found = key ? await readSnapshot(role, key) : { why: "the manifest has no content hashes" };
+  const found = await prepared.snapshot;
   let note = found.why || "";
   if (found.bytes) {
     try {
       const pyodide = await load({ ...base, _loadSnapshot: found.bytes }, compiled);
+      performance.mark("imgpool:pyodide-restored");
       pyodide.runPython(`import sys\nassert ${JSON.stringify(WHEEL_PATH)} in sys.path\n`
                         + imports.map((m) => `import ${m}\n`).join("") + RESEED);
       return { pyodide, bootPath: BootPath.SNAPSHOT, note: "" };
@@ -110,6 +135,7 @@ export async function bootPython({ role, imports, compiled = null, manifest = nu
     }
   }
   const pyodide = await load({ ...base, _makeSnapshot: !!key }, compiled);
+  performance.mark("imgpool:pyodide-loaded");
   pyodide.runPython(`import sys\nsys.path.insert(0, ${JSON.stringify(WHEEL_PATH)})\n`
                     + imports.map((m) => `import ${m}\n`).join(""));
   if (key) {

@@ -8,8 +8,9 @@
 // side modules are compiled here: sharing the page's compilation of them measured slower.)
 //
 // Python boots through shared/pyboot.js (memory snapshot from Cache Storage when one is
-// stored, else a normal boot that stores one); how it booted is reported in Ready.
-import { bootPython } from "../shared/pyboot.js";
+// stored, else a normal boot that stores one); how it booted is reported in Ready. The
+// snapshot is read from the worker's first moment, not after the boot message.
+import { bootPython, prepareBoot } from "../shared/pyboot.js";
 
 const RUNTIME = new URL("../runtime/", import.meta.url);
 
@@ -18,6 +19,8 @@ export const precompiled = [];
 
 let settle;
 const compiled = new Promise((resolve) => { settle = resolve; });
+// The snapshot, wheel and manifest are read while the page's modules are on their way.
+const prepared = prepareBoot("worker");
 let firstSeen = false;
 
 /**
@@ -29,6 +32,7 @@ export function takeBootMessage(event) {
   const isBoot = data.type === "boot";
   if (!firstSeen) {
     firstSeen = true;
+    performance.mark("imgpool:boot-message");
     settle(isBoot && data.modules ? data.modules : {});
   }
   return isBoot;
@@ -49,7 +53,8 @@ export async function instantiateVips(imports) {
 export async function startPython() {
   const { pyodide = null } = await compiled;
   const booted = await bootPython({ role: "worker", imports: ["imgpool.worker.runtime"],
-                                    compiled: pyodide });
+                                    compiled: pyodide, prepared });
   if (pyodide) precompiled.push("pyodide.asm.wasm"); // booting with it fails otherwise
+  performance.mark("imgpool:python-ready");
   return booted;
 }

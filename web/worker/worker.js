@@ -84,6 +84,7 @@ function getVips() {
     }
     throwErrors(vips.Image);
     vipsModule = vips;
+    performance.mark("imgpool:vips-ready");
     return vips;
   })();
   return vipsPromise;
