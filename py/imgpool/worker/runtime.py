@@ -1,4 +1,6 @@
-"""The worker adapter: the only module in a worker that touches `js` and wasm-vips.
+"""The worker adapter: with `runtime_load` (open, load, prepare), `runtime_quality`
+(encoding for a goal) and `runtime_task` (what one task holds), the only modules in a
+worker that touch `js` and wasm-vips.
 
 `Worker` receives each message from the JS bootstrap (metadata as JSON text, the image as
 an opaque ArrayBuffer or File), executes a `Plan` from `plan.py` with wasm-vips, and posts
@@ -40,6 +42,7 @@ until the task ends: the board is how a cancel reaches it.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import sys
 
@@ -47,34 +50,18 @@ import js  # type: ignore[import-not-found]
 from pyodide.ffi import JsException  # type: ignore[import-not-found]
 
 from ..shared import protocol as P
-from ..shared.config import PoolConfig
-from ..shared.imageinfo import ImageFormat, ImageInfo
+from ..shared.imageinfo import ImageInfo
 from ..shared.options import MetadataPolicy, Options, OptionsError
-from ..shared.plan import COPYRIGHT_FIELDS, Plan, first_frame_note, make_plan, same_size
+from ..shared.plan import make_plan, same_size
 from ..shared.reasons import FailureReason
 from .errors import (Classified, ImageError, classify, looks_truncated,
                      refine_damage, sniff)
 from .faults import Abandoned, Faults, Stage, fire
 from .runtime_quality import encode_for_goals, size_note
-from .runtime_task import Input, Loaded, Scope, has_metadata, js_obj, page_count, read_file
+from .runtime_load import STREAM_BUFFER_ABOVE_BYTES, Loader
+from .runtime_task import Input, Scope, has_metadata, js_obj
 
-__all__ = ["Worker", "STREAMED_FORMATS"]
-
-#: Formats vips reads from a `SourceCustom` (everything but HEIC, which libheif decodes
-#: from one buffer). UNKNOWN too: vips sniffs the source itself.
-STREAMED_FORMATS = frozenset(f for f in ImageFormat if f is not ImageFormat.HEIC)
-#: Pixel limit for images whose size the probe could not read (the page's own check
-#: needs the header); the same default as the pool's.
-DEFAULT_MAX_PIXELS = PoolConfig.max_pixels
-
-#: An ArrayBuffer input at least this large is streamed to vips from JS memory too,
-#: never copied into the wasm heap whole. Measured (measure_pipeline.py allocator): in
-#: this wasm-vips build (mimalloc, 32-bit) each buffer of ~12-15 MiB handed to vips
-#: through embind and freed again grows the heap by 100-150 MiB, on to its 2 GiB maximum;
-#: 11 MiB and 16-48 MiB ones do not. Streaming costs one hop to this thread per 4 KiB vips
-#: reads, ~60 us each here: +0.5 s on a 34 MB JPEG, +2 s on a 134 MB PNG (2.5 -> 3.0 s,
-#: 3.8 -> 5.8 s; measure_pipeline.py stream), the price of a heap that stays put.
-STREAM_BUFFER_ABOVE_BYTES = 8 * 1024 * 1024
+__all__ = ["Worker"]
 
 _CELL = {name: i for i, name in enumerate(P.BOARD_FIELDS)}
 
@@ -97,7 +84,7 @@ class Worker:
         self.board = None
         self.tasks_done = 0
         self.faults = Faults()  # test-only (faults.py): empty unless the page's debug flag
-        self.stream_buffer_above = STREAM_BUFFER_ABOVE_BYTES
+        self.loader = Loader(vips, host)
 
     # ---- message entry point ---------------------------------------------------------
 
@@ -117,7 +104,7 @@ class Worker:
         if board is not None:
             self.host.setBoard(board, self.slot, self.gen, P.BOARD_STRIDE, json.dumps(_CELL))
         self.faults = Faults.from_init(msg.debug_faults, msg.debug_hang, msg.debug_crash)
-        self.stream_buffer_above = msg.stream_buffer_above or STREAM_BUFFER_ABOVE_BYTES
+        self.loader.stream_above = msg.stream_buffer_above or STREAM_BUFFER_ABOVE_BYTES
         counters = json.loads(self.host.counters())
         self._board_set("state", P.BoardState.IDLE)
         self._post(P.Ready(
@@ -145,49 +132,27 @@ class Worker:
             info = ImageInfo.from_dict(msg.info)
             plan = make_plan(options, info)
             self._fault(Stage.DECODE, msg)
-            inp = self._open(msg, payload, info, scope)
-            loaded = await self._load(plan, info, inp, msg, scope)
+            inp = self.loader.open(msg, payload, info, scope)
+            loaded = await self.loader.load(plan, info, inp, msg, scope, self._check_cancel)
             self._check_cancel(msg.task_id)
             self._fault(Stage.RESIZE, msg)
-            image = self._prepare(plan, loaded.image, scope)
+            image = self.loader.prepare(plan, loaded.image, scope)
             self._fault(Stage.ENCODE, msg)
             goal = encode_for_goals(
                 self.vips, options, plan, image, loaded.frames, inp.size,
                 lambda im, action: self._watched(im, msg.task_id, action), scope)
-            out = goal.out
-            thumb = self._thumbnail(out, scope)
+            thumb = self._thumbnail(goal.out, scope)
             problem = inp.read_error(self.host)
             if problem:
-                raise ImageError(FailureReason.BAD_INPUT, f"the file could not be read ({problem}); was "
-                                              f"it moved, deleted or changed?")
-            width, height = int(image.width), int(image.height) // loaded.frames
-            notes = list(plan.notes) + ([loaded.note] if loaded.note else []) + goal.notes
-            buffer, fmt, kept = out.buffer, plan.output.value, False
-            if (plan.keep_original_if_larger and int(out.byteLength) >= inp.size
-                    and same_size(info, options, width, height)):
-                if plan.metadata is not MetadataPolicy.ALL and has_metadata(loaded.image):
-                    # The original would bring back what the user asked to strip (GPS...).
-                    notes.append("the original is smaller but carries metadata the "
-                                 "policy removes, so it was not kept")
-                else:
-                    buffer, fmt, kept = inp.whole(self.host), info.format.value, True
-                    notes.append("kept the original (result was larger)")
-            notes += filter(None, [size_note(options, inp.size, int(buffer.byteLength),
-                                             goal.quality)])
-            del out
+                raise ImageError(FailureReason.BAD_INPUT, f"the file could not be read "
+                                 f"({problem}); was it moved, deleted or changed?")
+            done, buffer = self._result(msg, options, plan, info, inp, loaded, image, goal)
             self._fault(Stage.TRANSFER, msg)
             self.tasks_done += 1
-            self._post(P.TaskDoneMsg(
-                slot=self.slot, gen=self.gen, task_id=msg.task_id, width=width,
-                height=height, format=fmt, in_bytes=inp.size,
-                out_bytes=int(buffer.byteLength),
-                elapsed_ms=round(self.host.now() - started, 1), heap_bytes=self._heap(),
+            self._post(dataclasses.replace(
+                done, elapsed_ms=round(self.host.now() - started, 1), heap_bytes=self._heap(),
                 mem_highwater_bytes=self._task_peak(highwater_before),
-                frames=loaded.frames, note="; ".join(notes), kept_original=kept,
-                streamed=inp.source is not None,
-                thumb_bytes=int(thumb.byteLength) if thumb is not None else 0,
-                quality=0 if kept else goal.quality, ssim=None if kept else goal.score,
-                encodes=goal.encodes),
+                thumb_bytes=int(thumb.byteLength) if thumb is not None else 0),
                 transfer=buffer, thumb=thumb)
         except Abandoned:
             return  # a test-only fault: this worker is going away and answers nothing
@@ -212,121 +177,38 @@ class Worker:
             self._board_set("tasks_done", self.tasks_done)
             self._board_set("heap_mib", self._heap() // (1024 * 1024))
 
+    def _result(self, msg: P.RunTask, options: Options, plan, info: ImageInfo, inp: Input,
+                loaded, image, goal) -> tuple[P.TaskDoneMsg, object]:
+        """The result to post and its bytes: the encoded output, or the original when it
+        is smaller, the same size and carries nothing the policy strips."""
+        width, height = int(image.width), int(image.height) // loaded.frames
+        notes = list(plan.notes) + ([loaded.note] if loaded.note else []) + goal.notes
+        buffer, fmt, kept = goal.out.buffer, plan.output.value, False
+        if (plan.keep_original_if_larger and int(goal.out.byteLength) >= inp.size
+                and same_size(info, options, width, height)):
+            if plan.metadata is not MetadataPolicy.ALL and has_metadata(loaded.image):
+                # The original would bring back what the user asked to strip (GPS...).
+                notes.append("the original is smaller but carries metadata the "
+                             "policy removes, so it was not kept")
+            else:
+                buffer, fmt, kept = inp.whole(self.host), info.format.value, True
+                notes.append("kept the original (result was larger)")
+        notes += filter(None, [size_note(options, inp.size, int(buffer.byteLength),
+                                         goal.quality)])
+        done = P.TaskDoneMsg(
+            slot=self.slot, gen=self.gen, task_id=msg.task_id, width=width, height=height,
+            format=fmt, in_bytes=inp.size, out_bytes=int(buffer.byteLength), elapsed_ms=0.0,
+            heap_bytes=0, mem_highwater_bytes=0, frames=loaded.frames,
+            note="; ".join(notes), kept_original=kept, streamed=inp.source is not None,
+            quality=0 if kept else goal.quality, ssim=None if kept else goal.score,
+            encodes=goal.encodes)
+        return done, buffer
+
     def _fault(self, stage: Stage, msg: P.RunTask) -> None:
         """Test-only: inject the fault the page's debug flag asked for here, if any."""
         kind = self.faults.at(stage, msg.name) if self.faults else None
         if kind is not None:
             fire(kind, js, self.vips)
-
-    def _open(self, msg: P.RunTask, payload, info: ImageInfo, scope: Scope) -> Input:
-        if payload is None:
-            raise ImageError(FailureReason.BAD_INPUT, "no image data reached the worker")
-        if msg.source == "file":
-            size = int(payload.size)
-            if size == 0:
-                # The page never sends an empty file: this one changed since it was
-                # picked (a File for a deleted file arrives here with size 0).
-                raise ImageError(FailureReason.BAD_INPUT, "the file could not be read: it is empty now; "
-                                              "was it moved, deleted or changed after it "
-                                              "was added?")
-            if info.format in STREAMED_FORMATS:
-                source = scope.keep_source(self.host.openFileSource(payload))
-                return Input(size=size, file=payload, source=source)
-            return Input(size=size, file=payload, buffer=read_file(self.host, payload, 0, size))
-        size = int(payload.byteLength)
-        if size == 0:
-            raise ImageError(FailureReason.BAD_INPUT, "the file is empty")
-        if size >= self.stream_buffer_above and info.format in STREAMED_FORMATS:
-            source = scope.keep_source(self.host.openFileSource(payload))
-            return Input(size=size, buffer=payload, source=source)
-        return Input(size=size, buffer=payload)
-
-    async def _load(self, plan: Plan, info: ImageInfo, inp: Input, msg: P.RunTask,
-                    scope: Scope) -> Loaded:
-        vips = self.vips
-        if info.format is ImageFormat.HEIC:
-            pixels = await self._decode_heic(inp.whole(self.host))
-            self._check_cancel(msg.task_id)
-            return Loaded(self._from_pixels(plan, pixels, scope))
-        if info.pixels is None:
-            self._check_pixels(inp, msg, scope)
-        opts = js_obj(plan.thumb_options)
-        if inp.source is not None:
-            image = scope.keep(vips.Image.thumbnailSource(inp.source, plan.thumb_width, opts))
-        else:
-            image = scope.keep(vips.Image.thumbnailBuffer(inp.buffer, plan.thumb_width, opts))
-        frames, pages = 1, page_count(image)
-        if plan.keep_frames:
-            page_h = int(image.pageHeight or image.height)
-            frames = max(1, int(image.height) // max(1, page_h))
-        note = ""
-        if pages > 1 and frames == 1 and (info.frames or 1) <= 1:
-            # The probe saw one frame (or could not count them in the head it read):
-            # the loader knows better.
-            note = first_frame_note(plan.animated, plan.output, pages)
-        return Loaded(image, frames, note)
-
-    def _check_pixels(self, inp: Input, msg: P.RunTask, scope: Scope) -> None:
-        """The probe could not read the size: read the header (vips loads lazily) and
-        refuse a decompression bomb before any pixel is decoded."""
-        if inp.source is not None:
-            return  # a header read would consume the stream; the wasm heap limit holds
-        header = scope.keep(self.vips.Image.newFromBuffer(inp.buffer, "",
-                                                          js_obj({"access": "sequential"})))
-        width, height = int(header.width), int(header.height)
-        limit = msg.max_pixels or DEFAULT_MAX_PIXELS
-        if width * height > limit:
-            raise ImageError(FailureReason.TOO_LARGE, f"{width} x {height} pixels is more than the "
-                                          f"{limit / 1e6:.0f} MP limit")
-
-    async def _decode_heic(self, data):
-        """HEVC-in-HEIF: wasm-vips has no HEVC decoder, so the optional libheif decoder
-        (loaded on first use) gives pixels that enter the same pipeline. The bootstrap
-        resolves with `{error}` rather than rejecting: a rejected promise awaited here
-        leaves an exception/frame cycle holding JS references until the cyclic GC runs."""
-        decoded = await self.host.decodeHeic(data)
-        error = str(decoded.error or "")
-        if not error:
-            return decoded
-        if "memory" in error.lower() or "allocation" in error.lower():
-            raise ImageError(FailureReason.OOM, f"ran out of memory decoding this HEIC photo ({error})")
-        raise ImageError(FailureReason.BAD_INPUT, f"the HEIC photo could not be decoded ({error})")
-
-    def _from_pixels(self, plan: Plan, decoded, scope: Scope):
-        vips = self.vips
-        pixels = scope.keep(vips.Image.newFromMemory(
-            decoded.rgba, int(decoded.width), int(decoded.height), 4, "uchar"))
-        if not decoded.alpha:
-            pixels = scope.keep(pixels.extractBand(0, js_obj({"n": 3})))
-        opts = {k: v for k, v in plan.thumb_options.items() if k != "option_string"}
-        # libheif already applied the HEIF transformations (irot/imir); the pixels carry
-        # no EXIF, so nothing is rotated twice.
-        return scope.keep(pixels.thumbnailImage(plan.thumb_width, js_obj(opts)))
-
-    def _prepare(self, plan: Plan, image, scope: Scope):
-        if plan.flatten_rgb is not None and image.hasAlpha():
-            rgb = list(plan.flatten_rgb)
-            if int(image.bands) <= 2 and len(set(rgb)) > 1:
-                # Grey with alpha on a coloured background: flatten in RGB.
-                image = scope.keep(image.colourspace(
-                    "rgb16" if str(image.format) == "ushort" else "srgb"))
-            if int(image.bands) <= 2:
-                rgb = rgb[:1]
-            if str(image.format) == "ushort":
-                rgb = [c * 257 for c in rgb]  # 16-bit samples: scale the 8-bit colour
-            image = scope.keep(image.flatten(js_obj({"background": rgb})))
-        if plan.metadata is MetadataPolicy.COPYRIGHT:
-            image = scope.keep(image.copy())
-            fields = image.getFields()
-            try:
-                for i in range(int(fields.size())):
-                    name = str(fields.get(i))
-                    if (name.startswith(("exif-", "xmp-", "iptc-"))
-                            and name not in COPYRIGHT_FIELDS and name != "exif-data"):
-                        image.remove(name)
-            finally:
-                fields.delete()
-        return image
 
     def _watched(self, image, task_id: int, action):
         """`action()` (which computes `image`: a save, a copy) with the progress hook on

@@ -1,0 +1,157 @@
+"""Getting one image into vips: the input opened (buffer, File, or a stream of either),
+loaded shrunk (`thumbnailBuffer`/`thumbnailSource`, or libheif's pixels for HEIC), and
+prepared for the encoder (alpha flattened, metadata trimmed to the policy).
+
+Part of the worker adapter (`runtime.py` runs the task around it); only the `runtime*`
+modules of a worker touch wasm-vips. Every handle made here goes into the task's `Scope`.
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+from ..shared import protocol as P
+from ..shared.config import PoolConfig
+from ..shared.imageinfo import ImageFormat, ImageInfo
+from ..shared.options import MetadataPolicy
+from ..shared.plan import COPYRIGHT_FIELDS, Plan, first_frame_note
+from ..shared.reasons import FailureReason
+from .errors import ImageError
+from .runtime_task import Input, Loaded, Scope, js_obj, page_count, read_file
+
+__all__ = ["Loader", "STREAMED_FORMATS", "STREAM_BUFFER_ABOVE_BYTES"]
+
+#: Formats vips reads from a `SourceCustom` (everything but HEIC, which libheif decodes
+#: from one buffer). UNKNOWN too: vips sniffs the source itself.
+STREAMED_FORMATS = frozenset(f for f in ImageFormat if f is not ImageFormat.HEIC)
+#: Pixel limit for images whose size the probe could not read (the page's own check
+#: needs the header); the same default as the pool's.
+DEFAULT_MAX_PIXELS = PoolConfig.max_pixels
+
+#: An ArrayBuffer input at least this large is streamed to vips from JS memory too,
+#: never copied into the wasm heap whole. Measured (measure_pipeline.py allocator): in
+#: this wasm-vips build (mimalloc, 32-bit) each buffer of ~12-15 MiB handed to vips
+#: through embind and freed again grows the heap by 100-150 MiB, on to its 2 GiB maximum;
+#: 11 MiB and 16-48 MiB ones do not. Streaming costs one hop to this thread per 4 KiB vips
+#: reads, ~60 us each here: +0.5 s on a 34 MB JPEG, +2 s on a 134 MB PNG (2.5 -> 3.0 s,
+#: 3.8 -> 5.8 s; measure_pipeline.py stream), the price of a heap that stays put.
+STREAM_BUFFER_ABOVE_BYTES = 8 * 1024 * 1024
+
+
+class Loader:
+    """Opens, loads and prepares one image at a time for the worker's task."""
+
+    def __init__(self, vips, host) -> None:
+        self.vips = vips
+        self.host = host
+        self.stream_above = STREAM_BUFFER_ABOVE_BYTES  # the page may set its own (Init)
+
+    def open(self, msg: P.RunTask, payload, info: ImageInfo, scope: Scope) -> Input:
+        if payload is None:
+            raise ImageError(FailureReason.BAD_INPUT, "no image data reached the worker")
+        if msg.source == "file":
+            size = int(payload.size)
+            if size == 0:
+                # The page never sends an empty file: this one changed since it was
+                # picked (a File for a deleted file arrives here with size 0).
+                raise ImageError(FailureReason.BAD_INPUT, "the file could not be read: it is empty now; "
+                                              "was it moved, deleted or changed after it "
+                                              "was added?")
+            if info.format in STREAMED_FORMATS:
+                source = scope.keep_source(self.host.openFileSource(payload))
+                return Input(size=size, file=payload, source=source)
+            return Input(size=size, file=payload, buffer=read_file(self.host, payload, 0, size))
+        size = int(payload.byteLength)
+        if size == 0:
+            raise ImageError(FailureReason.BAD_INPUT, "the file is empty")
+        if size >= self.stream_above and info.format in STREAMED_FORMATS:
+            source = scope.keep_source(self.host.openFileSource(payload))
+            return Input(size=size, buffer=payload, source=source)
+        return Input(size=size, buffer=payload)
+
+    async def load(self, plan: Plan, info: ImageInfo, inp: Input, msg: P.RunTask,
+                   scope: Scope, check_cancel: Callable[[int], None]) -> Loaded:
+        vips = self.vips
+        if info.format is ImageFormat.HEIC:
+            pixels = await self._decode_heic(inp.whole(self.host))
+            check_cancel(msg.task_id)
+            return Loaded(self._from_pixels(plan, pixels, scope))
+        if info.pixels is None:
+            self._check_pixels(inp, msg, scope)
+        opts = js_obj(plan.thumb_options)
+        if inp.source is not None:
+            image = scope.keep(vips.Image.thumbnailSource(inp.source, plan.thumb_width, opts))
+        else:
+            image = scope.keep(vips.Image.thumbnailBuffer(inp.buffer, plan.thumb_width, opts))
+        frames, pages = 1, page_count(image)
+        if plan.keep_frames:
+            page_h = int(image.pageHeight or image.height)
+            frames = max(1, int(image.height) // max(1, page_h))
+        note = ""
+        if pages > 1 and frames == 1 and (info.frames or 1) <= 1:
+            # The probe saw one frame (or could not count them in the head it read):
+            # the loader knows better.
+            note = first_frame_note(plan.animated, plan.output, pages)
+        return Loaded(image, frames, note)
+
+    def _check_pixels(self, inp: Input, msg: P.RunTask, scope: Scope) -> None:
+        """The probe could not read the size: read the header (vips loads lazily) and
+        refuse a decompression bomb before any pixel is decoded."""
+        if inp.source is not None:
+            return  # a header read would consume the stream; the wasm heap limit holds
+        header = scope.keep(self.vips.Image.newFromBuffer(inp.buffer, "",
+                                                          js_obj({"access": "sequential"})))
+        width, height = int(header.width), int(header.height)
+        limit = msg.max_pixels or DEFAULT_MAX_PIXELS
+        if width * height > limit:
+            raise ImageError(FailureReason.TOO_LARGE, f"{width} x {height} pixels is more than the "
+                                          f"{limit / 1e6:.0f} MP limit")
+
+    async def _decode_heic(self, data):
+        """HEVC-in-HEIF: wasm-vips has no HEVC decoder, so the optional libheif decoder
+        (loaded on first use) gives pixels that enter the same pipeline. The bootstrap
+        resolves with `{error}` rather than rejecting: a rejected promise awaited here
+        leaves an exception/frame cycle holding JS references until the cyclic GC runs."""
+        decoded = await self.host.decodeHeic(data)
+        error = str(decoded.error or "")
+        if not error:
+            return decoded
+        if "memory" in error.lower() or "allocation" in error.lower():
+            raise ImageError(FailureReason.OOM, f"ran out of memory decoding this HEIC photo ({error})")
+        raise ImageError(FailureReason.BAD_INPUT, f"the HEIC photo could not be decoded ({error})")
+
+    def _from_pixels(self, plan: Plan, decoded, scope: Scope):
+        vips = self.vips
+        pixels = scope.keep(vips.Image.newFromMemory(
+            decoded.rgba, int(decoded.width), int(decoded.height), 4, "uchar"))
+        if not decoded.alpha:
+            pixels = scope.keep(pixels.extractBand(0, js_obj({"n": 3})))
+        opts = {k: v for k, v in plan.thumb_options.items() if k != "option_string"}
+        # libheif already applied the HEIF transformations (irot/imir); the pixels carry
+        # no EXIF, so nothing is rotated twice.
+        return scope.keep(pixels.thumbnailImage(plan.thumb_width, js_obj(opts)))
+
+    def prepare(self, plan: Plan, image, scope: Scope):
+        if plan.flatten_rgb is not None and image.hasAlpha():
+            rgb = list(plan.flatten_rgb)
+            if int(image.bands) <= 2 and len(set(rgb)) > 1:
+                # Grey with alpha on a coloured background: flatten in RGB.
+                image = scope.keep(image.colourspace(
+                    "rgb16" if str(image.format) == "ushort" else "srgb"))
+            if int(image.bands) <= 2:
+                rgb = rgb[:1]
+            if str(image.format) == "ushort":
+                rgb = [c * 257 for c in rgb]  # 16-bit samples: scale the 8-bit colour
+            image = scope.keep(image.flatten(js_obj({"background": rgb})))
+        if plan.metadata is MetadataPolicy.COPYRIGHT:
+            image = scope.keep(image.copy())
+            fields = image.getFields()
+            try:
+                for i in range(int(fields.size())):
+                    name = str(fields.get(i))
+                    if (name.startswith(("exif-", "xmp-", "iptc-"))
+                            and name not in COPYRIGHT_FIELDS and name != "exif-data"):
+                        image.remove(name)
+            finally:
+                fields.delete()
+        return image
