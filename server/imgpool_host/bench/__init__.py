@@ -31,6 +31,8 @@ NAME = "bench"
 #: Set to 1 to make every run tiny (the smoke test's size).
 TINY_ENV = "IMGPOOL_BENCH_TINY"
 JSON_VERSION = 1
+#: Images in the soak when `--soak` is given without a number.
+SOAK_DEFAULT = 2000
 
 
 def add_parser(subparsers) -> argparse.ArgumentParser:
@@ -66,6 +68,10 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--render", type=Path, metavar="JSON",
                    help="do not measure: print the table and rewrite --docs from a saved JSON")
     p.add_argument("--browser", metavar="PATH", help="Chromium/Chrome to use")
+    p.add_argument("--soak", type=int, nargs="?", const=SOAK_DEFAULT, default=0, metavar="N",
+                   help=f"also run the soak: N small photos (default {SOAK_DEFAULT}, 1.2 MP, "
+                        "every 25th damaged) through one page with recycled workers, memory "
+                        "sampled (about 1 s per image on 2 cores)")
     return p
 
 
@@ -130,7 +136,8 @@ def _measure(args, mode_name: str, workers: int | None) -> dict:
     corpus = build_corpus(mode, args.out / "corpus", args.corpus)
     _log(f"  corpus ready in {corpus.generate_s:.1f} s ({corpus.source})")
     with running_server() as url:
-        raw = measure(url, mode, corpus, options, workers, _log, args.browser)
+        raw = measure(url, mode, corpus, options, workers, _log, args.browser,
+                      soak=(args.soak, args.out / "corpus") if args.soak else None)
     sections = build_sections(raw, corpus)
     boot = raw.startup["cold"][0] if raw.startup["cold"] else {}
     machine = describe_machine(raw.browser_version, boot, libvips_version())

@@ -331,7 +331,7 @@ class AppSession:
         else:
             self.page.goto(self.bench.base_url + self.query)
         self.page.wait_for_function("() => window.imgpool && window.imgpool.ready",
-                                    timeout=30_000)
+                                    timeout=BOOT_TIMEOUT_S * 1000)
         self.page.evaluate("window.imgpool.ready")
         self.pool_size = self.page.evaluate("window.imgpool.summary().config.pool_size")
         timeout = (BOOT_TIMEOUT_S + BOOT_PER_WORKER_S * self.pool_size) * 1000

@@ -18,8 +18,10 @@ from imgpool_host.corpus import CorpusItem, write_corpus
 
 from .settings import Mode
 
-__all__ = ["Corpus", "build_corpus", "IMAGE_SUFFIXES", "megapixels"]
+__all__ = ["Corpus", "build_corpus", "IMAGE_SUFFIXES", "megapixels", "soak_photos"]
 
+#: The soak's photos: small photos of about 1.2 MP (1280x960 when generated).
+SOAK_PIXELS, SOAK_BOX = 1_228_800, 1280
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".gif", ".tif", ".tiff", ".heic",
                   ".heif", ".avif", ".jxl"}
 
@@ -69,6 +71,11 @@ def _probe(path: Path) -> dict:
     return {"width": w, "height": h, "bytes": path.stat().st_size}
 
 
+def _images_in(folder: Path) -> list[Path]:
+    return sorted(p for p in folder.rglob("*") if p.is_file()
+                  and p.suffix.lower() in IMAGE_SUFFIXES and not p.name.startswith("."))
+
+
 def build_corpus(mode: Mode, folder: Path, real: Path | None = None) -> Corpus:
     """Write (or reuse) the generated images under `folder`; take `real`'s if given."""
     t = time.monotonic()
@@ -76,8 +83,7 @@ def build_corpus(mode: Mode, folder: Path, real: Path | None = None) -> Corpus:
     panorama = write_corpus(folder, [mode.panorama], seed=7000)[0]
     small = write_corpus(folder, _series("small", mode.small_count, mode.small_size), 5000)
     if real is not None:
-        found = sorted(p for p in real.rglob("*") if p.is_file()
-                       and p.suffix.lower() in IMAGE_SUFFIXES and not p.name.startswith("."))
+        found = _images_in(real)
         if not found:
             raise ValueError(f"--corpus {real}: no image files found")
         throughput = found[:len(mode.throughput)]
@@ -92,3 +98,24 @@ def build_corpus(mode: Mode, folder: Path, real: Path | None = None) -> Corpus:
     for p in {*throughput, *memory, panorama, *small}:
         corpus.info[str(p)] = _probe(p)
     return corpus
+
+
+def soak_photos(corpus: Corpus, folder: Path, distinct: int) -> list[Path]:
+    """`distinct` photos of about SOAK_PIXELS for the soak: the real ones (`--corpus`)
+    shrunk (kept under folder/soak, made once), else generated at 1280x960."""
+    out = folder / "soak"
+    out.mkdir(parents=True, exist_ok=True)
+    if corpus.source == "generated":
+        return write_corpus(out, _series("soak", distinct, (SOAK_BOX, SOAK_BOX * 3 // 4)), 9000)
+    import pyvips
+
+    paths = []
+    for i, src in enumerate(_images_in(Path(corpus.source))[:distinct]):
+        dst = out / f"soak-{i:02d}-{src.stem}.jpg"
+        if not dst.exists():
+            head = pyvips.Image.new_from_file(str(src))
+            width = round(head.width * (SOAK_PIXELS / (head.width * head.height)) ** 0.5)
+            image = pyvips.Image.thumbnail(str(src), width, height=10**6, size="down")
+            image.jpegsave(str(dst), Q=85)
+        paths.append(dst)
+    return paths

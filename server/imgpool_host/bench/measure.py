@@ -25,6 +25,8 @@ then falls on all of them alike. The order:
 5. The profile's one-at-a-time runs: canvas and bare wasm-vips stages in one worker,
    then native libvips stages (the browser closed).
 6. `imgpool optimize` on the throughput batch (its own browser).
+7. With `--soak N` (run before step 6, in the same browser, every other page closed): N
+   small photos through one page with recycled workers, memory sampled (`soak.py`).
 
 `Raw` keeps everything measured, unsummarised; `sections.py` turns it into the report.
 """
@@ -77,6 +79,7 @@ class Raw:
     stages_native: list[dict] = field(default_factory=list)
     plans: list[dict] = field(default_factory=list)
     automation: dict = field(default_factory=dict)
+    soak: dict = field(default_factory=dict)          #: SoakRun.report(), or {"error"}
     traces: dict[str, dict] = field(default_factory=dict)
     stage_names: list[Path] = field(default_factory=list)   #: the files the stages ran on
     notes: list[str] = field(default_factory=list)
@@ -94,7 +97,9 @@ def naive_workers(images: int) -> tuple[int, str]:
 
 
 def measure(base_url: str, mode: Mode, corpus: Corpus, options: Options, workers: int | None,
-            log: Callable[[str], None], browser: str | None = None) -> Raw:
+            log: Callable[[str], None], browser: str | None = None,
+            soak: tuple[int, Path] | None = None) -> Raw:
+    """`soak`: (images, corpus folder) to run the soak too."""
     raw = Raw()
     opts = options.to_dict()
     fmt = options.format.value
@@ -230,6 +235,10 @@ def measure(base_url: str, mode: Mode, corpus: Corpus, options: Options, workers
                 raw.stages_wasm = baselines.stages(raw.plans)
         baselines.close()
 
+        # 7. the soak, alone in the browser
+        if soak:
+            _soak(step, bb, opts, corpus, *soak, raw)
+
     if mode.profile:
         with step("native libvips stages (profile)"):
             raw.stages_native = native_stages(corpus.throughput, raw.plans)
@@ -243,6 +252,26 @@ def measure(base_url: str, mode: Mode, corpus: Corpus, options: Options, workers
         except Exception as exc:  # the other five sections still stand
             raw.automation = {"status": f"not measured: imgpool optimize failed: {exc}"}
     return raw
+
+
+def _soak(step, bb: BenchBrowser, opts: dict, corpus: Corpus, images: int, folder: Path,
+          raw: Raw) -> None:
+    from . import soak
+    from .corpus import soak_photos
+
+    with step(f"soak: {images} images"):
+        files = soak.make_folder(soak_photos(corpus, folder, soak.DISTINCT),
+                                 folder / f"soak-{images}", images)
+        app = bb.app(soak.QUERY, opts)
+        try:
+            app.boot()
+            run = soak.run_soak(app.page, files, lambda paths: app.page.set_input_files(
+                "#file-input", [str(p) for p in paths]), step.log)
+            raw.soak = run.report()
+        except Exception as exc:  # the other sections still stand
+            raw.soak = {"error": f"{type(exc).__name__}: {exc}"}
+        finally:
+            app.close()
 
 
 class _Stepper:

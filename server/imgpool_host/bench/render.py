@@ -10,6 +10,7 @@ regenerated from a saved run (`imgpool bench --render FILE`).
 from __future__ import annotations
 
 from .profile import findings
+from .soakreport import soak_markdown, soak_row
 from .stats import med, ratio, spread_pct
 
 __all__ = ["headline_rows", "terminal_table", "markdown"]
@@ -131,6 +132,9 @@ def headline_rows(doc: dict) -> list[dict]:
     else:
         rows.append({"section": "6 automation", "metric": a.get("status", "not measured"),
                      "value": "–", "baseline": "", "ratio": "–", "spread": ""})
+    soak = soak_row(s.get("soak", {}))
+    if soak:
+        rows.append(soak)
     return rows
 
 
@@ -253,12 +257,15 @@ def markdown(doc: dict, json_name: str) -> str:
               "last, on its own, so it is the figure most exposed to other work).", ""]
     else:
         L += [a.get("status", "not measured"), ""]
+    if "--soak" not in s.get("soak", {}).get("status", "--soak"):   # it ran (or failed)
+        L += soak_markdown(s["soak"])
     L += _profile_md(doc.get("profile", {}))
     if doc.get("notes"):
         L += ["## Notes", ""] + [f"- {n}" for n in doc["notes"]] + [""]
     L += ["## Running it", "",
           "```", "scripts/bench            # full run, < 15 min here; JSON in bench-out/",
           "scripts/bench --quick    # about 2-3 minutes",
+          "scripts/bench --soak     # adds the 2,000-image soak (about 35 min more)",
           "scripts/bench --corpus ~/Pictures/trip --op avif --out /tmp/b",
           "imgpool bench --render bench-out/latest.json   # rewrite this page from a JSON",
           "```", ""]

@@ -1,4 +1,5 @@
-"""From raw measurements to the six sections of the report (plus the profile).
+"""From raw measurements to the six sections of the report (plus the profile, and the
+soak's section when `--soak` ran: soakreport.py).
 
 Each section is a plain dict: `status` ("measured", or "not measured: why"), the
 figures (each a `dist` over repetitions, or one value), and `ratios` between figures of
@@ -13,6 +14,7 @@ from .chrome import BatchRun
 from .corpus import Corpus, megapixels
 from .measure import Raw
 from .native import psnr, quality_bar
+from .soakreport import soak_section
 from .stats import dist, med, percentile, ratio
 
 __all__ = ["build_sections", "SECTION_KEYS"]
@@ -30,6 +32,7 @@ def build_sections(raw: Raw, corpus: Corpus) -> dict:
         "responsiveness": responsiveness(raw),
         "startup": startup(raw),
         "automation": automation(raw, corpus),
+        "soak": soak_section(raw.soak),
     }
 
 
