@@ -81,6 +81,10 @@ _OPTION_FLAGS: list[tuple[str, str, dict[str, Any]]] = [
      dict(action="store_const", const="false",
           help="write the result even when it is larger than the input (by default the "
                "input is written unchanged then)")),
+    ("--no-dedupe", "dedupe", dict(action="store_const", const="false",
+                                   help="process every file, even one with the same content "
+                                        "as another (by default it is processed once and "
+                                        "the result written for each)")),
     ("--timeout", "timeout_s", dict(metavar="S", help="per-image time limit in seconds "
                                     "(default: scaled by image size)")),
     ("--target-size", "target_size", dict(metavar="SIZE", help="largest output wanted, e.g. "

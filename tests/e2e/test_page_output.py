@@ -215,6 +215,19 @@ def test_duplicates_run_once_and_colliding_names_stay_apart_in_the_zip(app, tmp_
                 assert im.format == "WEBP" and im.size == size
     assert "Saved 4 file(s) in one zip" in page.text_content("#status")
 
+    # With "Process identical files once" unchecked, every copy really runs.
+    clear(page)
+    page.uncheck("#opt-dedupe")
+    try:
+        before = sum(e["type"] == "task_started" for e in app.events())
+        page.set_input_files("#file-input", [str(photo), str(twin)])
+        wait_idle(page, 2)
+        started = [e["name"] for e in app.events() if e["type"] == "task_started"][before:]
+        assert sorted(started) == ["photo.jpg", "twin.jpg"]
+        assert not [e for e in app.events()[-6:] if e["type"] == "task_duplicate"]
+    finally:
+        page.check("#opt-dedupe")
+
 
 def test_ten_thousand_rows_keep_a_screenful_in_the_dom(open_app):
     app = open_app("?workers=1")

@@ -34,6 +34,8 @@ def test_soak_memory_flat_nothing_lost_workers_recycled(browser, server_url, tmp
     context = browser.new_context()
     try:
         app = AppPage.open(context, server_url, soak.QUERY)
+        app.page.wait_for_selector("#opt-dedupe")
+        app.page.uncheck("#opt-dedupe")      # the photos repeat: every copy must really run
         run = soak.run_soak(app.page, folder, app.add_files)
         report = run.report()
         print(f"soak {IMAGES}:", report)

@@ -582,14 +582,16 @@ def parse(argv: list[str]) -> argparse.Namespace:
 def test_flags_map_to_option_fields():
     args = parse(["in", "-o", "out", "--format", "avif", "--quality", "60", "--lossless",
                   "--no-auto-rotate", "--no-animated", "--max-size", "none", "--timeout", "9",
-                  "--workers", "2", "--memory-budget", "512", "--policy", "FIFO"])
+                  "--workers", "2", "--memory-budget", "512", "--policy", "FIFO",
+                  "--no-dedupe"])
     options, pool = optimize_cli.settings_from_args(args)
     assert options == {"format": "avif", "quality": "60", "lossless": "true",
                        "auto_rotate": "false", "animated": "false", "max_size": "none",
-                       "timeout_s": "9"}
+                       "timeout_s": "9", "dedupe": "false"}
     opts = Options.from_dict(options)
     assert (opts.quality, opts.max_size, opts.timeout_s, opts.auto_rotate) == (60, None, 9.0,
                                                                               False)
+    assert opts.dedupe is False and Options().dedupe is True
     assert pool == {"pool_size": 2, "memory_budget_bytes": 512 * MIB, "policy": "fifo"}
 
 

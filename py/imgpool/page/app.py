@@ -138,7 +138,7 @@ class App:
                 continue
             self.files[task_id] = file
             self.names[task_id] = (name, size)
-            digest = getattr(file, "imgpoolSha256", None)
+            digest = getattr(file, "imgpoolSha256", None) if options.dedupe else None
             copy = placer.place(task_id, name, size, str(digest) if digest else None, info,
                                 options)
             if copy is not None:                 # runs with its original (page/sameas.py)

@@ -35,6 +35,8 @@ FORM_FIELDS: tuple[tuple[str, str, str], ...] = (
                                          "until the score holds. Empty: none."),
     ("measure_quality", "Measure quality",
      "Score every result against the original (SSIM); takes a little longer."),
+    ("dedupe", "Process identical files once",
+     "A file with the same content as another gets a copy of its result."),
 )
 
 #: Free-text fields (checked by Python like the others) and the example they show.

@@ -141,6 +141,9 @@ class Options:
     #: Measure each output's SSIM against the resized original (costs a decode of the
     #: result: about half an encode, docs/design.md). Off by default.
     measure_quality: bool = False
+    #: Files with the same content are processed once and the result written under each
+    #: name (a page drop, or a folder run). Off: every file is processed.
+    dedupe: bool = True
 
     def __post_init__(self) -> None:
         for name, enum in (("format", OutputFormat), ("fit", Fit),
@@ -156,7 +159,7 @@ class Options:
             if name in ("quality", "effort") or getattr(self, name) is not None:
                 _int_in(self, name, lo, hi)
         for name in ("lossless", "enlarge", "auto_rotate", "palette", "animated",
-                     "keep_original_if_larger", "strict_size", "measure_quality"):
+                     "keep_original_if_larger", "strict_size", "measure_quality", "dedupe"):
             if not isinstance(getattr(self, name), bool):
                 raise OptionsError(f"{name} must be true or false; got {getattr(self, name)!r}")
         if not isinstance(self.background, str) or not _HEX_COLOUR.match(self.background):

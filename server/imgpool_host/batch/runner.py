@@ -159,7 +159,7 @@ def run_batch(paths: str | os.PathLike | Iterable[str | os.PathLike], out: str |
                               f"{', '.join(missing)}): run scripts/setup")
     if plan.jobs:
         prepare_out(plan.out, out)
-    plan.jobs, copies = split_duplicates(plan.jobs)
+    plan.jobs, copies = split_duplicates(plan.jobs) if opts.dedupe else (plan.jobs, {})
     duplicates = [j for dups in copies.values() for j in dups]
     emit = on_event or (lambda event: None)
     notes = [cap_note] if cap_note and plan.jobs else []

@@ -128,7 +128,8 @@ def _measure(args, mode_name: str, workers: int | None) -> dict:
     from .settings import MODES
 
     mode = MODES[mode_name]
-    options = Options.from_dict({"format": args.op})
+    # Repeated files are the point of the memory and soak batches: process every one.
+    options = Options.from_dict({"format": args.op, "dedupe": False})
     started = datetime.now(timezone.utc).isoformat(timespec="seconds")
     load_before = [round(x, 2) for x in os.getloadavg()]
     t = time.monotonic()
