@@ -61,8 +61,13 @@ class BatchLedger:
     """Where each fed file stands, and the records of those settled."""
 
     def __init__(self, jobs: Iterable[Job], written: Mapping[str, Written],
-                 emit: Callable[[RunEvent], None], clock: Callable[[], float] = time.monotonic):
+                 emit: Callable[[RunEvent], None], clock: Callable[[], float] = time.monotonic,
+                 *, endpoint: str | None = None, crashes: Counter[str] | None = None):
+        """`endpoint`: the browser this ledger's page runs in, named in every record (a
+        fleet run; None otherwise). `crashes`: page-loss counts shared by a fleet's
+        ledgers, so a file that brings down one browser after another is poison."""
         self.jobs = {j.name: j for j in jobs}
+        self.endpoint = endpoint
         self.written = written                   # the sink's; read here, never changed
         self.emit, self.clock = emit, clock
         self.records: dict[str, FileRecord] = {}
@@ -70,7 +75,8 @@ class BatchLedger:
         self.waiting: set[str] = set()           # fed, not yet started by a worker
         self.workers: dict[str, int] = {}
         self.done_events: dict[str, dict] = {}   # task_done seen, upload not yet
-        self.crashes: Counter[str] = Counter()   # name -> page losses while it was running
+        # name -> page losses while it was running
+        self.crashes: Counter[str] = Counter() if crashes is None else crashes
         self.process_s = 0.0                     # first file started to last settled
         self._started_at: float | None = None    # first file a worker started
 
@@ -170,7 +176,7 @@ class BatchLedger:
     def _base(self, name: str) -> dict[str, Any]:
         job = self.jobs[name]
         return dict(input=str(job.source), name=name, input_bytes=job.size_bytes,
-                    worker=self.workers.get(name))
+                    worker=self.workers.get(name), endpoint=self.endpoint)
 
     def _settle(self, record: FileRecord) -> None:
         self.inflight.discard(record.name)
