@@ -19,7 +19,9 @@ browser may be lost and give files back. Losses, per endpoint:
 
 - unreachable at start: reported and skipped (`EndpointState.UNREACHABLE`); if no
   endpoint comes up at all, BatchError (the CLI's exit 2).
-- disconnected, crashed, or no progress for the stall limit: the driver's own recovery
+- disconnected, crashed, its workers unable to start (the page's breaker tripped: in a
+  fleet that is a lost page, not failed files), or no progress for the stall limit: the
+  driver's own recovery
   (`PageDriver.run`: files back to the queue, a new page or connection); when that
   gives up, the endpoint is LOST and its files go back to the queue for the others.
 - hung (a call into it never returns, e.g. a frozen machine): the supervisor (the
@@ -39,6 +41,8 @@ from collections import Counter, deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
+
+from imgpool.core.tasks import FailureReason
 
 from .batcherrors import BatchError, BatchUsageError
 from .pagedriver import PageDriver
@@ -130,6 +134,16 @@ class FleetDriver(PageDriver):
         self.heard = None                 # booting: the supervisor does not time this
         return super()._reopen(*args)
 
+    def _on_event(self, event: dict) -> None:
+        """A page whose workers could not start (its breaker tripped) fails every file
+        it holds; in a fleet, the browser is lost instead and the files go elsewhere."""
+        if event.get("type") == "task_failed" and event.get("reason") == FailureReason.POOL_BROKEN.value:
+            if not self.crashed and event.get("name") in self.ledger.inflight:
+                self.crashed = (f"the workers in the browser {self.endpoint.label} could "
+                                f"not start: {event.get('message') or 'no reason given'}")
+            return
+        super()._on_event(event)
+
     def _room(self) -> int:
         if self.state is not EndpointState.RUNNING:
             return 0                      # taken over by the supervisor: take nothing
@@ -212,10 +226,13 @@ class Fleet:
         for t in threads:
             t.start()
         watched = dict(zip(self.drivers, threads))
-        while any(t.is_alive() for d, t in watched.items() if d.state is not EndpointState.HUNG):
-            time.sleep(SUPERVISE_S)
-            self._rescue_hung()
-        self.sink.close()
+        try:
+            while any(t.is_alive() for d, t in watched.items()
+                      if d.state is not EndpointState.HUNG):
+                time.sleep(SUPERVISE_S)
+                self._rescue_hung()
+        finally:                          # a second Ctrl-C ends the run here, too
+            self.sink.close()
         self.interrupted = any(d.interrupted for d in self.drivers)
         errors = [f"{d.endpoint.label}: {d.error}" for d in self.drivers if d.error]
         if all(d.state is EndpointState.UNREACHABLE for d in self.drivers):

@@ -269,10 +269,10 @@ def run(args: argparse.Namespace) -> int:
         for r in failed:
             print(f"  {printable(r.input)}: {r.reason}: {printable(one_line(r.message))}",
                   file=sys.stderr)
-    for ep in report.endpoints:
-        if ep["error"]:
-            print(f"{PROG}: browser {ep['endpoint']} ({ep['state']}): "
-                  f"{printable(one_line(ep['error']))}", file=sys.stderr)
+    for ep in report.endpoints:                 # a run across browsers: one line each
+        why = f": {printable(one_line(ep['error']))}" if ep["error"] else ""
+        print(f"{PROG}: browser {ep['endpoint']}: {ep['done']} done, {ep['failed']} failed, "
+              f"{ep['images_per_s']} img/s, {ep['state']}{why}", file=sys.stderr)
     if report.error:
         print(f"{PROG}: the run stopped early: {printable(one_line(report.error))}",
               file=sys.stderr)

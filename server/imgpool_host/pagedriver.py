@@ -207,7 +207,7 @@ class PageDriver:
                     self._feed(page, PlaywrightError)
                 events = page.evaluate(_JS_DRAIN, POLL_MS)
                 for event in events:
-                    self.ledger.on_event(event)
+                    self._on_event(event)
                 now = self.heard = time.monotonic()
                 if events:
                     last_event = now
@@ -223,6 +223,9 @@ class PageDriver:
                 return ""
             return (self.crashed or f"the browser failed: {first_line(exc)}") + \
                 self.launcher.console_tail()
+
+    def _on_event(self, event: dict) -> None:
+        self.ledger.on_event(event)
 
     def done_here(self) -> bool:
         """May the page go: nothing left to feed and nothing in the page? (A fleet's

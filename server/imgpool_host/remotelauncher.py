@@ -10,8 +10,8 @@ it gets is routed through an `AppProxy` before its first page: the remote loads 
 from this machine over the connection and never needs a route back here.
 
 Inputs reach the remote the same way: `set_input_files` with local paths on a connected
-browser sends the files' bytes through the connection (Playwright streams large ones),
-so the page driver feeds a remote page exactly as it feeds a local one.
+browser streams the files' bytes through the connection into temporary files on the
+remote machine, so the page driver feeds a remote page as it feeds a local one.
 
 Rules:
 - Connecting gives up after CONNECT_TIMEOUT_S: an endpoint that is not there is
