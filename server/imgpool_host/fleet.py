@@ -130,6 +130,12 @@ class FleetDriver(PageDriver):
         self.state = EndpointState.RUNNING
         return pair
 
+    def _loop(self, page, stop, PlaywrightError) -> str:
+        lost = super()._loop(page, stop, PlaywrightError)
+        if lost and self.endpoint.label not in lost:   # say which browser was lost
+            lost = f"{self.endpoint.label}: {lost}"
+        return lost
+
     def _reopen(self, *args):
         self.heard = None                 # booting: the supervisor does not time this
         return super()._reopen(*args)

@@ -44,7 +44,8 @@ const READ_AHEAD_BYTES = 1 << 20;
 async function pthreadScript() {
   const res = await fetch(new URL("vips/vips-es6.js", RUNTIME));
   if (!res.ok) throw new Error(`vips-es6.js: HTTP ${res.status}`);
-  return new Blob([await res.text()], { type: "text/javascript" });
+  // One URL for all of this worker's pthreads (a Blob would get one URL per pthread).
+  return URL.createObjectURL(new Blob([await res.text()], { type: "text/javascript" }));
 }
 
 function getVips() {
