@@ -143,7 +143,8 @@ class FleetDriver(PageDriver):
     def _on_event(self, event: dict) -> None:
         """A page whose workers could not start (its breaker tripped) fails every file
         it holds; in a fleet, the browser is lost instead and the files go elsewhere."""
-        if event.get("type") == "task_failed" and event.get("reason") == FailureReason.POOL_BROKEN.value:
+        if (event.get("type") == "task_failed"
+                and event.get("reason") == FailureReason.POOL_BROKEN.value):
             if not self.crashed and event.get("name") in self.ledger.inflight:
                 self.crashed = (f"the workers in the browser {self.endpoint.label} could "
                                 f"not start: {event.get('message') or 'no reason given'}")
