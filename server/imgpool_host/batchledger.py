@@ -80,6 +80,11 @@ class BatchLedger:
         self.process_s = 0.0                     # first file started to last settled
         self._started_at: float | None = None    # first file a worker started
 
+    @property
+    def started_at(self) -> float | None:
+        """Clock time a worker first started a file of this ledger (None: none yet)."""
+        return self._started_at
+
     def fed(self, names: Iterable[str]) -> None:
         """These files are now in the page (queued there, not yet started)."""
         names = list(names)

@@ -269,7 +269,12 @@ class Fleet:
 
     @property
     def process_s(self) -> float:
-        return max((d.process_s for d in self.drivers), default=0.0)
+        """First file started anywhere to last file settled anywhere."""
+        spans = [(d.ledger.started_at, d.ledger.started_at + d.process_s)
+                 for d in self.drivers if d.ledger.started_at is not None]
+        if not spans:
+            return 0.0
+        return max(end for _, end in spans) - min(start for start, _ in spans)
 
     @property
     def boot_s(self) -> float:

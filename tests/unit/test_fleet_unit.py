@@ -135,6 +135,19 @@ def test_workers_that_cannot_start_lose_the_browser_not_the_files():
     assert fleet.records["a"].status is FileStatus.FAILED   # other failures stay failures
 
 
+def test_the_fleet_times_the_batch_from_the_first_start_anywhere_to_the_last_settle():
+    fleet, _ = make_fleet(["a", "b"], ["ws://x:1", "ws://y:2"])
+    x, y = fleet.drivers
+    x.ledger.clock, y.ledger.clock = (lambda: 10.0), (lambda: 14.0)
+    x.state = y.state = EndpointState.RUNNING
+    hand(fleet, x, 1)                         # x starts "a" at 10
+    hand(fleet, y, 1)                         # y starts "b" at 14
+    x.ledger.settle_failed("a", "bad_input", "no")
+    y.ledger.clock = lambda: 20.0
+    y.ledger.settle_failed("b", "bad_input", "no")
+    assert fleet.process_s == 10.0            # 10 .. 20, not y's own 6 s
+
+
 # ---- the route that carries the app -------------------------------------------------------
 
 class FakeRoute:
