@@ -33,8 +33,10 @@ IMGPOOL = REPO / ".venv" / "bin" / "imgpool"
 #: Generous: each remote page boots its own Pyodide and workers, on a loaded machine.
 RUN_TIMEOUT_S = 900
 SERVER_START_S = 60
-PHOTOS = 10
-SIZE = (1600, 1200)
+#: Enough work that the server booted second still gets files on a fast machine (a page
+#: holds at most 3 files at once with one worker), small enough to stay a short test.
+PHOTOS = 20
+SIZE = (2000, 1500)
 
 
 def start_server() -> tuple[subprocess.Popen, str]:
