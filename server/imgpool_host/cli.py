@@ -126,6 +126,9 @@ SUBCOMMANDS: dict[str, Subcommand] = {
                            lazy_module("imgpool_host.optimize_cli")),
     "build": Subcommand("write the app as static files for any host (offline-capable, "
                         "no special headers needed)", lazy_module("imgpool_host.staticbuild")),
+    "browser-server": Subcommand("start Playwright's browser server with this machine's "
+                                 "Chromium, for `optimize --connect` elsewhere",
+                                 lazy_module("imgpool_host.browserserver")),
     "bench": Subcommand("measure throughput, memory, latency, responsiveness and start-up "
                         "against baselines", lazy_module("imgpool_host.bench")),
 }

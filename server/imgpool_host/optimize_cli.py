@@ -139,6 +139,15 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
                        help="progress as JSON lines on stdout (planned, file, summary)")
     run_g.add_argument("--browser", metavar="PATH",
                        help="Chromium/Chrome to use (default: found on this machine)")
+    farm = parser.add_argument_group("browsers elsewhere")
+    farm.add_argument("--connect", metavar="WS_URL", action="append", default=[],
+                      help="also run on the browser server at this ws:// URL (`imgpool "
+                           "browser-server` prints one); repeatable; files go to whichever "
+                           "browser is free, the pool flags apply to each")
+    farm.add_argument("--connect-file", metavar="FILE",
+                      help="a file of --connect URLs, one a line (# comments)")
+    farm.add_argument("--local", metavar="N",
+                      help="local browsers in the mix (default 1, or 0 with --connect)")
     return parser
 
 
@@ -199,6 +208,25 @@ def settings_from_args(args: argparse.Namespace) -> tuple[dict[str, Any], dict[s
     return options, pool
 
 
+def endpoints_from_args(args: argparse.Namespace) -> tuple[list[str], int | None]:
+    """(--connect URLs, from the flags and --connect-file; --local as a number or None)."""
+    urls = list(args.connect)
+    if args.connect_file:
+        try:
+            text = Path(args.connect_file).read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise UsageError(f"cannot read --connect-file {args.connect_file}: "
+                             f"{getattr(exc, 'strerror', None) or exc}") from None
+        urls += [line.strip() for line in text.splitlines()
+                 if line.strip() and not line.lstrip().startswith("#")]
+        if not urls:
+            raise UsageError(f"--connect-file {args.connect_file} lists no URL")
+    local = None
+    if args.local is not None:
+        local = int(_number("--local", args.local, 0, MAX_POOL_OVERRIDE, whole=True))
+    return urls, local
+
+
 def _number(flag: str, text: str, lo: float, hi: float, whole: bool = False,
             unit: str = "") -> float:
     """`text` as a finite number from `lo` to `hi` (a whole one if `whole`: "2.0" is
@@ -228,9 +256,13 @@ def run(args: argparse.Namespace) -> int:
     if os.environ.get(PAGE_LOG_ENV):
         page_log = lambda line: print(f"page: {line}", file=sys.stderr, flush=True)  # noqa: E731
     try:
+        connect, local = endpoints_from_args(args)
+    except UsageError as exc:
+        return _usage(str(exc))
+    try:
         report = run_batch(args.inputs, args.out, options, pool=pool, browser=args.browser,
                            force=args.force, on_event=progress, report_path=args.report,
-                           page_log=page_log)
+                           page_log=page_log, connect=connect, local=local)
     except OSError as exc:                  # e.g. the report (checked first) at the very end
         where = f" ({printable(os.fsdecode(exc.filename))})" if exc.filename else ""
         print(f"{PROG}: error: {exc.strerror or exc}{where}", file=sys.stderr)
@@ -252,6 +284,10 @@ def run(args: argparse.Namespace) -> int:
         for r in failed:
             print(f"  {printable(r.input)}: {r.reason}: {printable(one_line(r.message))}",
                   file=sys.stderr)
+    for ep in report.endpoints:                 # a run across browsers: one line each
+        why = f": {printable(one_line(ep['error']))}" if ep["error"] else ""
+        print(f"{PROG}: browser {ep['endpoint']}: {ep['done']} done, {ep['failed']} failed, "
+              f"{ep['images_per_s']} img/s, {ep['state']}{why}", file=sys.stderr)
     if report.error:
         print(f"{PROG}: the run stopped early: {printable(one_line(report.error))}",
               file=sys.stderr)

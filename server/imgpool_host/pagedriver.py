@@ -44,7 +44,7 @@ import os
 import shutil
 import tempfile
 import time
-from collections import deque
+from collections import Counter, deque
 from collections.abc import Callable, Mapping
 from typing import Any, Protocol
 
@@ -54,7 +54,7 @@ from .batch.errors import BatchError
 from .batch.ledger import BatchLedger
 from .batch.plan import Job
 from .pagelauncher import BOOT_TIMEOUT_S, PageLauncher, close_quietly, first_line
-from .batch.report import BrowserRestarted, HostReason, RunEvent
+from .batch.report import BrowserRestarted, FileRecord, HostReason, RunEvent
 from .batch.sink import CANCEL_GRACE_S, ResultSink
 
 __all__ = ["PageDriver", "StopFlag", "DEFAULT_CHUNK", "STALL_MARGIN_S", "BOOT_TIMEOUT_S"]
@@ -95,26 +95,42 @@ class PageDriver:
     def __init__(self, sink: ResultSink, jobs: list[Job], options: Options,
                  settings: Mapping[str, Any], exe: str, emit: Callable[[RunEvent], None],
                  headless: bool, chunk_size: int, stall_s: float,
-                 page_log: Callable[[str], None] | None):
+                 page_log: Callable[[str], None] | None, *,
+                 launcher: Callable[..., PageLauncher] = PageLauncher,
+                 pending: deque[Job] | None = None, endpoint: str | None = None,
+                 crashes: Counter[str] | None = None):
+        """`launcher`, `pending`, `endpoint` and `crashes` are for a fleet of pages
+        (`fleet`): how this one gets its browser, the queue all pages pull from, the
+        name its records carry, and the page-loss counts all pages share."""
         self.sink = sink
         self.chunk_size, self.stall_s = chunk_size, stall_s
-        self.launcher = PageLauncher(exe, headless, sink.token, options, settings,
-                                     self._lost, page_log)
-        self.pending: deque[Job] = deque(jobs)  # not yet fed
+        self.launcher = launcher(exe, headless, sink.token, options, settings,
+                                 self._lost, page_log)
+        self.pending: deque[Job] = deque(jobs) if pending is None else pending  # not yet fed
         self.order = {j.name: i for i, j in enumerate(jobs)}
         self.by_name = {j.name: j for j in jobs}
         self.emit = emit
         self.restarts = 0
         self._aliases: str | None = None         # folder of symlinks to non-UTF-8 paths
         self.ledger = BatchLedger(jobs, sink.written, emit, copies=sink.copies,
-                                  copy_errors=sink.copy_errors)
+                                  copy_errors=sink.copy_errors, endpoint=endpoint,
+                                  crashes=crashes)
         self.crashed = ""                        # why the current page was lost, if it was
+        self.heard: float | None = None          # when the page last answered a drain
         self.interrupted = False
         self.error = ""
 
     @property
     def boot_s(self) -> float:
         return self.launcher.boot_s
+
+    @property
+    def records(self) -> dict[str, FileRecord]:
+        return self.ledger.records
+
+    @property
+    def process_s(self) -> float:
+        return self.ledger.process_s
 
     @property
     def page_config(self) -> dict[str, Any]:
@@ -192,11 +208,11 @@ class PageDriver:
                     self._feed(page, PlaywrightError)
                 events = page.evaluate(_JS_DRAIN, POLL_MS)
                 for event in events:
-                    self.ledger.on_event(event)
-                now = time.monotonic()
+                    self._on_event(event)
+                now = self.heard = time.monotonic()
                 if events:
                     last_event = now
-                if not self.pending and not inflight:
+                if self.done_here():
                     return ""
                 if cancel_deadline is not None and now > cancel_deadline:
                     return ""
@@ -208,6 +224,14 @@ class PageDriver:
                 return ""
             return (self.crashed or f"the browser failed: {first_line(exc)}") + \
                 self.launcher.console_tail()
+
+    def _on_event(self, event: dict) -> None:
+        self.ledger.on_event(event)
+
+    def done_here(self) -> bool:
+        """May the page go: nothing left to feed and nothing in the page? (A fleet's
+        page stays while another page may yet give files back.)"""
+        return not self.pending and not self.ledger.inflight
 
     def _close(self, browser) -> None:
         # Order matters: the sink stops taking uploads and finishes the ones it started
@@ -229,11 +253,17 @@ class PageDriver:
 
     # ---- feeding ----------------------------------------------------------------------
 
+    def _room(self) -> int:
+        """How many files to hand the page now: a chunk while few wait unstarted."""
+        if len(self.ledger.waiting) >= max(self.launcher.pool_size * QUEUE_PER_WORKER,
+                                           self.chunk_size // 2):
+            return 0
+        return self.chunk_size
+
     def _feed(self, page, PlaywrightError) -> None:
-        if not self.pending or len(self.ledger.waiting) >= max(
-                self.launcher.pool_size * QUEUE_PER_WORKER, self.chunk_size // 2):
+        chunk = self._take(self._room()) if self.pending else []
+        if not chunk:
             return
-        chunk = [self.pending.popleft() for _ in range(min(self.chunk_size, len(self.pending)))]
         try:
             self._hand_over(page, chunk)
         except PlaywrightError as exc:
@@ -252,6 +282,9 @@ class PageDriver:
                     self.ledger.settle_failed(
                         job.name, "bad_input",
                         f"the browser could not open the file: {first_line(exc)}")
+
+    def _take(self, most: int) -> list[Job]:
+        return [self.pending.popleft() for _ in range(min(most, len(self.pending)))]
 
     def _hand_over(self, page, jobs: list[Job]) -> None:
         page.set_input_files(INPUT_SELECTOR, [self._carried_path(j) for j in jobs])

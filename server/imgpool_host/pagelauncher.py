@@ -69,18 +69,15 @@ class PageLauncher:
         launched = None
         if context is None:
             try:
-                launched = pw.chromium.launch(
-                    executable_path=self.exe, args=launch_args(), headless=self.headless,
-                    handle_sigint=False, handle_sigterm=False, handle_sighup=False)
+                launched = self._new_browser(pw)
             except PlaywrightError as exc:
-                raise BatchError(f"could not start the browser {self.exe}: "
-                                 f"{first_line(exc)}") from None
+                raise BatchError(f"{self.cannot_start}: {first_line(exc)}") from None
             self._browser = launched
             launched.on("disconnected", lambda b: b is self._browser and self.on_lost(
-                "the browser closed unexpectedly"))
+                self.closed_unexpectedly))
         try:
             if launched is not None:
-                context = launched.new_context()
+                context = self._new_context(launched)
             page = context.new_page()
             self._watch(page)
             self._boot(page, base)
@@ -95,6 +92,22 @@ class PageLauncher:
             raise
         self.boot_s = self.boot_s or time.monotonic() - t
         return context, page
+
+    #: How a failure to get a browser and its unexpected loss are told (subclasses say
+    #: which browser).
+    closed_unexpectedly = "the browser closed unexpectedly"
+
+    @property
+    def cannot_start(self) -> str:
+        return f"could not start the browser {self.exe}"
+
+    def _new_browser(self, pw):
+        return pw.chromium.launch(
+            executable_path=self.exe, args=launch_args(), headless=self.headless,
+            handle_sigint=False, handle_sigterm=False, handle_sighup=False)
+
+    def _new_context(self, browser):
+        return browser.new_context()
 
     def reopen(self, pw, base: str, context, page, PlaywrightError):
         """A page to carry on in after `page` was lost: beside it while its browser runs,

@@ -33,7 +33,7 @@ export function poolSizeHint() {
   } catch {
     // storage blocked: guess, as on a first visit
   }
-  // A pool size set in the URL ("workers", imgpool.config.URL_PARAMS) is what Python will
+  // A pool size set in the URL ("workers", imgpool.shared.config.URL_PARAMS) is what Python will
   // use; otherwise one per core, as PoolConfig.from_hardware does. A first visit boots
   // every Python from scratch (no snapshot yet), which is CPU-bound: one core is left to
   // the page's own Python, which the UI and every Init wait for.

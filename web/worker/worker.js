@@ -41,11 +41,22 @@ const bootStart = performance.now();
 // Bytes read from a File per synchronous read; vips asks for a few KiB at a time.
 const READ_AHEAD_BYTES = 1 << 20;
 
+async function pthreadScript() {
+  const res = await fetch(new URL("vips/vips-es6.js", RUNTIME));
+  if (!res.ok) throw new Error(`vips-es6.js: HTTP ${res.status}`);
+  // One URL for all of this worker's pthreads (a Blob would get one URL per pthread).
+  return URL.createObjectURL(new Blob([await res.text()], { type: "text/javascript" }));
+}
+
 function getVips() {
   vipsPromise ??= (async () => {
     counters.vipsInits += 1;
     const vips = await Vips({
       locateFile: (file) => new URL(`vips/${file}`, RUNTIME).href,
+      // vips' pthread workers start from the script's text, not its URL: a worker a
+      // worker starts makes its own requests, which a remote browser's route (the app
+      // carried over the Playwright connection) does not see; this worker's do.
+      mainScriptUrlOrBlob: await pthreadScript(),
       // AVIF/HEIF, JPEG XL and SVG loaders/savers, all same-origin.
       dynamicLibraries: ["vips-heif.wasm", "vips-jxl.wasm", "vips-resvg.wasm"],
       instantiateWasm(imports, done) {

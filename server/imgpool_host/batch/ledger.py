@@ -68,11 +68,18 @@ class BatchLedger:
     def __init__(self, jobs: Iterable[Job], written: Mapping[str, Written],
                  emit: Callable[[RunEvent], None], clock: Callable[[], float] = time.monotonic,
                  copies: Mapping[str, Iterable[Job]] | None = None,
-                 copy_errors: Mapping[str, str] | None = None):
+                 copy_errors: Mapping[str, str] | None = None,
+                 *, endpoint: str | None = None, crashes: Counter[str] | None = None):
+        """`copies`: each original's duplicates, settled with it; `copy_errors`: the sink's
+        failures to write a copy. `endpoint`: the browser this ledger's page runs in, named
+        in every record (a fleet run; None otherwise). `crashes`: page-loss counts shared
+        by a fleet's ledgers, so a file that brings down one browser after another is
+        poison."""
         self.jobs = {j.name: j for j in jobs}
         self.copies = {name: [j.name for j in dups] for name, dups in (copies or {}).items()}
         self.jobs.update((j.name, j) for dups in (copies or {}).values() for j in dups)
         self.copy_errors = copy_errors if copy_errors is not None else {}   # the sink's
+        self.endpoint = endpoint
         self.written = written                   # the sink's; read here, never changed
         self.emit, self.clock = emit, clock
         self.records: dict[str, FileRecord] = {}
@@ -80,9 +87,15 @@ class BatchLedger:
         self.waiting: set[str] = set()           # fed, not yet started by a worker
         self.workers: dict[str, int] = {}
         self.done_events: dict[str, dict] = {}   # task_done seen, upload not yet
-        self.crashes: Counter[str] = Counter()   # name -> page losses while it was running
+        # name -> page losses while it was running
+        self.crashes: Counter[str] = Counter() if crashes is None else crashes
         self.process_s = 0.0                     # first file started to last settled
         self._started_at: float | None = None    # first file a worker started
+
+    @property
+    def started_at(self) -> float | None:
+        """Clock time a worker first started a file of this ledger (None: none yet)."""
+        return self._started_at
 
     def fed(self, names: Iterable[str]) -> None:
         """These files are now in the page (queued there, not yet started)."""
@@ -187,7 +200,8 @@ class BatchLedger:
     def _base(self, name: str) -> dict[str, Any]:
         job = self.jobs[name]
         return dict(input=str(job.source), name=name, input_bytes=job.size_bytes,
-                    worker=self.workers.get(name), renamed_from=job.renamed_from or None)
+                    worker=self.workers.get(name), renamed_from=job.renamed_from or None,
+                    endpoint=self.endpoint)
 
     def _settle(self, record: FileRecord) -> None:
         self.inflight.discard(record.name)

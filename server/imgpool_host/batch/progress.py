@@ -147,6 +147,7 @@ def format_record(r: FileRecord) -> str:
         size = f"{format_bytes(r.input_bytes)} -> {format_bytes(r.output_bytes or 0)}"
         when = f"  {r.time_s:.2f} s" if r.time_s is not None else ""
         who = f"  worker {r.worker}" if r.worker is not None else ""
+        who += f" on {r.endpoint}" if r.endpoint else ""
         note = f"  ({r.note})" if r.note else ""
         score = "".join([f"  quality {r.quality}" if r.quality and (r.encodes or 1) > 1 else "",
                          f"  SSIM {r.ssim:.4f}" if r.ssim is not None else ""])

@@ -82,6 +82,7 @@ class FileRecord:
     format: str | None = None          #: of the output, e.g. "webp"
     time_s: float | None = None        #: the worker's processing time
     worker: int | None = None          #: slot id of the worker that ran it
+    endpoint: str | None = None        #: the browser it ran in (runs across browsers)
     note: str = ""                     #: e.g. "kept the original (result was larger)"
     quality: int | None = None         #: encoder quality used (searched for a goal)
     ssim: float | None = None          #: score against the resized original, if measured
@@ -125,6 +126,9 @@ class Report:
     error: str = ""                            #: why the run stopped early, if it did
     notes: list[str] = field(default_factory=list)  #: what the run changed, e.g. a capped pool
     restarts: int = 0                          #: pages started again after one was lost
+    #: per browser, in a run across several (`fleet.Fleet.endpoint_reports`): what became
+    #: of it, files done and failed there, its throughput
+    endpoints: list[dict[str, Any]] = field(default_factory=list)
 
     def count(self, status: FileStatus) -> int:
         return sum(1 for f in self.files if f.status is status)
@@ -167,6 +171,7 @@ class Report:
             "error": self.error,
             "notes": list(self.notes),
             "restarts": self.restarts,
+            "endpoints": list(self.endpoints),
             "options": self.options,
             "pool": self.pool,
             "totals": self.totals,
@@ -184,7 +189,8 @@ class Report:
             started_at=data.get("started_at", ""), wall_s=data.get("wall_s", 0.0),
             process_s=data.get("process_s", 0.0), boot_s=data.get("boot_s", 0.0),
             interrupted=bool(data.get("interrupted", False)), error=data.get("error", ""),
-            notes=list(data.get("notes", [])), restarts=int(data.get("restarts", 0)))
+            notes=list(data.get("notes", [])), restarts=int(data.get("restarts", 0)),
+            endpoints=list(data.get("endpoints", [])))
 
     def write(self, path: str | os.PathLike) -> Path:
         """Write the JSON report atomically (creating its folder); return the path."""

@@ -50,11 +50,11 @@ import secrets
 import signal
 import threading
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from functools import partial
 from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from datetime import datetime, timezone
-from pathlib import Path
 from typing import Any
 
 from imgpool.shared.config import PoolConfig
@@ -62,12 +62,15 @@ from imgpool.shared.options import Options
 
 from .. import appfiles, devserver
 from ..browser import find_browser
+from ..fleet import Endpoint, Fleet, FleetDriver, parse_endpoints
 from ..pagedriver import DEFAULT_CHUNK, STALL_MARGIN_S, PageDriver
+from ..pagelauncher import PageLauncher
+from ..remotelauncher import RemoteLauncher
 from .atomicfile import sweep_stale_parts
 from .dedupe import split_duplicates
-from .errors import BatchError, BatchUsageError
+from .errors import BatchUsageError
 from .paths import check_report_path, prepare_out
-from .plan import plan_batch
+from .plan import Job, plan_batch
 from .report import FileFinished, FileRecord, FileStatus, Report, RunEvent, RunFinished, RunPlanned
 from .settings import POOL_URL_PARAMS, cap_workers, make_options, pool_settings
 from .sink import ROUTE_PREFIX, ResultSink
@@ -129,7 +132,8 @@ def run_batch(paths: str | os.PathLike | Iterable[str | os.PathLike], out: str |
               report_path: str | os.PathLike | None = None, headless: bool = True,
               chunk_size: int = DEFAULT_CHUNK, stall_timeout_s: float | None = None,
               handle_signals: bool = True,
-              page_log: Callable[[str], None] | None = None) -> Report:
+              page_log: Callable[[str], None] | None = None,
+              connect: Sequence[str] = (), local: int | None = None) -> Report:
     """Optimise every image under `paths` into `out` through the page; return the Report.
 
     `options`: Options, plain option values (a preset) or None for the defaults.
@@ -137,6 +141,8 @@ def run_batch(paths: str | os.PathLike | Iterable[str | os.PathLike], out: str |
     `browser`: a Chromium/Chrome executable; default: found like the tests find it.
     `force`: redo outputs that are up to date. `on_event`: gets each RunEvent.
     `report_path`: also write the report there (JSON). `page_log`: gets console lines.
+    `connect`: ws:// URLs of browser servers to run on too; `local`: how many local
+    browsers (default 1 without `connect`, else 0). More than one browser: `fleet`.
 
     Raises BatchUsageError / BrowserNotFound (bad arguments: nothing started) and
     BatchError (the browser or page did not come up). Ctrl-C and SIGTERM do not raise:
@@ -150,9 +156,10 @@ def run_batch(paths: str | os.PathLike | Iterable[str | os.PathLike], out: str |
     settings, cap_note = cap_workers(pool_settings(pool))
     if chunk_size < 1:
         raise BatchUsageError("chunk_size must be at least 1")
+    endpoints = parse_endpoints(connect, local)
     plan = plan_batch(paths, out, opts, force)
     report_file = None if report_path is None else check_report_path(report_path, plan, paths)
-    exe = find_browser(browser)
+    exe = find_browser(browser) if any(ep.url is None for ep in endpoints) else ""
     missing = _missing_runtimes()
     if plan.jobs and missing:
         raise BatchUsageError(f"the app's runtimes are not installed (missing "
@@ -182,8 +189,8 @@ def run_batch(paths: str | os.PathLike | Iterable[str | os.PathLike], out: str |
         protected = plan.inputs | ({os.path.realpath(report_file)} if report_file else set())
         sink = ResultSink(secrets.token_urlsafe(24), plan.out, plan.jobs, protected,
                           journal=plan.journal, copies=copies, namer=plan.namer)
-        drive = PageDriver(sink, plan.jobs, opts, settings, exe, emit, headless, chunk_size,
-                           stall, page_log)
+        drive = _driver(endpoints, sink, plan.jobs, opts, settings, exe, emit, headless,
+                        chunk_size, stall, page_log)
         with _StopRequest(handle_signals) as stop:
             try:
                 with devserver.running_server(mounts=appfiles.app_mounts(),
@@ -191,13 +198,15 @@ def run_batch(paths: str | os.PathLike | Iterable[str | os.PathLike], out: str |
                     _drive_page(drive, base, stop)
             except KeyboardInterrupt:
                 drive.interrupted = True
-        records.update(drive.ledger.records)
+        records.update(drive.records)
         if drive.page_config:                      # what the page actually ran with
             report.pool = {k: drive.page_config[k] for k in POOL_URL_PARAMS
                            if k in drive.page_config}
-        report.boot_s, report.process_s = drive.boot_s, drive.ledger.process_s
+        report.boot_s, report.process_s = drive.boot_s, drive.process_s
         report.interrupted, report.error = drive.interrupted, drive.error
         report.restarts = drive.restarts
+        if isinstance(drive, Fleet):
+            report.endpoints = drive.endpoint_reports()
         for job in plan.jobs + duplicates:         # anything never settled: cancelled
             if job.name not in records:
                 records[job.name] = FileRecord(
@@ -211,6 +220,23 @@ def run_batch(paths: str | os.PathLike | Iterable[str | os.PathLike], out: str |
         report.write(report_file)
     emit(RunFinished(report))
     return report
+
+
+def _driver(endpoints: list[Endpoint], sink: ResultSink, jobs: list[Job], opts: Options,
+            settings: Mapping[str, Any], exe: str, emit: Callable[[RunEvent], None],
+            headless: bool, chunk_size: int, stall_s: float,
+            page_log: Callable[[str], None] | None) -> PageDriver | Fleet:
+    """One local browser: a PageDriver. Anything more: a Fleet of them (`fleet`)."""
+    if endpoints == [Endpoint("local")]:
+        return PageDriver(sink, jobs, opts, settings, exe, emit, headless, chunk_size,
+                          stall_s, page_log)
+
+    def make(fleet: Fleet, ep: Endpoint, emit: Callable[[RunEvent], None]) -> FleetDriver:
+        launcher = PageLauncher if ep.url is None else partial(RemoteLauncher, ep.url)
+        return FleetDriver(fleet, ep, sink, jobs, opts, settings, exe, emit, headless,
+                           chunk_size, stall_s, page_log, launcher=launcher)
+
+    return Fleet(endpoints, make, jobs, sink, emit, stall_s)
 
 
 def _missing_runtimes() -> list[str]:

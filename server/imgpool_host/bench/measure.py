@@ -327,7 +327,10 @@ def _collect_ua(app: AppSession, wait_s: float, step) -> dict:
             time.sleep(1)
 
 
-def _automation(paths: list[Path], options: dict, workers: int, browser: str | None) -> dict:
+def _automation(paths: list[Path], options: dict, workers: int, browser: str | None,
+                connect: list[str] | None = None) -> dict:
+    """One `run_batch` over `paths` (workers per browser); on the `connect` browser
+    servers instead of a local browser when given (bench/remote.py)."""
     try:
         from imgpool_host.batch.runner import run_batch
     except ImportError as exc:
@@ -341,7 +344,8 @@ def _automation(paths: list[Path], options: dict, workers: int, browser: str | N
             (src / p.name).symlink_to(p.resolve())
         t = time.monotonic()
         report = run_batch([src], Path(tmp, "out"), options, pool={"pool_size": workers},
-                           browser=browser, force=True, handle_signals=False)
+                           browser=browser, force=True, handle_signals=False,
+                           connect=connect or ())
         wall = time.monotonic() - t
     totals = report.totals
     return {"status": "measured", "wall_s": wall, "boot_s": report.boot_s,
