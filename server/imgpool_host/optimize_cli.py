@@ -245,7 +245,8 @@ def _number(flag: str, text: str, lo: float, hi: float, whole: bool = False,
 def run(args: argparse.Namespace) -> int:
     from .browser import BrowserNotFound
     from .batch.progress import Progress, one_line, printable
-    from .batch.runner import BatchError, BatchUsageError, run_batch
+    from .batch.errors import BatchError, BatchUsageError
+    from .batch.runner import run_batch
 
     try:
         options, pool = settings_from_args(args)
