@@ -72,6 +72,9 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
                    help=f"also run the soak: N small photos (default {SOAK_DEFAULT}, 1.2 MP, "
                         "every 25th damaged) through one page with recycled workers, memory "
                         "sampled (about 1 s per image on 2 cores)")
+    p.add_argument("--remote", action="store_true",
+                   help="also run the throughput batch through 1 and 2 loopback browser "
+                        "servers (imgpool browser-server) against a local browser")
     return p
 
 
@@ -138,7 +141,8 @@ def _measure(args, mode_name: str, workers: int | None) -> dict:
     _log(f"  corpus ready in {corpus.generate_s:.1f} s ({corpus.source})")
     with running_server() as url:
         raw = measure(url, mode, corpus, options, workers, _log, args.browser,
-                      soak=(args.soak, args.out / "corpus") if args.soak else None)
+                      soak=(args.soak, args.out / "corpus") if args.soak else None,
+                      remote=args.remote)
     sections = build_sections(raw, corpus)
     boot = raw.startup["cold"][0] if raw.startup["cold"] else {}
     machine = describe_machine(raw.browser_version, boot, libvips_version())

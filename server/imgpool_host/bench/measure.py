@@ -80,6 +80,7 @@ class Raw:
     plans: list[dict] = field(default_factory=list)
     automation: dict = field(default_factory=dict)
     soak: dict = field(default_factory=dict)          #: SoakRun.report(), or {"error"}
+    remote: dict = field(default_factory=dict)        #: remote.measure_remote(), or {"error"}
     traces: dict[str, dict] = field(default_factory=dict)
     stage_names: list[Path] = field(default_factory=list)   #: the files the stages ran on
     notes: list[str] = field(default_factory=list)
@@ -98,8 +99,9 @@ def naive_workers(images: int) -> tuple[int, str]:
 
 def measure(base_url: str, mode: Mode, corpus: Corpus, options: Options, workers: int | None,
             log: Callable[[str], None], browser: str | None = None,
-            soak: tuple[int, Path] | None = None) -> Raw:
-    """`soak`: (images, corpus folder) to run the soak too."""
+            soak: tuple[int, Path] | None = None, remote: bool = False) -> Raw:
+    """`soak`: (images, corpus folder) to run the soak too; `remote`: the browser-server
+    runs too (section 8, after everything else)."""
     raw = Raw()
     opts = options.to_dict()
     fmt = options.format.value
@@ -251,6 +253,15 @@ def measure(base_url: str, mode: Mode, corpus: Corpus, options: Options, workers
             raw.automation["other_cores"] = load.stop()
         except Exception as exc:  # the other five sections still stand
             raw.automation = {"status": f"not measured: imgpool optimize failed: {exc}"}
+
+    # 8. the same batch through loopback browser servers (each run boots its own pages)
+    if remote:
+        with step("browser servers (1 and 2) against a local browser"):
+            from .remote import measure_remote
+            try:
+                raw.remote = measure_remote(corpus.throughput, opts, raw.workers or 2, browser)
+            except Exception as exc:  # noqa: BLE001 - the other sections still stand
+                raw.remote = {"error": f"{type(exc).__name__}: {exc}"}
     return raw
 
 

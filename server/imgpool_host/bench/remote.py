@@ -17,8 +17,10 @@ to last settled), so boots, which a long batch amortises, do not count; boots ar
 reported apart.
 
 Not part of `imgpool bench`'s default run (it boots four more pages, minutes on a small
-machine): `python -m imgpool_host.bench.remote [--corpus DIR] [--workers W]`, and its
-JSON goes beside the other sections. Uses `measure._automation` for each run.
+machine): `imgpool bench --remote` adds it as section 8 on the throughput batch
+(`remote_row` / `remote_markdown` word it in the report), or on its own
+`python -m imgpool_host.bench.remote [--corpus DIR] [--workers W]`. Uses
+`measure._automation` for each run.
 """
 
 from __future__ import annotations
@@ -36,7 +38,8 @@ from pathlib import Path
 from .measure import _automation
 from .stats import dist, ratio
 
-__all__ = ["browser_servers", "measure_remote", "remote_section"]
+__all__ = ["browser_servers", "measure_remote", "remote_section", "remote_row",
+           "remote_markdown"]
 
 #: How long a browser server may take to print its endpoint (s).
 SERVER_START_S = 60
@@ -83,8 +86,12 @@ def measure_remote(paths: list[Path], options: dict, workers: int,
     return raw
 
 
-def remote_section(raw: dict, n: int) -> dict:
+def remote_section(raw: dict | None, n: int) -> dict:
     """Images/s per configuration (spread over rounds), boots, and ratios to local."""
+    if not raw:
+        return {"status": "not measured: run with --remote"}
+    if "error" in raw:
+        return {"status": f"not measured: {raw['error']}"}
     def rates(runs: list[dict]) -> dict:
         ok = [r for r in runs if r.get("status") == "measured" and r["process_s"] > 0]
         return {"images_per_s": dist(n / r["process_s"] for r in ok),
@@ -96,6 +103,32 @@ def remote_section(raw: dict, n: int) -> dict:
     return {"status": "measured", "workers_total": raw["workers"], **out,
             "ratios": {f"{k}_vs_local": ratio(out[k]["images_per_s"], local)
                        for k in ("one_server", "two_servers")}}
+
+
+def remote_row(section: dict) -> dict | None:
+    """The headline table's row (None when it did not run)."""
+    if section.get("status") != "measured":
+        return None
+    two, local = section["two_servers"]["images_per_s"], section["local"]["images_per_s"]
+    return {"section": "8 browser servers", "metric": "images/s, 2 browser servers",
+            "value": two.get("median"), "baseline": f"local browser: {local.get('median')}",
+            "ratio": f"{section['ratios']['two_servers_vs_local']}x", "spread": ""}
+
+
+def remote_markdown(section: dict) -> list[str]:
+    L = ["### 8 Browser servers", ""]
+    if section.get("status") != "measured":
+        return L + [section.get("status", "not measured"), ""]
+    L += ["| run | images/s | boot s | failed |", "| --- | --- | --- | --- |"]
+    for key, label in (("local", "local browser"), ("one_server", "1 browser server"),
+                       ("two_servers", "2 browser servers (half the workers each)")):
+        r = section[key]
+        L.append(f"| {label} | {r['images_per_s'].get('median')} | "
+                 f"{r['boot_s'].get('median')} | {r['failed']} |")
+    L += ["", f"Same machine, {section['workers_total']} workers in all, so the ratios to "
+          f"the local browser are the protocol's cost (target ≥ 0.9x): "
+          + ", ".join(f"{k} {v}x" for k, v in section["ratios"].items()) + ".", ""]
+    return L
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -10,6 +10,7 @@ regenerated from a saved run (`imgpool bench --render FILE`).
 from __future__ import annotations
 
 from .profile import findings
+from .remote import remote_markdown, remote_row
 from .soakreport import soak_markdown, soak_row
 from .stats import med, ratio, spread_pct
 
@@ -132,9 +133,9 @@ def headline_rows(doc: dict) -> list[dict]:
     else:
         rows.append({"section": "6 automation", "metric": a.get("status", "not measured"),
                      "value": "–", "baseline": "", "ratio": "–", "spread": ""})
-    soak = soak_row(s.get("soak", {}))
-    if soak:
-        rows.append(soak)
+    for extra in (soak_row(s.get("soak", {})), remote_row(s.get("remote", {}))):
+        if extra:
+            rows.append(extra)
     return rows
 
 
@@ -259,6 +260,8 @@ def markdown(doc: dict, json_name: str) -> str:
         L += [a.get("status", "not measured"), ""]
     if "--soak" not in s.get("soak", {}).get("status", "--soak"):   # it ran (or failed)
         L += soak_markdown(s["soak"])
+    if "--remote" not in s.get("remote", {}).get("status", "--remote"):
+        L += remote_markdown(s["remote"])
     L += _profile_md(doc.get("profile", {}))
     if doc.get("notes"):
         L += ["## Notes", ""] + [f"- {n}" for n in doc["notes"]] + [""]
@@ -266,6 +269,7 @@ def markdown(doc: dict, json_name: str) -> str:
           "```", "scripts/bench            # full run, < 15 min here; JSON in bench-out/",
           "scripts/bench --quick    # about 2-3 minutes",
           "scripts/bench --soak     # adds the 2,000-image soak (about 35 min more)",
+          "scripts/bench --remote   # adds 1 and 2 loopback browser servers vs local",
           "scripts/bench --corpus ~/Pictures/trip --op avif --out /tmp/b",
           "imgpool bench --render bench-out/latest.json   # rewrite this page from a JSON",
           "```", ""]
