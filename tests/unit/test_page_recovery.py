@@ -7,7 +7,7 @@ import io
 import json
 from pathlib import Path
 
-from imgpool_host.batch.ledger import POISON_CRASHES, BatchLedger
+from imgpool_host.batch.ledger import FILE_TRANSITIONS, POISON_CRASHES, BatchLedger, FileEvent, FileState
 from imgpool_host.batch.progress import Mode, Progress, format_summary
 from imgpool_host.batch.report import BrowserRestarted, FileFinished, FileStatus, Report
 from imgpool_host.batch.sink import Written
@@ -90,3 +90,19 @@ def test_restarts_are_shown_and_counted():
     report = Report(out="/o", restarts=2)
     assert "the page was restarted 2 times" in format_summary(report)
     assert Report.from_dict(json.loads(report.to_json())).restarts == 2
+
+
+def test_a_file_in_flight_moves_only_through_the_table():
+    # Every event is defined from every state: a page's events can come in any order.
+    assert set(FILE_TRANSITIONS) == {(s, e) for s in FileState for e in FileEvent}
+    ledger, _written, _events = make_ledger(["a.jpg", "b.jpg"])
+    assert ledger.state == {"a.jpg": FileState.WAITING, "b.jpg": FileState.WAITING}
+    start(ledger, "a.jpg")
+    assert ledger.state["a.jpg"] is FileState.RUNNING and ledger.waiting == {"b.jpg"}
+    ledger.on_event({"type": "task_queued", "name": "a.jpg"})      # its worker was lost
+    assert ledger.state["a.jpg"] is FileState.WAITING and ledger.waiting == {"a.jpg", "b.jpg"}
+    start(ledger, "a.jpg", 1)
+    ledger.on_event({"type": "task_done", "name": "a.jpg", "result": {}})
+    assert ledger.state["a.jpg"] is FileState.MADE and ledger.waiting == {"b.jpg"}
+    ledger.on_event({"type": "task_cancelled", "name": "b.jpg"})
+    assert set(ledger.inflight) == {"a.jpg"} and ledger.records["b.jpg"].status is FileStatus.CANCELLED

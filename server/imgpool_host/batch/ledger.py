@@ -9,11 +9,13 @@ exactly once, sending `FileStarted` / `FileFinished` to `emit` as it goes. The c
 injected (it only stamps `process_s`), and the sink's `written` map is read, never
 changed, to know whether a result really reached OUT.
 
-How each page event moves a fed file (`fed` puts it in flight and waiting):
+A fed file is in flight in one `FileState` (WAITING, RUNNING, MADE), moved only through
+`FILE_TRANSITIONS`; settling takes it out of flight into a `FileRecord`. How each page
+event moves a fed file (`fed` puts it in flight, WAITING):
 
-    task_queued     waiting again (a retry after its worker was lost re-queues it)
-    task_started    no longer waiting; its worker is noted; FileStarted is emitted
-    task_done       the result was made; the event is kept for the record's details
+    task_queued     WAITING again (a retry after its worker was lost re-queues it)
+    task_started    RUNNING; its worker is noted; FileStarted is emitted
+    task_done       MADE: the result was made; the event is kept for the record's details
     upload_done     DONE if the sink wrote the result (a 409 for a result an earlier page
                     already delivered included), else FAILED (write_failed)
     task_failed     FAILED with the page's reason and message (its advice made right for
@@ -26,11 +28,11 @@ Rules:
   is a failure, whatever status the page saw.
 - Settling is final: events for a name not in flight (unknown, or already settled) are
   ignored, so a late or repeated event cannot change a record.
-- `waiting` counts files fed but not yet started by a worker: the driver's backpressure.
+- `waiting` (the WAITING files) is the driver's backpressure.
 - When the page is lost (its renderer or the browser died), `page_lost` takes every file
   out of flight: DONE if its result was written, else back to the driver to feed a new
-  page, except a file a worker was running at the crash for the POISON_CRASHES-th time,
-  which fails as poison (`worker_lost`): it is most likely what brings the page down.
+  page, except a file RUNNING at the crash for the POISON_CRASHES-th time, which fails
+  as poison (`worker_lost`): it is most likely what brings the page down.
 - A duplicate (`copies`, from `dedupe`) is never fed: it settles when its original
   does, DONE with its own copy of the result (`duplicate_of` says whose), or failed the
   same way the original did (or `write_failed` if its copy could not be written).
@@ -44,7 +46,8 @@ from __future__ import annotations
 
 import time
 from collections import Counter
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, KeysView, Mapping
+from enum import Enum
 from typing import TYPE_CHECKING, Any
 
 from imgpool.shared.outnames import natural_stem
@@ -56,10 +59,39 @@ from .report import FileFinished, FileRecord, FileStarted, FileStatus, HostReaso
 if TYPE_CHECKING:
     from .sink import Written
 
-__all__ = ["BatchLedger", "POISON_CRASHES"]
+__all__ = ["BatchLedger", "POISON_CRASHES", "FileState", "FileEvent", "FILE_TRANSITIONS"]
 
 #: A file being processed when the page went down this many times fails as poison.
 POISON_CRASHES = 2
+
+
+class FileState(Enum):
+    """Where a fed file stands until it settles (then it has a `FileRecord` instead)."""
+
+    WAITING = "waiting"  #: in the page, not started by a worker (fed, or queued again)
+    RUNNING = "running"  #: a worker started it
+    MADE = "made"        #: the page has its result; the upload is not confirmed yet
+
+
+class FileEvent(Enum):
+    """The page events that move a file in flight (the others settle it)."""
+
+    QUEUED = "task_queued"
+    STARTED = "task_started"
+    MADE = "task_done"
+
+
+#: (state, event) -> new state. A file comes back to WAITING when its task is queued
+#: again (a retry after its worker was lost), whatever it was.
+FILE_TRANSITIONS: dict[tuple[FileState, FileEvent], FileState] = {
+    **{(state, FileEvent.QUEUED): FileState.WAITING for state in FileState},
+    (FileState.WAITING, FileEvent.STARTED): FileState.RUNNING,
+    (FileState.RUNNING, FileEvent.STARTED): FileState.RUNNING,
+    (FileState.MADE, FileEvent.STARTED): FileState.MADE,      # a late start: nothing new
+    (FileState.WAITING, FileEvent.MADE): FileState.MADE,
+    (FileState.RUNNING, FileEvent.MADE): FileState.MADE,
+    (FileState.MADE, FileEvent.MADE): FileState.MADE,
+}
 
 
 class BatchLedger:
@@ -83,10 +115,9 @@ class BatchLedger:
         self.written = written                   # the sink's; read here, never changed
         self.emit, self.clock = emit, clock
         self.records: dict[str, FileRecord] = {}
-        self.inflight: set[str] = set()          # fed, not yet settled
-        self.waiting: set[str] = set()           # fed, not yet started by a worker
+        self.state: dict[str, FileState] = {}   # fed, not yet settled
         self.workers: dict[str, int] = {}
-        self.done_events: dict[str, dict] = {}   # task_done seen, upload not yet
+        self.done_events: dict[str, dict] = {}   # MADE files' task_done, for the record
         # name -> page losses while it was running
         self.crashes: Counter[str] = Counter() if crashes is None else crashes
         self.process_s = 0.0                     # first file started to last settled
@@ -97,28 +128,35 @@ class BatchLedger:
         """Clock time a worker first started a file of this ledger (None: none yet)."""
         return self._started_at
 
+    @property
+    def inflight(self) -> KeysView[str]:
+        """Files fed and not yet settled."""
+        return self.state.keys()
+
+    @property
+    def waiting(self) -> frozenset[str]:
+        """Files fed but not started by a worker: the driver's backpressure."""
+        return frozenset(n for n, st in self.state.items() if st is FileState.WAITING)
+
     def fed(self, names: Iterable[str]) -> None:
         """These files are now in the page (queued there, not yet started)."""
-        names = list(names)
-        self.inflight.update(names)
-        self.waiting.update(names)
+        self.state.update((name, FileState.WAITING) for name in names)
 
     def on_event(self, event: dict) -> None:
         """One event from `window.imgpool.events`."""
         kind, name = event.get("type"), event.get("name")
-        if name not in self.inflight:
+        if name not in self.state:
             return                                # not ours, or already settled
-        if kind == "task_queued":
-            self.waiting.add(name)
-        elif kind == "task_started":
-            self.waiting.discard(name)
+        move = next((e for e in FileEvent if e.value == kind), None)
+        if move is not None:
+            self.state[name] = FILE_TRANSITIONS[self.state[name], move]
+        if kind == "task_started":
             slot = event.get("slot_id")
             self.workers[name] = slot
             if self._started_at is None:
                 self._started_at = self.clock()
             self.emit(FileStarted(name=name, worker=slot))
         elif kind == "task_done":
-            self.waiting.discard(name)
             self.done_events[name] = event
         elif kind == "upload_done":
             if self.settle_written(name):
@@ -175,7 +213,7 @@ class BatchLedger:
         for name in sorted(self.inflight):
             if self.settle_written(name):
                 continue
-            if name not in self.waiting and name not in self.done_events:   # was running
+            if self.state[name] is FileState.RUNNING:
                 self.crashes[name] += 1
                 if self.crashes[name] >= POISON_CRASHES:
                     self.settle_failed(name, "worker_lost", (
@@ -185,8 +223,7 @@ class BatchLedger:
                     continue
             again.append(name)
         for name in again:
-            self.inflight.discard(name)
-            self.waiting.discard(name)
+            del self.state[name]
             self.done_events.pop(name, None)
         return again
 
@@ -204,8 +241,7 @@ class BatchLedger:
                     endpoint=self.endpoint)
 
     def _settle(self, record: FileRecord) -> None:
-        self.inflight.discard(record.name)
-        self.waiting.discard(record.name)
+        self.state.pop(record.name, None)
         self.done_events.pop(record.name, None)
         self.records[record.name] = record
         if self._started_at is not None:
