@@ -12,8 +12,8 @@ from PIL import Image
 
 from imgpool.core.inputs import Submit
 from imgpool.core.scheduler import Scheduler
-from imgpool.page import app as page_app
-from imgpool.page.app import SUBMIT_CHUNK, App
+from imgpool.page.app import App
+from imgpool.shared.config import PROBE_BYTES, SUBMIT_CHUNK
 
 
 def _jpeg(width: int, height: int) -> bytes:
@@ -125,4 +125,4 @@ def test_a_big_drop_is_queued_in_chunks_with_a_turn_for_the_browser_between(monk
     # Every file was queued exactly once.
     queued = [e["task_id"] for e in port.events if e["type"] == "task_queued"]
     assert sorted(queued) == list(range(1, 501))
-    assert page_app.PROBE_BYTES >= 64 * 1024
+    assert PROBE_BYTES >= 64 * 1024

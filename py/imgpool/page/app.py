@@ -22,7 +22,8 @@ from ..core import inputs as I
 from ..core.inputs import Submission
 from ..core.scheduler import Scheduler
 from ..shared import protocol as P
-from ..shared.config import MIB, PoolConfig, overrides_from_query
+from ..shared.config import (PROBE_BYTES, STREAM_ABOVE_BYTES, SUBMIT_CHUNK, PoolConfig,
+                             overrides_from_query)
 from ..shared.options import Options, OptionsError, field_errors
 from ..shared.probe import HEAD_BYTES, probe
 from ..shared.reasons import FailureReason
@@ -32,20 +33,7 @@ from .messages import to_input
 from .sameas import DropPlacer, Twins, copy_event
 from .plainwords import SKIPPED_NOT_IMAGE, plain_failure
 
-__all__ = ["App", "config_from_query", "PROBE_BYTES", "STREAM_ABOVE_BYTES"]
-
-#: Bytes of each file read up front for the header probe (SOF is within this for almost
-#: every camera JPEG; the probe says "unknown" rather than guess when it is not).
-PROBE_BYTES = 64 * 1024
-#: Files probed before they are queued together (one `submit_many`): the policy sees a
-#: chunk whole (small first, whatever the order of the drop), and the first dispatch of a
-#: huge drop waits for one chunk only. Queueing a chunk and showing its `task_queued`
-#: events is one stretch of main-thread work: 256 held the page for 135-204 ms (issue 9),
-#: 48 keep it near a frame's worth while still holding a typical mixed batch.
-SUBMIT_CHUNK = 48
-#: Inputs larger than this are posted as File handles and read by the worker instead of
-#: being read into the page first.
-STREAM_ABOVE_BYTES = 64 * MIB
+__all__ = ["App", "config_from_query"]
 
 def config_from_query(search: str, hardware_concurrency, device_memory_gb) -> PoolConfig:
     """PoolConfig from the hardware hints and URL overrides like ?workers=4&policy=fifo."""

@@ -16,7 +16,8 @@ from enum import Enum
 from typing import Any
 
 __all__ = ["ConfigError", "PoolConfig", "QueuePolicy", "MIB", "GIB", "URL_PARAMS",
-           "overrides_from_query", "query_from_settings"]
+           "overrides_from_query", "query_from_settings", "PROBE_BYTES", "SUBMIT_CHUNK",
+           "STREAM_ABOVE_BYTES", "STREAM_BUFFER_ABOVE_BYTES", "THUMB_PX", "THUMB_QUALITY"]
 
 MIB = 1024 * 1024
 GIB = 1024 * MIB
@@ -31,6 +32,34 @@ MAX_POOL_OVERRIDE = 64
 #: The memory budget's bounds (bytes): the CLI states them in its own unit (MiB).
 MIN_MEMORY_BUDGET_BYTES = 16 * MIB
 MAX_MEMORY_BUDGET_BYTES = 64 * GIB
+
+
+# ---- sizes the adapters work with (one home with the pool's defaults) -----------------
+
+#: Bytes of each file read up front for the header probe (SOF is within this for almost
+#: every camera JPEG; the probe says "unknown" rather than guess when it is not).
+PROBE_BYTES = 64 * 1024
+#: Files probed before they are queued together (one `submit_many`): the policy sees a
+#: chunk whole (small first, whatever the order of the drop), and the first dispatch of a
+#: huge drop waits for one chunk only. Queueing a chunk and showing its `task_queued`
+#: events is one stretch of main-thread work: 256 held the page for 135-204 ms (issue 9),
+#: 48 keep it near a frame's worth while still holding a typical mixed batch.
+SUBMIT_CHUNK = 48
+#: Inputs larger than this are posted as File handles and read by the worker instead of
+#: being read into the page first.
+STREAM_ABOVE_BYTES = 64 * MIB
+#: An ArrayBuffer input at least this large is streamed to vips from JS memory too,
+#: never copied into the wasm heap whole. Measured (measure_pipeline.py allocator): in
+#: this wasm-vips build (mimalloc, 32-bit) each buffer of ~12-15 MiB handed to vips
+#: through embind and freed again grows the heap by 100-150 MiB, on to its 2 GiB maximum;
+#: 11 MiB and 16-48 MiB ones do not. Streaming costs one hop to this thread per 4 KiB vips
+#: reads, ~60 us each here: +0.5 s on a 34 MB JPEG, +2 s on a 134 MB PNG (2.5 -> 3.0 s,
+#: 3.8 -> 5.8 s; measure_pipeline.py stream), the price of a heap that stays put.
+STREAM_BUFFER_ABOVE_BYTES = 8 * 1024 * 1024
+#: The result thumbnail the page's list shows: a square of THUMB_PX (twice the 48 px it is
+#: drawn at, for high-density screens), WebP at THUMB_QUALITY: a few KB each.
+THUMB_PX = 96
+THUMB_QUALITY = 60
 
 
 class ConfigError(ValueError):

@@ -69,7 +69,7 @@ class Init(Message):
     debug_faults: list[str] = field(default_factory=list)
     #: ArrayBuffer inputs of at least this many bytes are streamed into vips from JS
     #: memory instead of being copied into the wasm heap whole (0: the worker's default,
-    #: imgpool.worker.runtime.STREAM_BUFFER_ABOVE_BYTES).
+    #: imgpool.shared.config.STREAM_BUFFER_ABOVE_BYTES).
     stream_buffer_above: int = 0
 
 

@@ -50,6 +50,7 @@ import js  # type: ignore[import-not-found]
 from pyodide.ffi import JsException  # type: ignore[import-not-found]
 
 from ..shared import protocol as P
+from ..shared.config import STREAM_BUFFER_ABOVE_BYTES, THUMB_PX, THUMB_QUALITY
 from ..shared.imageinfo import ImageInfo
 from ..shared.options import MetadataPolicy, Options, OptionsError
 from ..shared.plan import make_plan, same_size
@@ -58,18 +59,13 @@ from .errors import (Classified, ImageError, classify, looks_truncated,
                      refine_damage, sniff)
 from .faults import Abandoned, Faults, Stage, fire
 from .runtime_quality import encode_for_goals, size_note
-from .runtime_load import STREAM_BUFFER_ABOVE_BYTES, Loader
+from .runtime_load import Loader
 from .runtime_task import Input, Scope, has_metadata, js_obj
 
 __all__ = ["Worker"]
 
 _CELL = {name: i for i, name in enumerate(P.BOARD_FIELDS)}
 
-
-#: The result thumbnail the page's list shows: a square of THUMB_PX (twice the 48 px it is
-#: drawn at, for high-density screens), WebP at THUMB_QUALITY: a few KB each.
-THUMB_PX = 96
-THUMB_QUALITY = 60
 
 class _Cancelled(Exception):
     """The page cancelled the running task (seen on the board)."""

@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Callable
 
 from ..shared import protocol as P
-from ..shared.config import PoolConfig
+from ..shared.config import STREAM_BUFFER_ABOVE_BYTES, PoolConfig
 from ..shared.imageinfo import ImageFormat, ImageInfo
 from ..shared.options import MetadataPolicy
 from ..shared.plan import COPYRIGHT_FIELDS, Plan, first_frame_note
@@ -19,7 +19,7 @@ from ..shared.reasons import FailureReason
 from .errors import ImageError
 from .runtime_task import Input, Loaded, Scope, js_obj, page_count, read_file
 
-__all__ = ["Loader", "STREAMED_FORMATS", "STREAM_BUFFER_ABOVE_BYTES"]
+__all__ = ["Loader", "STREAMED_FORMATS"]
 
 #: Formats vips reads from a `SourceCustom` (everything but HEIC, which libheif decodes
 #: from one buffer). UNKNOWN too: vips sniffs the source itself.
@@ -28,14 +28,6 @@ STREAMED_FORMATS = frozenset(f for f in ImageFormat if f is not ImageFormat.HEIC
 #: needs the header); the same default as the pool's.
 DEFAULT_MAX_PIXELS = PoolConfig.max_pixels
 
-#: An ArrayBuffer input at least this large is streamed to vips from JS memory too,
-#: never copied into the wasm heap whole. Measured (measure_pipeline.py allocator): in
-#: this wasm-vips build (mimalloc, 32-bit) each buffer of ~12-15 MiB handed to vips
-#: through embind and freed again grows the heap by 100-150 MiB, on to its 2 GiB maximum;
-#: 11 MiB and 16-48 MiB ones do not. Streaming costs one hop to this thread per 4 KiB vips
-#: reads, ~60 us each here: +0.5 s on a 34 MB JPEG, +2 s on a 134 MB PNG (2.5 -> 3.0 s,
-#: 3.8 -> 5.8 s; measure_pipeline.py stream), the price of a heap that stays put.
-STREAM_BUFFER_ABOVE_BYTES = 8 * 1024 * 1024
 
 
 class Loader:
