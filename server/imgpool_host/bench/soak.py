@@ -134,7 +134,9 @@ def count_workers(page) -> dict[str, int]:
     """The page's dedicated workers by kind, as Chromium reports them to Playwright."""
     urls = [w.url for w in page.workers]
     pool = sum(1 for u in urls if u.endswith("/worker/worker.js"))
-    pthreads = sum(1 for u in urls if u.endswith("/vips-es6.js"))
+    # vips' pthreads start from a blob: URL of vips-es6.js (worker.js: a remote browser's
+    # route cannot see a worker's workers' requests); nothing else in the page does.
+    pthreads = sum(1 for u in urls if u.endswith("/vips-es6.js") or u.startswith("blob:"))
     return {"pool": pool, "pthreads": pthreads, "other": len(urls) - pool - pthreads}
 
 
