@@ -36,7 +36,7 @@ SERVER_START_S = 60
 #: Enough work that the server booted second still gets files on a fast machine (a page
 #: holds at most 3 files at once with one worker), small enough to stay a short test.
 PHOTOS = 20
-SIZE = (2000, 1500)
+SIZE = (1200, 900)
 
 
 def start_server() -> tuple[subprocess.Popen, str]:

@@ -28,7 +28,7 @@ IMAGES = int(os.environ.get("IMGPOOL_SOAK_IMAGES", "200"))
 
 
 def test_soak_memory_flat_nothing_lost_workers_recycled(browser, server_url, tmp_path):
-    photos = [write_jpeg(tmp_path / "src" / f"p{i:02d}.jpg", 1024, 768, seed=200 + i)
+    photos = [write_jpeg(tmp_path / "src" / f"p{i:02d}.jpg", 640, 480, seed=200 + i)
               for i in range(soak.DISTINCT)]
     folder = soak.make_folder(photos, tmp_path, IMAGES)
     context = browser.new_context()
