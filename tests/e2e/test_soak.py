@@ -71,7 +71,7 @@ def test_soak_memory_flat_nothing_lost_workers_recycled(browser, server_url, tmp
         # A sample of outputs decodes at the right size.
         for e in [e for e in run.ended if e["type"] == "task_done"][:3]:
             with Image.open(io.BytesIO(app.output_bytes(e["task_id"]))) as im:
-                assert im.format == "WEBP" and im.size == (1024, 768)
+                assert im.format == "WEBP" and im.size == (640, 480)
         app.assert_same_origin_only()
         assert app.console_errors == []
     finally:
