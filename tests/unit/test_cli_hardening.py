@@ -198,6 +198,15 @@ def test_workers_are_capped_to_what_the_machine_can_boot():
     assert machine_worker_limit(1, 0)[0] == 1               # never below one
 
 
+def test_the_cap_is_shared_by_local_browsers_and_remote_ones_run_what_is_asked():
+    two, note = cap_workers({"pool_size": 8}, cpu_count=2, available_bytes=32 * GIB,
+                            local_browsers=2)
+    assert two == {"pool_size": 4} and "shared by 2 local browsers" in note
+    # Only browser servers elsewhere: their own cores, not this machine's, hold the pool.
+    assert cap_workers({"pool_size": 32}, cpu_count=2, available_bytes=GIB,
+                       local_browsers=0) == ({"pool_size": 32}, "")
+
+
 class Planned(Exception):
     """Raised by an on_event callback to stop a run at RunPlanned, before any browser."""
 

@@ -153,10 +153,12 @@ def run_batch(paths: str | os.PathLike | Iterable[str | os.PathLike], out: str |
     if isinstance(paths, (str, os.PathLike)):
         paths = [paths]
     opts = make_options(options)
-    settings, cap_note = cap_workers(pool_settings(pool))
     if chunk_size < 1:
         raise BatchUsageError("chunk_size must be at least 1")
     endpoints = parse_endpoints(connect, local)
+    # The pool flags apply per browser; only the pages this machine boots share its cores.
+    settings, cap_note = cap_workers(pool_settings(pool), local_browsers=sum(
+        ep.url is None for ep in endpoints))
     plan = plan_batch(paths, out, opts, force)
     report_file = None if report_path is None else check_report_path(report_path, plan, paths)
     exe = find_browser(browser) if any(ep.url is None for ep in endpoints) else ""

@@ -107,15 +107,22 @@ def machine_worker_limit(cpu_count: int | None = None,
 
 
 def cap_workers(settings: Mapping[str, Any], cpu_count: int | None = None,
-                available_bytes: int | None = None) -> tuple[dict[str, Any], str]:
-    """`settings` with pool_size capped to `machine_worker_limit`, and a note saying so
-    ("" when nothing changed). Settings without an explicit pool_size are left alone:
-    the page derives it from the hardware, within the limit."""
+                available_bytes: int | None = None,
+                local_browsers: int = 1) -> tuple[dict[str, Any], str]:
+    """`settings` with pool_size capped to `machine_worker_limit` shared by the
+    `local_browsers` pages this machine runs, and a note saying so ("" when nothing
+    changed). Settings without an explicit pool_size are left alone: the page derives it
+    from the hardware, within the limit. With no local browser (only browser servers
+    elsewhere) nothing is capped: each remote page runs the pool asked for, on its own
+    machine's cores."""
     out = dict(settings)
     asked = out.get("pool_size")
-    if asked is None:
+    if asked is None or local_browsers < 1:
         return out, ""
     limit, why = machine_worker_limit(cpu_count, available_bytes)
+    if local_browsers > 1:
+        limit = max(1, limit // local_browsers)
+        why += f", shared by {local_browsers} local browsers"
     if asked <= limit:
         return out, ""
     out["pool_size"] = limit
