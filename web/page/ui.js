@@ -30,6 +30,9 @@ export function createUI(handlers) {
   let sink = null; // the folder results are saved into as they finish
   let poolReady = false;
   let lastBatch = "";
+  // Copies of a duplicate settle in the page, not in the scheduler: its batch_finished
+  // stats do not count them, so the summary adds those settled since the last one.
+  let copiesSettled = { done: 0, failed: 0, cancelled: 0 };
 
   function status(text, isError = false) {
     statusEl.textContent = text;
@@ -193,6 +196,7 @@ export function createUI(handlers) {
                         state, file: file || null, expanded: false });
     }
     if (item && state) item.state = state;
+    if (item && item.sameAs && state in copiesSettled) copiesSettled[state] += 1;
     switch (ev.type) {
       case "task_queued":
         lastBatch = "";
@@ -224,8 +228,10 @@ export function createUI(handlers) {
         break;
       case "batch_finished": {
         const by = ev.stats.by_state || {};
-        lastBatch = `Finished: ${by.done || 0} done, ${by.failed || 0} failed, ` +
-                    `${by.cancelled || 0} cancelled in ${fmtDuration(ev.stats.wall_s)}. Ready for more.`;
+        const n = (k) => (by[k] || 0) + copiesSettled[k];
+        lastBatch = `Finished: ${n("done")} done, ${n("failed")} failed, ` +
+                    `${n("cancelled")} cancelled in ${fmtDuration(ev.stats.wall_s)}. Ready for more.`;
+        copiesSettled = { done: 0, failed: 0, cancelled: 0 };
         break;
       }
     }
