@@ -18,6 +18,8 @@
 // - the HEIC decoder (libheif with libde265), loaded only when a HEIC file shows up.
 import Vips from "../runtime/vips/vips-es6.js";
 import { instantiateVips, precompiled, startPython, takeBootMessage } from "./boot.js";
+import { createFileSources } from "./filesource.js";
+import { decodeHeic } from "./heic.js";
 
 // Every URL is relative to this file, so the app works under any sub-path of a host.
 const RUNTIME = new URL("../runtime/", import.meta.url);
@@ -33,13 +35,10 @@ let pyodideModule = null;
 let wasmMemory = null; // the vips instance's shared heap, for heap-size reports
 let wasmTable = null; // its function table: callbacks handed to vips land here, for good
 let runtime = null; // the Python Worker object once booted
-let heifPromise = null; // libheif (HEVC decoder), loaded only when a HEIC file shows up
 let slotInfo = { slot: -1, gen: -1 }; // who this worker is, once Init arrived
 const early = []; // messages received before Python was ready
 const bootStart = performance.now();
 
-// Bytes read from a File per synchronous read; vips asks for a few KiB at a time.
-const READ_AHEAD_BYTES = 1 << 20;
 
 async function pthreadScript() {
   const res = await fetch(new URL("vips/vips-es6.js", RUNTIME));
@@ -163,104 +162,9 @@ function onProgress(percent) {
   }
 }
 
-// ---- streaming a File into vips --------------------------------------------------------
-
-const streams = new Map(); // SourceCustom -> its reader state
-let current = null; // the state of the stream vips is reading now
-const ended = { error: "", pos: 0, size: 0 }; // what a read sees with no stream open
-
-function readCurrent(length) {
-  return readAt(current || ended, length);
-}
-
-function seekCurrent(offset, whence) {
-  return seekTo(current || ended, offset, whence);
-}
-
-function readAt(state, length) {
-  counters.sourceCalls += 1;
-  if (state.error || state.pos >= state.size || length <= 0) return undefined;
-  const want = Math.min(length, state.size - state.pos);
-  if (state.bytes) {  // an ArrayBuffer already in JS memory: hand out views of it
-    const out = state.bytes.subarray(state.pos, state.pos + want);
-    state.pos += out.byteLength;
-    return out;
-  }
-  if (!state.file) return undefined;
-  let chunk = state.chunk;
-  if (!chunk || state.pos < state.chunkStart || state.pos + want > state.chunkStart + chunk.byteLength) {
-    const start = state.pos;
-    const end = Math.min(state.size, start + Math.max(READ_AHEAD_BYTES, want));
-    try {
-      chunk = new Uint8Array(new FileReaderSync().readAsArrayBuffer(state.file.slice(start, end)));
-    } catch (err) {
-      // Throwing through wasm frames would leave vips mid-operation: end the stream here
-      // (vips then reports a truncated file) and let Python report the real cause.
-      state.error = `${err && err.name ? err.name + ": " : ""}${err && err.message ? err.message : err}`;
-      return undefined;
-    }
-    counters.streamedReads += 1;
-    state.reads += 1;
-    state.chunk = chunk;
-    state.chunkStart = start;
-  }
-  const from = state.pos - state.chunkStart;
-  const out = chunk.subarray(from, from + want);
-  state.pos += out.byteLength;
-  return out;
-}
-
-function seekTo(state, offset, whence) {
-  const base = whence === 0 ? 0 : whence === 1 ? state.pos : whence === 2 ? state.size : NaN;
-  const pos = base + offset;
-  if (!(pos >= 0 && pos <= state.size)) return -1;
-  state.pos = pos;
-  return pos;
-}
-
-// ---- HEIC ----------------------------------------------------------------------------------
-
-function getHeif() {
-  heifPromise ??= import("../runtime/libheif/libheif-bundle.mjs").then((m) => {
-    counters.heifInits += 1;
-    return m.default();
-  });
-  return heifPromise;
-}
-
-// Decode a HEIC photo to interleaved pixels with libheif (libde265 inside): the primary
-// image, with its transformations (irot/imir) applied. Frees what it allocates. Resolves
-// with `{ error }` instead of rejecting (see imgpool.worker.runtime).
-async function decodeHeic(buffer) {
-  try {
-    return await decodeHeicOrThrow(buffer);
-  } catch (err) {
-    return { error: `${err && err.message ? err.message : err}` || "unknown error" };
-  }
-}
-
-async function decodeHeicOrThrow(buffer) {
-  const libheif = await getHeif();
-  const decoder = new libheif.HeifDecoder();
-  let images = [];
-  try {
-    images = decoder.decode(new Uint8Array(buffer));
-    if (!images.length) throw new Error("no image found in the HEIF container (damaged file?)");
-    const primary = images.find((im) => im.is_primary()) || images[0];
-    const width = primary.get_width(), height = primary.get_height();
-    const alpha = primary.has_alpha_channel();
-    const rgba = new Uint8ClampedArray(width * height * 4);
-    const ok = await new Promise((resolve) => primary.display({ data: rgba, width, height }, resolve));
-    if (!ok) throw new Error("HEVC decoding failed (damaged or unsupported HEIC)");
-    return { rgba: new Uint8Array(rgba.buffer), width, height, bands: 4, alpha, error: "" };
-  } finally {
-    for (const im of images) im.free();
-    if (decoder.decoder) libheif.heif_context_free(decoder.decoder);
-    decoder.decoder = null;
-  }
-}
-
 // ---- everything Python needs from this JS context, in one object ---------------------
+
+const fileSources = createFileSources(counters);
 
 const host = {
   post(json, transfer, thumb) {
@@ -284,7 +188,7 @@ const host = {
   }),
   bootMs: () => performance.now() - bootStart,
   now: () => performance.now(),
-  decodeHeic,
+  decodeHeic: (buffer) => decodeHeic(buffer, counters),
   readSlice(file, start, end) {
     return new FileReaderSync().readAsArrayBuffer(file.slice(start, end));
   },
@@ -312,34 +216,11 @@ const host = {
   },
   memPeak: () => Math.max(watch.memPeak, vipsModule ? vipsModule.Stats.mem() : 0),
 
-  // A vips source reading `file` (a File, or an ArrayBuffer) in slices; Python deletes
-  // it, then calls closeFileSource.
-  openFileSource(file) {
-    const bytes = file instanceof ArrayBuffer ? new Uint8Array(file) : null;
-    const state = { file: bytes ? null : file, bytes, size: bytes ? bytes.byteLength : file.size,
-                    pos: 0, chunk: null, chunkStart: 0, reads: 0, error: "" };
-    const source = new vipsModule.SourceCustom();
-    // A worker streams one input at a time, so the callbacks read "the current stream"
-    // and can be the same two functions for every source: emscripten's addFunction then
-    // reuses their table slots. (wasm-vips wraps onRead in a fresh closure per source,
-    // so that one still takes a slot per streamed input: ~2 kB, kept for good.)
-    current = state;
-    source.onRead = readCurrent;
-    source.onSeek = seekCurrent;
-    streams.set(source, state);
-    return source;
-  },
-  // What went wrong reading the File, or "" (then the bytes were what the disk had).
-  fileSourceError: (source) => (streams.get(source) || {}).error || "",
-  closeFileSource(source) {
-    const state = streams.get(source);
-    if (!state) return;
-    state.file = null;
-    state.bytes = null;
-    state.chunk = null;
-    streams.delete(source);
-    if (current === state) current = null;
-  },
+  // A vips source reading `file` in slices (filesource.js); Python deletes it, then
+  // calls closeFileSource.
+  openFileSource: (file) => fileSources.open(vipsModule, file),
+  fileSourceError: (source) => fileSources.error(source),
+  closeFileSource: (source) => fileSources.close(source),
 };
 
 // ---- messages ------------------------------------------------------------------------------

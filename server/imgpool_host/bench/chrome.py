@@ -1,11 +1,9 @@
-"""Chromium for the benchmark: launch, sample its memory and CPU, drive the app page.
+"""Chromium for the benchmark: launch it, drive the app page and the baselines' page.
 
 Theory of operation
 -------------------
 `BenchBrowser` launches the system Chromium through Playwright (never downloaded) and
-starts `ProcessSampler`, a thread that reads the RSS of every Chromium process under
-this Python process every `SAMPLE_S`: the whole tree, browser, renderers, GPU and utility
-processes, so "peak RSS in a window" is what the machine had to give. Several pages
+starts `procs.ProcessSampler` (the RSS of the whole Chromium tree). Several pages
 can be open at once: the renderer processes that appear while a page's context opens
 and boots are that context's (Chromium starts one for the page and keeps one more per
 context; neither is shared with a later context), and a window's peak leaves out the
@@ -20,33 +18,20 @@ callback time, (c) records main-thread long tasks (PerformanceObserver "longtask
 A batch is handed over through the page's file input (the browser reads the files
 itself) and ends when as many terminal events as files have arrived; its window is from
 just before the hand-over to the last terminal event, in the page's clock.
-
-`thread_cpu()` reads per-thread CPU time of every Chromium process (psutil; thread names
-from /proc): the difference of two snapshots is a CPU profile by process type and
-thread name, e.g. renderer:CrRendererMain (the page's main thread: Pyodide's scheduler
-and the UI) against renderer:DedicatedWorker (Pyodide + wasm-vips workers and their
-pthreads).
 """
 
 from __future__ import annotations
 
 import base64
-import os
-import re
-import threading
 import time
-from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import psutil
-
 from imgpool_host.browser import find_browser, launch_args
 
-from .settings import SAMPLE_S
+from .procs import LoadWindow, ProcessSampler, cpu_delta, renderer_pids, thread_cpu
 
-__all__ = ["BenchBrowser", "AppSession", "BenchPage", "BatchRun", "ProcessSampler",
-           "thread_cpu", "cpu_delta", "renderer_pids", "LoadWindow", "BENCH_ARGS"]
+__all__ = ["BenchBrowser", "AppSession", "BenchPage", "BatchRun", "BENCH_ARGS"]
 
 #: Extra Chromium flags: performance.measureUserAgentSpecificMemory() measures at once
 #: instead of at the next garbage collection (it still waits for every worker to answer).
@@ -146,135 +131,6 @@ _JS_UA_START = """(label) => {
     B.ua[label] = { bytes: r.bytes, by_scope: by, answered_after_ms: performance.now() - t };
   }, (err) => { B.ua[label] = { error: String(err) }; });
 }"""
-
-
-class ProcessSampler(threading.Thread):
-    """Samples the RSS of each Chromium process below this process, every `interval_s`."""
-
-    def __init__(self, interval_s: float = SAMPLE_S) -> None:
-        super().__init__(name="bench-rss", daemon=True)
-        self.interval_s = interval_s
-        self.samples: list[tuple[float, dict[int, int]]] = []   # (monotonic, pid -> rss)
-        self._halt = threading.Event()
-        self._procs: dict[int, psutil.Process] = {}
-
-    def run(self) -> None:
-        while not self._halt.is_set():
-            rss = {}
-            for proc in chromium_processes(self._procs):
-                try:
-                    rss[proc.pid] = proc.memory_info().rss
-                except psutil.Error:
-                    pass
-            self.samples.append((time.monotonic(), rss))
-            self._halt.wait(self.interval_s)
-
-    def stop(self) -> None:
-        self._halt.set()
-        self.join(timeout=2)
-
-    def peak(self, start: float, end: float, exclude: set[int] = frozenset()) -> int:
-        """Highest summed RSS in [start, end], leaving out the processes in `exclude`
-        (the renderers of other pages open at the time: the tree as if this page's
-        were the only one)."""
-        inside = [sum(v for pid, v in rss.items() if pid not in exclude)
-                  for t, rss in self.samples if start <= t <= end]
-        return max(inside) if inside else 0
-
-    def at(self, when: float, exclude: set[int] = frozenset()) -> int:
-        before = [rss for t, rss in self.samples if t <= when]
-        return sum(v for pid, v in before[-1].items() if pid not in exclude) if before else 0
-
-
-def renderer_pids() -> set[int]:
-    return {p.pid for p in chromium_processes() if _ptype(p) == "renderer"}
-
-
-def chromium_processes(cache: dict[int, psutil.Process] | None = None) -> list[psutil.Process]:
-    cache = {} if cache is None else cache
-    out = []
-    try:
-        children = psutil.Process(os.getpid()).children(recursive=True)
-    except psutil.Error:
-        return out
-    for child in children:
-        proc = cache.setdefault(child.pid, child)
-        try:
-            if "chrom" in proc.name().lower():
-                out.append(proc)
-        except psutil.Error:
-            cache.pop(child.pid, None)
-    return out
-
-
-def _ptype(proc: psutil.Process) -> str:
-    try:
-        for arg in proc.cmdline():
-            if arg.startswith("--type="):
-                return arg[len("--type="):]
-    except psutil.Error:
-        pass
-    return "browser"
-
-
-def thread_cpu() -> dict[str, float]:
-    """CPU seconds so far by "process type:thread name" over every Chromium process."""
-    out: dict[str, float] = defaultdict(float)
-    for proc in chromium_processes():
-        try:
-            ptype = _ptype(proc)
-            for th in proc.threads():
-                try:
-                    with open(f"/proc/{proc.pid}/task/{th.id}/comm") as f:
-                        name = f.read().strip()
-                except OSError:
-                    name = "?"
-                name = "main" if th.id == proc.pid else (re.sub(r"[\d/]+$", "", name).strip() or "?")
-                out[f"{ptype}:{name}"] += th.user_time + th.system_time
-        except psutil.Error:
-            pass
-    return dict(out)
-
-
-class LoadWindow:
-    """How many cores *other* work on the machine used between `__init__` and `stop()`:
-    the system's busy CPU time minus that of this process and everything below it
-    (Chromium, the Playwright driver), over the wall time. The machine is shared: a
-    window where others took a core is a window where a 2-worker pool had one."""
-
-    def __init__(self) -> None:
-        self.t = time.monotonic()
-        self.sys0, self.own0 = _system_busy(), _own_cpu()
-
-    def stop(self) -> float:
-        wall = time.monotonic() - self.t
-        other = (_system_busy() - self.sys0) - (_own_cpu() - self.own0)
-        return round(max(0.0, other) / wall, 2) if wall > 0 else 0.0
-
-
-def _system_busy() -> float:
-    t = psutil.cpu_times()
-    return sum(t) - t.idle - getattr(t, "iowait", 0.0)
-
-
-def _own_cpu() -> float:
-    me = psutil.Process(os.getpid())
-    total = 0.0
-    for proc in [me, *me.children(recursive=True)]:
-        try:
-            c = proc.cpu_times()
-            total += c.user + c.system
-        except psutil.Error:
-            pass
-    return total
-
-
-def cpu_delta(before: dict[str, float], after: dict[str, float]) -> dict[str, float]:
-    """CPU seconds spent between two `thread_cpu()` snapshots, largest first.
-
-    Threads that ended between the snapshots are missed (their time left with them)."""
-    delta = {k: after.get(k, 0.0) - before.get(k, 0.0) for k in set(after) | set(before)}
-    return {k: round(v, 2) for k, v in sorted(delta.items(), key=lambda kv: -kv[1]) if v > 0.005}
 
 
 @dataclass

@@ -4,7 +4,7 @@ Theory of operation
 -------------------
 Booting a page costs seconds (Pyodide in the page and in each worker), so each page is
 booted once and kept while it is needed; several can be open at once, idle ones cost no
-CPU, and each RSS window leaves out the other pages' renderers (chrome.ProcessSampler).
+CPU, and each RSS window leaves out the other pages' renderers (procs.ProcessSampler).
 The machine is shared, so the pipelines being compared run in *rounds*, one batch each
 per round, rather than all repetitions of one then all of the next: load from elsewhere
 then falls on all of them alike. The order:
@@ -42,7 +42,8 @@ import psutil
 
 from imgpool.shared.options import Options
 
-from .chrome import AppSession, BatchRun, BenchBrowser, LoadWindow
+from .chrome import AppSession, BatchRun, BenchBrowser
+from .procs import LoadWindow
 from .corpus import Corpus
 from .native import native_stages, plan_for, run_native
 from .settings import NAIVE_MAX_WORKERS, NAIVE_WORKER_MIB, Mode

@@ -34,7 +34,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-from .chrome import chromium_processes
+from .procs import chromium_processes
 
 __all__ = ["DISTINCT", "DAMAGED_EVERY", "CHUNK", "POOL_SIZE", "RECYCLE_AFTER", "QUERY",
            "GROWTH_LIMIT", "VIPS_PTHREADS", "SoakFolder", "make_folder", "RssSampler",

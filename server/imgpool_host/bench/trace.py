@@ -1,6 +1,6 @@
 """One batch under Chromium's tracing: what the threads that are not the workers do.
 
-The CPU-by-thread profile (chrome.thread_cpu) says *which* threads burn the CPU; the
+The CPU-by-thread profile (procs.thread_cpu) says *which* threads burn the CPU; the
 trace says *what* they run. `traced_batch` runs one extra batch (not counted in any
 figure) with Playwright's `browser.start_tracing`, then `summarise` sums, per thread
 group, the time of the outermost V8 events (compilation, tier-up, garbage collection,
