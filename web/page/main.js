@@ -59,16 +59,18 @@ window.imgpool = {
 // Files from the drop zone and pickers use the form's options (read once Python has
 // built the form, for files taken before that); automation passes `null` and gets the
 // options it set with setOptions(), with every file it names processed (no skipping).
-// Files with the same content are tagged first (dedupe.js) so Python runs them once.
-// Drops are taken one after another, in order, even while one is being hashed.
+// Files with the same content are tagged first (dedupe.js) so Python runs them once;
+// with the `dedupe` option off nothing is read for that. Drops are taken one after
+// another, in order, even while one is being hashed.
 let intake = Promise.resolve();
+const dedupeOn = (json) => !json || JSON.parse(json).dedupe !== false;
 function submit(files, optionsJSON = undefined, skipNonImages = true, findSame = true) {
   if (!files.length) return;
   const taken = intake.then(async () => {
-    if (findSame) window.imgpool.lastHashing = await tagSameContent(files);
+    const json = app && optionsJSON === undefined ? ui.currentOptionsJSON() : optionsJSON;
+    if (findSame && dedupeOn(json)) window.imgpool.lastHashing = await tagSameContent(files);
     if (!app) return void early.push([files, optionsJSON, skipNonImages, false]);
-    return app.add_files(files, optionsJSON === undefined ? ui.currentOptionsJSON() : optionsJSON,
-                         skipNonImages);
+    return app.add_files(files, json, skipNonImages);
   });
   intake = taken.catch(() => {});
   return taken;

@@ -94,6 +94,9 @@ FILE_TRANSITIONS: dict[tuple[FileState, FileEvent], FileState] = {
 }
 
 
+_MOVES = {e.value: e for e in FileEvent}
+
+
 class BatchLedger:
     """Where each fed file stands, and the records of those settled."""
 
@@ -147,7 +150,7 @@ class BatchLedger:
         kind, name = event.get("type"), event.get("name")
         if name not in self.state:
             return                                # not ours, or already settled
-        move = next((e for e in FileEvent if e.value == kind), None)
+        move = _MOVES.get(kind)
         if move is not None:
             self.state[name] = FILE_TRANSITIONS[self.state[name], move]
         if kind == "task_started":
