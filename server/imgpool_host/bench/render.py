@@ -116,6 +116,12 @@ def headline_rows(doc: dict) -> list[dict]:
                          "naive pool", n.get("longest_longtask_ms"),
                          r["ratios"]["naive_vs_imgpool_longest_longtask"], " ms",
                          _spread(i.get("longest_longtask_ms"), n.get("longest_longtask_ms"))))
+        for label, b in r["pipelines"].items():
+            if label.startswith("imgpool, batch of"):
+                for what, key in (("p99 frame gap", "p99_frame_gap_ms"),
+                                  ("longest long task", "longest_longtask_ms")):
+                    rows.append(_row("4 responsiveness", f"{what}, {label[9:]}", b.get(key),
+                                     "throughput batch", i.get(key), None, " ms", ""))
     st = s["startup"]
     if st.get("status") == "measured":
         c, w = st["cold"], st["warm"]

@@ -210,8 +210,14 @@ def _resp(runs: list[BatchRun]) -> dict:
 
 def responsiveness(raw: Raw) -> dict:
     pipes = {k: _resp(raw.throughput[k]) for k in ("imgpool", "naive") if k in raw.throughput}
+    # The bar is set on a long batch: the largest memory batch is one (many small
+    # files, so many events, rows and probes on the page's main thread).
+    if raw.memory:
+        largest = max(raw.memory, key=int)
+        pipes[f"imgpool, batch of {largest}"] = _resp([raw.memory[largest]["run"]])
     i, n = pipes.get("imgpool", {}), pipes.get("naive", {})
-    return {"status": "measured", "during": "the throughput batches", "pipelines": pipes,
+    return {"status": "measured", "during": "the throughput batches and the largest memory batch",
+            "pipelines": pipes,
             "ratios": {
                 "naive_vs_imgpool_p99_frame_gap": ratio(n.get("p99_frame_gap_ms"),
                                                         i.get("p99_frame_gap_ms")),
