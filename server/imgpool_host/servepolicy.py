@@ -58,11 +58,13 @@ REQUIRED_RUNTIME_FILES = (
 #: One policy for every response. Only this origin, nothing inline but styles.
 #: 'wasm-unsafe-eval' compiles Pyodide's and libvips's wasm; 'unsafe-eval' is for the
 #: emscripten loaders, which `eval` the EM_ASM snippets of dynamically loaded side modules
-#: (Pyodide packages, vips-heif/jxl/resvg.wasm) and back `pyodide.code.run_js`. Workers may
-#: come from blob: URLs (wasm-vips builds its pthread workers that way).
+#: (Pyodide packages, vips-heif/jxl/resvg.wasm) and back `pyodide.code.run_js`. A worker
+#: loads wasm-vips from a blob: URL of its script, its pool resized (worker.js), and the
+#: pthreads start from that URL. blob: URLs are made only by code already running here,
+#: which 'unsafe-eval' lets run anything anyway: allowing them opens nothing new.
 CSP = "; ".join([
     "default-src 'self'",
-    "script-src 'self' 'wasm-unsafe-eval' 'unsafe-eval'",
+    "script-src 'self' blob: 'wasm-unsafe-eval' 'unsafe-eval'",
     "worker-src 'self' blob:",
     "img-src 'self' blob: data:",
     "connect-src 'self' blob: data:",

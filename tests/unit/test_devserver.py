@@ -155,7 +155,7 @@ def test_security_headers_on_200_304_403_404_405_400(base):
 def test_csp_allows_only_self_plus_what_the_runtimes_need():
     directives = dict(d.split(" ", 1) for d in CSP.split("; "))
     assert directives["default-src"] == "'self'"
-    assert directives["script-src"] == "'self' 'wasm-unsafe-eval' 'unsafe-eval'"
+    assert directives["script-src"] == "'self' blob: 'wasm-unsafe-eval' 'unsafe-eval'"
     assert directives["worker-src"] == "'self' blob:"
     assert directives["object-src"] == "'none'"
     assert directives["base-uri"] == "'none'"

@@ -16,7 +16,6 @@
 // - the file reader behind `SourceCustom`: synchronous slice reads (FileReaderSync) with
 //   a read-ahead chunk, so a large File streams into vips instead of being copied whole;
 // - the HEIC decoder (libheif with libde265), loaded only when a HEIC file shows up.
-import Vips from "../runtime/vips/vips-es6.js";
 import { instantiateVips, precompiled, startPython, takeBootMessage } from "./boot.js";
 import { createFileSources } from "./filesource.js";
 import { decodeHeic } from "./heic.js";
@@ -27,6 +26,7 @@ const RUNTIME = new URL("../runtime/", import.meta.url);
 const counters = { vipsInits: 0, pyodideInits: 0, heifInits: 0, transfers: 0,
                    detachedAfterPost: 0, streamedReads: 0, sourceCalls: 0,
                    bootPath: "", bootNote: "", // how Python booted (web/shared/pyboot.js)
+                   vipsThreads: 0, // vips' pthreads when resized (vipsScript), else 0
                    precompiled }; // wasm files instantiated from the page's modules
 let vipsPromise = null;
 let pythonPromise = null;
@@ -40,22 +40,39 @@ const early = []; // messages received before Python was ready
 const bootStart = performance.now();
 
 
-async function pthreadScript() {
+// wasm-vips starts max(cores, 6) pthreads in every instance, and each one instantiates
+// vips and its three side modules: about half of a worker's boot. With the concurrency of
+// 1 wasm-vips sets, a pipeline needs one worker thread and up to three background ones
+// (vips_sink_disc): four, its author's own rule (libvips PR #3105). vips' own thread cap
+// (VIPS_MAX_THREADS) gets the same number, so it never waits for a thread the pool lacks
+// (a pthread started on demand would deadlock: it needs this thread's event loop).
+const VIPS_THREADS = 4;
+const POOL_SIZE_EXPR = "navigator.hardwareConcurrency>6?navigator.hardwareConcurrency:6";
+
+// vips-es6.js as a Blob URL, its pool sized to VIPS_THREADS. This instance and its
+// pthreads all start from it: a worker's own workers make their own requests, which a
+// remote browser's route (the app carried over the Playwright connection) does not see.
+async function vipsScript() {
   const res = await fetch(new URL("vips/vips-es6.js", RUNTIME));
   if (!res.ok) throw new Error(`vips-es6.js: HTTP ${res.status}`);
-  // One URL for all of this worker's pthreads (a Blob would get one URL per pthread).
-  return URL.createObjectURL(new Blob([await res.text()], { type: "text/javascript" }));
+  let text = await res.text();
+  // Two places: the pool it starts, and VIPS_MAX_THREADS. Another wasm-vips build may
+  // spell them otherwise: then it keeps its own sizes (slower to start, still correct).
+  if (text.split(POOL_SIZE_EXPR).length === 3) {
+    text = text.replaceAll(POOL_SIZE_EXPR, String(VIPS_THREADS));
+    counters.vipsThreads = VIPS_THREADS;
+  }
+  return URL.createObjectURL(new Blob([text], { type: "text/javascript" }));
 }
 
 function getVips() {
   vipsPromise ??= (async () => {
     counters.vipsInits += 1;
+    const script = await vipsScript();
+    const { default: Vips } = await import(script);
     const vips = await Vips({
       locateFile: (file) => new URL(`vips/${file}`, RUNTIME).href,
-      // vips' pthread workers start from the script's text, not its URL: a worker a
-      // worker starts makes its own requests, which a remote browser's route (the app
-      // carried over the Playwright connection) does not see; this worker's do.
-      mainScriptUrlOrBlob: await pthreadScript(),
+      mainScriptUrlOrBlob: script, // its pthreads start from the same text
       // AVIF/HEIF, JPEG XL and SVG loaders/savers, all same-origin.
       dynamicLibraries: ["vips-heif.wasm", "vips-jxl.wasm", "vips-resvg.wasm"],
       instantiateWasm(imports, done) {

@@ -51,8 +51,8 @@ QUERY = f"?workers={POOL_SIZE}&recycle_after={RECYCLE_AFTER}"
 GROWTH_LIMIT = 1.1
 #: Seconds between RSS samples.
 SAMPLE_S = 0.25
-#: wasm-vips starts this many pthread workers per instance (fixed in its build).
-VIPS_PTHREADS = 6
+#: pthread workers per wasm-vips instance (`VIPS_THREADS` in web/worker/worker.js).
+VIPS_PTHREADS = 4
 #: How long terminated workers may take to disappear (s): a loaded machine is slow to
 #: tear a worker's threads down; a leaked worker never goes.
 WORKERS_SETTLE_S = 60
