@@ -220,6 +220,10 @@ def measure(base_url: str, mode: Mode, corpus: Corpus, options: Options, workers
             pairs += [("smart_pool_of_1", "pool_of_1"), ("fifo_pool_of_1", "fifo_pool_of_1")]
         paths = [corpus.panorama, *corpus.small]
         for r in range(mode.reps):
+            # The bar: the first small result within 1.5x of one small photo alone.
+            with step(f"first result: one small photo alone, rep {r + 1}/{mode.reps}"):
+                raw.first_result.setdefault(ALONE, []).append(
+                    pages["imgpool"].run(corpus.small[:1], BATCH_TIMEOUT_S))
             for label, page in pairs:
                 with step(f"first result {label}: rep {r + 1}/{mode.reps}"):
                     raw.first_result.setdefault(label, []).append(
@@ -317,6 +321,10 @@ def _trace(step, bb: BenchBrowser, app: AppSession, label: str, paths: list[Path
             raw.traces[label] = traced_batch(bb, app, paths, BATCH_TIMEOUT_S)
         except Exception as exc:  # a profile that failed is a note, not a failed run
             raw.notes.append(f"trace of {label} failed: {exc}")
+
+
+#: The first-result runs of one small photo on an idle pool (the bar's baseline).
+ALONE = "one_small_alone"
 
 
 def _first_result(step, app: AppSession, label: str, corpus: Corpus, reps: int,

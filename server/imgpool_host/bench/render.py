@@ -93,6 +93,13 @@ def headline_rows(doc: dict) -> list[dict]:
                          " MiB", _spread(pk.get("imgpool"), pk.get("naive"))))
     f = s["first_result"]
     if f.get("status") == "measured":
+        sm, alone = f["policies"].get("smart"), f["policies"].get("one_small_alone")
+        if sm and alone:
+            worst = f["ratios"].get("smart_first_vs_one_alone_worst")
+            rows.append(_row("3 first result", "first result, smart, panorama first",
+                             sm["first_result_s"], "one small photo alone",
+                             alone["first_result_s"], None, " s",
+                             "" if worst is None else f"worst rep {worst}x"))
         for suffix, label in (("", f"pool of {f['workers']}"), ("_pool_of_1", "pool of 1")):
             sm, fi = f["policies"].get("smart" + suffix), f["policies"].get("fifo" + suffix)
             if not (sm and fi):
