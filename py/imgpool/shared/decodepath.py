@@ -4,10 +4,10 @@ The browser path (the worker's JS decodes with WebCodecs' `ImageDecoder`, no col
 conversion, and copies the frame out as RGBX; vips gets it through `newFromMemory` and
 resizes and encodes as usual) is taken only where it wins and its pixels are the ones
 vips would decode, so the result holds the quality bar (docs/design.md, "Decode paths"):
-- formats measured to win: AVIF (Chromium's dav1d has SIMD; wasm's has none: decode
-  ~1.3-1.6x less CPU per photo, PSNR 0.08-0.24 dB from wasm's). JPEG, PNG and WebP were
-  measured too and stay with vips: no CPU win for JPEG or PNG (wasm-vips decodes and
-  shrinks in one streamed pass; the browser path adds two full-size copies), and WebP
+- formats measured to win: AVIF (Chromium's AV1 decoder has SIMD; wasm's has none:
+  1.43-2.26x less CPU per photo, margins 0.08-0.24 dB). JPEG, PNG and WebP were measured
+  too and stay with vips: no CPU win for JPEG (0.90-0.97x) or PNG (wasm-vips decodes
+  and resizes in one streamed pass; the browser path adds full-size copies), and WebP
   loses libwebp's shrink-on-load and up to 1.3 dB;
 - 8-bit, not CMYK, no ICC profile (the browser would not apply it with
   `colorSpaceConversion: "none"`, and converting would use its own engine), a still
