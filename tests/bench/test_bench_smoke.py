@@ -31,6 +31,8 @@ def test_tiny_quick_run_writes_every_section(tmp_path, capsys):
     for name in ("imgpool", "pool_of_1", "naive", "native_libvips", "canvas"):
         assert pipes[name]["images_per_s"]["median"] > 0, name
     assert pipes["imgpool"]["failed"] == 0 and pipes["naive"]["failed"] == 0
+    decoders = pipes["imgpool"]["decoders"]                   # who decoded each image
+    assert set(decoders) <= {"browser", "vips"} and sum(decoders.values()) > 0
     assert all(b["peak_rss_mib"] > 0 for b in s["memory"]["batches"].values())
     assert set(s["first_result"]["policies"]) >= {"smart", "fifo"}
     assert s["responsiveness"]["pipelines"]["imgpool"]["frames"] > 0

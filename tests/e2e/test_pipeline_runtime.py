@@ -59,6 +59,9 @@ def files(tmp_path_factory) -> dict[str, Path]:
     F.displayed(False).save(bmp, "BMP")
     put("old.bmp", bmp.getvalue())
     put(CRASH_NAME, good)
+    plain_avif = io.BytesIO()
+    F.displayed(False).save(plain_avif, "AVIF", quality=90)  # the browser decodes this one
+    put("avif_plain.avif", plain_avif.getvalue())
     return out
 
 
@@ -268,7 +271,7 @@ def lab(browser, server_url):
 
 def test_file_input_streams_into_vips_with_the_same_result(lab, files):
     names = ["jpeg_exif.jpg", "png_interlaced.png", "tiff_rgba.tif", "avif_rgba.avif",
-             "gif_animated.gif", "photo.heic"]
+             "gif_animated.gif", "photo.heic", "avif_plain.avif"]
     idx = lab.add_files([files[n] for n in names])
     base = lab.stats(0)
     for name, i in zip(names, idx):
@@ -278,6 +281,8 @@ def test_file_input_streams_into_vips_with_the_same_result(lab, files):
         assert lab.output(0, a["task_id"]) == lab.output(0, b["task_id"]), name
         assert not a["streamed"]
         assert b["streamed"] == (name != "photo.heic")  # libheif needs the whole file
+        assert a["decoder"] == b["decoder"] == ("browser" if name == "avif_plain.avif"
+                                                else "vips"), name
     after = lab.stats(0)
     assert after["streamed_reads"] > base["streamed_reads"]
     for k in ("vips_allocations", "live_proxies", "js_refs"):

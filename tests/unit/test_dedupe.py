@@ -99,8 +99,10 @@ def test_a_duplicate_settles_done_with_its_original(dup_plan):
     ledger, events = _ledger(dup_plan[2], written)
     ledger.on_event({"type": "task_started", "name": "a.jpg", "slot_id": 0})
     ledger.on_event({"type": "task_done", "name": "a.jpg",
-                     "result": {"width": 4, "height": 3, "format": "webp"}})
+                     "result": {"width": 4, "height": 3, "format": "webp",
+                                "decoder": "browser"}})
     ledger.on_event({"type": "upload_done", "name": "a.jpg"})
+    assert ledger.records["a.jpg"].decoder == "browser"  # the report says who decoded
     dup = ledger.records["sub/b.jpg"]
     assert (dup.status, dup.duplicate_of, dup.worker) == (FileStatus.DONE, "a.jpg", None)
     assert (dup.output, dup.width, dup.height) == (str(out / "sub" / "b.webp"), 4, 3)

@@ -42,6 +42,21 @@ def test_icc_agrees_with_libvips(fmt, kw, icc):
     assert probe(data).icc is icc
 
 
+@pytest.mark.parametrize("icc", [False, True], ids=["untagged", "tagged"])
+def test_avif_icc_agrees_with_libvips(icc):
+    """AVIF's profile is a `colr` property (prof/rICC); an sRGB-like nclx is untagged."""
+    data = encode("AVIF", icc, quality=80)
+    assert probe(data, len(data), "x.avif").icc is icc
+    assert vips_has_icc(data) is icc
+
+
+def test_avif_with_other_primaries_is_not_called_untagged():
+    data = bytearray(encode("AVIF", False, quality=80))
+    nclx = data.index(b"colrnclx") + 8
+    data[nclx:nclx + 2] = (12).to_bytes(2, "big")  # Display P3 primaries
+    assert probe(bytes(data), len(data), "x.avif").icc is None
+
+
 def test_gif_never_carries_a_profile_for_libvips():
     data = encode("GIF", False, mode="P")
     assert probe(data).icc is False and not vips_has_icc(data)

@@ -8,7 +8,7 @@
 //    conversion) into vips through newFromMemory, then vips' resize and saver:
 //    browser_decode_ms and browser_total_ms (its output replaces nothing: timing only).
 // Every vips object is deleted before the reply.
-import Vips from "/runtime/vips/vips-es6.js";
+import { startBareVips } from "./bare-vips.js";
 
 const t0 = performance.now();
 let vips = null;
@@ -92,14 +92,7 @@ self.onmessage = async (e) => {
 
 (async () => {
   try {
-    vips = await Vips({
-      locateFile: (file) => `/runtime/vips/${file}`,
-      dynamicLibraries: ["vips-heif.wasm", "vips-jxl.wasm", "vips-resvg.wasm"],
-      print: () => {},
-      printErr: () => {},
-    });
-    vips.Cache.max(0);
-    vips.blockUntrusted(true);
+    vips = await startBareVips();
     self.postMessage({ type: "ready", vips_init_ms: performance.now() - t0,
                        vips_version: String(vips.version()) });
   } catch (err) {

@@ -16,14 +16,18 @@
 // - the file reader behind `SourceCustom`: synchronous slice reads (FileReaderSync) with
 //   a read-ahead chunk, so a large File streams into vips instead of being copied whole;
 // - the HEIC decoder (libheif with libde265), loaded only when a HEIC file shows up.
+// The browser's own decoder (browserdecode.js, for the files imgpool.shared.decodepath
+// picks) is JS too: WebCodecs' ImageDecoder is async and exists only here.
 import { instantiateVips, precompiled, startPython, takeBootMessage } from "./boot.js";
 import { createFileSources } from "./filesource.js";
 import { decodeHeic } from "./heic.js";
+import { decodeInBrowser } from "./browserdecode.js";
 
 // Every URL is relative to this file, so the app works under any sub-path of a host.
 const RUNTIME = new URL("../runtime/", import.meta.url);
 
 const counters = { vipsInits: 0, pyodideInits: 0, heifInits: 0, transfers: 0,
+                   browserDecodes: 0, browserRefusals: 0, // browserdecode.js
                    detachedAfterPost: 0, streamedReads: 0, sourceCalls: 0,
                    bootPath: "", bootNote: "", // how Python booted (web/shared/pyboot.js)
                    vipsThreads: 0, // vips' pthreads when resized (vipsScript), else 0
@@ -206,6 +210,7 @@ const host = {
   bootMs: () => performance.now() - bootStart,
   now: () => performance.now(),
   decodeHeic: (buffer) => decodeHeic(buffer, counters),
+  decodeInBrowser: (input, mime) => decodeInBrowser(input, mime, counters),
   readSlice(file, start, end) {
     return new FileReaderSync().readAsArrayBuffer(file.slice(start, end));
   },

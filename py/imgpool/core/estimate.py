@@ -13,7 +13,9 @@ on whether the loader can shrink on load (libvips' thumbnail path):
   largest of those that still leaves the image at least as large as the target box;
 - WebP, HEIC and AVIF: the loader decodes at (about) the target size;
 - progressive JPEG, interlaced PNG/GIF and everything else decode at full size:
-  width x height x bands x bytes per sample x frames.
+  width x height x bands x bytes per sample x frames;
+- a file the browser decodes (`shared/decodepath.py`) is held at full size as RGBA in the
+  wasm heap: width x height x 4.
 Unknown dimensions (the probe failed): the file size times `UNKNOWN_EXPANSION`, never
 less than `UNKNOWN_FLOOR_BYTES`, so an unreadable header never looks cheap.
 
@@ -31,6 +33,7 @@ from dataclasses import dataclass
 from enum import Enum
 
 from imgpool.shared.config import MIB, PoolConfig
+from imgpool.shared.decodepath import Decoder, choose_decoder
 from imgpool.shared.imageinfo import ImageFormat, ImageInfo
 from imgpool.shared.options import Fit, Options
 
@@ -48,6 +51,8 @@ MIN_ESTIMATE_BYTES = 1 * MIB
 #: A shrink-on-load decoder still reads the whole compressed stream: count this share of
 #: the full-size pixels as work, on top of the pixels it actually produces.
 SHRINK_SCAN_COST = 0.1
+#: The browser's pixels reach vips as RGBA, whatever the file's bands.
+BROWSER_BANDS = 4
 #: Unknown dimensions: assume 3 bytes per decoded pixel when turning bytes into work.
 UNKNOWN_BYTES_PER_PIXEL = 3
 
@@ -105,10 +110,15 @@ def estimate(info: ImageInfo, options: Options, size_bytes: int) -> Estimate:
     sample = 2 if (info.bit_depth or 8) > 8 else 1
     frames = max(1, info.frames or 1) if options.animated else 1
     out_w, out_h = output_size(width, height, options, info.orientation)
+    decoded_bands = bands  # of the buffer the loader decodes into
     # Shrink ratio of the whole operation, measured on the unrotated image.
     ratio = max(1.0, (width * height / (out_w * out_h)) ** 0.5)
 
-    if info.format is ImageFormat.JPEG and not info.progressive:
+    if choose_decoder(options, info) is Decoder.BROWSER:
+        # The browser decodes at full size and vips gets all of it as RGBA (4 bands).
+        shrink, decoded_bands = 1, BROWSER_BANDS
+        dec_w, dec_h = width, height
+    elif info.format is ImageFormat.JPEG and not info.progressive:
         shrink = 1
         while shrink * 2 <= min(ratio, JPEG_MAX_SHRINK):
             shrink *= 2
@@ -123,7 +133,7 @@ def estimate(info: ImageInfo, options: Options, size_bytes: int) -> Estimate:
     per_pixel = bands * sample * frames
     # A quality goal or a score keeps the prepared image in memory beside the output.
     held = 2 if (options.target_size is not None or options.measures_quality) else 1
-    memory = dec_w * dec_h * per_pixel + held * out_w * out_h * per_pixel
+    memory = dec_w * dec_h * decoded_bands * sample * frames + held * out_w * out_h * per_pixel
     decoded_px = dec_w * dec_h
     if shrink > 1:
         decoded_px += SHRINK_SCAN_COST * width * height

@@ -102,13 +102,14 @@ class TaskResult:
     quality: int = 0              #: encoder quality used (0: none, or original kept)
     ssim: float | None = None     #: score against the resized original, when measured
     encodes: int = 1              #: encodes made (a quality search makes several)
+    decoder: str = "vips"         #: who decoded the pixels: "vips" or "browser"
 
     def to_dict(self) -> dict:
         return {"out_bytes": self.out_bytes, "width": self.width, "height": self.height,
                 "format": self.format, "heap_bytes": self.heap_bytes,
                 "mem_highwater_bytes": self.mem_highwater_bytes,
                 "elapsed_ms": self.elapsed_ms, "note": self.note, "quality": self.quality,
-                "ssim": self.ssim, "encodes": self.encodes}
+                "ssim": self.ssim, "encodes": self.encodes, "decoder": self.decoder}
 
 
 @dataclass(eq=False)

@@ -24,7 +24,7 @@ def _done(msg: P.TaskDoneMsg, slot: int, gen: int) -> I.Input:
         out_bytes=msg.out_bytes, width=msg.width, height=msg.height, format=msg.format,
         heap_bytes=msg.heap_bytes, mem_highwater_bytes=msg.mem_highwater_bytes,
         elapsed_ms=msg.elapsed_ms, note=msg.note, quality=msg.quality, ssim=msg.ssim,
-        encodes=msg.encodes))
+        encodes=msg.encodes, decoder=msg.decoder))
 
 
 #: Every message a worker may post, and the input it becomes.

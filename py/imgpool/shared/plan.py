@@ -18,6 +18,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from .decodepath import Decoder, choose_decoder
 from .imageinfo import ImageFormat, ImageInfo
 from .options import EXTENSIONS, ColourHandling, Fit, MetadataPolicy, Options, OutputFormat
 
@@ -68,6 +69,8 @@ class Plan:
     keep_original_if_larger: bool = False
     #: The user wants frames kept where the output can hold them (for notes).
     animated: bool = True
+    #: Who decodes the pixels first (decodepath.py); wasm-vips is always the fallback.
+    decoder: Decoder = Decoder.VIPS
 
 
 def resolve_format(options: Options, info: ImageInfo) -> OutputFormat:
@@ -122,6 +125,7 @@ def make_plan(options: Options, info: ImageInfo) -> Plan:
         notes=notes,
         keep_original_if_larger=options.keep_original_if_larger,
         animated=options.animated,
+        decoder=choose_decoder(options, info),
     )
 
 

@@ -174,6 +174,9 @@ class TaskDoneMsg(Message):
     ssim: float | None = None
     #: How many encodes the result took (a quality search makes several).
     encodes: int = 1
+    #: Who decoded the pixels: "vips" (wasm-vips, or libheif for HEIC) or "browser"
+    #: (the browser's own decoder; imgpool.shared.decodepath).
+    decoder: str = "vips"
 
 
 @dataclass(frozen=True)
@@ -241,6 +244,9 @@ class StatsReply(Message):
     #: Entries in vips's wasm function table (every callback handed to vips takes one,
     #: for good: it must not grow per image).
     table_size: int = 0
+    #: Files the browser's decoder decoded, and files it refused (decoded by vips then).
+    browser_decodes: int = 0
+    browser_refusals: int = 0
 
 
 _TYPES: dict[str, type[Message]] = {

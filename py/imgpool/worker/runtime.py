@@ -142,7 +142,8 @@ class Worker:
             if problem:
                 raise ImageError(FailureReason.BAD_INPUT, f"the file could not be read "
                                  f"({problem}); was it moved, deleted or changed?")
-            done, buffer = self._result(msg, options, plan, info, inp, loaded, image, goal)
+            done, buffer = self._result(msg, options, plan, info, inp, loaded, image, goal,
+                                        scope)
             self._fault(Stage.TRANSFER, msg)
             self.tasks_done += 1
             self._post(dataclasses.replace(
@@ -174,7 +175,7 @@ class Worker:
             self._board_set("heap_mib", self._heap() // (1024 * 1024))
 
     def _result(self, msg: P.RunTask, options: Options, plan, info: ImageInfo, inp: Input,
-                loaded, image, goal) -> tuple[P.TaskDoneMsg, object]:
+                loaded, image, goal, scope: Scope) -> tuple[P.TaskDoneMsg, object]:
         """The result to post and its bytes: the encoded output, or the original when it
         is smaller, the same size and carries nothing the policy strips."""
         width, height = int(image.width), int(image.height) // loaded.frames
@@ -182,7 +183,8 @@ class Worker:
         buffer, fmt, kept = goal.out.buffer, plan.output.value, False
         if (plan.keep_original_if_larger and int(goal.out.byteLength) >= inp.size
                 and same_size(info, options, width, height)):
-            if plan.metadata is not MetadataPolicy.ALL and has_metadata(loaded.image):
+            if plan.metadata is not MetadataPolicy.ALL and has_metadata(
+                    self.loader.original_header(loaded, inp, scope)):
                 # The original would bring back what the user asked to strip (GPS...).
                 notes.append("the original is smaller but carries metadata the "
                              "policy removes, so it was not kept")
@@ -197,7 +199,7 @@ class Worker:
             heap_bytes=0, mem_highwater_bytes=0, frames=loaded.frames,
             note="; ".join(notes), kept_original=kept, streamed=inp.source is not None,
             quality=0 if kept else goal.quality, ssim=None if kept else goal.score,
-            encodes=goal.encodes)
+            encodes=goal.encodes, decoder=loaded.decoder.value)
         return done, buffer
 
     def _fault(self, stage: Stage, msg: P.RunTask) -> None:
@@ -291,7 +293,8 @@ class Worker:
             transfers=counters["transfers"], detached_after_post=counters["detachedAfterPost"],
             js_refs=proxies["js_refs"], heif_inits=counters["heifInits"],
             streamed_reads=counters["streamedReads"], source_calls=counters["sourceCalls"],
-            table_size=counters["tableSize"])
+            table_size=counters["tableSize"], browser_decodes=counters["browserDecodes"],
+            browser_refusals=counters["browserRefusals"])
 
     def _fail(self, task_id: int, reason: FailureReason, message: str) -> None:
         self._post(P.TaskFailedMsg(slot=self.slot, gen=self.gen, task_id=task_id,

@@ -1,6 +1,7 @@
 """Getting one image into vips: the input opened (buffer, File, or a stream of either),
-loaded shrunk (`thumbnailBuffer`/`thumbnailSource`, or libheif's pixels for HEIC), and
-prepared for the encoder (alpha flattened, metadata trimmed to the policy).
+loaded shrunk (`thumbnailBuffer`/`thumbnailSource`; libheif's pixels for HEIC; the
+browser's pixels where `plan.decoder` says so, falling back to vips for a file the browser
+refuses), and prepared for the encoder (alpha flattened, metadata trimmed to the policy).
 
 Part of the worker adapter (`runtime.py` runs the task around it); only the `runtime*`
 modules of a worker touch wasm-vips. Every handle made here goes into the task's `Scope`.
@@ -12,11 +13,12 @@ from typing import Callable
 
 from ..shared import protocol as P
 from ..shared.config import STREAM_BUFFER_ABOVE_BYTES, PoolConfig
+from ..shared.decodepath import MIME_TYPES, Decoder
 from ..shared.imageinfo import ImageFormat, ImageInfo
 from ..shared.options import MetadataPolicy
 from ..shared.plan import COPYRIGHT_FIELDS, Plan, first_frame_note
 from ..shared.reasons import FailureReason
-from .errors import ImageError
+from .errors import ImageError, looks_truncated
 from .runtime_task import Input, Loaded, Scope, js_obj, page_count, read_file
 
 __all__ = ["Loader", "STREAMED_FORMATS"]
@@ -68,6 +70,11 @@ class Loader:
             pixels = await self._decode_heic(inp.whole(self.host))
             check_cancel(msg.task_id)
             return Loaded(self._from_pixels(plan, pixels, scope))
+        if plan.decoder is Decoder.BROWSER:
+            loaded = await self._load_in_browser(plan, info, inp, scope)
+            check_cancel(msg.task_id)
+            if loaded is not None:
+                return loaded
         if info.pixels is None:
             self._check_pixels(inp, msg, scope)
         opts = js_obj(plan.thumb_options)
@@ -85,6 +92,33 @@ class Loader:
             # the loader knows better.
             note = first_frame_note(plan.animated, plan.output, pages)
         return Loaded(image, frames, note)
+
+    async def _load_in_browser(self, plan: Plan, info: ImageInfo, inp: Input,
+                               scope: Scope) -> Loaded | None:
+        """The browser's pixels, resized by vips; None when the browser refused the file
+        or decoded another size than the header says (the caller then uses vips)."""
+        if looks_truncated(info.format.value, inp.size, lambda a, b: inp.read(self.host, a, b)):
+            # Browsers show a truncated file's first part; vips reports it as truncated.
+            return None
+        decoded = await self.host.decodeInBrowser(
+            inp.file if inp.file is not None else inp.buffer, MIME_TYPES[info.format])
+        if str(decoded.error or ""):
+            return None  # vips decodes it, or reports what is wrong with it
+        width, height = info.width, info.height
+        if info.orientation in (5, 6, 7, 8):
+            width, height = height, width
+        if (int(decoded.width), int(decoded.height)) != (width, height):
+            return None
+        return Loaded(self._from_pixels(plan, decoded, scope), decoder=Decoder.BROWSER)
+
+    def original_header(self, loaded: Loaded, inp: Input, scope: Scope):
+        """An image whose fields are the original file's (EXIF, XMP, ICC): the loaded
+        image itself, or, for browser-decoded pixels (which carry none), the file's
+        header read by vips without decoding pixels."""
+        if loaded.decoder is Decoder.VIPS:
+            return loaded.image
+        return scope.keep(self.vips.Image.newFromBuffer(
+            inp.whole(self.host), "", js_obj({"access": "sequential"})))
 
     def _check_pixels(self, inp: Input, msg: P.RunTask, scope: Scope) -> None:
         """The probe could not read the size: read the header (vips loads lazily) and
@@ -119,8 +153,8 @@ class Loader:
         if not decoded.alpha:
             pixels = scope.keep(pixels.extractBand(0, js_obj({"n": 3})))
         opts = {k: v for k, v in plan.thumb_options.items() if k != "option_string"}
-        # libheif already applied the HEIF transformations (irot/imir); the pixels carry
-        # no EXIF, so nothing is rotated twice.
+        # The pixels are upright (libheif applied irot/imir; the browser path takes only
+        # frames it need not turn) and carry no EXIF, so nothing is rotated twice.
         return scope.keep(pixels.thumbnailImage(plan.thumb_width, js_obj(opts)))
 
     def prepare(self, plan: Plan, image, scope: Scope):

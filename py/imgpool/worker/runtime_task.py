@@ -11,6 +11,7 @@ from typing import Any
 import js  # type: ignore[import-not-found]
 from pyodide.ffi import JsException, to_js  # type: ignore[import-not-found]
 
+from ..shared.decodepath import Decoder
 from ..shared.reasons import FailureReason
 from .errors import SNIFF_BYTES, ImageError
 
@@ -92,6 +93,7 @@ class Loaded:
     image: Any
     frames: int = 1
     note: str = ""  # learnt while loading (e.g. an animation the probe did not see)
+    decoder: Decoder = Decoder.VIPS  # who decoded the pixels
 
 
 def has_metadata(image) -> bool:

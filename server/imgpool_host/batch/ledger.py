@@ -196,7 +196,7 @@ class BatchLedger:
             time_s=round(elapsed / 1000, 4) if isinstance(elapsed, (int, float)) else None,
             note=_notes(str(result.get("note") or ""), rename_note),
             quality=result.get("quality") or None, ssim=result.get("ssim"),
-            encodes=result.get("encodes")))
+            encodes=result.get("encodes"), decoder=result.get("decoder")))
         return True
 
     def settle_failed(self, name: str, reason: str, message: str) -> None:

@@ -87,6 +87,7 @@ class FileRecord:
     quality: int | None = None         #: encoder quality used (searched for a goal)
     ssim: float | None = None          #: score against the resized original, if measured
     encodes: int | None = None         #: encodes the result took
+    decoder: str | None = None         #: who decoded the pixels: "vips" or "browser"
     renamed_from: str | None = None    #: the output it would have had, taken by another
     duplicate_of: str | None = None    #: the input with the same content, processed once
 

@@ -101,7 +101,8 @@ _JS_WINDOW = """([from, t0]) => {
                    elapsed_ms: e.result ? e.result.elapsed_ms : undefined,
                    out_bytes: e.result ? e.result.out_bytes : undefined,
                    width: e.result ? e.result.width : undefined,
-                   height: e.result ? e.result.height : undefined }));
+                   height: e.result ? e.result.height : undefined,
+                   decoder: e.result ? e.result.decoder : undefined }));
   const ends = events.filter((e) => e.type !== "task_started").map((e) => e.t_ms);
   const t1 = ends.length ? Math.max(...ends) : performance.now();
   const frames = B.frames.filter((t) => t >= t0 && t <= t1);

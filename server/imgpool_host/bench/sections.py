@@ -9,6 +9,7 @@ the same run. The profile ("where the time goes") is built in `profile.py`.
 from __future__ import annotations
 
 import statistics
+from collections import Counter
 
 from .chrome import BatchRun
 from .corpus import Corpus, megapixels
@@ -52,7 +53,9 @@ def _page_pipeline(runs: list[BatchRun], workers: int, n: int, mpix: float) -> d
             "failed": sum(len(r.failed()) for r in runs),
             "failures": sorted({f"{e.get('name')}: {e.get('reason')} {e.get('message')}"
                                 for r in runs for e in r.failed()})[:5],
-            "output_bytes": sum(e["out_bytes"] or 0 for e in last.done())}
+            "output_bytes": sum(e["out_bytes"] or 0 for e in last.done()),
+            # Which decoder ran per image (shared/decodepath.py): {"browser": n, "vips": m}.
+            "decoders": dict(Counter(e.get("decoder") or "vips" for e in last.done()))}
 
 
 def _psnr_all(outputs: dict[str, bytes], reference: dict[str, bytes]) -> dict:

@@ -63,6 +63,7 @@ def image_facts(h: HeifMeta, brands: set[bytes], f: Facts) -> None:
     props_ok = h.ipma_done and h.primary is not None and h.primary in h.assoc
     if props_ok:
         _primary_size_and_depth(h, f)
+        f.icc = _icc(h)
     else:
         _largest_size(h, f)
     alpha = _alpha(h, props_ok)
@@ -101,6 +102,30 @@ def _primary_size_and_depth(h: HeifMeta, f: Facts) -> None:
             depth = _depth(_item_props(h, tile))
     if depth is not None:
         f.bit_depth = depth
+
+
+#: CICP colour primaries that are sRGB's (1, BT.709) or unspecified (2): without an ICC
+#: profile, libheif's RGB is then already sRGB-like.
+_SRGB_PRIMARIES = (1, 2)
+
+
+def _icc(h: HeifMeta) -> bool | None:
+    """Whether libheif attaches an ICC profile to the primary image: a `colr` of type
+    `prof`/`rICC` on it (True). False when it has none and at most an sRGB-like `nclx`;
+    None when that is not known (other primaries, or a grid whose tiles may say more)."""
+    if h.items.get(h.primary, (b"", False))[0] not in (b"av01", b"hvc1"):
+        return None
+    icc: bool | None = False
+    for ptype, pbody in _item_props(h, h.primary):
+        if ptype != b"colr":
+            continue
+        kind = pbody[:4]
+        if kind in (b"prof", b"rICC"):
+            return True
+        if kind == b"nclx" and (len(pbody) < 6 or struct.unpack_from(">H", pbody, 4)[0]
+                                not in _SRGB_PRIMARIES):
+            icc = None
+    return icc
 
 
 def _largest_size(h: HeifMeta, f: Facts) -> None:
