@@ -67,7 +67,7 @@ class Plan:
     notes: list[str] = field(default_factory=list)
     keep_original_if_larger: bool = False
     #: The user wants frames kept where the output can hold them (for notes).
-    animated: bool = True
+    animated: bool = Options.animated
 
 
 def resolve_format(options: Options, info: ImageInfo) -> OutputFormat:
