@@ -1,4 +1,9 @@
-"""Driving the real page: add files through its file input, wait for events, fetch results."""
+"""Driving the real page: add files through its file input, wait for events, fetch results.
+
+`AppPage.client` (a following `imgpool_host.pageclient.PageClient`) is how: its
+`events()` / `wait_terminal()` give typed `PageEvent`s. `events`, `terminal_count` and
+`wait_terminal` here still give the page's event dicts, for the tests not moved over yet.
+"""
 
 from __future__ import annotations
 
@@ -43,6 +48,7 @@ class AppPage:
         return self.client.summary()
 
     def events(self) -> list[dict]:
+        """The page's events as dicts (tests moved over use `client.events()`)."""
         return self.page.evaluate("window.imgpool.events")
 
     def add_files(self, paths: list[Path]) -> None:
