@@ -17,6 +17,8 @@ Events are taken in one of two ways, chosen when the client is made:
   came after the last drain, and `history` holds every event of the page so far.
 
 Rules:
+- A client belongs to one document: after a reload or navigation the page's event
+  array starts again, so make a new client (a follower's cursor would point past it).
 - Waits that guard against a dead page take a timeout in seconds; a slow healthy page
   only makes them wait longer, up to that.
 - The page's refusals come back as text ("" when accepted), never as an exception.
