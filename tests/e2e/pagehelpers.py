@@ -1,8 +1,7 @@
 """Driving the real page: add files through its file input, wait for events, fetch results.
 
 `AppPage.client` (a following `imgpool_host.pageclient.PageClient`) is how: its
-`events()` / `wait_terminal()` give typed `PageEvent`s. `events`, `terminal_count` and
-`wait_terminal` here still give the page's event dicts, for the tests not moved over yet.
+`events()` / `wait_terminal()` give typed `PageEvent`s.
 """
 
 from __future__ import annotations
@@ -16,7 +15,6 @@ from imgpool_host.pageclient import PageClient
 BOOT_TIMEOUT_MS = 120_000
 BATCH_TIMEOUT_MS = 180_000
 BATCH_TIMEOUT_S = BATCH_TIMEOUT_MS / 1000
-TERMINAL = ("task_done", "task_failed", "task_cancelled")
 
 
 @dataclass
@@ -47,26 +45,11 @@ class AppPage:
     def summary(self) -> dict:
         return self.client.summary()
 
-    def events(self) -> list[dict]:
-        """The page's events as dicts (tests moved over use `client.events()`)."""
-        return self.page.evaluate("window.imgpool.events")
-
     def add_files(self, paths: list[Path]) -> None:
         """Add files with the form's options, every one of them processed: a file that is
         not an image fails with its reason instead of being skipped as the drop zone
         does (tests of the person's path use "#file-input" themselves)."""
         self.client.add_with_form(paths)
-
-    def terminal_count(self) -> int:
-        return self.page.evaluate(
-            "window.imgpool.events.filter(e => %r.includes(e.type)).length" % list(TERMINAL))
-
-    def wait_terminal(self, total: int, timeout_ms: int = BATCH_TIMEOUT_MS) -> list[dict]:
-        """Wait until `total` tasks have ended (in this page's lifetime); return their events."""
-        self.page.wait_for_function(
-            "n => window.imgpool.events.filter(e => %r.includes(e.type)).length >= n"
-            % list(TERMINAL), arg=total, timeout=timeout_ms)
-        return [e for e in self.events() if e["type"] in TERMINAL]
 
     def output_bytes(self, task_id: int) -> bytes:
         data = self.client.output_bytes(task_id)
