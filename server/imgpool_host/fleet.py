@@ -42,10 +42,12 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from imgpool.core.events import TaskFailed
 from imgpool.shared.reasons import FailureReason
 
 from .batch.errors import BatchError, BatchUsageError
 from .pagedriver import PageDriver
+from .pageevents import PageEvent
 from .batch.report import FileRecord, FileStatus, HostReason
 
 __all__ = ["Endpoint", "EndpointState", "Fleet", "parse_endpoints", "FLEET_QUEUE_PER_WORKER"]
@@ -130,8 +132,8 @@ class FleetDriver(PageDriver):
         self.state = EndpointState.RUNNING
         return pair
 
-    def _loop(self, page, stop, PlaywrightError) -> str:
-        lost = super()._loop(page, stop, PlaywrightError)
+    def _loop(self, client, stop, PlaywrightError) -> str:
+        lost = super()._loop(client, stop, PlaywrightError)
         if lost and self.endpoint.label not in lost:   # say which browser was lost
             lost = f"{self.endpoint.label}: {lost}"
         return lost
@@ -140,14 +142,14 @@ class FleetDriver(PageDriver):
         self.heard = None                 # booting: the supervisor does not time this
         return super()._reopen(*args)
 
-    def _on_event(self, event: dict) -> None:
+    def _on_event(self, event: PageEvent) -> None:
         """A page whose workers could not start (its breaker tripped) fails every file
         it holds; in a fleet, the browser is lost instead and the files go elsewhere."""
-        if (event.get("type") == "task_failed"
-                and event.get("reason") == FailureReason.POOL_BROKEN.value):
-            if not self.crashed and event.get("name") in self.ledger.inflight:
+        failed = event.event
+        if isinstance(failed, TaskFailed) and failed.reason is FailureReason.POOL_BROKEN:
+            if not self.crashed and event.name in self.ledger.inflight:
                 self.crashed = (f"the workers in the browser {self.endpoint.label} could "
-                                f"not start: {event.get('message') or 'no reason given'}")
+                                f"not start: {failed.message or 'no reason given'}")
             return
         super()._on_event(event)
 

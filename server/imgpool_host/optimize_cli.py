@@ -26,8 +26,7 @@ import tomllib
 from pathlib import Path
 from typing import Any
 
-from imgpool.shared.config import (MAX_MEMORY_BUDGET_BYTES, MAX_POOL_OVERRIDE, MIB,
-                            MIN_MEMORY_BUDGET_BYTES, QueuePolicy)
+from imgpool.shared.config import MAX_POOL_OVERRIDE, settable_fields
 from imgpool.shared.options import (ColourHandling, Fit, MetadataPolicy, Options, OptionsError,
                              OutputFormat)
 
@@ -100,9 +99,9 @@ _OPTION_FLAGS: list[tuple[str, str, dict[str, Any]]] = [
           help="score each output (SSIM against the resized original) in the report")),
 ]
 
-#: Keys a preset may hold besides the Options fields (the pool settings a run can pass).
-POOL_KEYS = ("pool_size", "memory_budget_bytes", "policy", "timeout_base_s",
-             "start_stagger_s", "max_pixels")
+#: Keys a preset may hold besides the Options fields: the pool settings a run can pass,
+#: each also a flag (`PoolConfig`'s settable fields; their `Setting` says how).
+POOL_KEYS = tuple(f.name for f, _s in settable_fields())
 
 
 def add_parser(subparsers) -> argparse.ArgumentParser:
@@ -123,11 +122,9 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     for flag, field, kwargs in _OPTION_FLAGS:
         opts.add_argument(flag, dest=f"opt_{field}", default=None, **kwargs)
     pool = parser.add_argument_group("pool")
-    pool.add_argument("--workers", metavar="N", help="worker count (default: the CPU count)")
-    pool.add_argument("--memory-budget", metavar="MB",
-                      help="memory for images decoding at once, in MiB (default: from RAM)")
-    pool.add_argument("--policy", metavar="POLICY",
-                      help=f"queue policy: {_choices(QueuePolicy)} (default smart)")
+    for f, setting in settable_fields():
+        pool.add_argument(setting.flag, dest=f"pool_{f.name}", metavar=setting.metavar,
+                          help=_pool_help(f, setting))
     run_g = parser.add_argument_group("run")
     run_g.add_argument("--preset", metavar="FILE",
                        help="JSON or TOML file of option/pool field names; flags override it")
@@ -190,15 +187,10 @@ def settings_from_args(args: argparse.Namespace) -> tuple[dict[str, Any], dict[s
         value = getattr(args, f"opt_{field}")
         if value is not None:
             options[field] = value
-    if args.workers is not None:
-        pool["pool_size"] = int(_number("--workers", args.workers, 1, MAX_POOL_OVERRIDE,
-                                        whole=True))
-    if args.memory_budget is not None:
-        mib = _number("--memory-budget", args.memory_budget, MIN_MEMORY_BUDGET_BYTES // MIB,
-                      MAX_MEMORY_BUDGET_BYTES // MIB, unit=" MiB")
-        pool["memory_budget_bytes"] = int(mib * MIB)
-    if args.policy is not None:
-        pool["policy"] = args.policy.strip().lower()
+    for f, setting in settable_fields():
+        value = getattr(args, f"pool_{f.name}")
+        if value is not None:
+            pool[f.name] = _pool_value(setting, value)
     try:
         Options.from_dict(options)
     except OptionsError as exc:
@@ -206,6 +198,31 @@ def settings_from_args(args: argparse.Namespace) -> tuple[dict[str, Any], dict[s
         where = f" (fix {flag}{' or the preset' if args.preset else ''})" if flag else ""
         raise UsageError(f"bad option: {exc}{where}") from None
     return options, pool
+
+
+def _pool_help(f, setting) -> str:
+    """A pool flag's help: what it sets, its choices and its default."""
+    if setting.lo is None:                       # an enum: its members
+        return f"{setting.help}: {_choices(type(f.default))} (default {f.default.value})"
+    if setting.derived:
+        return f"{setting.help} (default: {setting.derived})"
+    value = f.default / setting.scale
+    shown = f"{value:g}" if isinstance(value, float) and not value.is_integer() else \
+        f"{int(value)}"
+    unit = f" {setting.unit}" if setting.unit else ""
+    return f"{setting.help} (default {shown}{unit})"
+
+
+def _pool_value(setting, text: str) -> Any:
+    """A pool flag's value in the field's unit, checked against the field's bounds (the
+    policy is left to PoolConfig, which names its choices)."""
+    if setting.lo is None:
+        return text.strip().lower()
+    scale, unit = setting.scale, f" {setting.unit}" if setting.unit else ""
+    whole = setting.whole and scale == 1
+    value = _number(setting.flag, text, setting.lo / scale, setting.hi / scale, whole=whole,
+                    unit=unit, above_lo=setting.above_lo) * scale
+    return int(value) if setting.whole else value
 
 
 def endpoints_from_args(args: argparse.Namespace) -> tuple[list[str], int | None]:
@@ -228,16 +245,20 @@ def endpoints_from_args(args: argparse.Namespace) -> tuple[list[str], int | None
 
 
 def _number(flag: str, text: str, lo: float, hi: float, whole: bool = False,
-            unit: str = "") -> float:
-    """`text` as a finite number from `lo` to `hi` (a whole one if `whole`: "2.0" is
-    fine, "2.5" is not); UsageError naming the flag, the range and its unit otherwise."""
+            unit: str = "", above_lo: bool = False) -> float:
+    """`text` as a finite number from `lo` to `hi` (above `lo` if `above_lo`; a whole one
+    if `whole`: "2.0" is fine, "2.5" is not); UsageError naming the flag, the range and
+    its unit otherwise."""
     kind = "a whole number" if whole else "a number"
-    wanted = f"{flag} must be {kind} from {lo:g} to {hi:g}{unit}; got {text!r}"
+    span = f"above {lo:g} and at most {hi:g}" if above_lo else f"from {lo:g} to {hi:g}"
+    wanted = f"{flag} must be {kind} {span}{unit}; got {text!r}"
     try:
         value = float(text)
     except ValueError:
         raise UsageError(wanted) from None
-    if not math.isfinite(value) or not lo <= value <= hi or (whole and not value.is_integer()):
+    low_ok = value > lo if above_lo else value >= lo
+    if not math.isfinite(value) or not (low_ok and value <= hi) or \
+            (whole and not value.is_integer()):
         raise UsageError(wanted)
     return value
 

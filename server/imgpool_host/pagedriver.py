@@ -10,13 +10,13 @@ driver:
 2. Feeds: hands files over by path with `set_input_files` on the page's hidden
    automation input, so a local browser reads them itself and no image byte crosses the
    protocol (a path that is not valid UTF-8, which the protocol cannot carry, goes as a
-   plain-named symlink in a temporary folder, removed at the end); then `addTagged`
-   queues them under their names. Only a chunk at a time, and only while few fed files
+   plain-named symlink in a temporary folder, removed at the end); then the page queues
+   them under their names (`PageClient.add_tagged`). Only a chunk at a time, and only while few fed files
    wait unstarted (QUEUE_PER_WORKER per worker): a folder of 10,000 photos costs the
    page a few dozen File handles at once.
-3. Drains: takes `window.imgpool.events` in one `splice(0)` (atomic in the page's single
-   thread; the array stays small however long the run) at most every POLL_MS, and hands
-   each event to the `BatchLedger`, which settles the files.
+3. Drains: takes the page's events through its `PageClient` (consuming: the page's array
+   stays small however long the run), waiting at most POLL_MS for one, and hands each,
+   decoded (`pageevents.PageEvent`), to the `BatchLedger`, which settles the files.
 4. Stops: when every file fed is settled; or on a stop request, when it calls
    `cancelAll` and gives results already made CANCEL_GRACE_S to arrive.
 5. Recovers: when the page is lost (its renderer crashed, the browser died, or it made no
@@ -53,14 +53,14 @@ from imgpool.shared.options import Options
 from .batch.errors import BatchError
 from .batch.ledger import BatchLedger
 from .batch.plan import Job
+from .pageclient import PageClient
+from .pageevents import PageEvent
 from .pagelauncher import BOOT_TIMEOUT_S, PageLauncher, close_quietly, first_line
 from .batch.report import BrowserRestarted, FileRecord, HostReason, RunEvent
 from .batch.sink import CANCEL_GRACE_S, ResultSink
 
 __all__ = ["PageDriver", "StopFlag", "DEFAULT_CHUNK", "STALL_MARGIN_S", "BOOT_TIMEOUT_S"]
 
-#: The page's hidden file input reserved for automation (web/index.html).
-INPUT_SELECTOR = "#automation-input"
 #: Files handed to the page per `set_input_files` call.
 DEFAULT_CHUNK = 32
 #: Feed another chunk when fewer than this many fed files wait unstarted, per worker.
@@ -73,15 +73,6 @@ POLL_MS = 200
 STALL_MARGIN_S = 120.0
 #: The run ends after this many page losses in a row with no file settled in between.
 MAX_FRUITLESS_RESTARTS = 3
-
-# Page-side snippets (why the drain uses splice(0): step 3 above).
-_JS_DRAIN = """async (ms) => {
-  const box = window.imgpool.events, until = performance.now() + ms;
-  while (!box.length && performance.now() < until) await new Promise((r) => setTimeout(r, 20));
-  return box.splice(0);
-}"""
-_JS_ADD = "([sel, tags]) => window.imgpool.addTagged(sel, tags)"
-
 
 class StopFlag(Protocol):
     """What the driver polls to know a stop was asked for (the runner's signal handler)."""
@@ -147,11 +138,11 @@ class PageDriver:
         from playwright.sync_api import sync_playwright
 
         with sync_playwright() as pw:
-            context, page = self._open(pw, base, PlaywrightError)
+            context, client = self._open(pw, base, PlaywrightError)
             try:
                 fruitless, settled = 0, len(self.ledger.records)
                 while True:
-                    lost = self._loop(page, stop, PlaywrightError)
+                    lost = self._loop(client, stop, PlaywrightError)
                     if not lost or self.interrupted:
                         return
                     fruitless = fruitless + 1 if len(self.ledger.records) == settled else 1
@@ -162,7 +153,8 @@ class PageDriver:
                         return
                     self._requeue(lost)
                     try:
-                        context, page = self._reopen(pw, base, context, page, PlaywrightError)
+                        context, client = self._reopen(pw, base, context, client.page,
+                                                       PlaywrightError)
                     except BatchError as exc:
                         self._abandon(f"{lost}; the browser could not be started again: {exc}")
                         return
@@ -189,8 +181,8 @@ class PageDriver:
         if not self.crashed:
             self.crashed = why
 
-    def _loop(self, page, stop: StopFlag, PlaywrightError) -> str:
-        """Drive `page` until every file is settled or a stop has run its course ("");
+    def _loop(self, client: PageClient, stop: StopFlag, PlaywrightError) -> str:
+        """Drive the client's page until every file is settled or a stop has run its course ("");
         or until the page is lost: then why, in words."""
         last_event = time.monotonic()
         cancel_deadline: float | None = None
@@ -199,14 +191,14 @@ class PageDriver:
             while True:
                 if stop.requested and cancel_deadline is None:
                     self.interrupted = True
-                    page.evaluate("window.imgpool.cancelAll()")
+                    client.cancel_all()
                     self.pending.clear()
                     cancel_deadline = time.monotonic() + CANCEL_GRACE_S
                 if self.crashed:
                     return self.crashed + self.launcher.console_tail()
                 if cancel_deadline is None:
-                    self._feed(page, PlaywrightError)
-                events = page.evaluate(_JS_DRAIN, POLL_MS)
+                    self._feed(client, PlaywrightError)
+                events = client.drain(POLL_MS)
                 for event in events:
                     self._on_event(event)
                 now = self.heard = time.monotonic()
@@ -225,7 +217,7 @@ class PageDriver:
             return (self.crashed or f"the browser failed: {first_line(exc)}") + \
                 self.launcher.console_tail()
 
-    def _on_event(self, event: dict) -> None:
+    def _on_event(self, event: PageEvent) -> None:
         self.ledger.on_event(event)
 
     def done_here(self) -> bool:
@@ -260,14 +252,14 @@ class PageDriver:
             return 0
         return self.chunk_size
 
-    def _feed(self, page, PlaywrightError) -> None:
+    def _feed(self, client: PageClient, PlaywrightError) -> None:
         chunk = self._take(self._room()) if self.pending else []
         if not chunk:
             return
         try:
-            self._hand_over(page, chunk)
+            self._hand_over(client, chunk)
         except PlaywrightError as exc:
-            if self._gone(page, exc):
+            if self._gone(client.page, exc):
                 self.pending.extendleft(reversed([j for j in chunk
                                                   if j.name not in self.ledger.inflight]))
                 raise
@@ -275,9 +267,9 @@ class PageDriver:
             # one so only that file fails.
             for job in chunk:
                 try:
-                    self._hand_over(page, [job])
+                    self._hand_over(client, [job])
                 except PlaywrightError as exc:
-                    if self._gone(page, exc):
+                    if self._gone(client.page, exc):
                         raise
                     self.ledger.settle_failed(
                         job.name, "bad_input",
@@ -286,10 +278,10 @@ class PageDriver:
     def _take(self, most: int) -> list[Job]:
         return [self.pending.popleft() for _ in range(min(most, len(self.pending)))]
 
-    def _hand_over(self, page, jobs: list[Job]) -> None:
-        page.set_input_files(INPUT_SELECTOR, [self._carried_path(j) for j in jobs])
+    def _hand_over(self, client: PageClient, jobs: list[Job]) -> None:
+        client.put_files([self._carried_path(j) for j in jobs])
         self.ledger.fed(j.name for j in jobs)
-        page.evaluate(_JS_ADD, [INPUT_SELECTOR, [j.name for j in jobs]])
+        client.add_tagged([j.name for j in jobs])
 
     def _carried_path(self, job: Job) -> str:
         """The job's path, or a symlink to it with a plain name if the path is not UTF-8."""

@@ -4,9 +4,10 @@ it the run's options; and, when a page is lost, open the next one.
 Theory of operation
 -------------------
 The page (web/index.html) runs in automation mode, told so by the sink's token in its
-URL, with the run's pool settings in the same query. `open` boots one: the app loaded,
-`window.imgpool.ready` within BOOT_TIMEOUT_S, `setOptions` accepted, and the pool config
-the page actually runs with read back (`page_config`, `pool_size`).
+URL, with the run's pool settings in the same query. `open` boots one, through a
+consuming `PageClient` (`pageclient`): the app loaded, its Python ready within
+BOOT_TIMEOUT_S, the options accepted, and the pool config the page actually runs with
+read back (`page_config`, `pool_size`).
 
 Every page is opened in an explicit browser context, so that `reopen` can put the next
 page beside a lost one: the context keeps the app's caches (its Python snapshot among
@@ -33,6 +34,7 @@ from imgpool.shared.options import Options
 from .batch.errors import BatchError
 from .batch.settings import pool_query
 from .browser import launch_args
+from .pageclient import PageClient
 
 __all__ = ["PageLauncher", "BOOT_TIMEOUT_S", "close_quietly", "first_line"]
 
@@ -40,12 +42,6 @@ __all__ = ["PageLauncher", "BOOT_TIMEOUT_S", "close_quietly", "first_line"]
 BOOT_TIMEOUT_S = 180
 #: Page console lines kept, for the tail quoted when the page fails.
 CONSOLE_LINES = 40
-
-_JS_BOOT = """async (ms) => Promise.race([
-  window.imgpool.ready.then(() => "", (e) => String((e && e.message) || e || "failed")),
-  new Promise((r) => setTimeout(() => r("did not start within " + ms / 1000 + " s"), ms)),
-])"""
-_JS_SET_OPTIONS = "(o) => window.imgpool.setOptions(o)"
 
 
 class PageLauncher:
@@ -64,7 +60,8 @@ class PageLauncher:
         self._browser = None                     # the current one
 
     def open(self, pw, base: str, PlaywrightError, context=None):
-        """Boot the page in `context`, or in a new browser: (context, page)."""
+        """Boot the page in `context`, or in a new browser: (context, its PageClient,
+        consuming events)."""
         t = time.monotonic()
         launched = None
         if context is None:
@@ -80,7 +77,7 @@ class PageLauncher:
                 context = self._new_context(launched)
             page = context.new_page()
             self._watch(page)
-            self._boot(page, base)
+            client = self._boot(page, base)
         except PlaywrightError as exc:
             if launched is not None:
                 close_quietly(launched)
@@ -91,7 +88,7 @@ class PageLauncher:
                 close_quietly(launched)
             raise
         self.boot_s = self.boot_s or time.monotonic() - t
-        return context, page
+        return context, client
 
     #: How a failure to get a browser and its unexpected loss are told (subclasses say
     #: which browser).
@@ -111,7 +108,7 @@ class PageLauncher:
 
     def reopen(self, pw, base: str, context, page, PlaywrightError):
         """A page to carry on in after `page` was lost: beside it while its browser runs,
-        else (or if that fails) in a new browser. (context, page), or BatchError."""
+        else (or if that fails) in a new browser. (context, client), or BatchError."""
         close_quietly(page)
         if context.browser.is_connected():
             try:
@@ -136,22 +133,19 @@ class PageLauncher:
         page.on("pageerror", lambda exc: log(f"[pageerror] {exc}"))
         page.on("crash", lambda _page: self.on_lost("the browser page crashed"))
 
-    def _boot(self, page, base: str) -> None:
+    def _boot(self, page, base: str) -> PageClient:
         query = urlencode({"automation": self.token, **pool_query(self.settings)})
         page.goto(f"{base}?{query}")
-        # The same generous limit as the boot itself: on a loaded machine the page's
-        # scripts alone have taken over 30 s, and a slow start is not a dead one.
-        page.wait_for_function("() => window.imgpool && window.imgpool.ready",
-                               timeout=BOOT_TIMEOUT_S * 1000)
-        failure = page.evaluate(_JS_BOOT, BOOT_TIMEOUT_S * 1000)
+        client = PageClient(page, consume=True)
+        failure = client.wait_ready(BOOT_TIMEOUT_S)
         if failure:
             raise BatchError(f"the page did not start: {failure}{self.console_tail()}")
-        refused = page.evaluate(_JS_SET_OPTIONS, self.options.to_dict())
+        refused = client.set_options(self.options)
         if refused:
             raise BatchError(f"the page refused the options: {refused}")
-        summary = page.evaluate("window.imgpool.summary()")
-        self.page_config = dict(summary.get("config") or {})
+        self.page_config = client.pool_config()
         self.pool_size = int(self.page_config.get("pool_size", 1))
+        return client
 
 
 def close_quietly(closable) -> None:

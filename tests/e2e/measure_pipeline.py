@@ -34,6 +34,7 @@ from pathlib import Path
 ROOT = Path(os.environ.get("IMGPOOL_ROOT", Path(__file__).resolve().parents[2]))
 sys.path[:0] = [str(ROOT / "server"), str(ROOT / "py"), str(Path(__file__).parent)]
 
+from imgpool.core.events import TaskDone, TaskFailed, WorkerStateChanged  # noqa: E402
 from imgpool_host.browser import find_browser, launch_args  # noqa: E402
 from imgpool_host.devserver import running_server  # noqa: E402
 from playwright.sync_api import sync_playwright  # noqa: E402
@@ -83,7 +84,7 @@ def leak(args) -> None:
                 for i in range(0, n, 25):
                     app.add_files(files[i:i + 25])
                 done += n
-                app.wait_terminal(done, timeout_ms=600_000)
+                app.client.wait_terminal(done, 600)
 
             batch(len(pool))  # warm-up: every format once (codecs load, heap settles)
             base = stats()
@@ -91,19 +92,19 @@ def leak(args) -> None:
             t0 = time.time()
             for step in range(args.images // 50):
                 batch(50)
-                heaps = [e["result"]["heap_bytes"] >> 20 for e in app.events()
-                         if e["type"] == "task_done"][-50:]
+                heaps = [e.event.result.heap_bytes >> 20 for e in app.client.events()
+                         if isinstance(e.event, TaskDone)][-50:]
                 print(f"after {done - len(pool):4d} more: {fmt_stats(stats())}  "
                       f"(heap MiB over these 50: min {min(heaps)} max {max(heaps)})")
-            gens = {e["generation"] for e in app.events()
-                    if e["type"] == "worker_state_changed" and e["slot_id"] == 0}
+            gens = {e.event.generation for e in app.client.events()
+                    if isinstance(e.event, WorkerStateChanged) and e.event.slot_id == 0}
             print(f"worker incarnations used: {len(gens)} (more than 1: it was recycled, "
                   f"e.g. for a heap above the pool's retire_heap_bytes)")
-            ended = [e for e in app.events() if e["type"] in ("task_done", "task_failed")]
-            failed = [e for e in ended if e["type"] == "task_failed"]
+            ended = [e for e in app.client.events() if isinstance(e.event, (TaskDone, TaskFailed))]
+            failed = [e for e in ended if isinstance(e.event, TaskFailed)]
             print(f"{len(ended)} ended, {len(failed)} failed, {time.time() - t0:.1f} s")
             for e in failed[:3]:
-                print("  failed:", e.get("name"), e.get("reason"), e.get("message", "")[:120])
+                print("  failed:", e.name, e.event.reason.value, e.event.message[:120])
         finally:
             browser.close()
             pw.stop()

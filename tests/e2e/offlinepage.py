@@ -10,8 +10,9 @@ from pathlib import Path
 
 from PIL import Image
 
+from imgpool.core.events import TaskDone
 from imgpool_host.corpus import write_jpeg
-from pagehelpers import BOOT_TIMEOUT_MS, AppPage
+from pagehelpers import BATCH_TIMEOUT_S, BOOT_TIMEOUT_MS, AppPage
 
 #: The offline copy holds the whole app: tens of MB (Pyodide, its stdlib, wasm-vips).
 MIN_OFFLINE_BYTES = 20 * 1024 * 1024
@@ -41,9 +42,8 @@ def open_app(context, url: str) -> tuple[AppPage, float]:
     page.on("pageerror", lambda e: app.console_errors.append(str(e)))
     t0 = time.monotonic()
     page.goto(url)
-    page.wait_for_function("window.crossOriginIsolated === true && !!(window.imgpool"
-                           " && window.imgpool.ready)", timeout=BOOT_TIMEOUT_MS)
-    page.evaluate("window.imgpool.ready")
+    page.wait_for_function("window.crossOriginIsolated === true", timeout=BOOT_TIMEOUT_MS)
+    assert app.client.wait_ready(BOOT_TIMEOUT_MS / 1000) == ""
     app.wait_workers_ready()
     return app, time.monotonic() - t0
 
@@ -80,13 +80,14 @@ def run_photos(app: AppPage, photos: list[Path]) -> None:
 
 def check_results(app: AppPage, count: int) -> None:
     """Wait for `count` photos (write_photos) to end; each must be a WebP of its size."""
-    ended = app.wait_terminal(count)
-    failed = [(e.get("name"), e.get("message")) for e in ended if e["type"] != "task_done"]
+    ended = app.client.wait_terminal(count, BATCH_TIMEOUT_S)
+    failed = [(e.name, getattr(e.event, "message", e.type)) for e in ended
+              if not isinstance(e.event, TaskDone)]
     assert failed == [], f"photos did not complete: {failed}"
     for event in ended:
-        img = Image.open(io.BytesIO(app.output_bytes(event["task_id"])))
+        img = Image.open(io.BytesIO(app.output_bytes(event.task_id)))
         img.load()
-        name = Path(event["name"]).name
+        name = Path(event.name).name
         assert img.format == "WEBP", (name, img.format)
         want = EXPECTED_SIZES[name]
         assert all(abs(got - w) <= 1 for got, w in zip(img.size, want)), (name, img.size, want)

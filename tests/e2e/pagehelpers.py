@@ -1,16 +1,20 @@
-"""Driving the real page: add files through its file input, wait for events, fetch results."""
+"""Driving the real page: add files through its file input, wait for events, fetch results.
+
+`AppPage.client` (a following `imgpool_host.pageclient.PageClient`) is how: its
+`events()` / `wait_terminal()` give typed `PageEvent`s.
+"""
 
 from __future__ import annotations
 
-import base64
-import io
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from imgpool_host.pageclient import PageClient
+
 BOOT_TIMEOUT_MS = 120_000
 BATCH_TIMEOUT_MS = 180_000
-TERMINAL = ("task_done", "task_failed", "task_cancelled")
+BATCH_TIMEOUT_S = BATCH_TIMEOUT_MS / 1000
 
 
 @dataclass
@@ -20,6 +24,9 @@ class AppPage:
     requests: list[str] = field(default_factory=list)
     console_errors: list[str] = field(default_factory=list)
 
+    def __post_init__(self) -> None:
+        self.client = PageClient(self.page)
+
     @classmethod
     def open(cls, context, base_url: str, query: str = "") -> "AppPage":
         page = context.new_page()
@@ -27,54 +34,27 @@ class AppPage:
         context.on("request", lambda r: app.requests.append(r.url))
         page.on("pageerror", lambda e: app.console_errors.append(str(e)))
         page.goto(base_url + query)
-        page.wait_for_function("window.imgpool && window.imgpool.ready", timeout=BOOT_TIMEOUT_MS)
-        page.evaluate("window.imgpool.ready")
+        failure = app.client.wait_ready(BOOT_TIMEOUT_MS / 1000)
+        assert not failure, f"the page did not start: {failure}"
         app.wait_workers_ready()
         return app
 
     def wait_workers_ready(self, timeout_ms: int = BOOT_TIMEOUT_MS) -> None:
-        self.page.wait_for_function(
-            """() => { const s = window.imgpool.summary();
-                       return s.slots && s.slots.length === s.config.pool_size
-                              && s.slots.every(x => x.state === 'idle'); }""",
-            timeout=timeout_ms)
+        self.client.wait_pool_idle(timeout_ms / 1000)
 
     def summary(self) -> dict:
-        return self.page.evaluate("window.imgpool.summary()")
-
-    def events(self) -> list[dict]:
-        return self.page.evaluate("window.imgpool.events")
+        return self.client.summary()
 
     def add_files(self, paths: list[Path]) -> None:
         """Add files with the form's options, every one of them processed: a file that is
         not an image fails with its reason instead of being skipped as the drop zone
         does (tests of the person's path use "#file-input" themselves)."""
-        self.page.set_input_files("#automation-input", [str(p) for p in paths])
-        self.page.evaluate("window.imgpool.addFiles(document.querySelector('#automation-input').files, false)")
-
-    def terminal_count(self) -> int:
-        return self.page.evaluate(
-            "window.imgpool.events.filter(e => %r.includes(e.type)).length" % list(TERMINAL))
-
-    def wait_terminal(self, total: int, timeout_ms: int = BATCH_TIMEOUT_MS) -> list[dict]:
-        """Wait until `total` tasks have ended (in this page's lifetime); return their events."""
-        self.page.wait_for_function(
-            "n => window.imgpool.events.filter(e => %r.includes(e.type)).length >= n"
-            % list(TERMINAL), arg=total, timeout=timeout_ms)
-        return [e for e in self.events() if e["type"] in TERMINAL]
+        self.client.add_with_form(paths)
 
     def output_bytes(self, task_id: int) -> bytes:
-        b64 = self.page.evaluate(
-            """async (id) => {
-                 const r = window.imgpool.ui.results.get(id);
-                 if (!r) return null;
-                 const bytes = new Uint8Array(await r.blob.arrayBuffer());
-                 let s = ''; for (let i = 0; i < bytes.length; i += 0x8000)
-                   s += String.fromCharCode.apply(null, bytes.subarray(i, i + 0x8000));
-                 return btoa(s);
-               }""", task_id)
-        assert b64 is not None, f"no result kept for task {task_id}"
-        return base64.b64decode(b64)
+        data = self.client.output_bytes(task_id)
+        assert data is not None, f"no result kept for task {task_id}"
+        return data
 
     def assert_same_origin_only(self) -> None:
         origin = urlsplit(self.base_url)

@@ -8,8 +8,11 @@ the form), so options the form has no control for are added to it as hidden inpu
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
+from imgpool_host.pageclient import DRAIN_WAIT_MS
+from imgpool_host.pageevents import PageEvent
 from pagehelpers import AppPage
 
 SET_FORM_JS = """(opts) => {
@@ -32,8 +35,6 @@ SET_FORM_JS = """(opts) => {
   return document.querySelector('#options-error').textContent;
 }"""
 
-TASK_IDS_JS = "() => [...new Set(window.imgpool.events.filter(e => e.task_id != null).map(e => e.task_id))]"
-
 
 def set_options(app: AppPage, options: dict) -> None:
     """Options for the files added next (the form's defaults for anything not given)."""
@@ -41,37 +42,39 @@ def set_options(app: AppPage, options: dict) -> None:
     assert not error, f"options {options} rejected: {error}"
 
 
+def _task_ids(app: AppPage) -> set[int]:
+    return {e.task_id for e in app.client.events() if e.task_id is not None}
+
+
 def add_batch(app: AppPage, paths: list[Path], options: dict | None = None,
               timeout_ms: int = 60_000) -> dict[str, int]:
     """Add `paths` with `options`; return file name -> task id (names must be unique)."""
     if options is not None:
         set_options(app, options)
-    before = set(app.page.evaluate(TASK_IDS_JS))
+    before = _task_ids(app)
     app.add_files(paths)
-    app.page.wait_for_function(
-        f"n => ({TASK_IDS_JS})().length >= n", arg=len(before) + len(paths),
-        timeout=timeout_ms)
-    names = {}
-    for e in app.events():
-        tid = e.get("task_id")
-        if tid is not None and tid not in before and "name" in e:
-            names.setdefault(e["name"], tid)
+    deadline = time.monotonic() + timeout_ms / 1000
+    while len(_task_ids(app) - before) < len(paths):
+        assert time.monotonic() < deadline, f"{len(paths)} files were not all taken"
+        app.client.drain(wait_ms=DRAIN_WAIT_MS)
+    names: dict[str, int] = {}
+    for e in app.client.events():
+        if e.task_id is not None and e.task_id not in before and e.name is not None:
+            names.setdefault(e.name, e.task_id)
     assert len(names) == len(paths), (names, [p.name for p in paths])
     return names
 
 
-def terminal_events(app: AppPage) -> dict[int, dict]:
-    return {e["task_id"]: e for e in app.events()
-            if e["type"] in ("task_done", "task_failed", "task_cancelled")}
+def terminal_events(app: AppPage) -> dict[int, PageEvent]:
+    return {e.task_id: e for e in app.client.events() if e.terminal}
 
 
-def wait_tasks(app: AppPage, task_ids, timeout_ms: int = 180_000) -> dict[int, dict]:
+def wait_tasks(app: AppPage, task_ids, timeout_ms: int = 180_000) -> dict[int, PageEvent]:
     """Wait until every task in `task_ids` has ended; return their terminal events."""
     ids = sorted(set(task_ids))
-    app.page.wait_for_function(
-        """ids => { const ended = new Set(window.imgpool.events
-                      .filter(e => ['task_done', 'task_failed', 'task_cancelled'].includes(e.type))
-                      .map(e => e.task_id));
-                    return ids.every(i => ended.has(i)); }""", arg=ids, timeout=timeout_ms)
-    ended = terminal_events(app)
+    deadline = time.monotonic() + timeout_ms / 1000
+    while not set(ids) <= set(ended := terminal_events(app)):
+        assert time.monotonic() < deadline, \
+            f"tasks {sorted(set(ids) - set(ended))} did not end in {timeout_ms / 1000:.0f} s"
+        app.client.drain(wait_ms=DRAIN_WAIT_MS)
     return {i: ended[i] for i in ids}

@@ -15,8 +15,10 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
+from imgpool.core.events import TaskDone
 from imgpool_host.corpus import write_jpeg
-from pagehelpers import AppPage
+from imgpool_host.pageclient import PageClient
+from pagehelpers import BATCH_TIMEOUT_S, AppPage
 
 pytestmark = pytest.mark.e2e
 
@@ -70,19 +72,20 @@ def _reload(app) -> tuple[str, list[dict]]:
     """Reload the page; the page's boot path and every worker's Ready message."""
     app.page.once("dialog", lambda d: d.accept())  # "leave with results not saved?"
     app.page.reload()
-    app.page.wait_for_function("window.imgpool && window.imgpool.ready", timeout=60_000)
+    app.client = PageClient(app.page)      # a new page: its events start again
+    assert app.client.wait_ready(60) == ""
     page_path = app.page.evaluate("window.imgpool.ready.then((r) => r.bootPath)")
     app.wait_workers_ready()
-    return page_path, app.page.evaluate("window.imgpool.port.testHooks.ready")
+    return page_path, app.client.worker_ready_messages()
 
 
 def _processes(app, photo: Path) -> None:
     """The pool turns a JPEG into a WebP whose longest side is the default 2048 px."""
-    before = app.terminal_count()
+    before = len(app.client.terminal())
     app.add_files([photo])
-    done = app.wait_terminal(before + 1)[-1]
-    assert done["type"] == "task_done", done
-    out = Image.open(io.BytesIO(app.output_bytes(done["task_id"])))
+    done = app.client.wait_terminal(before + 1, BATCH_TIMEOUT_S)[-1]
+    assert isinstance(done.event, TaskDone), done
+    out = Image.open(io.BytesIO(app.output_bytes(done.task_id)))
     assert (out.format, out.size) == ("WEBP", (2048, 1103))
 
 
@@ -121,7 +124,7 @@ def test_second_boot_restores_page_and_workers_from_snapshots(open_with_cores, p
     # A first visit (nothing remembered) with cores to spare starts the whole pool at
     # once, not one worker while the page's Python boots and the other after it.
     assert _started_before_python(app) == ["imgpool-spare-0", "imgpool-spare-1"]
-    first = app.page.evaluate("window.imgpool.port.testHooks.ready")
+    first = app.client.worker_ready_messages()
     assert all(m["boot_path"] in ("fresh", "snapshot") for m in first), first
     assert all(set(m["precompiled"]) == PRECOMPILED for m in first), first
     stored = _wait_stored(app)

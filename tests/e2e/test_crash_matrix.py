@@ -15,12 +15,16 @@ over. The outcomes are printed as a stage x fault table.
 from __future__ import annotations
 
 import time
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
+from imgpool.core.events import TaskCancelled, TaskDone, TaskFailed, TaskStarted
+from imgpool.page.intake import TaskSkipped
 from imgpool_host.corpus import write_jpeg
+from pagehelpers import BATCH_TIMEOUT_S
 
 pytestmark = pytest.mark.e2e
 
@@ -29,9 +33,12 @@ POOL = 2
 #: 96 x 64 images take milliseconds, but one may share two loaded cores with a worker
 #: booting beside it: 2 s was seen to fail one under load.
 TIMEOUT_S = 5
+#: A case's two files end and the pool is idle again within this (s).
+CASE_TIMEOUT_S = 90
 STAGES = ("decode", "resize", "encode", "transfer")
 FAULTS = ("oom", "hang", "throw", "close")
-ENDED = ("task_done", "task_failed", "task_cancelled", "task_skipped")
+#: The events that end a file's story on the page: settled, or skipped before queueing.
+ENDED = (TaskDone, TaskFailed, TaskCancelled, TaskSkipped)
 
 
 @dataclass(frozen=True)
@@ -64,15 +71,17 @@ def _generations(summary: dict) -> int:
     return sum(s["gen"] for s in summary["slots"])
 
 
+def _ended(events, name: str | None = None) -> list:
+    return [e for e in events if isinstance(e.event, ENDED) and name in (None, e.name)]
+
+
 def _wait_case_over(app, ended_before: int, added_now: int) -> None:
     """Both files ended and every slot of the pool is idle again."""
-    app.page.wait_for_function(
-        """([types, n, size]) => {
-             const ended = window.imgpool.events.filter(e => types.includes(e.type)).length;
-             const s = window.imgpool.summary();
-             return ended >= n && s.slots.length === size
-                    && s.slots.every(x => x.state === 'idle'); }""",
-        arg=[list(ENDED), ended_before + added_now, POOL], timeout=90_000)
+    deadline = time.monotonic() + CASE_TIMEOUT_S
+    while len(_ended(app.client.events())) < ended_before + added_now:
+        assert time.monotonic() < deadline, "the case's files did not end"
+        app.client.drain(wait_ms=200)
+    app.client.wait_pool_idle(max(1.0, deadline - time.monotonic()))
 
 
 def test_every_fault_at_every_stage_is_settled_once_and_the_pool_recovers(open_app, tmp_path):
@@ -89,40 +98,39 @@ def test_every_fault_at_every_stage_is_settled_once_and_the_pool_recovers(open_a
                for j, fault in enumerate(FAULTS)}
         good = write_jpeg(tmp_path / f"ok-{stage}.jpg", 96, 64, 200 + i)
         gens_before = _generations(app.summary())
-        ended_before = sum(1 for e in app.events() if e["type"] in ENDED)
+        ended_before = len(_ended(app.client.events()))
         app.add_files([*bad.values(), good])
         added += len(bad) + 1
         _wait_case_over(app, ended_before, len(bad) + 1)
 
-        events, summary = app.events(), app.summary()
+        events, summary = app.client.events(), app.summary()
         for fault, path in bad.items():
             case = f"{stage} x {fault}"
-            ends = [e for e in events if e["type"] in ENDED and e.get("name") == path.name]
+            ends = _ended(events, path.name)
             assert len(ends) == 1, (case, ends)                  # settled exactly once
-            end, want = ends[0], EXPECTED[fault]
-            assert (end["type"], end["reason"]) == ("task_failed", want.reason), (case, end)
-            assert end["message"], case
-            starts = [e for e in events if e["type"] == "task_started"
-                      and e["task_id"] == end["task_id"]]
+            end, want = ends[0].event, EXPECTED[fault]
+            assert isinstance(end, TaskFailed) and end.reason.value == want.reason, (case, end)
+            assert end.message, case
+            starts = [e for e in events if isinstance(e.event, TaskStarted)
+                      and e.task_id == end.task_id]
             assert len(starts) == want.attempts, (case, starts)
-            matrix[(stage, fault)] = (f"{end['reason']}: {len(starts)} "
+            matrix[(stage, fault)] = (f"{end.reason.value}: {len(starts)} "
                                       f"attempt{'s' * (len(starts) > 1)}")
-        ok = [e for e in events if e["type"] in ENDED and e.get("name") == good.name]
-        assert [e["type"] for e in ok] == ["task_done"], (stage, ok)
-        counts = {t: sum(1 for e in events if e["type"] == t) for t in ENDED}
-        assert added == sum(counts.values()), (stage, counts)
+        ok = _ended(events, good.name)
+        assert [type(e.event) for e in ok] == [TaskDone], (stage, ok)
+        assert added == len(_ended(events)), (stage, Counter(e.type for e in events))
         assert len(summary["slots"]) == POOL
         assert all(s["state"] == "idle" for s in summary["slots"]), (stage, summary["slots"])
         # Every attempt at a faulty file cost its worker: one replacement each, no more.
         replaced = _generations(summary) - gens_before
         assert replaced == sum(EXPECTED[f].attempts for f in FAULTS), (stage, summary["slots"])
-        healthy_ms.append(ok[0]["result"]["elapsed_ms"])
+        healthy_ms.append(ok[0].event.result.elapsed_ms)
 
     # The pool that survived all of it still works.
     last = write_jpeg(tmp_path / "after.jpg", 96, 64, 999)
     app.add_files([last])
-    ends = app.wait_terminal(added + 1)
-    assert [e["type"] for e in ends if e.get("name") == "after.jpg"] == ["task_done"]
+    ends = app.client.wait_terminal(added + 1, BATCH_TIMEOUT_S)
+    assert [type(e.event) for e in ends if e.name == "after.jpg"] == [TaskDone]
     assert app.console_errors == []
     # Every replaced worker is gone, its vips threads with it: nothing leaked.
     deadline = time.monotonic() + 15

@@ -11,7 +11,11 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
+from imgpool.core.events import TaskDone, WorkerStateChanged
+from imgpool.core.slots import SlotState
 from imgpool_host.corpus import write_jpeg, write_png
+from imgpool_host.pageclient import PageClient
+from pagehelpers import BATCH_TIMEOUT_S
 
 pytestmark = pytest.mark.e2e
 
@@ -60,9 +64,10 @@ def test_traversal_is_refused_from_the_browser(shared_app):
 def test_python_runs_in_page_and_every_worker(shared_app):
     summary = shared_app.summary()
     assert summary["config"]["pool_size"] == 2
-    ready = [e for e in shared_app.events() if e["type"] == "worker_state_changed" and e["new"] == "idle"]
-    assert {e["slot_id"] for e in ready} == {0, 1}
-    ready_msgs = shared_app.page.evaluate("window.imgpool.port.testHooks.ready")
+    ready = [e.event for e in shared_app.client.events()
+             if isinstance(e.event, WorkerStateChanged) and e.event.new is SlotState.IDLE]
+    assert {e.slot_id for e in ready} == {0, 1}
+    ready_msgs = shared_app.client.worker_ready_messages()
     assert len(ready_msgs) == 2
     for msg in ready_msgs:
         assert msg["python_version"].startswith("3.14")  # Pyodide's CPython, in the worker
@@ -71,15 +76,15 @@ def test_python_runs_in_page_and_every_worker(shared_app):
 
 
 def test_dropped_images_come_back_as_webp_within_2048(shared_app, images):
-    before = shared_app.terminal_count()
+    before = len(shared_app.client.terminal())
     shared_app.add_files(images)
-    ended = shared_app.wait_terminal(before + len(images))[before:]
-    by_name = {e["name"]: e for e in ended}
+    ended = shared_app.client.wait_terminal(before + len(images), BATCH_TIMEOUT_S)[before:]
+    by_name = {e.name: e for e in ended}
     assert set(by_name) == {p.name for p in images}
     for path in images:
         ev = by_name[path.name]
-        assert ev["type"] == "task_done", ev
-        data = shared_app.output_bytes(ev["task_id"])
+        assert isinstance(ev.event, TaskDone), ev
+        data = shared_app.output_bytes(ev.task_id)
         out = Image.open(io.BytesIO(data))
         out.load()
         assert out.format == "WEBP"
@@ -91,16 +96,16 @@ def test_dropped_images_come_back_as_webp_within_2048(shared_app, images):
         else:
             assert max(out.size) == 2048
         assert abs(out.size[0] / out.size[1] - sw / sh) < 0.01  # aspect ratio kept
-        assert ev["result"]["width"], ev["result"]["height"] == out.size
+        assert (ev.event.result.width, ev.event.result.height) == out.size
     assert shared_app.console_errors == []
 
 
 def test_buffers_move_without_copies_and_init_runs_once(shared_app, images):
     # After the batch above: the page's last input buffer was detached by postMessage,
     # and every worker's results left it detached (transferred, not copied).
-    if shared_app.terminal_count() == 0:
+    if not shared_app.client.terminal():
         shared_app.add_files(images)
-        shared_app.wait_terminal(len(images))
+        shared_app.client.wait_terminal(len(images), BATCH_TIMEOUT_S)
     assert shared_app.page.evaluate("window.imgpool.port.testHooks.lastInput.byteLength") == 0
     assert shared_app.page.evaluate("window.imgpool.port.testHooks.lastOutput.byteLength") > 0
     total_done = 0
@@ -114,9 +119,9 @@ def test_buffers_move_without_copies_and_init_runs_once(shared_app, images):
 
 
 def test_download_all_gives_a_zip_of_every_result(shared_app, images):
-    if shared_app.terminal_count() == 0:
+    if not shared_app.client.terminal():
         shared_app.add_files(images)
-        shared_app.wait_terminal(len(images))
+        shared_app.client.wait_terminal(len(images), BATCH_TIMEOUT_S)
     # Without the File System Access API the zip comes as a download (with it, it
     # streams into the file the person picks: test_page_output.py).
     shared_app.page.evaluate("window.showSaveFilePicker = undefined")
@@ -143,13 +148,13 @@ def test_files_added_before_python_is_ready_are_not_lost(browser, server_url, im
         page.goto(server_url + "?workers=1")
         # The UI is there at once; add files while Python is still booting.
         page.set_input_files("#file-input", [str(p) for p in images[:2]])
-        assert page.evaluate("window.imgpool.summary().booting") is True
+        client = PageClient(page)
+        assert client.summary().get("booting") is True
         for route in held:
             route.continue_()
         page.unroute("**/runtime/wheels/manifest.json")
-        page.evaluate("window.imgpool.ready")
-        page.wait_for_function(
-            "window.imgpool.events.filter(e => e.type === 'task_done').length >= 2",
-            timeout=120_000)
+        assert client.wait_ready(120) == ""
+        ended = client.wait_terminal(2, 120)
+        assert [type(e.event) for e in ended] == [TaskDone, TaskDone], ended
     finally:
         context.close()

@@ -18,10 +18,11 @@ from PIL import Image
 
 from imgpool_host import appfiles
 from imgpool_host.devserver import Mount, running_server
+from imgpool_host.pageclient import PageClient
 from imgpool_host.staticbuild import build
 from offlinepage import MIN_OFFLINE_BYTES, cache_state, open_app, run_photos, wait_offline_copy
 from offlinepage import check_results, write_photos
-from pagehelpers import AppPage
+from pagehelpers import BOOT_TIMEOUT_MS, AppPage
 
 pytestmark = pytest.mark.e2e
 
@@ -47,8 +48,7 @@ def test_manifest_makes_the_app_installable(browser, app_copy):
         context = browser.new_context()
         page = context.new_page()
         page.goto(url)
-        page.wait_for_function("window.imgpool && window.imgpool.ready")
-        page.evaluate("window.imgpool.ready")
+        assert PageClient(page).wait_ready(BOOT_TIMEOUT_MS / 1000) == ""
         # Chromium's own verdict on what stops it offering "Install": nothing but the
         # test's incognito profile. And its manifest parser finds nothing to complain of.
         cdp = context.new_cdp_session(page)
@@ -92,8 +92,8 @@ def test_offline_reload_boots_the_pool_and_completes_a_batch(browser, photos, ap
 
     t0 = time.monotonic()
     app.page.reload()
-    app.page.wait_for_function("window.imgpool && window.imgpool.ready")
-    app.page.evaluate("window.imgpool.ready")
+    app.client = PageClient(app.page)         # a new page: its events start again
+    assert app.client.wait_ready(BOOT_TIMEOUT_MS / 1000) == ""
     app.wait_workers_ready()
     offline_s = time.monotonic() - t0
     assert app.page.evaluate("window.crossOriginIsolated") is True

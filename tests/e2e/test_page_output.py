@@ -17,11 +17,19 @@ import pytest
 from PIL import Image
 from playwright.sync_api import expect
 
+from imgpool.core.events import TaskDone, TaskStarted
+from imgpool.page.sameas import TaskDuplicate
 from imgpool_host.corpus import write_jpeg, write_png
 from pagehelpers import AppPage
 from test_page_ui import clear, row, shot, wait_idle
 
 pytestmark = pytest.mark.e2e
+
+
+def _started(app: AppPage) -> list[str]:
+    """Names of the files a worker started, in order, over the page's life."""
+    return [e.name for e in app.client.events() if isinstance(e.event, TaskStarted)]
+
 
 # An in-memory stand-in for showSaveFilePicker / showDirectoryPicker: what is written
 # lands in window.__written (path -> Blob); `discard` keeps only byte counts (memory).
@@ -99,8 +107,8 @@ def test_each_row_shows_a_small_webp_thumbnail_made_by_the_worker(app, images):
         with Image.open(io.BytesIO(bytes(data))) as im:
             assert im.format == "WEBP" and max(im.size) <= 96
         assert len(data) < 8_000
-    done = [e for e in app.events() if e["type"] == "task_done"]
-    assert all(page.evaluate("(id) => window.imgpool.ui.list.get(id).thumbUrl != null", e["task_id"])
+    done = [e for e in app.client.events() if isinstance(e.event, TaskDone)]
+    assert all(page.evaluate("(id) => window.imgpool.ui.list.get(id).thumbUrl != null", e.task_id)
                for e in done)
 
 
@@ -187,7 +195,7 @@ def test_duplicates_run_once_and_colliding_names_stay_apart_in_the_zip(app, tmp_
     twin.write_bytes(photo.read_bytes())
     other = write_png(tmp_path / "photo.png", 300, 200, 32)
     tags = ["photo.jpg", "copy/photo.jpg", "photo.png", "twin.jpg"]
-    started_before = sum(e["type"] == "task_started" for e in app.events())
+    started_before = len(_started(app))
     page.set_input_files("#automation-input", [str(p) for p in (photo, photo, other, twin)])
     page.evaluate("""(tags) => {
       const files = [...document.querySelector('#automation-input').files];
@@ -195,10 +203,10 @@ def test_duplicates_run_once_and_colliding_names_stay_apart_in_the_zip(app, tmp_
       return window.imgpool.addFiles(files, false);
     }""", tags)
     wait_idle(page, 4)
-    events = app.events()
-    started = [e["name"] for e in events if e["type"] == "task_started"][started_before:]
+    started = _started(app)[started_before:]
     assert sorted(started) == ["photo.jpg", "photo.png"]            # each content once
-    assert {e["name"]: e["same_as"] for e in events if e["type"] == "task_duplicate"} == {
+    assert {e.name: e.event.same_as for e in app.client.events()
+            if isinstance(e.event, TaskDuplicate)} == {
         "copy/photo.jpg": "photo.jpg", "twin.jpg": "photo.jpg"}
     expect(row(page, "twin.jpg").locator(".line")).to_contain_text("Same as photo.jpg")
     assert page.evaluate("window.imgpool.lastHashing.hashed") == 3   # same size only
@@ -221,12 +229,12 @@ def test_duplicates_run_once_and_colliding_names_stay_apart_in_the_zip(app, tmp_
     clear(page)
     page.uncheck("#opt-dedupe")
     try:
-        before = sum(e["type"] == "task_started" for e in app.events())
+        before = len(_started(app))
         page.set_input_files("#file-input", [str(photo), str(twin)])
         wait_idle(page, 2)
-        started = [e["name"] for e in app.events() if e["type"] == "task_started"][before:]
+        started = _started(app)[before:]
         assert sorted(started) == ["photo.jpg", "twin.jpg"]
-        assert not [e for e in app.events()[-6:] if e["type"] == "task_duplicate"]
+        assert not [e for e in app.client.events()[-6:] if isinstance(e.event, TaskDuplicate)]
     finally:
         page.check("#opt-dedupe")
 

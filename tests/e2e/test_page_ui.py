@@ -14,6 +14,7 @@ import pytest
 from PIL import Image
 from playwright.sync_api import expect
 
+from imgpool.core.events import TaskDone
 from imgpool_host.corpus import write_jpeg, write_png
 from pagehelpers import AppPage
 from test_optimize import png_header_only
@@ -93,6 +94,11 @@ def wait_idle(page, added: int) -> None:
         arg=added, timeout=180_000)
 
 
+def _last_done(app: AppPage):
+    """The page's latest task_done, typed."""
+    return [e for e in app.client.events() if isinstance(e.event, TaskDone)][-1]
+
+
 def clear(page) -> None:
     if not page.is_disabled("#clear-done"):
         page.click("#clear-done")
@@ -166,20 +172,19 @@ def test_invalid_settings_block_adding_and_show_every_error(ui, files):
     assert "0 to 9" in page.text_content("#opt-effort-error")       # both errors, each beside its field
     assert page.get_attribute("#opt-quality", "aria-invalid") == "true"
     assert page.is_disabled("#choose-files") and page.is_disabled("#choose-folder")
-    before = page.evaluate("window.imgpool.events.length")
+    before = len(ui.client.events())
     page.set_input_files("#file-input", [str(files["photo.jpg"])])
     assert "not added" in page.text_content("#status")
     page.wait_for_timeout(500)
     assert counts(page)["added"] == 0
-    assert page.evaluate("window.imgpool.events.length") == before  # nothing reached Python
+    assert len(ui.client.events()) == before  # nothing reached Python
     set_field(page, "quality", "40")
     set_field(page, "effort", "4")
     assert page.text_content("#opt-quality-error") == ""
     assert not page.is_disabled("#choose-files")
     page.set_input_files("#file-input", [str(files["photo.jpg"])])
     wait_idle(page, 1)
-    run = [e for e in ui.events() if e["type"] == "task_done"][-1]
-    assert run["name"] == "photo.jpg"
+    assert _last_done(ui).name == "photo.jpg"
     set_field(page, "quality", "80")
 
 
@@ -198,15 +203,15 @@ def test_keep_original_is_on_by_default_and_can_be_turned_off(ui, files):
     size = files["sharp.png"].stat().st_size
     page.set_input_files("#file-input", [str(files["sharp.png"])])
     wait_idle(page, 1)
-    done = [e for e in ui.events() if e["type"] == "task_done"][-1]
-    assert done["result"]["format"] == "png" and done["result"]["out_bytes"] == size
+    done = _last_done(ui)
+    assert done.event.result.format == "png" and done.event.result.out_bytes == size
     assert "Kept the original" in row(page, "sharp.png").locator(".line").text_content()
-    assert ui.output_bytes(done["task_id"]) == files["sharp.png"].read_bytes()
+    assert ui.output_bytes(done.task_id) == files["sharp.png"].read_bytes()
     page.uncheck("#opt-keep_original_if_larger")
     page.set_input_files("#file-input", [str(files["sharp.png"])])
     wait_idle(page, 2)
-    done = [e for e in ui.events() if e["type"] == "task_done"][-1]
-    assert done["result"]["format"] == "webp" and done["result"]["out_bytes"] > size
+    result = _last_done(ui).event.result
+    assert result.format == "webp" and result.out_bytes > size
     assert "larger" in row(page, "sharp.png").last.locator(".line").text_content()
     page.check("#opt-keep_original_if_larger")
 
@@ -400,9 +405,9 @@ def test_rerun_uses_the_new_settings_without_choosing_the_files_again(ui, files)
     page.select_option("#opt-format", "jpeg")
     page.click("#rerun")
     wait_idle(page, 2)
-    done = [e for e in ui.events() if e["type"] == "task_done"][-1]
-    assert done["name"] == "photo.jpg" and done["result"]["format"] == "jpeg"
-    with Image.open(io.BytesIO(ui.output_bytes(done["task_id"]))) as im:
+    done = _last_done(ui)
+    assert done.name == "photo.jpg" and done.event.result.format == "jpeg"
+    with Image.open(io.BytesIO(ui.output_bytes(done.task_id))) as im:
         assert im.format == "JPEG" and im.size == (1600, 1200)
     page.select_option("#opt-format", "webp")
 

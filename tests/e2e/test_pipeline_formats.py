@@ -19,6 +19,9 @@ import pytest
 from PIL import Image
 
 import pipeline_fixtures as F
+from imgpool.core.events import TaskDone
+from imgpool.core.tasks import TaskResult
+from imgpool_host.pageevents import PageEvent
 from pagehelpers import AppPage
 from pipeline_page import add_batch, wait_tasks
 from workerlab import WorkerLab, jxl_magic
@@ -37,14 +40,23 @@ GREEN = (0, 255, 0)
 
 @dataclass
 class Result:
-    event: dict
+    event: PageEvent
     data: bytes = b""
     image: Image.Image | None = None  # Pillow's decode (not JPEG XL)
     jxl: dict | None = None           # wasm-vips's decode (JPEG XL)
+    decode_error: str | None = None   # Pillow could not open the output
+
+    @property
+    def done(self) -> bool:
+        return isinstance(self.event.event, TaskDone)
+
+    @property
+    def result(self) -> TaskResult:
+        return self.event.event.result
 
     @property
     def format(self) -> str:
-        return self.event["result"]["format"]
+        return self.result.format
 
 
 class Run:
@@ -65,7 +77,7 @@ class Run:
         for key, batch in self.batches.items():
             for name, tid in batch.items():
                 res = Result(self.events[tid])
-                if res.event["type"] == "task_done":
+                if res.done:
                     res.data = self.app.output_bytes(tid)
                     if res.format == "jxl":
                         res.jxl = self.lab.vips_header(res.data) if jxl_magic(res.data) else None
@@ -73,7 +85,7 @@ class Run:
                         try:
                             res.image = F.open_result(res.data)
                         except Exception as exc:  # reported by the checks
-                            res.event = {**res.event, "decode_error": repr(exc)}
+                            res.decode_error = repr(exc)
                 self.results[key, name] = res
 
     def get(self, key: str, name: str) -> Result:
@@ -175,16 +187,16 @@ def check_result(res: Result, fx: F.Fixture, fmt: str, box: int = BOX,
                  background=WHITE) -> list[str]:
     """Every promise for one converted file; returns the broken ones."""
     v = F.Verdict()
-    ev = res.event
-    if ev["type"] != "task_done":
-        return [f"{ev['type']}: {ev.get('reason')} {ev.get('message')}"]
+    if not res.done:
+        ev = res.event.event
+        return [f"{ev.type}: {getattr(ev, 'reason', None)} {getattr(ev, 'message', None)}"]
     want_fmt = resolved(fmt, fx)
     v.check(res.format == want_fmt, f"format {res.format}, wanted {want_fmt}")
     want = F.fitted(fx.width, fx.height, box)
-    r = ev["result"]
-    v.check((r["width"], r["height"]) == want, f"reported {r['width']}x{r['height']}, wanted {want}")
-    if "decode_error" in ev:
-        return v.problems + [f"does not decode: {ev['decode_error']}"]
+    r = res.result
+    v.check((r.width, r.height) == want, f"reported {r.width}x{r.height}, wanted {want}")
+    if res.decode_error:
+        return v.problems + [f"does not decode: {res.decode_error}"]
 
     if want_fmt == "jxl":
         v.check(res.jxl is not None, "no JPEG XL signature")
@@ -234,10 +246,10 @@ def check_result(res: Result, fx: F.Fixture, fmt: str, box: int = BOX,
     if fx.frames > 1:
         if want_fmt in ("webp", "gif"):
             v.check(frames == fx.frames, f"{frames} frames, wanted {fx.frames}")
-            v.check(r.get("note", "") == "", f"note {r.get('note')!r}")
+            v.check(r.note == "", f"note {r.note!r}")
         else:
             v.check(frames == 1, f"{frames} frames in a still format")
-            v.check(f"first frame of {fx.frames}" in r.get("note", ""), f"note {r.get('note')!r}")
+            v.check(f"first frame of {fx.frames}" in r.note, f"note {r.note!r}")
     return v.problems
 
 
@@ -257,7 +269,7 @@ def test_metadata_policies_keep_what_was_asked(run):
     for key in [k for k in run.batches if k.startswith("meta-")]:
         policy = key.split("-")[1]
         res = run.get(key, "jpeg_exif.jpg")
-        assert res.event["type"] == "task_done", res.event
+        assert res.done, res.event
         if res.format == "jxl":
             fields = set(res.jxl["fields"])
             have = {"copyright": "exif-ifd0-Copyright" in fields,
@@ -279,16 +291,16 @@ def test_metadata_policies_keep_what_was_asked(run):
 def test_keep_original_if_larger(run):
     flat = run.fixtures["flat_palette.png"][1].read_bytes()
     kept = run.get("keep-original", "flat_palette.png")
-    assert kept.event["type"] == "task_done"
+    assert kept.done
     assert kept.format == "png" and kept.data == flat, "the original bytes come back"
-    assert "kept the original" in kept.event["result"]["note"]
+    assert "kept the original" in kept.result.note
     photo = run.get("keep-original", "png_interlaced.png")
-    assert photo.format == "jpeg" and photo.event["result"]["note"] == ""
+    assert photo.format == "jpeg" and photo.result.note == ""
     # A smaller original that carries EXIF would undo the metadata policy: not kept.
     exif = run.get("keep-original", "jpeg_exif.jpg")
     assert exif.data != run.fixtures["jpeg_exif.jpg"][1].read_bytes()
     assert not F.exif_of(exif.image)
-    assert "not kept" in exif.event["result"]["note"]
+    assert "not kept" in exif.result.note
     # Resized: the original is not the size asked for, so the (larger) result stands.
     resized = run.get("keep-original-resized", "flat_palette.png")
     assert resized.format == "jpeg" and resized.image.size == (100, 67)

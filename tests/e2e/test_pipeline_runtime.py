@@ -18,6 +18,11 @@ from pathlib import Path
 import pytest
 
 import pipeline_fixtures as F
+from imgpool.core.events import (BreakerTripped, TaskCancelled, TaskDone, TaskFailed,
+                                 TaskProgress, TaskStarted, WorkerStateChanged)
+from imgpool.core.slots import SlotState
+from imgpool.shared.reasons import FailureReason
+from imgpool_host.pageclient import DRAIN_WAIT_MS
 from pagehelpers import AppPage
 from pipeline_page import add_batch, set_options, wait_tasks
 from workerlab import WorkerLab
@@ -77,9 +82,26 @@ def stats(app: AppPage, slot: int = 0) -> dict:
     return app.page.evaluate("s => window.imgpool.requestStats(s)", slot)
 
 
+def of_kind(app: AppPage, kind) -> list:
+    """The page's events of class `kind` so far (the events themselves)."""
+    return [e.event for e in app.client.events() if isinstance(e.event, kind)]
+
+
 def generations(app: AppPage, slot: int = 0) -> set[int]:
-    return {e["generation"] for e in app.events()
-            if e["type"] == "worker_state_changed" and e["slot_id"] == slot}
+    return {e.generation for e in of_kind(app, WorkerStateChanged) if e.slot_id == slot}
+
+
+def _moves(app: AppPage, slot: int = 0) -> list[tuple[SlotState, SlotState]]:
+    """Slot `slot`'s state changes so far, (old, new)."""
+    return [(e.old, e.new) for e in of_kind(app, WorkerStateChanged) if e.slot_id == slot]
+
+
+def _wait_until(app: AppPage, seen, timeout_s: float) -> None:
+    """Drain the page's events until `seen()` holds; fail after `timeout_s`."""
+    deadline = time.monotonic() + timeout_s
+    while not seen():
+        assert time.monotonic() < deadline, f"not seen within {timeout_s} s"
+        app.client.drain(wait_ms=DRAIN_WAIT_MS)
 
 
 # ---- errors ----------------------------------------------------------------------------------
@@ -102,12 +124,12 @@ def test_bad_files_fail_with_their_reason_beside_a_good_one(app, files):
     batch = add_batch(app, [files[n] for n in names], {"format": "webp"})
     ended = wait_tasks(app, batch.values())
     got = {n: ended[batch[n]] for n in names}
-    assert got["jpeg_exif.jpg"]["type"] == "task_done", got["jpeg_exif.jpg"]
+    assert isinstance(got["jpeg_exif.jpg"].event, TaskDone), got["jpeg_exif.jpg"]
     wrong = {}
     for name, (reason, words) in EXPECTED_ERRORS.items():
-        ev = got[name]
-        if ev["type"] != "task_failed" or ev["reason"] != reason or words not in ev["message"]:
-            wrong[name] = (ev["type"], ev.get("reason"), ev.get("message"))
+        ev = got[name].event
+        if not isinstance(ev, TaskFailed) or ev.reason != reason or words not in ev.message:
+            wrong[name] = ev
     assert wrong == {}
     assert len(generations(app)) == 1, "an image error must not cost the worker"
 
@@ -132,22 +154,21 @@ def test_200_images_leave_nothing_behind(app, files):
     cycle = inputs + bad
     for fmt in ("webp", "jpeg", "png", "gif"):
         set_options(app, {"format": fmt, "max_size": 160})
-        before = app.terminal_count()
+        before = len(app.client.terminal())
         for start in range(0, 50, len(cycle)):
             # Each drop holds distinct files: copies within one drop run once (dedupe).
             app.add_files(cycle[:min(len(cycle), 50 - start)])
-        app.wait_terminal(before + 50, timeout_ms=300_000)
+        app.client.wait_terminal(before + 50, 300)
         done += 50
     after = stats(app)
-    failed = [(e.get("name"), e.get("reason"), e.get("message")) for e in app.events()
-              if e["type"] == "task_failed" and e.get("name") not in ("truncated.jpg", "notes.txt")]
+    failed = [(e.name, e.event.reason, e.event.message) for e in app.client.events()
+              if isinstance(e.event, TaskFailed) and e.name not in ("truncated.jpg", "notes.txt")]
     assert after["tasks_done"] - base["tasks_done"] >= 150, failed[-5:]  # bad files fail, the rest work
     leaked = {k: (base[k], after[k]) for k in LEAK_COUNTERS if after[k] != base[k]}
     assert leaked == {}, f"after {done} images (base, after): {leaked}"
-    why = [(e.get("name"), e.get("reason"), e.get("message")) for e in app.events()
-           if e["type"] in ("task_failed", "breaker_tripped") and e.get("reason") not in
-           ("bad_input", None)] + [e for e in app.events() if e["type"] == "worker_state_changed"
-                                   and e.get("state") in ("crashed", "failed", "retiring")]
+    why = [e for e in of_kind(app, TaskFailed) if e.reason is not FailureReason.BAD_INPUT] + \
+        of_kind(app, BreakerTripped) + [e for e in of_kind(app, WorkerStateChanged)
+                                        if e.new in (SlotState.FAILED, SlotState.TIMED_OUT)]
     assert generations(app) == gen, f"the worker was replaced during the run: {why[-6:]}"
 
 
@@ -164,9 +185,9 @@ def test_heap_stops_growing_for_photo_sized_inputs(app, tmp_path):
     heaps = []
     for _ in range(6):
         task = add_batch(app, [png], {"format": "webp"})[png.name]
-        ev = wait_tasks(app, [task], timeout_ms=120_000)[task]
-        assert ev["type"] == "task_done", ev
-        heaps.append(ev["result"]["heap_bytes"])
+        ev = wait_tasks(app, [task], timeout_ms=120_000)[task].event
+        assert isinstance(ev, TaskDone), ev
+        heaps.append(ev.result.heap_bytes)
     mib = [h >> 20 for h in heaps]
     assert heaps[-3:] == [heaps[-1]] * 3 and mib[-1] <= 512, f"heap MiB per image: {mib}"
 
@@ -194,28 +215,21 @@ def test_cancel_running_task_keeps_the_worker(app, files, tmp_path):
     board = app.page.evaluate("window.imgpool.port.readBoard(0)")
     assert board["beat"] > 0 and board["state"] == 2  # BUSY, progress live on the board
     # ...and forwarded to the scheduler (every 250 ms) before the cancel, or there is a race.
-    app.page.wait_for_function(
-        "id => window.imgpool.events.some(e => e.type === 'task_progress' && e.task_id === id)",
-        arg=task, timeout=10_000)
+    _wait_until(app, lambda: any(e.task_id == task for e in of_kind(app, TaskProgress)), 10)
     app.page.evaluate("id => window.imgpool.ui.list.scrollTo(id)", task)  # the list is virtualised
     app.page.click(f'#results li[data-id="{task}"] [data-action=cancel]')  # the row's Cancel button
     ended = wait_tasks(app, [task], timeout_ms=30_000)
-    assert ended[task]["type"] == "task_cancelled"
+    assert isinstance(ended[task].event, TaskCancelled)
     # The worker acknowledged (CANCELLING -> IDLE, same generation), not terminated.
-    app.page.wait_for_function(
-        """() => window.imgpool.events.some(e => e.type === 'worker_state_changed'
-                    && e.slot_id === 0 && e.old === 'cancelling' && e.new === 'idle')""",
-        timeout=30_000)
-    states = [(e["old"], e["new"]) for e in app.events()
-              if e["type"] == "worker_state_changed" and e["slot_id"] == 0]
-    assert ("cancelling", "timed_out") not in states
+    _wait_until(app, lambda: (SlotState.CANCELLING, SlotState.IDLE) in _moves(app), 30)
+    assert (SlotState.CANCELLING, SlotState.TIMED_OUT) not in _moves(app)
     # The same worker takes the next image.
     nxt = add_batch(app, [files["jpeg_exif.jpg"]], {"format": "webp"})["jpeg_exif.jpg"]
-    assert wait_tasks(app, [nxt])[nxt]["type"] == "task_done"
-    started = [e for e in app.events() if e["type"] == "task_started" and e["task_id"] == nxt]
-    assert started[0]["generation"] in gen and generations(app) == gen
+    assert isinstance(wait_tasks(app, [nxt])[nxt].event, TaskDone)
+    started = [e for e in of_kind(app, TaskStarted) if e.task_id == nxt]
+    assert started[0].generation in gen and generations(app) == gen
     assert app.page.evaluate("window.imgpool.port.readBoard(0)")["cancel_task_id"] == -1
-    assert any(e["type"] == "task_progress" and e["task_id"] == task for e in app.events())
+    assert any(e.task_id == task for e in of_kind(app, TaskProgress))
 
 
 def test_cancel_inside_an_encoder_that_ignores_kill_ends_in_termination(app, files, tmp_path):
@@ -232,15 +246,12 @@ def test_cancel_inside_an_encoder_that_ignores_kill_ends_in_termination(app, fil
         arg=task, timeout=60_000)
     app.page.evaluate("id => window.imgpool.ui.list.scrollTo(id)", task)
     app.page.click(f'#results li[data-id="{task}"] [data-action=cancel]')
-    assert wait_tasks(app, [task], timeout_ms=10_000)[task]["type"] == "task_cancelled"
-    app.page.wait_for_function(
-        """() => window.imgpool.events.some(e => e.type === 'worker_state_changed'
-                    && e.slot_id === 0 && e.old === 'cancelling' && e.new === 'timed_out')""",
-        timeout=30_000)
+    assert isinstance(wait_tasks(app, [task], timeout_ms=10_000)[task].event, TaskCancelled)
+    _wait_until(app, lambda: (SlotState.CANCELLING, SlotState.TIMED_OUT) in _moves(app), 30)
     nxt = add_batch(app, [files["jpeg_exif.jpg"]], {"format": "webp"})["jpeg_exif.jpg"]
-    assert wait_tasks(app, [nxt], timeout_ms=120_000)[nxt]["type"] == "task_done"
-    started = [e for e in app.events() if e["type"] == "task_started" and e["task_id"] == nxt]
-    assert started[0]["generation"] not in gen  # a fresh incarnation took it
+    assert isinstance(wait_tasks(app, [nxt], timeout_ms=120_000)[nxt].event, TaskDone)
+    started = [e for e in of_kind(app, TaskStarted) if e.task_id == nxt]
+    assert started[0].generation not in gen  # a fresh incarnation took it
 
 
 # ---- worker errors -------------------------------------------------------------------------
@@ -251,9 +262,9 @@ def test_uncaught_worker_error_reaches_the_scheduler_as_a_crash(app, files):
     # crashes it again, and fails as poison with what the worker said.
     gen = generations(app)
     task = add_batch(app, [files[CRASH_NAME]], {"format": "webp"})[CRASH_NAME]
-    ev = wait_tasks(app, [task], timeout_ms=120_000)[task]
-    assert ev["type"] == "task_failed" and ev["reason"] == "worker_lost", ev
-    assert "debug crash requested" in ev["message"]
+    ev = wait_tasks(app, [task], timeout_ms=120_000)[task].event
+    assert isinstance(ev, TaskFailed) and ev.reason is FailureReason.WORKER_LOST, ev
+    assert "debug crash requested" in ev.message
     assert len(generations(app) - gen) >= 2  # two incarnations lost, then replaced
     app.wait_workers_ready()
 

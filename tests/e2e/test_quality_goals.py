@@ -16,7 +16,11 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
+from imgpool.core.events import TaskDone, TaskFailed
+from imgpool.core.tasks import TaskResult
+from imgpool.shared.reasons import FailureReason
 from imgpool_host.corpus import write_jpeg
+from imgpool_host.pageevents import PageEvent
 from pipeline_page import add_batch, set_options, wait_tasks
 
 pytestmark = pytest.mark.e2e
@@ -49,16 +53,16 @@ def copies(paths: list[Path], tag: str) -> list[Path]:
     return out
 
 
-def run(app, paths: list[Path], options: dict) -> dict[str, dict]:
+def run(app, paths: list[Path], options: dict) -> dict[str, PageEvent]:
     """Process `paths` with `options` (800 px box); file name -> terminal event."""
     names = add_batch(app, paths, {"max_size": BOX, **options})
     ended = wait_tasks(app, names.values())
     return {name: ended[tid] for name, tid in names.items()}
 
 
-def done(event: dict) -> dict:
-    assert event["type"] == "task_done", event
-    return event["result"]
+def done(event: PageEvent) -> TaskResult:
+    assert isinstance(event.event, TaskDone), event
+    return event.event.result
 
 
 def row_line(app, task_id: int) -> str:
@@ -69,7 +73,7 @@ def row_line(app, task_id: int) -> str:
         task_id)
 
 
-def one(app, photo: Path, tag: str, options: dict) -> dict:
+def one(app, photo: Path, tag: str, options: dict) -> TaskResult:
     """The result of one photo (under a new name) with `options`."""
     return done(next(iter(run(app, copies([photo], tag), options).values())))
 
@@ -77,47 +81,48 @@ def one(app, photo: Path, tag: str, options: dict) -> dict:
 def test_target_size_takes_the_highest_quality_that_fits(app, photos):
     plain = run(app, copies(photos, "q80"), {})
     # A budget well under what the default quality gives, so the search has to work.
-    budget = min(done(e)["out_bytes"] for e in plain.values()) * 6 // 10
+    budget = min(done(e).out_bytes for e in plain.values()) * 6 // 10
     found = run(app, copies(photos, "target"), {"target_size": str(budget),
                                                  "measure_quality": True})
     for photo in photos:
         event = found[f"{photo.stem}-target.jpg"]
         r, name = done(event), photo.name
-        data = app.output_bytes(event["task_id"])
-        assert len(data) == r["out_bytes"] <= budget, (name, r)
+        data = app.output_bytes(event.task_id)
+        assert len(data) == r.out_bytes <= budget, (name, r)
         with Image.open(io.BytesIO(data)) as im:
             im.load()
             assert im.format == "WEBP" and max(im.size) == BOX
-        assert 10 <= r["quality"] < 80 and r["encodes"] > 1, r
-        assert 0 < r["ssim"] <= 1, r
-        assert "target size" not in r["note"], r
-        line = row_line(app, event["task_id"])
-        assert f"quality {r['quality']} · quality score {r['ssim']:.3f}" in line, line
+        assert 10 <= r.quality < 80 and r.encodes > 1, r
+        assert 0 < r.ssim <= 1, r
+        assert "target size" not in r.note, r
+        line = row_line(app, event.task_id)
+        assert f"quality {r.quality} · quality score {r.ssim:.3f}" in line, line
         # One quality step up does not fit: the search found the edge, not a guess.
-        up = one(app, photo, "up", {"quality": r["quality"] + 1})
-        assert up["out_bytes"] > budget, (r, up)
-        assert up["encodes"] == 1 and up["ssim"] is None  # nothing asked: one plain encode
+        up = one(app, photo, "up", {"quality": r.quality + 1})
+        assert up.out_bytes > budget, (r, up)
+        assert up.encodes == 1 and up.ssim is None  # nothing asked: one plain encode
 
 
 def test_the_score_rises_with_quality_and_a_floor_raises_the_quality(app, photos):
     r20 = one(app, photos[0], "s20", {"quality": 20, "measure_quality": True})
     r90 = one(app, photos[0], "s90", {"quality": 90, "measure_quality": True})
-    assert 0 < r20["ssim"] < r90["ssim"] <= 1, (r20, r90)
-    floor = round((r20["ssim"] + r90["ssim"]) / 2, 5)
+    assert 0 < r20.ssim < r90.ssim <= 1, (r20, r90)
+    floor = round((r20.ssim + r90.ssim) / 2, 5)
     r = one(app, photos[0], "floor", {"quality": 20, "min_ssim": floor})
-    assert 20 < r["quality"] <= 90 and r["ssim"] >= floor and r["encodes"] > 1, (floor, r)
+    assert 20 < r.quality <= 90 and r.ssim >= floor and r.encodes > 1, (floor, r)
 
 
 def test_a_target_no_quality_reaches_is_a_note_or_with_strict_a_failure(app, photos):
     r = one(app, photos[0], "tiny", {"target_size": "1KB"})
-    assert r["quality"] == 10 and r["out_bytes"] > 1000, r
-    assert "does not fit the target size of 1.0 KB even at quality 10" in r["note"], r
-    tiny = max(e["task_id"] for e in app.events() if e.get("name") == "photo0-tiny.jpg")
+    assert r.quality == 10 and r.out_bytes > 1000, r
+    assert "does not fit the target size of 1.0 KB even at quality 10" in r.note, r
+    tiny = max(e.task_id for e in app.client.events() if e.name == "photo0-tiny.jpg")
     assert "larger than the target size" in row_line(app, tiny)
     failed = next(iter(run(app, copies(photos[:1], "strict"),
                            {"target_size": "1KB", "strict_size": True}).values()))
-    assert failed["type"] == "task_failed" and failed["reason"] == "too_big", failed
-    assert "target size" in failed["message"], failed
+    assert isinstance(failed.event, TaskFailed), failed
+    assert failed.event.reason is FailureReason.TOO_BIG, failed
+    assert "target size" in failed.event.message, failed
 
 
 def test_the_cli_report_carries_the_chosen_quality_and_the_score(photos, tmp_path):
@@ -168,9 +173,9 @@ def test_every_kind_of_image_gets_a_score(app, kinds):
                 {"format": "same", "measure_quality": True, "keep_original_if_larger": False})
     for name in SCORED_KINDS:
         r = done(ended[name])
-        assert r["ssim"] is not None and 0.5 < r["ssim"] <= 1 and r["encodes"] == 1, (name, r["note"], r)
-    assert done(ended["gif_animated.gif"])["format"] == "gif"
+        assert r.ssim is not None and 0.5 < r.ssim <= 1 and r.encodes == 1, (name, r.note, r)
+    assert done(ended["gif_animated.gif"]).format == "gif"
     png = done(next(iter(run(app, copies([kinds["png_rgba16.png"]], "t"),
                              {"format": "png", "target_size": "1KB"}).values())))
-    assert png["quality"] == 0 and png["encodes"] == 1, png
-    assert "no quality setting to lower" in png["note"], png
+    assert png.quality == 0 and png.encodes == 1, png
+    assert "no quality setting to lower" in png.note, png

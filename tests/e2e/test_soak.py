@@ -17,8 +17,11 @@ import os
 import pytest
 from PIL import Image
 
+from imgpool.core.events import TaskDone, TaskFailed
+from imgpool.shared.reasons import FailureReason
 from imgpool_host.bench import soak
 from imgpool_host.corpus import write_jpeg
+from imgpool_host.pageevents import PageEvent
 
 from pagehelpers import AppPage
 
@@ -36,19 +39,20 @@ def test_soak_memory_flat_nothing_lost_workers_recycled(browser, server_url, tmp
         app = AppPage.open(context, server_url, soak.QUERY)
         app.page.wait_for_selector("#opt-dedupe")
         app.page.uncheck("#opt-dedupe")      # the photos repeat: every copy must really run
-        run = soak.run_soak(app.page, folder, app.add_files)
+        run = soak.run_soak(app.client, folder, app.add_files)
         report = run.report()
         print(f"soak {IMAGES}:", report)
 
         # Nothing lost: every file ended once; the damaged ones failed as bad input.
-        by_name: dict[str, list[dict]] = {}
+        by_name: dict[str, list[PageEvent]] = {}
         for e in run.ended:
-            by_name.setdefault(e["name"], []).append(e)
+            by_name.setdefault(e.name, []).append(e)
         assert len(by_name) == IMAGES and all(len(v) == 1 for v in by_name.values())
-        failed = {n for n, (e,) in by_name.items() if e["type"] == "task_failed"}
+        failed = {n for n, (e,) in by_name.items() if isinstance(e.event, TaskFailed)}
         assert failed == folder.damaged
-        assert {by_name[n][0]["reason"] for n in folder.damaged} == {"bad_input"}
-        assert all(by_name[n][0]["type"] == "task_done" for n in by_name if n not in folder.damaged)
+        assert {by_name[n][0].event.reason for n in folder.damaged} == {FailureReason.BAD_INPUT}
+        assert all(isinstance(by_name[n][0].event, TaskDone)
+                   for n in by_name if n not in folder.damaged)
         s = run.summary
         assert s["queued"] == 0 and s["running"] == 0
 
@@ -56,7 +60,7 @@ def test_soak_memory_flat_nothing_lost_workers_recycled(browser, server_url, tmp
         # holds a worker beyond the pool's (and their vips pthreads): a terminated
         # incarnation that lingers fails here.
         assert len(s["slots"]) == soak.POOL_SIZE and all(x["state"] == "idle" for x in s["slots"])
-        assert app.page.evaluate("window.imgpool.port.liveWorkers()") == soak.POOL_SIZE
+        assert app.client.live_workers() == soak.POOL_SIZE
         good = IMAGES - len(folder.damaged)
         assert run.incarnations_beyond_first >= good // soak.RECYCLE_AFTER - 2
         w = run.workers_at_end
@@ -69,8 +73,8 @@ def test_soak_memory_flat_nothing_lost_workers_recycled(browser, server_url, tmp
             f"low: {report['rss_quarter_lows_mib']}")
 
         # A sample of outputs decodes at the right size.
-        for e in [e for e in run.ended if e["type"] == "task_done"][:3]:
-            with Image.open(io.BytesIO(app.output_bytes(e["task_id"]))) as im:
+        for e in [e for e in run.ended if isinstance(e.event, TaskDone)][:3]:
+            with Image.open(io.BytesIO(app.output_bytes(e.task_id))) as im:
                 assert im.format == "WEBP" and im.size == (640, 480)
         app.assert_same_origin_only()
         assert app.console_errors == []

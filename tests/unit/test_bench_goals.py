@@ -4,14 +4,19 @@ from __future__ import annotations
 
 import pytest
 
+from imgpool.core.events import TaskDone, TaskFailed
+from imgpool.core.tasks import TaskResult
+from imgpool.shared.reasons import FailureReason
 from imgpool_host.bench.chrome import BatchRun
+from imgpool_host.pageevents import PageEvent
 from imgpool_host.bench.goals import goal_cost
 
 
 def batch(results: dict[str, tuple[float, int]], failed: int = 0) -> BatchRun:
-    events = [{"type": "task_done", "name": n, "elapsed_ms": ms, "encodes": k}
-              for n, (ms, k) in results.items()]
-    events += [{"type": "task_failed", "name": f"bad{i}"} for i in range(failed)]
+    events = [PageEvent(TaskDone(i, TaskResult(elapsed_ms=ms, encodes=k)), name=n)
+              for i, (n, (ms, k)) in enumerate(results.items())]
+    events += [PageEvent(TaskFailed(100 + i, FailureReason.BAD_INPUT, "cut"), name=f"bad{i}")
+               for i in range(failed)]
     return BatchRun(len(events), 0.0, 1.0, 0.0, 1.0, events, [], [], None)
 
 

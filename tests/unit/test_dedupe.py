@@ -20,6 +20,11 @@ from imgpool_host.batch.report import FileStatus
 from imgpool_host.batch.sink import ROUTE_PREFIX, ResultSink, Written
 
 try:
+    from .pageeventfixtures import done, failed, started, uploaded
+except ImportError:  # tests/unit is not a package: pytest put this folder on sys.path
+    from pageeventfixtures import done, failed, started, uploaded
+
+try:
     from .fsfixtures import touch
     from .test_runner_unit import put
 except ImportError:  # tests/unit is not a package: pytest put this folder on sys.path
@@ -97,11 +102,9 @@ def test_a_duplicate_settles_done_with_its_original(dup_plan):
     written = {"a.jpg": Written(out / "a.webp", 8, "webp", 1),
                "sub/b.jpg": Written(out / "sub" / "b.webp", 8, "webp", 1)}
     ledger, events = _ledger(dup_plan[2], written)
-    ledger.on_event({"type": "task_started", "name": "a.jpg", "slot_id": 0})
-    ledger.on_event({"type": "task_done", "name": "a.jpg",
-                     "result": {"width": 4, "height": 3, "format": "webp",
-                                "decoder": "browser"}})
-    ledger.on_event({"type": "upload_done", "name": "a.jpg"})
+    ledger.on_event(started("a.jpg", 0))
+    ledger.on_event(done("a.jpg", width=4, height=3, format="webp", decoder="browser"))
+    ledger.on_event(uploaded("a.jpg"))
     assert ledger.records["a.jpg"].decoder == "browser"  # the report says who decoded
     dup = ledger.records["sub/b.jpg"]
     assert (dup.status, dup.duplicate_of, dup.worker) == (FileStatus.DONE, "a.jpg", None)
@@ -113,14 +116,13 @@ def test_a_duplicate_settles_done_with_its_original(dup_plan):
 def test_a_duplicate_fails_as_its_original_did_or_when_its_copy_was_refused(dup_plan):
     out = dup_plan[1]
     ledger, _ = _ledger(dup_plan[2], {})
-    ledger.on_event({"type": "task_failed", "name": "a.jpg", "reason": "bad_input",
-                     "message": "not an image"})
+    ledger.on_event(failed("a.jpg", "bad_input", "not an image"))
     dup = ledger.records["sub/b.jpg"]
     assert (dup.status, dup.reason, dup.duplicate_of) == (FileStatus.FAILED, "bad_input", "a.jpg")
     assert "same content as a.jpg" in dup.message
     ledger, _ = _ledger(dup_plan[2], {"a.jpg": Written(out / "a.webp", 8, "webp", 1)},
                         {"sub/b.jpg": "a file is in the way"})
-    ledger.on_event({"type": "upload_done", "name": "a.jpg"})
+    ledger.on_event(uploaded("a.jpg"))
     dup = ledger.records["sub/b.jpg"]
     assert (dup.status, dup.reason) == (FileStatus.FAILED, "write_failed")
     assert "a file is in the way" in dup.message
@@ -141,7 +143,7 @@ def test_a_result_in_an_unforeseen_format_takes_no_ones_output(tmp_path):
     assert (out / "a.jpg").read_bytes() == b"FROM-JPG"
     assert sink.target("a.png", "jpeg") == out / "a.png.jpg"        # the same place again
     ledger, _ = _ledger(plan, sink.written)
-    ledger.on_event({"type": "upload_done", "name": "a.png"})
+    ledger.on_event(uploaded("a.png"))
     rec = ledger.records["a.png"]
     assert (rec.status, rec.renamed_from) == (FileStatus.DONE, "a.jpg")
     assert "written as a.png.jpg" in rec.note

@@ -21,6 +21,11 @@ from imgpool_host.optimize_cli import UsageError, endpoints_from_args
 from imgpool_host.batch.report import FileStatus
 from imgpool_host.batch.plan import Job
 
+try:
+    from .pageeventfixtures import failed, started
+except ImportError:  # tests/unit is not a package: pytest put this folder on sys.path
+    from pageeventfixtures import failed, started
+
 
 def test_endpoints_default_to_one_local_browser_or_only_the_remotes():
     assert parse_endpoints([], None) == [Endpoint("local")]
@@ -74,7 +79,7 @@ def hand(fleet: Fleet, driver: FleetDriver, count: int) -> list[str]:
     """`driver`'s page takes `count` files from the shared queue; the first starts."""
     jobs = driver._take(count)
     driver.ledger.fed(j.name for j in jobs)
-    driver.ledger.on_event({"type": "task_started", "name": jobs[0].name, "slot_id": 0})
+    driver.ledger.on_event(started(jobs[0].name, 0))
     return [j.name for j in jobs]
 
 
@@ -127,11 +132,10 @@ def test_workers_that_cannot_start_lose_the_browser_not_the_files():
     x.state = EndpointState.RUNNING
     hand(fleet, x, 2)
     for name in ("a", "b"):
-        x._on_event({"type": "task_failed", "name": name, "reason": "pool_broken",
-                     "message": "not processed: workers could not start"})
+        x._on_event(failed(name, "pool_broken", "not processed: workers could not start"))
     assert not fleet.records and x.ledger.inflight == {"a", "b"}
     assert "ws://x:1" in x.crashed and "could not start" in x.crashed
-    x._on_event({"type": "task_failed", "name": "a", "reason": "bad_input", "message": "no"})
+    x._on_event(failed("a", "bad_input", "no"))
     assert fleet.records["a"].status is FileStatus.FAILED   # other failures stay failures
 
 

@@ -13,6 +13,11 @@ from imgpool_host.batch.report import BrowserRestarted, FileFinished, FileStatus
 from imgpool_host.batch.sink import Written
 from imgpool_host.batch.plan import Job
 
+try:
+    from .pageeventfixtures import cancelled, done, failed, queued, started, uploaded
+except ImportError:  # tests/unit is not a package: pytest put this folder on sys.path
+    from pageeventfixtures import cancelled, done, failed, queued, started, uploaded
+
 
 def make_ledger(names: list[str]):
     jobs = [Job(source=Path(f"/in/{n}"), name=n, output=Path(f"/out/{n}"), size_bytes=10,
@@ -25,7 +30,7 @@ def make_ledger(names: list[str]):
 
 
 def start(ledger, name, slot=0):
-    ledger.on_event({"type": "task_started", "name": name, "slot_id": slot})
+    ledger.on_event(started(name, slot))
 
 
 def test_a_lost_page_gives_back_what_it_had_and_keeps_what_was_written():
@@ -35,7 +40,7 @@ def test_a_lost_page_gives_back_what_it_had_and_keeps_what_was_written():
     start(ledger, "uploaded.jpg", 1)
     written["uploaded.jpg"] = Written(Path("/out/uploaded.webp"), 5, "webp", 3)
     start(ledger, "made.jpg")
-    ledger.on_event({"type": "task_done", "name": "made.jpg", "result": {}})
+    ledger.on_event(done("made.jpg"))
     again = ledger.page_lost("the browser page crashed")
     assert again == ["made.jpg", "queued.jpg", "running.jpg"]
     assert ledger.records["uploaded.jpg"].status is FileStatus.DONE
@@ -43,7 +48,7 @@ def test_a_lost_page_gives_back_what_it_had_and_keeps_what_was_written():
     # Only the file a worker was running counts a crash against it.
     assert dict(ledger.crashes) == {"running.jpg": 1}
     # Events from the dead page for files it no longer has change nothing.
-    ledger.on_event({"type": "task_failed", "name": "running.jpg", "reason": "oom"})
+    ledger.on_event(failed("running.jpg", "oom"))
     assert "running.jpg" not in ledger.records
 
 
@@ -72,8 +77,7 @@ def test_a_file_only_queued_at_each_loss_is_never_poison():
 def test_an_upload_refused_because_an_earlier_page_delivered_it_counts_as_done():
     ledger, written, _events = make_ledger(["a.jpg"])
     written["a.jpg"] = Written(Path("/out/a.webp"), 5, "webp", 1)
-    ledger.on_event({"type": "upload_done", "name": "a.jpg", "status": 409,
-                     "message": "already written"})
+    ledger.on_event(uploaded("a.jpg", 409, "already written"))
     assert ledger.records["a.jpg"].status is FileStatus.DONE
 
 
@@ -99,10 +103,10 @@ def test_a_file_in_flight_moves_only_through_the_table():
     assert ledger.state == {"a.jpg": FileState.WAITING, "b.jpg": FileState.WAITING}
     start(ledger, "a.jpg")
     assert ledger.state["a.jpg"] is FileState.RUNNING and ledger.waiting == {"b.jpg"}
-    ledger.on_event({"type": "task_queued", "name": "a.jpg"})      # its worker was lost
+    ledger.on_event(queued("a.jpg"))      # its worker was lost
     assert ledger.state["a.jpg"] is FileState.WAITING and ledger.waiting == {"a.jpg", "b.jpg"}
     start(ledger, "a.jpg", 1)
-    ledger.on_event({"type": "task_done", "name": "a.jpg", "result": {}})
+    ledger.on_event(done("a.jpg"))
     assert ledger.state["a.jpg"] is FileState.MADE and ledger.waiting == {"b.jpg"}
-    ledger.on_event({"type": "task_cancelled", "name": "b.jpg"})
+    ledger.on_event(cancelled("b.jpg"))
     assert set(ledger.inflight) == {"a.jpg"} and ledger.records["b.jpg"].status is FileStatus.CANCELLED

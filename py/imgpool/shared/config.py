@@ -11,12 +11,12 @@ with a message that names the field.
 from __future__ import annotations
 
 import dataclasses
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any
 
-__all__ = ["ConfigError", "PoolConfig", "QueuePolicy", "MIB", "GIB", "URL_PARAMS",
-           "overrides_from_query", "query_from_settings", "PROBE_BYTES", "SUBMIT_CHUNK",
+__all__ = ["ConfigError", "PoolConfig", "QueuePolicy", "Setting", "MIB", "GIB", "URL_PARAMS",
+           "settable_fields", "overrides_from_query", "query_from_settings", "PROBE_BYTES", "SUBMIT_CHUNK",
            "STREAM_ABOVE_BYTES", "STREAM_BUFFER_ABOVE_BYTES", "THUMB_PX", "THUMB_QUALITY"]
 
 MIB = 1024 * 1024
@@ -76,20 +76,55 @@ class QueuePolicy(str, Enum):
 
 
 @dataclass(frozen=True)
+class Setting:
+    """How a person sets a PoolConfig field from outside the page: the page's URL
+    parameter, the CLI's flag (and preset key: the field's name), and the bounds both
+    are checked against. Kept in the field's metadata (`_settable`), beside its default."""
+
+    url: str                #: the page's URL parameter
+    flag: str               #: the `imgpool optimize` flag
+    metavar: str
+    help: str               #: what it sets (in which unit); the CLI adds the default
+    lo: float | None = None  #: bounds in the field's unit (None: an enum, its members)
+    hi: float | None = None
+    above_lo: bool = False  #: the value must exceed `lo`, not merely reach it
+    scale: int = 1          #: the URL and the flag give the value in units of this
+    unit: str = ""          #: the name of that unit, e.g. "MiB"
+    derived: str = ""       #: the page derives the default from this instead (words)
+
+    @property
+    def whole(self) -> bool:
+        """Whole numbers only (in the field's unit)."""
+        return isinstance(self.lo, int) and isinstance(self.hi, int)
+
+
+def _settable(default: Any, setting: Setting) -> Any:
+    return field(default=default, metadata={"setting": setting})
+
+
+@dataclass(frozen=True)
 class PoolConfig:
     """Everything the scheduler needs to know about the pool, with documented defaults."""
 
     #: Number of worker slots. Default: hardwareConcurrency, at least 1, at most 16.
-    pool_size: int = 2
+    pool_size: int = _settable(2, Setting(
+        "workers", "--workers", "N", "worker count", 1, MAX_POOL_OVERRIDE,
+        derived="the CPU count"))
     #: Sum of estimated decoded memory of running tasks may not exceed this (bytes).
     #: Default: a quarter of deviceMemory, at least 512 MiB, at most 4 GiB.
-    memory_budget_bytes: int = 1 * GIB
+    memory_budget_bytes: int = _settable(1 * GIB, Setting(
+        "budget_mb", "--memory-budget", "MB", "memory for images decoding at once, in MiB",
+        MIN_MEMORY_BUDGET_BYTES, MAX_MEMORY_BUDGET_BYTES, scale=MIB, unit="MiB",
+        derived="a quarter of the RAM, 512 MiB to 4 GiB"))
     #: Images with more pixels than this fail at once as `too_large` (decompression bombs).
-    max_pixels: int = 268_402_689  # libvips' own default limit (16384 x 16383)
+    max_pixels: int = _settable(268_402_689, Setting(  # libvips' own limit (16384 x 16383)
+        "max_pixels", "--max-pixels", "N", "images with more pixels fail at once "
+        "(too_large)", 1, 10**11))
     #: Input files larger than this fail at once as `too_large` (bytes).
     max_file_bytes: int = 512 * MIB
     #: Queue policy: smart (default) or fifo.
-    policy: QueuePolicy = QueuePolicy.SMART
+    policy: QueuePolicy = _settable(QueuePolicy.SMART, Setting(
+        "policy", "--policy", "POLICY", "queue policy"))
     #: Tasks whose estimated work exceeds this many megapixels run in the heavy lane.
     heavy_megapixels: float = 20.0
     #: At most this many heavy tasks run at once (0 means no limit beyond pool size).
@@ -97,14 +132,19 @@ class PoolConfig:
     #: A queued task passed over this many times jumps the queue (anti-starvation).
     max_skips: int = 16
     #: Per-task timeout: base seconds plus seconds per estimated megapixel of work.
-    timeout_base_s: float = 30.0
+    timeout_base_s: float = _settable(30.0, Setting(
+        "timeout_s", "--timeout-base", "S", "each image's time limit: this, plus a little "
+        "per megapixel (--timeout sets one limit instead)", 0.0, 1e6, above_lo=True,
+        unit="s"))
     timeout_per_mpix_s: float = 1.5
     #: Timeouts never exceed this (seconds).
     timeout_max_s: float = 600.0
     #: A worker that has not said Ready this long after start is counted as a failed start.
     start_timeout_s: float = 60.0
     #: Seconds between worker starts (several Pyodides booting at once can hang).
-    start_stagger_s: float = 0.25
+    start_stagger_s: float = _settable(0.25, Setting(
+        "stagger_s", "--start-stagger", "S", "pause between worker starts", 0.0, 60.0,
+        unit="s"))
     #: After a cooperative cancel, the worker is terminated if it has not stopped by then.
     cancel_grace_s: float = 2.0
     #: Heartbeat: a running task that reported progress (below 90%: the end of a save may
@@ -122,7 +162,9 @@ class PoolConfig:
     #: A worker whose wasm heap grew past this is retired when idle (bytes).
     retire_heap_bytes: int = 1536 * MIB
     #: A worker is recycled after this many tasks (0: never).
-    recycle_after_tasks: int = 0
+    recycle_after_tasks: int = _settable(0, Setting(
+        "recycle_after", "--recycle-after", "N", "replace each worker after this many "
+        "images (0: never)", 0, 10**9))
 
     def __post_init__(self) -> None:
         if not isinstance(self.policy, QueuePolicy):
@@ -132,20 +174,20 @@ class PoolConfig:
                 raise ConfigError(
                     f"policy must be one of {[p.value for p in QueuePolicy]}, not {self.policy!r}"
                 ) from None
-        _check_int(self, "pool_size", 1, MAX_POOL_OVERRIDE)
-        _check_int(self, "memory_budget_bytes", MIN_MEMORY_BUDGET_BYTES, MAX_MEMORY_BUDGET_BYTES)
-        _check_int(self, "max_pixels", 1, 10**11)
+        for f, setting in settable_fields():
+            if setting.whole:
+                _check_int(self, f.name, int(setting.lo), int(setting.hi))
+            elif setting.lo is not None and setting.hi is not None:
+                _check_float(self, f.name, setting.lo, setting.hi, setting.above_lo)
         _check_int(self, "max_file_bytes", 1, 64 * GIB)
         _check_int(self, "heavy_lane_slots", 0, MAX_POOL_OVERRIDE)
         _check_int(self, "max_skips", 1, 10_000)
         _check_int(self, "breaker_threshold", 1, 100)
         _check_int(self, "poison_threshold", 1, 100)
         _check_int(self, "retire_heap_bytes", 16 * MIB, WASM_HEAP_MAX_BYTES * 2)
-        _check_int(self, "recycle_after_tasks", 0, 10**9)
-        for name in ("heavy_megapixels", "timeout_base_s", "timeout_per_mpix_s",
-                     "timeout_max_s", "start_timeout_s", "cancel_grace_s"):
+        for name in ("heavy_megapixels", "timeout_per_mpix_s", "timeout_max_s",
+                     "start_timeout_s", "cancel_grace_s"):
             _check_float(self, name, 0.0, 1e6, exclusive_min=True)
-        _check_float(self, "start_stagger_s", 0.0, 60.0)
         _check_float(self, "progress_silence_s", 0.0, 1e6)
 
     @classmethod
@@ -187,6 +229,12 @@ class PoolConfig:
         return out
 
 
+def settable_fields() -> list[tuple[dataclasses.Field, Setting]]:
+    """The PoolConfig fields a person may set from outside the page, with how."""
+    return [(f, f.metadata["setting"]) for f in dataclasses.fields(PoolConfig)
+            if "setting" in f.metadata]
+
+
 def _coerce(name: str, value: Any, default: Any) -> Any:
     if isinstance(default, Enum):
         return value
@@ -221,18 +269,11 @@ def _check_float(cfg: PoolConfig, name: str, lo: float, hi: float,
 
 
 #: The pool settings the page takes from its URL (?workers=4&policy=fifo): parameter ->
-#: PoolConfig field. The page reads them; the CLI and the benchmark write them.
-URL_PARAMS: dict[str, str] = {
-    "workers": "pool_size",
-    "budget_mb": "memory_budget_bytes",
-    "policy": "policy",
-    "timeout_s": "timeout_base_s",
-    "stagger_s": "start_stagger_s",
-    "max_pixels": "max_pixels",
-    "recycle_after": "recycle_after_tasks",
-}
+#: PoolConfig field (from the fields' `Setting`s). The page reads them; the CLI and the
+#: benchmark write them.
+URL_PARAMS: dict[str, str] = {s.url: f.name for f, s in settable_fields()}
 #: Parameters whose URL unit differs from the field's: value in the URL x scale.
-_URL_SCALE = {"budget_mb": MIB}
+_URL_SCALE = {s.url: s.scale for _f, s in settable_fields() if s.scale != 1}
 
 
 def overrides_from_query(params: dict[str, str]) -> dict[str, Any]:

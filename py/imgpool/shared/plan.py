@@ -68,7 +68,7 @@ class Plan:
     notes: list[str] = field(default_factory=list)
     keep_original_if_larger: bool = False
     #: The user wants frames kept where the output can hold them (for notes).
-    animated: bool = True
+    animated: bool = Options.animated
     #: Who decodes the pixels first (decodepath.py); wasm-vips is always the fallback.
     decoder: Decoder = Decoder.VIPS
 

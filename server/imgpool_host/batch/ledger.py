@@ -15,7 +15,7 @@ event moves a fed file (`fed` puts it in flight, WAITING):
 
     task_queued     WAITING again (a retry after its worker was lost re-queues it)
     task_started    RUNNING; its worker is noted; FileStarted is emitted
-    task_done       MADE: the result was made; the event is kept for the record's details
+    task_done       MADE: the result was made; its TaskResult is kept for the record
     upload_done     DONE if the sink wrote the result (a 409 for a result an earlier page
                     already delivered included), else FAILED (write_failed)
     task_failed     FAILED with the page's reason and message (its advice made right for
@@ -50,7 +50,11 @@ from collections.abc import Callable, Iterable, KeysView, Mapping
 from enum import Enum
 from typing import TYPE_CHECKING, Any
 
+from imgpool.core import events as E
+from imgpool.core.tasks import TaskResult
 from imgpool.shared.outnames import natural_stem
+
+from ..pageevents import PageEvent, UploadDone
 
 from .plan import Job
 from .hostmessages import for_host
@@ -120,7 +124,7 @@ class BatchLedger:
         self.records: dict[str, FileRecord] = {}
         self.state: dict[str, FileState] = {}   # fed, not yet settled
         self.workers: dict[str, int] = {}
-        self.done_events: dict[str, dict] = {}   # MADE files' task_done, for the record
+        self.done_results: dict[str, TaskResult] = {}   # MADE files' results, for the record
         # name -> page losses while it was running
         self.crashes: Counter[str] = Counter() if crashes is None else crashes
         self.process_s = 0.0                     # first file started to last settled
@@ -145,58 +149,61 @@ class BatchLedger:
         """These files are now in the page (queued there, not yet started)."""
         self.state.update((name, FileState.WAITING) for name in names)
 
-    def on_event(self, event: dict) -> None:
-        """One event from `window.imgpool.events`."""
-        kind, name = event.get("type"), event.get("name")
+    def on_event(self, page_event: PageEvent) -> None:
+        """One event drained from the page."""
+        name, event = page_event.name, page_event.event
         if name not in self.state:
             return                                # not ours, or already settled
-        move = _MOVES.get(kind)
+        move = _MOVES.get(event.type)
         if move is not None:
             self.state[name] = FILE_TRANSITIONS[self.state[name], move]
-        if kind == "task_started":
-            slot = event.get("slot_id")
-            self.workers[name] = slot
+        if isinstance(event, E.TaskStarted):
+            self.workers[name] = event.slot_id
             if self._started_at is None:
                 self._started_at = self.clock()
-            self.emit(FileStarted(name=name, worker=slot))
-        elif kind == "task_done":
-            self.done_events[name] = event
-        elif kind == "upload_done":
+            self.emit(FileStarted(name=name, worker=event.slot_id))
+        elif isinstance(event, E.TaskDone):
+            self.done_results[name] = event.result
+        elif isinstance(event, UploadDone):
             if self.settle_written(name):
                 return
-            status = event.get("status") or "no answer"
-            text = (event.get("message") or "").strip() or "the upload did not complete"
+            status = event.status or "no answer"
+            text = (event.message or "").strip() or "the upload did not complete"
             self.settle_failed(name, HostReason.WRITE_FAILED.value,
                                f"the result could not be written ({status}: {text})")
-        elif kind == "task_failed":
-            reason = str(event.get("reason") or "bad_input")
+        elif isinstance(event, E.TaskFailed):
+            reason = event.reason.value
             self.settle_failed(name, reason,
-                               for_host(self.jobs[name], reason, str(event.get("message") or "")))
-        elif kind == "task_cancelled":
+                               for_host(self.jobs[name], reason, event.message or ""))
+        elif isinstance(event, E.TaskCancelled):
             self._settle(FileRecord(**self._base(name), status=FileStatus.CANCELLED,
                                     reason="cancelled", message="cancelled"))
 
     def settle_written(self, name: str) -> bool:
         """Settle `name` as DONE if the sink wrote its result; False (and nothing
-        changes) if it did not. Uses the `task_done` event for size and timing, if seen."""
+        changes) if it did not. Uses the `task_done` result for size and timing, if seen."""
         written = self.written.get(name)
         if written is None:
             return False
-        result = self.done_events.get(name, {}).get("result") or {}
-        elapsed = result.get("elapsed_ms")
+        result = self.done_results.get(name)
         base, rename_note = self._base(name), self.jobs[name].rename_note
         wanted = _wanted(self.jobs[name], written.path.suffix)
         if not written.path.as_posix().endswith("/" + wanted):    # renamed by the sink
             base["renamed_from"] = wanted
             rename_note = f"written as {written.path.name}: {wanted} was taken"
+        if result is None:
+            self._settle(FileRecord(**base, status=FileStatus.DONE, output=str(written.path),
+                                    output_bytes=written.size_bytes, format=written.format,
+                                    note=_notes(rename_note)))
+            return True
         self._settle(FileRecord(
             **base, status=FileStatus.DONE, output=str(written.path),
-            output_bytes=written.size_bytes, width=result.get("width"),
-            height=result.get("height"), format=result.get("format") or written.format,
-            time_s=round(elapsed / 1000, 4) if isinstance(elapsed, (int, float)) else None,
-            note=_notes(str(result.get("note") or ""), rename_note),
-            quality=result.get("quality") or None, ssim=result.get("ssim"),
-            encodes=result.get("encodes"), decoder=result.get("decoder")))
+            output_bytes=written.size_bytes, width=result.width, height=result.height,
+            format=result.format or written.format,
+            time_s=round(result.elapsed_ms / 1000, 4),
+            note=_notes(result.note, rename_note),
+            quality=result.quality or None, ssim=result.ssim, encodes=result.encodes,
+            decoder=result.decoder))
         return True
 
     def settle_failed(self, name: str, reason: str, message: str) -> None:
@@ -227,7 +234,7 @@ class BatchLedger:
             again.append(name)
         for name in again:
             del self.state[name]
-            self.done_events.pop(name, None)
+            self.done_results.pop(name, None)
         return again
 
     def abandon(self, message: str) -> None:
@@ -245,7 +252,7 @@ class BatchLedger:
 
     def _settle(self, record: FileRecord) -> None:
         self.state.pop(record.name, None)
-        self.done_events.pop(record.name, None)
+        self.done_results.pop(record.name, None)
         self.records[record.name] = record
         if self._started_at is not None:
             self.process_s = self.clock() - self._started_at

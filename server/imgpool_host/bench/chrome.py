@@ -15,9 +15,10 @@ cache, which is what "cold" means). An init script, added before any page script
 (a) timestamps every event the page pushes to `window.imgpool.events` (`t_ms`, the
 page's performance.now()) and counts terminal ones, (b) records each animation frame's
 callback time, (c) records main-thread long tasks (PerformanceObserver "longtask").
-A batch is handed over through the page's file input (the browser reads the files
-itself) and ends when as many terminal events as files have arrived; its window is from
-just before the hand-over to the last terminal event, in the page's clock.
+The page is driven through a `PageClient` (options set once after boot; files handed
+over by path on the automation input, so the browser reads them itself). A batch ends
+when as many terminal events as files have arrived; its window is from just before the
+hand-over to the last terminal event, in the page's clock.
 """
 
 from __future__ import annotations
@@ -27,7 +28,12 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from imgpool.core.events import TaskCancelled, TaskDone, TaskFailed, WorkerStateChanged
+from imgpool.core.slots import SlotState
+from imgpool.shared.options import Options
 from imgpool_host.browser import find_browser, launch_args
+from imgpool_host.pageclient import PageClient
+from imgpool_host.pageevents import TERMINAL_TYPES, PageEvent
 
 from .procs import LoadWindow, ProcessSampler, cpu_delta, renderer_pids, thread_cpu
 
@@ -38,7 +44,6 @@ __all__ = ["BenchBrowser", "AppSession", "BenchPage", "BatchRun", "BENCH_ARGS"]
 #: (No --disable-features here: the last one on the command line wins, and it would
 #: replace Playwright's own list.)
 BENCH_ARGS = ["--enable-blink-features=ForceEagerMeasureMemory"]
-TERMINAL = ("task_done", "task_failed", "task_cancelled")
 #: Longest wait for a page to boot its pool (s), plus this much per worker.
 BOOT_TIMEOUT_S, BOOT_PER_WORKER_S = 90, 12
 
@@ -67,57 +72,25 @@ HOOK_JS = """(() => {
       };
     },
   });
-})();""" % list(TERMINAL)
+})();""" % sorted(TERMINAL_TYPES)
 
-_JS_ALL_IDLE = """() => { const s = window.imgpool && window.imgpool.summary();
-  return !!(s && s.slots && s.slots.length === s.config.pool_size
-            && s.slots.every((x) => x.state === "idle")); }"""
-
+# The boot's page-side timings: Python up, navigation and transfer sizes.
 _JS_BOOT = """async () => {
   const r = await window.imgpool.ready;
-  const idle = window.imgpool.events.filter((e) => e.type === "worker_state_changed"
-                                               && e.new === "idle");
   const nav = performance.getEntriesByType("navigation")[0];
   const res = performance.getEntriesByType("resource");
-  const first = {};
-  for (const e of idle) if (!(e.slot_id in first)) first[e.slot_id] = e.t_ms;
-  const times = Object.values(first);
-  return { python_ms: r.pythonMs, first_worker_ms: Math.min(...times),
-           all_workers_ms: Math.max(...times), workers: times.length,
-           init_ms: window.imgpool.port.testHooks.ready.map((m) => m.init_ms),
-           vips_version: (window.imgpool.port.testHooks.ready[0] || {}).vips_version,
-           python_version: (window.imgpool.port.testHooks.ready[0] || {}).python_version,
+  return { python_ms: r.pythonMs,
            dom_content_loaded_ms: nav ? nav.domContentLoadedEventEnd : null,
            page_transfer_bytes: (nav ? nav.transferSize : 0)
              + res.reduce((a, e) => a + (e.transferSize || 0), 0) };
 }"""
 
-_JS_WINDOW = """([from, t0]) => {
+# The frames and long tasks of a batch's window, in the page's clock.
+_JS_WINDOW = """([t0, t1]) => {
   const B = window.__bench;
-  const keep = ["task_started", "task_done", "task_failed", "task_cancelled"];
-  const events = window.imgpool.events.slice(from).filter((e) => keep.includes(e.type))
-    .map((e) => ({ type: e.type, task_id: e.task_id, name: e.name, t_ms: e.t_ms,
-                   slot_id: e.slot_id, reason: e.reason, message: e.message,
-                   elapsed_ms: e.result ? e.result.elapsed_ms : undefined,
-                   out_bytes: e.result ? e.result.out_bytes : undefined,
-                   width: e.result ? e.result.width : undefined,
-                   height: e.result ? e.result.height : undefined,
-                   decoder: e.result ? e.result.decoder : undefined }));
-  const ends = events.filter((e) => e.type !== "task_started").map((e) => e.t_ms);
-  const t1 = ends.length ? Math.max(...ends) : performance.now();
   const frames = B.frames.filter((t) => t >= t0 && t <= t1);
   const longs = B.longs.filter(([s, d]) => s + d >= t0 && s <= t1).map(([s, d]) => d);
-  return { t1, events, frames, longs, longtask_error: B.longtaskError || null };
-}"""
-
-_JS_OUTPUT = """async (id) => {
-  const r = window.imgpool.ui.results.get(id);
-  if (!r) return null;
-  const bytes = new Uint8Array(await r.blob.arrayBuffer());
-  let s = "";
-  for (let i = 0; i < bytes.length; i += 0x8000)
-    s += String.fromCharCode.apply(null, bytes.subarray(i, i + 0x8000));
-  return btoa(s);
+  return { frames, longs, longtask_error: B.longtaskError || null };
 }"""
 
 _JS_UA_START = """(label) => {
@@ -143,7 +116,7 @@ class BatchRun:
     t1_ms: float
     host_start: float
     host_end: float
-    events: list[dict]
+    events: list[PageEvent]       #: the page's events from the hand-over on
     frames: list[float]
     longs: list[float]
     longtask_error: str | None
@@ -154,11 +127,11 @@ class BatchRun:
     def wall_s(self) -> float:
         return (self.t1_ms - self.t0_ms) / 1000
 
-    def done(self) -> list[dict]:
-        return [e for e in self.events if e["type"] == "task_done"]
+    def done(self) -> list[PageEvent]:
+        return [e for e in self.events if isinstance(e.event, TaskDone)]
 
-    def failed(self) -> list[dict]:
-        return [e for e in self.events if e["type"] in ("task_failed", "task_cancelled")]
+    def failed(self) -> list[PageEvent]:
+        return [e for e in self.events if isinstance(e.event, (TaskFailed, TaskCancelled))]
 
     def frame_gaps_ms(self) -> list[float]:
         return [b - a for a, b in zip(self.frames, self.frames[1:])]
@@ -167,7 +140,7 @@ class BatchRun:
 class AppSession:
     """One app page in its own browser context."""
 
-    def __init__(self, bench: "BenchBrowser", query: str, options: dict) -> None:
+    def __init__(self, bench: "BenchBrowser", query: str, options: Options | None) -> None:
         self.bench = bench
         self.query = query
         self.options = options
@@ -175,6 +148,7 @@ class AppSession:
         self.context = bench.browser.new_context()
         self.context.add_init_script(HOOK_JS)
         self.page = self.context.new_page()
+        self.client = PageClient(self.page)
         self.renderers: set[int] = set()      #: this page's renderer processes
         self.errors: list[str] = []
         self.page.on("pageerror", lambda e: self.errors.append(str(e)))
@@ -185,47 +159,69 @@ class AppSession:
         t = time.monotonic()
         if reload:
             self.page.reload()
+            self.client = PageClient(self.page)
         else:
             self.page.goto(self.bench.base_url + self.query)
-        self.page.wait_for_function("() => window.imgpool && window.imgpool.ready",
-                                    timeout=BOOT_TIMEOUT_S * 1000)
-        self.page.evaluate("window.imgpool.ready")
-        self.pool_size = self.page.evaluate("window.imgpool.summary().config.pool_size")
-        timeout = (BOOT_TIMEOUT_S + BOOT_PER_WORKER_S * self.pool_size) * 1000
-        self.page.wait_for_function(_JS_ALL_IDLE, timeout=timeout, polling=100)
+        failure = self.client.wait_ready(BOOT_TIMEOUT_S)
+        if failure:
+            raise RuntimeError(f"the app page did not start: {failure}")
+        self.pool_size = self.client.pool_config()["pool_size"]
+        self.client.wait_pool_idle(BOOT_TIMEOUT_S + BOOT_PER_WORKER_S * self.pool_size)
         host_s = time.monotonic() - t
         self.renderers = renderer_pids() - self._before
-        timings = self.page.evaluate(_JS_BOOT)
+        timings = {**self.page.evaluate(_JS_BOOT), **self._workers_idle()}
+        ready = self.client.worker_ready_messages()
+        timings.update(init_ms=[m["init_ms"] for m in ready],
+                       vips_version=(ready[0] if ready else {}).get("vips_version"),
+                       python_version=(ready[0] if ready else {}).get("python_version"))
         timings["host_s"] = round(host_s, 2)
         timings["renderers"] = len(self.renderers)
-        # addFiles submits with the form's values: make it report exactly these options.
         if self.options is not None:
-            self.page.evaluate("(o) => { const json = JSON.stringify(o); window.imgpool.setOptions(o);"
-                               " window.imgpool.ui.currentOptionsJSON = () => json; }",
-                               self.options)
+            refused = self.client.set_options(self.options)
+            if refused:
+                raise RuntimeError(f"the app page refused the options: {refused}")
         return timings
 
+    def _workers_idle(self) -> dict:
+        """When each slot's first worker became idle (page clock, ms): first and last."""
+        first: dict[int, float] = {}
+        for e in self.client.events():
+            if isinstance(e.event, WorkerStateChanged) and e.event.new is SlotState.IDLE:
+                first.setdefault(e.event.slot_id, e.t_ms)
+        times = list(first.values())
+        return {"first_worker_ms": min(times, default=None),
+                "all_workers_ms": max(times, default=None), "workers": len(times)}
+
     def run(self, paths: list[Path], timeout_s: float, profile_cpu: bool = False) -> BatchRun:
-        """Hand `paths` to the page at once; wait until each has ended."""
+        """Hand `paths` to the page at once (known by their file names, with the
+        session's options); wait until each has ended."""
         before = self.page.evaluate("window.__bench.terminal")
-        first_event = self.page.evaluate("window.imgpool.events.length")
+        self.client.drain()                   # what came before is not this batch's
         cpu0 = thread_cpu() if profile_cpu else {}
         load = LoadWindow()
         host_start = time.monotonic()
         t0 = self.page.evaluate("performance.now()")
-        self.page.set_input_files("#file-input", [str(p) for p in paths])
+        self.add(paths)
         self.page.wait_for_function("n => window.__bench.terminal >= n", arg=before + len(paths),
                                     timeout=timeout_s * 1000, polling=50)
         host_end = time.monotonic()
         other = load.stop()
         cpu = cpu_delta(cpu0, thread_cpu()) if profile_cpu else {}
-        w = self.page.evaluate(_JS_WINDOW, [first_event, t0])
-        return BatchRun(len(paths), t0, w["t1"], host_start, host_end, w["events"],
+        events = self.client.drain()
+        ends = [e.t_ms for e in events if e.terminal and e.t_ms is not None]
+        t1 = max(ends) if ends else self.page.evaluate("performance.now()")
+        w = self.page.evaluate(_JS_WINDOW, [t0, t1])
+        return BatchRun(len(paths), t0, t1, host_start, host_end, events,
                         w["frames"], w["longs"], w["longtask_error"], cpu, other)
 
+    def add(self, paths: list[Path]) -> None:
+        """Hand `paths` to the page, known by their file names, with the session's
+        options."""
+        self.client.put_files(paths)
+        self.client.add_tagged([p.name for p in paths])
+
     def output(self, task_id: int) -> bytes | None:
-        b64 = self.page.evaluate(_JS_OUTPUT, task_id)
-        return base64.b64decode(b64) if b64 else None
+        return self.client.output_bytes(task_id)
 
     def ua_memory_start(self, label: str) -> None:
         self.page.evaluate(_JS_UA_START, label)
@@ -302,7 +298,7 @@ class BenchBrowser:
         finally:
             self._pw_cm.__exit__(*exc)
 
-    def app(self, query: str, options: dict) -> AppSession:
+    def app(self, query: str, options: Options | None) -> AppSession:
         return AppSession(self, query, options)
 
     def baselines(self) -> BenchPage:

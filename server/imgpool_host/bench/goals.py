@@ -14,7 +14,9 @@ import statistics
 from dataclasses import dataclass
 from pathlib import Path
 
-from .chrome import AppSession, BatchRun, BenchBrowser
+from imgpool.shared.options import Options
+
+from .chrome import BatchRun, BenchBrowser
 
 __all__ = ["GoalCost", "measure_goal_cost", "goal_cost"]
 
@@ -35,23 +37,9 @@ class GoalCost:
     failed: int                #: tasks that did not finish (either page)
 
 
-#: The encodes of each finished task (BatchRun's events carry only the common figures).
-_JS_ENCODES = """(ids) => Object.fromEntries(window.imgpool.events
-  .filter((e) => e.type === "task_done" && ids.includes(e.task_id))
-  .map((e) => [e.task_id, e.result.encodes]))"""
-
-
 def _times(run: BatchRun) -> dict[str, tuple[float, int]]:
     """File name -> (worker ms, encodes) of each finished task of a batch."""
-    return {e["name"]: (float(e["elapsed_ms"]), int(e.get("encodes") or 1))
-            for e in run.done()}
-
-
-def _with_encodes(page: AppSession, run: BatchRun) -> BatchRun:
-    found = page.page.evaluate(_JS_ENCODES, [e["task_id"] for e in run.done()])
-    for e in run.done():
-        e["encodes"] = found.get(str(e["task_id"]), 1)
-    return run
+    return {e.name: (e.event.result.elapsed_ms, e.event.result.encodes) for e in run.done()}
 
 
 def goal_cost(plain: list[BatchRun], goal: list[BatchRun]) -> GoalCost:
@@ -78,14 +66,15 @@ def measure_goal_cost(bench: BenchBrowser, paths: list[Path], goal: dict,
     alternating, on two pages of `workers` workers; return the cost of the goal."""
     base = dict(base or {})
     query = f"?workers={workers}"
-    pages = [bench.app(query, base), bench.app(query, {**base, **goal})]
+    pages = [bench.app(query, Options.from_dict(base)),
+             bench.app(query, Options.from_dict({**base, **goal}))]
     try:
         for page in pages:
             page.boot()
         plain_runs, goal_runs = [], []
         for _ in range(rounds):
             plain_runs.append(pages[0].run(paths, BATCH_TIMEOUT_S))
-            goal_runs.append(_with_encodes(pages[1], pages[1].run(paths, BATCH_TIMEOUT_S)))
+            goal_runs.append(pages[1].run(paths, BATCH_TIMEOUT_S))
         return goal_cost(plain_runs, goal_runs)
     finally:
         for page in pages:

@@ -125,7 +125,7 @@ def measure(base_url: str, mode: Mode, corpus: Corpus, options: Options, workers
 
         def boot(label: str, query: str) -> dict:
             with step(f"{label}: boot"):
-                app = pages[label] = bb.app(query, opts)
+                app = pages[label] = bb.app(query, options)
                 t = time.monotonic()
                 timings = app.boot()
                 timings["peak_rss"] = bb.sampler.peak(t, time.monotonic(), others(label))
@@ -137,7 +137,7 @@ def measure(base_url: str, mode: Mode, corpus: Corpus, options: Options, workers
                       + (", then warm reload" if mode.warm else "")):
                 if "imgpool" in pages:
                     pages.pop("imgpool").close()
-                app = pages["imgpool"] = bb.app(default_q, opts)
+                app = pages["imgpool"] = bb.app(default_q, options)
                 raw.startup["cold"].append(app.boot())
                 if mode.warm:
                     raw.startup["warm"].append(app.boot(reload=True))
@@ -202,9 +202,9 @@ def measure(base_url: str, mode: Mode, corpus: Corpus, options: Options, workers
                 if data:
                     raw.canvas_outputs[p.name] = data
         for ev in raw.throughput["imgpool"][-1].done():
-            data = app.output(ev["task_id"])
+            data = app.output(ev.task_id)
             if data:
-                raw.page_outputs[ev["name"]] = data
+                raw.page_outputs[ev.name] = data
         if mode.profile:
             for label in ("imgpool", "naive"):
                 _trace(step, bb, pages[label], label, corpus.throughput, raw)
@@ -244,7 +244,7 @@ def measure(base_url: str, mode: Mode, corpus: Corpus, options: Options, workers
 
         # 7. the soak, alone in the browser
         if soak:
-            _soak(step, bb, opts, corpus, *soak, raw)
+            _soak(step, bb, options, corpus, *soak, raw)
 
     if mode.profile:
         with step("native libvips stages (profile)"):
@@ -270,7 +270,7 @@ def measure(base_url: str, mode: Mode, corpus: Corpus, options: Options, workers
     return raw
 
 
-def _soak(step, bb: BenchBrowser, opts: dict, corpus: Corpus, images: int, folder: Path,
+def _soak(step, bb: BenchBrowser, options: Options, corpus: Corpus, images: int, folder: Path,
           raw: Raw) -> None:
     from . import soak
     from .corpus import soak_photos
@@ -278,11 +278,10 @@ def _soak(step, bb: BenchBrowser, opts: dict, corpus: Corpus, images: int, folde
     with step(f"soak: {images} images"):
         files = soak.make_folder(soak_photos(corpus, folder, soak.DISTINCT),
                                  folder / f"soak-{images}", images)
-        app = bb.app(soak.QUERY, opts)
+        app = bb.app(soak.QUERY, options)
         try:
             app.boot()
-            run = soak.run_soak(app.page, files, lambda paths: app.page.set_input_files(
-                "#file-input", [str(p) for p in paths]), step.log)
+            run = soak.run_soak(app.client, files, app.add, step.log)
             raw.soak = run.report()
         except Exception as exc:  # the other sections still stand
             raw.soak = {"error": f"{type(exc).__name__}: {exc}"}

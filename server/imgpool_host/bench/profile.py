@@ -31,8 +31,7 @@ def _per_name(runs) -> dict[str, float]:
     by = defaultdict(list)
     for r in runs:
         for e in r.done():
-            if e.get("elapsed_ms") is not None:
-                by[e["name"]].append(e["elapsed_ms"])
+            by[e.name].append(e.event.result.elapsed_ms)
     return {k: statistics.median(v) for k, v in by.items()}
 
 
@@ -41,7 +40,7 @@ def _pool(raw: Raw, label: str, alone: dict[str, float]) -> dict | None:
     if not runs:
         return None
     workers = {"imgpool": raw.workers, "pool_of_1": 1}.get(label) or raw.boots["naive"]["workers"]
-    busy = [sum(e["elapsed_ms"] or 0 for e in r.done()) / (r.wall_s * 1000 * workers)
+    busy = [sum(e.event.result.elapsed_ms for e in r.done()) / (r.wall_s * 1000 * workers)
             for r in runs if r.wall_s > 0]
     mine = _per_name(runs)
     slow = [mine[k] / alone[k] for k in mine if alone.get(k)]

@@ -11,6 +11,8 @@ from __future__ import annotations
 import statistics
 from collections import Counter
 
+from imgpool_host.pageevents import PageEvent
+
 from .chrome import BatchRun
 from .corpus import Corpus, megapixels
 from .measure import ALONE, Raw
@@ -51,11 +53,16 @@ def _page_pipeline(runs: list[BatchRun], workers: int, n: int, mpix: float) -> d
     return {"workers": workers, **_rates([r.wall_s for r in runs], n, mpix),
             "other_load_cores": dist([r.other_cores for r in runs], 2),
             "failed": sum(len(r.failed()) for r in runs),
-            "failures": sorted({f"{e.get('name')}: {e.get('reason')} {e.get('message')}"
-                                for r in runs for e in r.failed()})[:5],
-            "output_bytes": sum(e["out_bytes"] or 0 for e in last.done()),
+            "failures": sorted({_failure(e) for r in runs for e in r.failed()})[:5],
+            "output_bytes": sum(e.event.result.out_bytes for e in last.done()),
             # Which decoder ran per image (shared/decodepath.py): {"browser": n, "vips": m}.
-            "decoders": dict(Counter(e.get("decoder") or "vips" for e in last.done()))}
+            "decoders": dict(Counter(e.event.result.decoder for e in last.done()))}
+
+
+def _failure(e: PageEvent) -> str:
+    """One failed or cancelled task, in a line."""
+    reason = getattr(e.event, "reason", None)
+    return f"{e.name}: {reason.value if reason else e.type} {getattr(e.event, 'message', '')}"
 
 
 def _psnr_all(outputs: dict[str, bytes], reference: dict[str, bytes]) -> dict:
@@ -165,7 +172,7 @@ def _latency(runs: list[BatchRun], panorama: str) -> dict:
     for r in runs:
         done = r.done()
         failed += len(r.failed())
-        times = {e["name"]: (e["t_ms"] - r.t0_ms) / 1000 for e in done}
+        times = {e.name: (e.t_ms - r.t0_ms) / 1000 for e in done}
         if times:
             first.append(min(times.values()))
         small = [t for name, t in times.items() if name != panorama]

@@ -34,6 +34,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
+from imgpool_host.pageclient import PageClient
+from imgpool_host.pageevents import PageEvent
+
 from .procs import chromium_processes
 
 __all__ = ["DISTINCT", "DAMAGED_EVERY", "CHUNK", "POOL_SIZE", "RECYCLE_AFTER", "QUERY",
@@ -58,8 +61,8 @@ VIPS_PTHREADS = 4
 WORKERS_SETTLE_S = 60
 #: The batch must settle one more file at least this often (s): a hung page fails.
 PROGRESS_TIMEOUT_S = 600
-TERMINAL = ("task_done", "task_failed", "task_cancelled")
-_JS_TERMINAL = "window.imgpool.events.filter(e => %r.includes(e.type)).length" % list(TERMINAL)
+#: How long to wait for the pool to be back to its size after the last file (s).
+POOL_IDLE_TIMEOUT_S = 300
 
 
 @dataclass
@@ -160,7 +163,7 @@ class SoakRun:
 
     images: int
     wall_s: float
-    ended: list[dict]                    #: the terminal events, in order
+    ended: list[PageEvent]               #: the terminal events, in order
     quarter_peaks: list[int]             #: bytes
     quarter_lows: list[int]
     summary: dict                        #: window.imgpool.summary() at the end
@@ -182,7 +185,8 @@ class SoakRun:
         """Plain JSON for the benchmark's document."""
         by_type: dict[str, int] = {}
         for e in self.ended:
-            key = e["type"] if e["type"] != "task_failed" else f"failed:{e.get('reason')}"
+            reason = getattr(e.event, "reason", None)
+            key = f"failed:{reason.value}" if reason else e.type
             by_type[key] = by_type.get(key, 0) + 1
         return {"images": self.images, "wall_s": round(self.wall_s, 1),
                 "images_per_s": round(self.images / self.wall_s, 3) if self.wall_s else None,
@@ -197,13 +201,16 @@ class SoakRun:
                 "workers_at_start": self.workers_at_start, "workers_at_end": self.workers_at_end}
 
 
-def run_soak(page, folder: SoakFolder, add_files: Callable[[list[Path]], None],
+def run_soak(client: PageClient, folder: SoakFolder, add_files: Callable[[list[Path]], None],
              log: Callable[[str], None] = lambda _m: None) -> SoakRun:
-    """Feed `folder` to a booted page chunk by chunk, sampling RSS; return once every file
-    settled and the pool is back to its size (counting its workers then)."""
+    """Feed `folder` to a booted page (a following client) chunk by chunk, sampling RSS;
+    return once every file settled and the pool is back to its size (counting its
+    workers then)."""
     total = len(folder.files)
+    page = client.page
     at_start = count_workers(page)
-    already = page.evaluate(_JS_TERMINAL)
+    client.drain()                        # events before the soak are not its own
+    ended: list[PageEvent] = []
     t0 = time.monotonic()
     with RssSampler() as rss:
         for start in range(0, total, CHUNK):
@@ -216,20 +223,16 @@ def run_soak(page, folder: SoakFolder, add_files: Callable[[list[Path]], None],
                 if time.monotonic() - moved > PROGRESS_TIMEOUT_S:
                     raise TimeoutError(f"soak: no file settled for {PROGRESS_TIMEOUT_S} s "
                                        f"({rss.settled} of {total})")
-                page.wait_for_timeout(200)
-                rss.settled = page.evaluate(_JS_TERMINAL) - already
+                ended += [e for e in client.drain(wait_ms=200) if e.terminal]
+                rss.settled = len(ended)
             log(f"  soak: {rss.settled}/{total} settled, {time.monotonic() - t0:.0f} s")
     wall = time.monotonic() - t0
-    ended = [e for e in page.evaluate("window.imgpool.events") if e["type"] in TERMINAL]
     quarters = rss.quarters(total)
-    run = SoakRun(total, wall, ended[already:],
+    run = SoakRun(total, wall, ended,
                   [max(q) if q else 0 for q in quarters], [min(q) if q else 0 for q in quarters],
                   {}, at_start, folder.distinct)
     # A worker recycled after the last task may still be starting.
-    page.wait_for_function(
-        """() => { const s = window.imgpool.summary();
-                   return s.slots.length === s.config.pool_size
-                          && s.slots.every(x => x.state === 'idle'); }""", timeout=300_000)
-    run.summary = page.evaluate("window.imgpool.summary()")
+    client.wait_pool_idle(POOL_IDLE_TIMEOUT_S)
+    run.summary = client.summary()
     run.workers_at_end = settled_workers(page, len(run.summary["slots"]))
     return run
