@@ -204,7 +204,7 @@ def first_result(raw: Raw, corpus: Corpus) -> dict:
 
 
 def _first_s(run: BatchRun) -> float | None:
-    done = [e["t_ms"] for e in run.done()]
+    done = [e.t_ms for e in run.done() if e.t_ms is not None]
     return (min(done) - run.t0_ms) / 1000 if done else None
 
 
