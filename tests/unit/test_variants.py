@@ -3,6 +3,8 @@ plan of variants (which widths and formats, skipped widths, names)."""
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -39,9 +41,11 @@ def test_flags_and_lists_read_alike_and_round_trip():
     ({"widths": "100,200,300,400,500,600", "formats": "avif,webp,jpeg"},
      f"make 18 files per image; at most {MAX_VARIANTS}"),
     ({"widths": "480", "width": "300"}, "leave width and height empty"),
+    ({"format": "png", "palette": "true", "formats": "png,webp"},
+     "palette applies to png (or gif) output only: formats must then be png or gif"),
 ])
 def test_bad_sets_say_what_is_wrong(values, words):
-    with pytest.raises(OptionsError, match=words.replace("(", r"\(")):
+    with pytest.raises(OptionsError, match=re.escape(words)):
         Options.from_dict(values)
 
 

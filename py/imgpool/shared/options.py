@@ -202,13 +202,13 @@ class Options:
             raise OptionsError("strict_size needs target_size")
 
     def _check_variants(self) -> None:
-        widths = _as_tuple("widths", self.widths)
+        widths = _coerce_list("widths", self.widths)
         for w in widths:
             if isinstance(w, bool) or not isinstance(w, int) or not 1 <= w <= MAX_DIMENSION:
                 raise OptionsError(f"widths must be whole numbers of pixels from 1 to "
                                    f"{MAX_DIMENSION}, like 480,960,1920; got {w!r}")
         formats = []
-        for f in _as_tuple("formats", self.formats):
+        for f in _coerce_list("formats", self.formats):
             try:
                 fmt = f if isinstance(f, OutputFormat) else OutputFormat(str(f).lower())
             except ValueError:
@@ -230,6 +230,9 @@ class Options:
         if count > MAX_VARIANTS:
             raise OptionsError(f"widths and formats make {count} files per image; at most "
                                f"{MAX_VARIANTS} are allowed (fewer widths or formats)")
+        if self.palette and any(f not in (OutputFormat.PNG, OutputFormat.GIF) for f in formats):
+            raise OptionsError("palette applies to png (or gif) output only: formats must "
+                               "then be png or gif")
         if widths and (self.width is not None or self.height is not None):
             raise OptionsError("widths sets the sizes of a responsive set: leave width and "
                                "height empty")
@@ -252,7 +255,10 @@ class Options:
         return (int(h[0:2], 16), int(h[2:4], 16), int(h[4:6], 16))
 
     def target_box(self) -> tuple[int | None, int | None]:
-        """The (width, height) bound the result must fit in; None means unbounded."""
+        """The (width, height) bound the result must fit in; None means unbounded. A
+        responsive set is bounded by its largest width only (widths replace max_size)."""
+        if self.widths:
+            return max(self.widths), None
         w, h = self.width, self.height
         if self.max_size is not None:
             w = self.max_size if w is None else min(w, self.max_size)
@@ -363,12 +369,6 @@ def _coerce_list(name: str, value: Any) -> tuple:
             raise OptionsError(f"widths must be whole numbers of pixels, like 480,960,1920; "
                                f"{item!r} is not one") from None
     return tuple(out)
-
-
-def _as_tuple(name: str, value: Any) -> tuple:
-    if isinstance(value, (list, tuple)):
-        return tuple(value)
-    raise OptionsError(f"{name} must be a list; got {value!r}")
 
 
 def target_bytes(target: str, input_bytes: int) -> int:

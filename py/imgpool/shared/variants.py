@@ -29,9 +29,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from .options import EXTENSIONS, Options, OutputFormat
+from .plan import ALPHA_OUTPUTS
 
 __all__ = ["Variant", "VariantPlan", "plan_variants", "variant_suffix", "set_formats",
-           "set_suffixes", "scaled_height"]
+           "set_suffixes", "scaled_height", "prepare_options", "format_options"]
 
 
 @dataclass(frozen=True)
@@ -119,3 +120,17 @@ def set_suffixes(options: Options, base: OutputFormat) -> list[str]:
 def scaled_height(width: int, height: int, new_width: int) -> int:
     """The height of a `width` x `height` image scaled to `new_width`, aspect kept."""
     return max(1, round(height * new_width / width))
+
+
+def prepare_options(options: Options, base: OutputFormat) -> Options:
+    """The options the one shared decode is planned with: a still image (sets hold no
+    animations), bounded by the largest width (`Options.target_box`), prepared for a
+    format with alpha if the set has one (a format without alpha is flattened per file)."""
+    formats = set_formats(options, base)
+    keeps_alpha = next((f for f in formats if f in ALPHA_OUTPUTS), formats[0])
+    return options.replace(format=keeps_alpha, animated=False)
+
+
+def format_options(options: Options, fmt: OutputFormat) -> Options:
+    """The options one file of the set is encoded with (quality goals apply per file)."""
+    return options.replace(format=fmt, formats=(), widths=(), animated=False)

@@ -55,6 +55,7 @@ from imgpool.shared.outnames import natural_stem
 from .plan import Job
 from .hostmessages import for_host
 from .report import FileFinished, FileRecord, FileStarted, FileStatus, HostReason, RunEvent
+from .sets import set_variants
 
 if TYPE_CHECKING:
     from .sink import Written
@@ -182,10 +183,11 @@ class BatchLedger:
         written = self.written.get(name)
         if written is None:
             return False
-        result = self.done_events.get(name, {}).get("result") or {}
+        done = self.done_events.get(name, {})
+        result = done.get("result") or {}
         elapsed = result.get("elapsed_ms")
         base, rename_note = self._base(name), self.jobs[name].rename_note
-        wanted = _wanted(self.jobs[name], written.path.suffix)
+        wanted = _wanted(self.jobs[name], written.suffix or written.path.suffix)
         if not written.path.as_posix().endswith("/" + wanted):    # renamed by the sink
             base["renamed_from"] = wanted
             rename_note = f"written as {written.path.name}: {wanted} was taken"
@@ -196,7 +198,9 @@ class BatchLedger:
             time_s=round(elapsed / 1000, 4) if isinstance(elapsed, (int, float)) else None,
             note=_notes(str(result.get("note") or ""), rename_note),
             quality=result.get("quality") or None, ssim=result.get("ssim"),
-            encodes=result.get("encodes")))
+            encodes=result.get("encodes"),
+            variants=set_variants(written.files, done.get("variants")) if written.files
+            else None))
         return True
 
     def settle_failed(self, name: str, reason: str, message: str) -> None:
@@ -262,6 +266,8 @@ class BatchLedger:
                 **base, status=FileStatus.DONE, output=str(written.path),
                 output_bytes=written.size_bytes, width=original.width,
                 height=original.height, format=original.format,
+                variants=set_variants(written.files, original.variants or ())
+                if written.files else None,
                 note=_notes(f"same content as {original.name}: processed once",
                             self.jobs[dup].rename_note))
         if original.status is FileStatus.DONE:
