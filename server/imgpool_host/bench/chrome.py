@@ -197,12 +197,16 @@ class AppSession:
         timings = self.page.evaluate(_JS_BOOT)
         timings["host_s"] = round(host_s, 2)
         timings["renderers"] = len(self.renderers)
-        # addFiles submits with the form's values: make it report exactly these options.
         if self.options is not None:
-            self.page.evaluate("(o) => { const json = JSON.stringify(o); window.imgpool.setOptions(o);"
-                               " window.imgpool.ui.currentOptionsJSON = () => json; }",
-                               self.options)
+            self.set_options(self.options)
         return timings
+
+    def set_options(self, options: dict) -> None:
+        """The options of the batches run next (the page is booted)."""
+        self.options = options
+        # addFiles submits with the form's values: make it report exactly these options.
+        self.page.evaluate("(o) => { const json = JSON.stringify(o); window.imgpool.setOptions(o);"
+                           " window.imgpool.ui.currentOptionsJSON = () => json; }", options)
 
     def run(self, paths: list[Path], timeout_s: float, profile_cpu: bool = False) -> BatchRun:
         """Hand `paths` to the page at once; wait until each has ended."""
