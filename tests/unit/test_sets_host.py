@@ -127,6 +127,7 @@ def test_the_ledger_lists_the_set_in_the_pages_order_and_srcset_json_follows(set
     ledger.on_event({"type": "upload_done", "name": "a.jpg", "status": 201})
     rec, dup = ledger.records["a.jpg"], ledger.records["sub/b.jpg"]
     assert rec.status is FileStatus.DONE and rec.renamed_from is None
+    assert rec.output == str(out / "a-960.avif")   # the page's first, though written last
     assert [Path(v["output"]).name for v in rec.variants] == [f"a{s}" for s in FILES]
     assert [Path(v["output"]).name for v in dup.variants] == [f"b{s}" for s in FILES]
     assert [(v["width"], v["height"]) for v in rec.variants][:2] == [(960, 480)] * 2

@@ -48,6 +48,7 @@ import time
 from collections import Counter
 from collections.abc import Callable, Iterable, KeysView, Mapping
 from enum import Enum
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from imgpool.shared.outnames import natural_stem
@@ -187,20 +188,22 @@ class BatchLedger:
         result = done.get("result") or {}
         elapsed = result.get("elapsed_ms")
         base, rename_note = self._base(name), self.jobs[name].rename_note
-        wanted = _wanted(self.jobs[name], written.suffix or written.path.suffix)
-        if not written.path.as_posix().endswith("/" + wanted):    # renamed by the sink
+        # A set: its files in the page's order, the first (largest) standing for it.
+        variants = set_variants(written.files, done.get("variants")) if written.files else None
+        first = Path(variants[0]["output"]) if variants else written.path
+        wanted = _wanted(self.jobs[name], variants[0]["suffix"] if variants
+                         else written.suffix or written.path.suffix)
+        if not first.as_posix().endswith("/" + wanted):    # renamed by the sink
             base["renamed_from"] = wanted
-            rename_note = f"written as {written.path.name}: {wanted} was taken"
+            rename_note = f"written as {first.name}: {wanted} was taken"
         self._settle(FileRecord(
-            **base, status=FileStatus.DONE, output=str(written.path),
+            **base, status=FileStatus.DONE, output=str(first),
             output_bytes=written.size_bytes, width=result.get("width"),
             height=result.get("height"), format=result.get("format") or written.format,
             time_s=round(elapsed / 1000, 4) if isinstance(elapsed, (int, float)) else None,
             note=_notes(str(result.get("note") or ""), rename_note),
             quality=result.get("quality") or None, ssim=result.get("ssim"),
-            encodes=result.get("encodes"),
-            variants=set_variants(written.files, done.get("variants")) if written.files
-            else None))
+            encodes=result.get("encodes"), variants=variants))
         return True
 
     def settle_failed(self, name: str, reason: str, message: str) -> None:
