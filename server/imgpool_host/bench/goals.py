@@ -155,11 +155,13 @@ def measure_set_cost(bench: BenchBrowser, paths: list[Path], base: dict,
                      widths: tuple[int, ...], formats: tuple[str, ...], workers: int = 1,
                      rounds: int = 1) -> SetCost:
     """Run `paths` as a set of `widths` x `formats` and as one plain run per file of it,
-    `rounds` times, alternating, on one page of `workers` workers."""
+    `rounds` times, alternating, on one page of `workers` workers, after one uncounted
+    run of the set (the first use of each encoder in a worker costs extra)."""
     whole = {**base, "widths": list(widths), "formats": list(formats)}
     page = bench.app(f"?workers={workers}", whole)
     try:
         page.boot()
+        page.run(paths, BATCH_TIMEOUT_S)   # warm-up, not counted: each encoder's first use
         sets, separate = [], []
         for _ in range(rounds):
             page.set_options(whole)
