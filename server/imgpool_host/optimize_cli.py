@@ -94,6 +94,12 @@ _OPTION_FLAGS: list[tuple[str, str, dict[str, Any]]] = [
                                                "--target-size even at the lowest quality")),
     ("--min-ssim", "min_ssim", dict(metavar="X", help="lowest quality score (SSIM, 0-1, e.g. "
                                     "0.95): the quality is raised until it holds")),
+    ("--widths", "widths", dict(metavar="PX,PX", help="responsive set: one output per "
+                                "width, e.g. 480,960,1920, named photo-960.webp (replaces "
+                                "--max-size; a width above the image is skipped); "
+                                "srcset.json beside the outputs lists every set")),
+    ("--formats", "formats", dict(metavar="FMT,FMT", help="responsive set: one output per "
+                                  "format (per width), e.g. avif,webp,jpeg")),
     ("--measure-quality", "measure_quality",
      dict(action="store_const", const="true",
           help="score each output (SSIM against the resized original) in the report")),

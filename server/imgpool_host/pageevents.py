@@ -79,6 +79,8 @@ class PageEvent:
     duplicate_of: str | None = None      #: a copy's event: its original's name
     same_as_task_id: int | None = None   #: a copy's event: its original's task id
     t_ms: float | None = None            #: the benchmark's hook: page clock when pushed
+    variants: list | None = None         #: task_done of a responsive set: its files
+    snippet: str | None = None           #: and the <picture> markup for them
 
     @property
     def type(self) -> str:

@@ -56,8 +56,13 @@ def test_tiny_quick_run_writes_every_section(tmp_path):
     q = s["throughput"]["quality"]
     assert [r["name"] for r in q["per_image"]] and set(q["holds"]) >= {"imgpool"}
     assert q["worst_margin_db"]["imgpool"] <= q["bar_db"]  # the same plan as native libvips
+    g = s["goals"]                        # issue 14's costs: both measured, figures present
+    assert g["status"] == "measured" and g["set"]["failed"] == 0, g
+    assert g["set"]["time_ratio"] > 0 and g["set"]["files_per_image"] == 9
+    assert g["target_size"]["encodes_mean"] >= 1, g
     # a tiny run never rewrites the report; the table still renders from the JSON
     assert not docs.exists()
     assert cli.main(["bench", "--render", str(out / "latest.json"), "--docs", str(docs)]) == 0
     assert "## Where the time goes" in docs.read_text()
     assert "Quality bar" in docs.read_text()
+    assert "### 9 What the quality goals and responsive sets cost" in docs.read_text()

@@ -323,7 +323,7 @@ def test_runtime_errors_are_reported_not_swallowed(lab):
     # A message the runtime cannot take: it must answer `fatal`, naming the error.
     n = len(lab.log(0))
     lab.page.evaluate("""() => window.lab.workers.get(0).postMessage(
-                           { v: 1, type: "run", slot: 0, gen: 1 })""")
+                           { v: 2, type: "run", slot: 0, gen: 1 })""")
     lab.page.wait_for_function("n => window.lab.log.get(0).length > n", arg=n)
     msg = lab.log(0)[n]
     assert msg["type"] == "fatal" and "malformed 'run' message" in msg["message"], msg

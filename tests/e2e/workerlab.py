@@ -64,7 +64,7 @@ LAB_JS = r"""
         log.push({ meta: { type: "onerror", message: e.message, at: performance.now() } });
         lab.notify();
       };
-      w.postMessage({ v: 1, type: "init", slot, gen, debug_hang: [], debug_crash: debugCrash,
+      w.postMessage({ v: 2, type: "init", slot, gen, debug_hang: [], debug_crash: debugCrash,
                       stream_buffer_above: streamAbove, board: lab.board });
       return lab.wait(() => log.find((m) => ["ready", "boot_failed"].includes(m.meta.type)),
                       120000).then((m) => m.meta);
@@ -73,7 +73,7 @@ LAB_JS = r"""
     // Post a task; resolves with its index in the log (use result()).
     async post(slot, fileIndex, options, info, source, taskId) {
       const file = lab.files[fileIndex];
-      const msg = { v: 1, type: "run", slot, gen: 1, task_id: taskId, name: file.name,
+      const msg = { v: 2, type: "run", slot, gen: 1, task_id: taskId, name: file.name,
                     options, info, source };
       const w = lab.workers.get(slot);
       if (source === "file") w.postMessage({ ...msg, input: file });
@@ -99,7 +99,7 @@ LAB_JS = r"""
     stats(slot) {
       const log = lab.log.get(slot);
       const n = log.length;
-      lab.workers.get(slot).postMessage({ v: 1, type: "stats", slot, gen: 1 });
+      lab.workers.get(slot).postMessage({ v: 2, type: "stats", slot, gen: 1 });
       return lab.wait(() => log.slice(n).find((m) => m.meta.type === "stats_reply"), 30000)
         .then((m) => m.meta);
     },

@@ -72,7 +72,7 @@ class _Port:
     async def readHead(self, file, nbytes):  # resolves at once: no turn for anyone else
         return _Head(file.data[:nbytes])
 
-    def emit(self, event_json, output, file=None):
+    def emit(self, event_json, output, file=None, variants=None):
         self.events.append(json.loads(event_json))
 
     def now(self):

@@ -24,10 +24,22 @@ function uniqueNames(entries) {
   });
 }
 
-// entries: [{ name, blob }]. Resolves to the number of files written, or 0 when the
-// person closed the save dialog.
+// A responsive set is one result with `files` and its `<picture>` markup (`snippet`):
+// every file goes in, and `srcset.html` holds every set's markup.
+function withSets(entries) {
+  const files = entries.flatMap((e) => e.files || [e]);
+  const sets = entries.filter((e) => e.snippet);
+  if (!sets.length) return files;
+  const esc = (t) => String(t).replace(/[&<>"]/g, (c) => `&#${c.charCodeAt(0)};`);
+  const body = sets.map((e) => `<h2>${esc(e.input || e.name)}</h2>\n${e.snippet}`).join("\n");
+  const page = `<!doctype html>\n<meta charset="utf-8">\n<title>Responsive images</title>\n${body}\n`;
+  return [...files, { name: "srcset.html", blob: new Blob([page], { type: "text/html" }) }];
+}
+
+// entries: [{ name, blob }] (or sets, above). Resolves to the number of files written,
+// or 0 when the person closed the save dialog.
 export async function downloadAllAsZip(entries, zipName = "imgpool-results.zip") {
-  const named = uniqueNames(entries);
+  const named = uniqueNames(withSets(entries));
   async function* files() {
     for (const { name, blob } of named) yield { name, input: blob, lastModified: new Date() };
   }
@@ -77,7 +89,8 @@ export function createFolderSink(dir, onWritten, onError) {
   return {
     name: dir.name,
     add(result) {
-      chain = chain.then(() => write(result.name, result.blob))
+      const files = result.files || [result]; // a responsive set: each of its files
+      chain = chain.then(async () => { for (const f of files) await write(f.name, f.blob); })
         .then(() => onWritten(result), (err) => onError(result, err));
       return chain;
     },

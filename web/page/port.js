@@ -58,7 +58,7 @@ export function createPort({ ui, getApp, automationToken = null, runtimes = null
       Atomics.store(board, slot * STRIDE + CELL.cancel_task_id, -1);
       Atomics.store(board, slot * STRIDE + CELL.state, BOOTING);
       worker.onmessage = (e) => {
-        const { output, thumb, ...meta } = e.data;
+        const { output, thumb, variants, ...meta } = e.data;
         if (thumb) thumbs.set(meta.task_id, thumb); // handed to the UI with task_done
         if (meta.type === "stats_reply") { // answered here; not news for the scheduler
           const waiter = statsWaiters.get(slot);
@@ -68,7 +68,7 @@ export function createPort({ ui, getApp, automationToken = null, runtimes = null
         }
         if (output) testHooks.lastOutput = output;
         if (meta.type === "ready") testHooks.ready.push(meta);
-        toApp((app) => app.on_message(slot, gen, JSON.stringify(meta), output ?? null));
+        toApp((app) => app.on_message(slot, gen, JSON.stringify(meta), output ?? null, variants ?? null));
       };
       worker.onerror = (e) => {
         e.preventDefault();
@@ -140,12 +140,13 @@ export function createPort({ ui, getApp, automationToken = null, runtimes = null
 
     // `file`: the task's File, with its first event (the page keeps it for "Re-run" and
     // the compare view).
-    emit(eventJSON, output, file) {
+    // `variants`: a responsive set's files (ArrayBuffers, in the order of event.variants).
+    emit(eventJSON, output, file, variants) {
       const event = JSON.parse(eventJSON);
       window.imgpool.events.push(event);
       if (automationToken && event.type === "task_done") {
         ui.onEvent(event, null); // the runner keeps the bytes, not the page
-        upload(event, output);
+        upload(event, output, variants);
         return;
       }
       // A duplicate settles right after its original, with the original's thumbnail.
@@ -155,7 +156,7 @@ export function createPort({ ui, getApp, automationToken = null, runtimes = null
         if (thumbs.has(event.task_id)) lastThumb = [event.task_id, thumb];
         thumbs.delete(event.task_id);
       }
-      ui.onEvent(event, output ?? null, file ?? null, thumb);
+      ui.onEvent(event, output ?? null, file ?? null, thumb, variants ?? null);
     },
 
     now: () => performance.now() / 1000,
@@ -175,7 +176,7 @@ export function createPort({ ui, getApp, automationToken = null, runtimes = null
       if (!entry) return Promise.resolve(null);
       return new Promise((resolve) => {
         statsWaiters.set(slot, resolve);
-        entry.worker.postMessage({ v: 1, type: "stats", slot, gen: entry.gen });
+        entry.worker.postMessage({ v: 2, type: "stats", slot, gen: entry.gen });
       });
     },
   };
@@ -197,20 +198,29 @@ export function createPort({ ui, getApp, automationToken = null, runtimes = null
   }, PROGRESS_INTERVAL_MS);
 
   // Automation: hand a result to the local runner (same origin, token-protected), then
-  // record that it was written so the runner can count the file as finished.
-  async function upload(event, output) {
-    const q = new URLSearchParams({ token: automationToken, task: String(event.task_id),
-                                    name: event.name, format: event.result.format });
-    let status = 0, message = "";
-    try {
-      const res = await fetch(new URL(`../automation/result?${q}`, import.meta.url), { method: "PUT", body: output });
-      status = res.status;
-      if (!res.ok) message = await res.text();
-    } catch (err) {
-      message = String(err);
-    }
+  // record that it was written so the runner can count the file as finished. A
+  // responsive set goes as one upload per file (`variant`, `count`); the file is
+  // finished when all of them are, and the first refusal is what the runner hears.
+  async function upload(event, output, variants) {
+    const parts = event.variants && variants
+      ? event.variants.map((v, i) => [{ format: v.format, variant: v.suffix,
+                                        count: String(event.variants.length) }, variants[i]])
+      : [[{ format: event.result.format }, output]];
+    const answers = await Promise.all(parts.map(([extra, body]) => put(event, extra, body)));
+    const { status, message } = answers.find((a) => !a.ok) || answers[0];
     window.imgpool.events.push({ type: "upload_done", task_id: event.task_id, name: event.name,
                                  status, message });
+  }
+
+  async function put(event, extra, body) {
+    const q = new URLSearchParams({ token: automationToken, task: String(event.task_id),
+                                    name: event.name, ...extra });
+    try {
+      const res = await fetch(new URL(`../automation/result?${q}`, import.meta.url), { method: "PUT", body });
+      return { ok: res.ok, status: res.status, message: res.ok ? "" : await res.text() };
+    } catch (err) {
+      return { ok: false, status: 0, message: String(err) };
+    }
   }
 
   return port;

@@ -32,6 +32,16 @@ function goalWords(r) {
   return quality + score + missed;
 }
 
+// A responsive set: how many files, which widths and formats, the total size.
+function setLine(item) {
+  const { files } = item.set;
+  const widths = [...new Set(files.map((f) => f.width))].join(", ");
+  const formats = [...new Set(files.map((f) => f.format))].join(", ");
+  const total = files.reduce((n, f) => n + f.out_bytes, 0);
+  const note = item.result.note ? ` · ${item.result.note}` : "";
+  return `${files.length} files · ${widths} px wide · ${formats} · ${fmtBytes(item.size)} → ${fmtBytes(total)} in all${note}`;
+}
+
 function lineFor(item) {
   const line = stateLine(item);
   // A duplicate ran once with its twin: say so on every line it shows.
@@ -48,6 +58,7 @@ function stateLine(item) {
       const dims = r.width ? ` · ${r.width} × ${r.height} px` : "";
       const time = r.elapsed_ms ? ` · ${(r.elapsed_ms / 1000).toFixed(1)} s` : "";
       if (item.kept) return `Kept the original: converting did not make it smaller · ${fmtBytes(r.out_bytes)}${dims}`;
+      if (item.set) return setLine(item);
       return `${fmtBytes(item.size)} → ${fmtBytes(r.out_bytes)}, ${fmtChange(item.size, r.out_bytes)}${dims}${time}${goalWords(r)}`;
     }
     case "failed": return item.plain || "Failed";
@@ -74,6 +85,11 @@ export function renderRow(item, li) {
   const actions = el("div", { class: "actions" });
   if (item.state === "queued" || item.state === "running") {
     actions.append(button("cancel", "Cancel", `Cancel ${item.name}`));
+  } else if (item.state === "done" && item.set) {
+    actions.append(button("copy-snippet", "Copy <picture>", `Copy the picture markup for ${item.name}`),
+                   button("details", item.expanded ? "Hide files" : "Files",
+                          `Files of ${item.name}`, { "aria-expanded": String(Boolean(item.expanded)),
+                                                      "aria-controls": `detail-${item.id}` }));
   } else if (item.state === "done" && item.blobUrl) {
     actions.append(button("compare", "Compare", `Compare before and after: ${item.name}`));
     const a = el("a", { href: item.blobUrl, download: item.outName.split("/").pop(),
@@ -89,4 +105,23 @@ export function renderRow(item, li) {
   if (item.expanded && item.detail) {
     li.append(el("p", { class: "detail", id: `detail-${item.id}` }, item.detail));
   }
+  if (item.expanded && item.set) li.append(setDetail(item));
+}
+
+// A set's files (each to download) and its markup, ready to select.
+function setDetail(item) {
+  const box = el("div", { class: "detail set", id: `detail-${item.id}` });
+  const files = el("ul", { class: "set-files" });
+  for (const f of item.set.files) {
+    f.url = f.url || URL.createObjectURL(f.blob);
+    const a = el("a", { href: f.url, download: f.name.split("/").pop() }, f.name);
+    const li = el("li", {}, "");
+    li.append(a, ` · ${f.width} × ${f.height} px · ${fmtBytes(f.out_bytes)}`);
+    files.append(li);
+  }
+  const code = el("textarea", { class: "snippet", readonly: true, rows: 6,
+                                "aria-label": `Picture markup for ${item.name}` });
+  code.value = item.set.snippet;
+  box.append(files, code);
+  return box;
 }

@@ -65,7 +65,7 @@ export function createSpawner(runtimes) {
     worker.onmessageerror = (e) => held.push(["messageerror", e]);
     // Posted once the modules exist; whoever adopts the worker posts Init after this.
     const booted = Promise.resolve(runtimes).catch(() => null).then((modules) => {
-      worker.postMessage({ v: 1, type: "boot", modules: modules || {} });
+      worker.postMessage({ v: 2, type: "boot", modules: modules || {} });
     });
     return { worker, booted, held };
   }

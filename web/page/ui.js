@@ -75,6 +75,7 @@ export function createUI(handlers) {
       else if (action === "details") list.setExpanded(item, !item.expanded);
       else if (action === "compare") compare.open(item, results.get(id), button);
       else if (action === "download") markSaved(id);
+      else if (action === "copy-snippet") copySnippet(item, button);
     },
   });
 
@@ -117,6 +118,7 @@ export function createUI(handlers) {
       const item = list.get(id);
       if (item && item.blobUrl) URL.revokeObjectURL(item.blobUrl);
       if (item && item.thumbUrl) URL.revokeObjectURL(item.thumbUrl);
+      for (const f of (item && item.set ? item.set.files : [])) if (f.url) URL.revokeObjectURL(f.url);
       if (r) results.delete(id);
     }
     list.remove(gone);
@@ -129,6 +131,16 @@ export function createUI(handlers) {
       .map((i) => i.file);
     if (files.length && settings.valid) handlers.onFiles(files);
   });
+
+  async function copySnippet(item, button) {
+    try {
+      await navigator.clipboard.writeText(item.set.snippet);
+      button.textContent = "Copied";
+    } catch (err) { // no clipboard (permissions): the markup is in the details to select
+      list.setExpanded(item, true);
+      status("The markup could not be copied; select it in the row's details.", true);
+    }
+  }
 
   function markSaved(id) {
     const r = results.get(id);
@@ -188,7 +200,7 @@ export function createUI(handlers) {
   }
 
   // ---- events ----------------------------------------------------------------------------
-  function onEvent(ev, output, file, thumb) {
+  function onEvent(ev, output, file, thumb, variants) {
     const state = tally.apply(ev);
     let item = ev.task_id != null ? list.get(ev.task_id) : null;
     if (state && !item) {
@@ -207,7 +219,7 @@ export function createUI(handlers) {
         item.progress = 0;
         break;
       case "task_done":
-        onDone(item, ev, output, thumb);
+        onDone(item, ev, output, thumb, variants);
         break;
       case "task_failed":
         item.plain = ev.plain || ev.message;
@@ -240,7 +252,7 @@ export function createUI(handlers) {
     renderSummary();
   }
 
-  function onDone(item, ev, output, thumb) {
+  function onDone(item, ev, output, thumb, variants) {
     const r = ev.result || {};
     // The worker's small WebP of the result: the list never decodes a full image.
     if (thumb) item.thumbUrl = URL.createObjectURL(new Blob([thumb], { type: "image/webp" }));
@@ -253,6 +265,16 @@ export function createUI(handlers) {
     item.blobUrl = URL.createObjectURL(blob);
     const result = { id: item.id, blob, name: item.outName, format: r.format,
                      width: r.width, height: r.height, saved: false };
+    if (ev.variants && variants) { // a responsive set: every file, and its <picture> markup
+      result.files = ev.variants.map((v, i) => ({
+        name: v.output_name, width: v.width, height: v.height, format: v.format,
+        out_bytes: v.out_bytes,
+        blob: i === 0 ? blob : new Blob([variants[i]], { type: MIME[v.format] || "application/octet-stream" }),
+      }));
+      result.snippet = ev.snippet;
+      result.input = item.name;
+      item.set = { files: result.files, snippet: ev.snippet };
+    }
     results.set(item.id, result);
     if (sink) sink.add(result);
   }

@@ -188,11 +188,12 @@ function onProgress(percent) {
 const fileSources = createFileSources(counters);
 
 const host = {
-  post(json, transfer, thumb) {
+  post(json, transfer, thumb, variants) {
     const msg = JSON.parse(json);
     if (transfer) msg.output = transfer;
     if (thumb) msg.thumb = thumb; // the result's thumbnail, moved too
-    self.postMessage(msg, [transfer, thumb].filter(Boolean));
+    if (variants) msg.variants = variants; // a responsive set's files (`output` is the first)
+    self.postMessage(msg, [...new Set([transfer, thumb, ...(variants || [])])].filter(Boolean));
     if (transfer) {
       // Zero-copy check, observable by tests: a moved buffer is detached on this side.
       counters.transfers += 1;
@@ -260,13 +261,13 @@ function describe(err) {
 }
 
 function bootFailed(message) {
-  self.postMessage({ v: 1, type: "boot_failed", slot: slotInfo.slot, gen: slotInfo.gen,
+  self.postMessage({ v: 2, type: "boot_failed", slot: slotInfo.slot, gen: slotInfo.gen,
                      message: `worker failed to start: ${message}` });
 }
 
 function fatal(meta, what, err) {
   self.postMessage({
-    v: 1, type: "fatal", slot: meta.slot ?? slotInfo.slot, gen: meta.gen ?? slotInfo.gen,
+    v: 2, type: "fatal", slot: meta.slot ?? slotInfo.slot, gen: meta.gen ?? slotInfo.gen,
     message: `${what}: ${describe(err)}` });
 }
 

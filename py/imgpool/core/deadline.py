@@ -62,10 +62,11 @@ SCORE_COST = 1.0
 
 def encoder_factor(options: Options) -> float:
     """How much slower than WebP at default effort this task's encoder is expected to be."""
-    fmt = options.format
-    base = _BASE_FACTOR.get(fmt, 2.0)
-    growth = _EFFORT_GROWTH.get(fmt, 1.15)
-    return base * growth ** max(0, options.effort - _DEFAULT_EFFORT) * search_factor(options)
+    # A responsive set encodes every format at every width: counted whole per file (a
+    # smaller width costs less), for headroom.
+    per_width = sum(_BASE_FACTOR.get(fmt, 2.0) * _EFFORT_GROWTH.get(fmt, 1.15) ** max(
+        0, options.effort - _DEFAULT_EFFORT) for fmt in options.formats or (options.format,))
+    return per_width * max(1, len(options.widths)) * search_factor(options)
 
 
 def search_factor(options: Options) -> float:
@@ -78,8 +79,9 @@ def search_factor(options: Options) -> float:
 
 
 def _key(options: Options) -> tuple[str, int, float]:
-    # Searches learn their own rate: a plain encode's would make their deadline short.
-    return options.format.value, options.effort, search_factor(options)
+    # Searches and sets learn their own rate: a plain encode's would make theirs short.
+    formats = ",".join(f.value for f in options.formats or (options.format,))
+    return formats, options.effort, search_factor(options) * max(1, len(options.widths))
 
 
 class DeadlineModel:

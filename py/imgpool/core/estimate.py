@@ -7,7 +7,9 @@ hold at its peak, and its work (megapixels touched) for the heavy lane and the
 timeout (`deadline.py`). Both come from the header probe (`ImageInfo`), the `Options` and the file size.
 
 Memory is the decoded input plus the output buffer (twice that with a quality goal or
-a score: the prepared image is kept in memory for every encode). What "decoded input" means depends
+a score: the prepared image is kept in memory for every encode). A responsive set keeps
+the prepared image too, plus a copy of each smaller width and every encoded variant
+(counted at 1/ENCODED_SHARE of its pixels' bytes). What "decoded input" means depends
 on whether the loader can shrink on load (libvips' thumbnail path):
 - baseline JPEG: libjpeg scales by 1/2, 1/4 or 1/8 while decoding; libvips picks the
   largest of those that still leaves the image at least as large as the target box;
@@ -55,6 +57,9 @@ SHRINK_SCAN_COST = 0.1
 BROWSER_BANDS = 4
 #: Unknown dimensions: assume 3 bytes per decoded pixel when turning bytes into work.
 UNKNOWN_BYTES_PER_PIXEL = 3
+#: An encoded variant's bytes, as a share of its decoded pixels' (photos compress 10-20x;
+#: counted generously).
+ENCODED_SHARE = 4
 
 
 class Basis(Enum):
@@ -108,7 +113,8 @@ def estimate(info: ImageInfo, options: Options, size_bytes: int) -> Estimate:
     width, height = info.width, info.height
     bands = info.bands or (4 if info.has_alpha or info.cmyk else 3)
     sample = 2 if (info.bit_depth or 8) > 8 else 1
-    frames = max(1, info.frames or 1) if options.animated else 1
+    # A responsive set is made of stills (the worker keeps the first frame).
+    frames = max(1, info.frames or 1) if options.animated and not options.responsive else 1
     out_w, out_h = output_size(width, height, options, info.orientation)
     decoded_bands = bands  # of the buffer the loader decodes into
     # Shrink ratio of the whole operation, measured on the unrotated image.
@@ -132,8 +138,11 @@ def estimate(info: ImageInfo, options: Options, size_bytes: int) -> Estimate:
 
     per_pixel = bands * sample * frames
     # A quality goal or a score keeps the prepared image in memory beside the output.
-    held = 2 if (options.target_size is not None or options.measures_quality) else 1
-    memory = dec_w * dec_h * decoded_bands * sample * frames + held * out_w * out_h * per_pixel
+    held = 2 if (options.target_size is not None or options.measures_quality
+                 or options.responsive) else 1
+    memory = (dec_w * dec_h * decoded_bands * sample * frames
+              + held * out_w * out_h * per_pixel
+              + _set_bytes(options, out_w, out_h, per_pixel))
     decoded_px = dec_w * dec_h
     if shrink > 1:
         decoded_px += SHRINK_SCAN_COST * width * height
@@ -141,6 +150,18 @@ def estimate(info: ImageInfo, options: Options, size_bytes: int) -> Estimate:
     return Estimate(memory_bytes=max(MIN_ESTIMATE_BYTES, memory), work_mpix=work,
                     basis=Basis.HEADER, decode_width=dec_w, decode_height=dec_h,
                     shrink=float(shrink))
+
+
+def _set_bytes(options: Options, out_w: int, out_h: int, per_pixel: int) -> int:
+    """A responsive set's extra memory: a copy of each width below the prepared one, and
+    every encoded variant (see the module's theory)."""
+    if not options.responsive:
+        return 0
+    widths = [w for w in options.widths if w <= out_w] or [out_w]
+    raw = {w: w * max(1, round(out_h * w / out_w)) * per_pixel for w in widths}
+    copies = sum(b for w, b in raw.items() if w < out_w)
+    encoded = sum(raw.values()) * max(1, len(options.formats)) // ENCODED_SHARE
+    return copies + encoded
 
 
 class MemoryCalibration:

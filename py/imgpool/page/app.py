@@ -13,6 +13,7 @@ The clock is read here, once per event, and passed into the core (`now`).
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 from urllib.parse import parse_qs
 
@@ -30,6 +31,7 @@ from ..shared.reasons import FailureReason
 from .form import form_schema
 from .intake import TaskSkipped, is_skipped
 from .messages import to_input
+from .picture import picture_snippet
 from .sameas import DropPlacer, Twins, copy_event
 from .plainwords import SKIPPED_NOT_IMAGE, plain_failure
 
@@ -63,6 +65,8 @@ class App:
         self.files: dict[int, object] = {}   # task_id -> File (JS handle)
         self.names: dict[int, tuple[str, int]] = {}
         self.outputs: dict[int, object] = {}  # task_id -> result ArrayBuffer (JS handle)
+        #: task_id -> a responsive set's files and their ArrayBuffers (a JS array)
+        self.sets: dict[int, tuple[list[P.SetOutput], object]] = {}
         self.twins = Twins()                  # copies waiting on originals; output stems
         self.next_task_id = 1
         self._carry_out = {C.StartWorker: self._start_worker, C.Dispatch: self._dispatch,
@@ -154,7 +158,10 @@ class App:
             info = probe(head, size, name)
         return info
 
-    def on_message(self, slot: int, gen: int, meta_json: str, output) -> None:
+    def on_message(self, slot: int, gen: int, meta_json: str, output,
+                   variants=None) -> None:
+        """A worker's message; `output` its result's bytes and `variants` a responsive
+        set's (JS handles, never read here)."""
         try:
             msg = P.decode(json.loads(meta_json))
             event = to_input(msg, slot, gen)
@@ -163,11 +170,14 @@ class App:
             return
         if isinstance(event, I.TaskFinished):
             self.outputs[event.task_id] = output  # handed on with the TaskDone event
+            if isinstance(msg, P.TaskDoneMsg) and msg.outputs:
+                self.sets[event.task_id] = (msg.outputs, variants)
         elif isinstance(event, I.TaskStopped):
             self.port.clearCancel(slot)
         self._handle(event)
         if isinstance(event, I.TaskFinished):
             self.outputs.pop(event.task_id, None)  # still here: a stale reply, dropped
+            self.sets.pop(event.task_id, None)
 
     def on_progress(self, slot: int, gen: int, task_id: int, fraction: float) -> None:
         self._handle(I.TaskProgressed(slot, gen, int(task_id), float(fraction)))
@@ -248,35 +258,51 @@ class App:
     def _emit(self, event) -> None:
         data = event.to_dict()
         task_id = data.get("task_id")
-        output = file = None
+        output = file = buffers = None
         if task_id is not None and task_id in self.names:
             data["name"], data["size_bytes"] = self.names[task_id]
         if isinstance(event, E.TaskDone):
             output = self.outputs.pop(task_id, None)
+            described, buffers = self.sets.pop(task_id, ([], None))
             data["output_name"] = self.twins.output_name(
                 task_id, data.get("name", ""), event.result.format,
                 _kept(event.result.note))
+            if described:
+                self._set_event(data, task_id, [dataclasses.asdict(o) for o in described])
         elif isinstance(event, E.TaskFailed):
             data["plain"] = plain_failure(event.reason, event.message)
         if isinstance(event, (E.TaskQueued, E.TaskFailed)):
             file = self.files.get(task_id)  # the page keeps it for re-runs and comparing
         if isinstance(event, (E.TaskDone, E.TaskFailed, E.TaskCancelled)):
             self.files.pop(task_id, None)  # release the File handle
-        self.port.emit(json.dumps(data), output, file)
+        self.port.emit(json.dumps(data), output, file, buffers)
         if isinstance(event, (E.TaskDone, E.TaskFailed, E.TaskCancelled)):
             for copy in self.twins.settle(task_id):
-                self._emit_copy(data, copy, output)
+                self._emit_copy(data, copy, output, buffers)
 
-    def _emit_copy(self, original: dict, copy: int, output) -> None:
+    def _set_files(self, task_id: int, name: str, files: list[dict]) -> list[dict]:
+        """A set's files, each with its output name (the task's stem + its suffix)."""
+        names = self.twins.set_names(task_id, name, [f["suffix"] for f in files])
+        return [{**f, "output_name": n} for f, n in zip(files, names)]
+
+    def _set_event(self, data: dict, task_id: int, files: list[dict]) -> None:
+        """Give a done event its set: the files, named, and the `<picture>` markup."""
+        data["variants"] = self._set_files(task_id, data.get("name", ""), files)
+        data["output_name"] = data["variants"][0]["output_name"]
+        data["snippet"] = picture_snippet(data.get("name", ""), data["variants"])
+
+    def _emit_copy(self, original: dict, copy: int, output, buffers=None) -> None:
         """Settle a copy as its original settled (the same result bytes, its own name)."""
         name, size = self.names.get(copy, ("", 0))
         result = original.get("result") or {}
         out_name = self.twins.output_name(copy, name, str(result.get("format", "")),
                                           _kept(str(result.get("note", ""))))
+        event = copy_event(original, copy, name, size, out_name)
+        if original.get("variants"):
+            self._set_event(event, copy, original["variants"])
         self.twins.stems.pop(copy, None)
         self.files.pop(copy, None)       # the row got the File with its first event
-        self.port.emit(json.dumps(copy_event(original, copy, name, size, out_name)), output,
-                       None)
+        self.port.emit(json.dumps(event), output, None, buffers)
 
 
 def _kept(note: str) -> bool:

@@ -37,10 +37,15 @@ FORM_FIELDS: tuple[tuple[str, str, str], ...] = (
      "Score every result against the original (SSIM); takes a little longer."),
     ("dedupe", "Process identical files once",
      "A file with the same content as another gets a copy of its result."),
+    ("widths", "Responsive widths (px)", "Like 480,960,1920: one file per width, from one "
+                                         "decode (replaces the longest side). Empty: one."),
+    ("formats", "Responsive formats", "Like avif,webp,jpeg: one file per format (per "
+                                      "width). Empty: just the format above."),
 )
 
 #: Free-text fields (checked by Python like the others) and the example they show.
-TEXT_FIELDS: dict[str, str] = {"target_size": "200KB", "min_ssim": "0.95"}
+TEXT_FIELDS: dict[str, str] = {"target_size": "200KB", "min_ssim": "0.95",
+                               "widths": "480,960,1920", "formats": "avif,webp,jpeg"}
 
 #: Words for the choices of the enum fields the form shows.
 CHOICE_LABELS: dict[type[Enum], dict[str, str]] = {
@@ -70,6 +75,8 @@ def form_schema() -> list[dict[str, Any]]:
         elif isinstance(default, bool):
             field.update(kind="bool", default=default)
         elif name in TEXT_FIELDS:
+            if isinstance(default, tuple):  # a list option: comma-separated
+                default = ",".join(str(getattr(v, "value", v)) for v in default)
             field.update(kind="text", default="" if default is None else str(default),
                          placeholder=TEXT_FIELDS[name])
         elif name in LIMITS:

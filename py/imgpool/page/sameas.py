@@ -35,6 +35,7 @@ from ..shared.imageinfo import ImageInfo
 from ..shared.options import EXTENSIONS, Options, OutputFormat
 from ..shared.outnames import OutputNamer, OutputStem, natural_stem
 from ..shared.plan import resolve_format
+from ..shared.variants import set_suffixes
 
 __all__ = ["TaskDuplicate", "Twins", "DropPlacer", "copy_event"]
 
@@ -67,6 +68,11 @@ class Twins:
         input's own extension)."""
         stem = self.stems.get(task_id) or OutputStem(natural_stem(name))
         return stem.output(PurePosixPath(name).suffix if kept else _extension(result_format))
+
+    def set_names(self, task_id: int, name: str, suffixes: list[str]) -> list[str]:
+        """The names of a responsive set's files: its stem plus each file's suffix."""
+        stem = self.stems.get(task_id) or OutputStem(natural_stem(name))
+        return [stem.output(s) for s in suffixes]
 
     def settle(self, original: int) -> list[int]:
         """`original` finished: its copies, which now finish the same way."""
@@ -108,6 +114,8 @@ class DropPlacer:
         return None
 
     def _claim(self, name: str, info: ImageInfo, options: Options) -> OutputStem:
+        if options.responsive:   # every file of the set, all under one stem
+            return self.namer.claim(name, set_suffixes(options, resolve_format(options, info)))
         suffixes = [EXTENSIONS[resolve_format(options, info)]]
         own = PurePosixPath(name).suffix
         if options.keep_original_if_larger and own and own.casefold() != suffixes[0]:

@@ -17,6 +17,7 @@ from typing import Any
 __all__ = [
     "OptionsError", "Options", "OutputFormat", "Fit", "MetadataPolicy", "ColourHandling",
     "EXTENSIONS", "LIMITS", "field_errors", "QUALITY_FLOOR", "target_bytes",
+    "MAX_WIDTHS", "MAX_VARIANTS",
 ]
 
 MAX_DIMENSION = 65_535  # libvips' largest image side for most savers
@@ -36,6 +37,10 @@ LIMITS: dict[str, tuple[int, int]] = {
 QUALITY_FLOOR = 10
 #: Units `target_size` accepts (bytes each); "%" is a share of the input's size.
 SIZE_UNITS = {"": 1, "b": 1, "kb": 1000, "kib": 1024, "mb": 1000 ** 2, "mib": 1024 ** 2}
+#: A responsive set has at most this many widths, and widths x formats at most
+#: MAX_VARIANTS files per image (each one an encode, and a buffer in the worker's heap).
+MAX_WIDTHS = 8
+MAX_VARIANTS = 16
 _TARGET_SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([a-z%]*)\s*$", re.IGNORECASE)
 
 
@@ -144,6 +149,13 @@ class Options:
     #: Files with the same content are processed once and the result written under each
     #: name (a page drop, or a folder run). Off: every file is processed.
     dedupe: bool = True
+    #: Responsive set: one output per width (pixels, e.g. (480, 960, 1920)), all from one
+    #: decode; they replace `max_size`. A width above the image's own is skipped (never
+    #: enlarged). Empty: one output.
+    widths: tuple[int, ...] = ()
+    #: Responsive set: one output per format per width (e.g. avif, webp, jpeg). Empty:
+    #: just `format`.
+    formats: tuple[OutputFormat, ...] = ()
 
     def __post_init__(self) -> None:
         for name, enum in (("format", OutputFormat), ("fit", Fit),
@@ -169,6 +181,7 @@ class Options:
             if isinstance(t, bool) or not isinstance(t, (int, float)) or not 0 < t <= 86_400:
                 raise OptionsError(f"timeout_s must be seconds between 0 and 86400; got {t!r}")
         self._check_goals()
+        self._check_variants()
         if self.fit is Fit.COVER and (self.width is None or self.height is None):
             raise OptionsError("fit=cover needs both width and height")
         if self.palette and self.format not in (OutputFormat.PNG, OutputFormat.GIF,
@@ -188,6 +201,47 @@ class Options:
         if self.strict_size and self.target_size is None:
             raise OptionsError("strict_size needs target_size")
 
+    def _check_variants(self) -> None:
+        widths = _coerce_list("widths", self.widths)
+        for w in widths:
+            if isinstance(w, bool) or not isinstance(w, int) or not 1 <= w <= MAX_DIMENSION:
+                raise OptionsError(f"widths must be whole numbers of pixels from 1 to "
+                                   f"{MAX_DIMENSION}, like 480,960,1920; got {w!r}")
+        formats = []
+        for f in _coerce_list("formats", self.formats):
+            try:
+                fmt = f if isinstance(f, OutputFormat) else OutputFormat(str(f).lower())
+            except ValueError:
+                fmt = None
+            if fmt is None or fmt is OutputFormat.SAME:
+                allowed = ", ".join(m.value for m in OutputFormat if m is not OutputFormat.SAME)
+                raise OptionsError(f"formats must be a list of {allowed}; got {f!r}")
+            formats.append(fmt)
+        for name, values in (("widths", widths), ("formats", formats)):
+            if len(set(values)) != len(values):
+                twice = next(v for v in values if values.count(v) > 1)
+                shown = twice.value if isinstance(twice, Enum) else twice
+                raise OptionsError(f"{name} must not repeat a value; {shown} is given twice")
+        object.__setattr__(self, "widths", tuple(sorted(widths, reverse=True)))
+        object.__setattr__(self, "formats", tuple(formats))
+        if len(widths) > MAX_WIDTHS:
+            raise OptionsError(f"widths must be at most {MAX_WIDTHS} sizes; got {len(widths)}")
+        count = max(1, len(widths)) * max(1, len(formats))
+        if count > MAX_VARIANTS:
+            raise OptionsError(f"widths and formats make {count} files per image; at most "
+                               f"{MAX_VARIANTS} are allowed (fewer widths or formats)")
+        if self.palette and any(f not in (OutputFormat.PNG, OutputFormat.GIF) for f in formats):
+            raise OptionsError("palette applies to png (or gif) output only: formats must "
+                               "then be png or gif")
+        if widths and (self.width is not None or self.height is not None):
+            raise OptionsError("widths sets the sizes of a responsive set: leave width and "
+                               "height empty")
+
+    @property
+    def responsive(self) -> bool:
+        """Whether each image makes a responsive set (several outputs) rather than one."""
+        return bool(self.widths or self.formats)
+
     @property
     def measures_quality(self) -> bool:
         """Whether each output's SSIM is measured (asked for, or needed by min_ssim)."""
@@ -201,7 +255,10 @@ class Options:
         return (int(h[0:2], 16), int(h[2:4], 16), int(h[4:6], 16))
 
     def target_box(self) -> tuple[int | None, int | None]:
-        """The (width, height) bound the result must fit in; None means unbounded."""
+        """The (width, height) bound the result must fit in; None means unbounded. A
+        responsive set is bounded by its largest width only (widths replace max_size)."""
+        if self.widths:
+            return max(self.widths), None
         w, h = self.width, self.height
         if self.max_size is not None:
             w = self.max_size if w is None else min(w, self.max_size)
@@ -213,6 +270,8 @@ class Options:
         for k, v in out.items():
             if isinstance(v, Enum):
                 out[k] = v.value
+            elif isinstance(v, tuple):  # widths, formats: JSON lists
+                out[k] = [x.value if isinstance(x, Enum) else x for x in v]
         return out
 
     @classmethod
@@ -258,6 +317,8 @@ def field_errors(values: dict[str, Any]) -> dict[str, str]:
 
 def _coerce(name: str, value: Any, default: Any) -> Any:
     """Turn strings from URL parameters/forms into the field's type."""
+    if name in ("widths", "formats"):
+        return _coerce_list(name, value)
     if not isinstance(value, str):
         return value
     text = value.strip()
@@ -290,6 +351,24 @@ def _coerce(name: str, value: Any, default: Any) -> Any:
         except ValueError:
             raise OptionsError(f"{name} must be a number of seconds; got {value!r}") from None
     return text
+
+
+def _coerce_list(name: str, value: Any) -> tuple:
+    """A list option from "480,960" (a flag, a form, a URL) or a JSON/TOML list."""
+    if isinstance(value, str):
+        value = [part.strip() for part in value.replace(" ", ",").split(",") if part.strip()]
+    if not isinstance(value, (list, tuple)):
+        raise OptionsError(f"{name} must be a comma-separated list; got {value!r}")
+    if name == "formats":
+        return tuple(value)
+    out = []
+    for item in value:
+        try:
+            out.append(int(item.strip()) if isinstance(item, str) else item)
+        except ValueError:
+            raise OptionsError(f"widths must be whole numbers of pixels, like 480,960,1920; "
+                               f"{item!r} is not one") from None
+    return tuple(out)
 
 
 def target_bytes(target: str, input_bytes: int) -> int:

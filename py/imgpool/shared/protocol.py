@@ -23,10 +23,11 @@ __all__ = [
     "PROTOCOL_VERSION", "ProtocolError", "Message",
     "Init", "RunTask", "StopTask", "Ready", "BootFailed", "TaskDoneMsg", "TaskFailedMsg",
     "TaskCancelledMsg", "Fatal", "StatsRequest", "StatsReply", "decode", "BOARD_FIELDS",
-    "BOARD_STRIDE", "BoardState",
+    "BOARD_STRIDE", "BoardState", "SetOutput",
 ]
 
-PROTOCOL_VERSION = 1
+#: 2: TaskDoneMsg.outputs (responsive sets).
+PROTOCOL_VERSION = 2
 
 
 class ProtocolError(ValueError):
@@ -143,8 +144,30 @@ class BootFailed(Message):
 
 
 @dataclass(frozen=True)
+class SetOutput:
+    """One file of a responsive set (`imgpool.shared.variants`); its bytes ride in the
+    transfer list, in the order of `TaskDoneMsg.outputs`."""
+
+    #: Added to the input's output stem: "-960.webp" (`Variant.suffix`).
+    suffix: str
+    width: int
+    height: int
+    format: str
+    out_bytes: int
+    quality: int = 0
+    ssim: float | None = None
+    encodes: int = 1
+    note: str = ""
+
+
+@dataclass(frozen=True)
 class TaskDoneMsg(Message):
-    """The result bytes ride in the transfer list (and its thumbnail beside them)."""
+    """The result bytes ride in the transfer list (and its thumbnail beside them).
+
+    A responsive set lists its files in `outputs` (largest width first); their buffers
+    ride as `variants`, in that order, the first also as the usual `output`. Then
+    width/height/format/quality/ssim are the first file's, and out_bytes and encodes the
+    whole set's."""
 
     TYPE: ClassVar[str] = "done"
     slot: int
@@ -177,6 +200,16 @@ class TaskDoneMsg(Message):
     #: Who decoded the pixels: "vips" (wasm-vips, or libheif for HEIC) or "browser"
     #: (the browser's own decoder; imgpool.shared.decodepath).
     decoder: str = "vips"
+    #: A responsive set's files (empty: one output, as described above).
+    outputs: list[SetOutput] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        # Read from JSON as plain dicts.
+        try:
+            outs = [o if isinstance(o, SetOutput) else SetOutput(**o) for o in self.outputs]
+        except TypeError as exc:
+            raise ProtocolError(f"malformed 'done' message: outputs: {exc}") from None
+        object.__setattr__(self, "outputs", outs)
 
 
 @dataclass(frozen=True)

@@ -53,7 +53,8 @@ from ..shared import protocol as P
 from ..shared.config import STREAM_BUFFER_ABOVE_BYTES, THUMB_PX, THUMB_QUALITY
 from ..shared.imageinfo import ImageInfo
 from ..shared.options import MetadataPolicy, Options, OptionsError
-from ..shared.plan import make_plan, same_size
+from ..shared.plan import make_plan, resolve_format, same_size
+from ..shared.variants import prepare_options
 from ..shared.reasons import FailureReason
 from .errors import (Classified, ImageError, classify, looks_truncated,
                      refine_damage, sniff)
@@ -61,6 +62,7 @@ from .faults import Abandoned, Faults, Stage, fire
 from .runtime_quality import encode_for_goals, size_note
 from .runtime_load import Loader
 from .runtime_task import Input, Scope, has_metadata, js_obj
+from .runtime_variants import SetResult, encode_set
 
 __all__ = ["Worker"]
 
@@ -126,7 +128,8 @@ class Worker:
             self._fault(Stage.START, msg)
             options = Options.from_dict(msg.options)
             info = ImageInfo.from_dict(msg.info)
-            plan = make_plan(options, info)
+            plan = make_plan(prepare_options(options, resolve_format(options, info))
+                             if options.responsive else options, info)
             self._fault(Stage.DECODE, msg)
             inp = self.loader.open(msg, payload, info, scope)
             loaded = await self.loader.load(plan, info, inp, msg, scope, self._check_cancel)
@@ -134,23 +137,26 @@ class Worker:
             self._fault(Stage.RESIZE, msg)
             image = self.loader.prepare(plan, loaded.image, scope)
             self._fault(Stage.ENCODE, msg)
-            goal = encode_for_goals(
-                self.vips, options, plan, image, loaded.frames, inp.size,
-                lambda im, action: self._watched(im, msg.task_id, action), scope)
-            thumb = self._thumbnail(goal.out, scope)
+            made, encoded = self._encode(options, plan, info, inp, loaded, image,
+                                         msg.task_id, scope)
+            thumb = self._thumbnail(encoded, scope)
             problem = inp.read_error(self.host)
             if problem:
                 raise ImageError(FailureReason.BAD_INPUT, f"the file could not be read "
                                  f"({problem}); was it moved, deleted or changed?")
-            done, buffer = self._result(msg, options, plan, info, inp, loaded, image, goal,
-                                        scope)
+            if isinstance(made, SetResult):
+                done, buffer, variants = self._set_result(msg, plan, inp, loaded, made)
+            else:
+                done, buffer = self._result(msg, options, plan, info, inp, loaded, image, made,
+                                            scope)
+                variants = None
             self._fault(Stage.TRANSFER, msg)
             self.tasks_done += 1
             self._post(dataclasses.replace(
                 done, elapsed_ms=round(self.host.now() - started, 1), heap_bytes=self._heap(),
                 mem_highwater_bytes=self._task_peak(highwater_before),
                 thumb_bytes=int(thumb.byteLength) if thumb is not None else 0),
-                transfer=buffer, thumb=thumb)
+                transfer=buffer, thumb=thumb, variants=variants)
         except Abandoned:
             return  # a test-only fault: this worker is going away and answers nothing
         except _Cancelled:
@@ -201,6 +207,35 @@ class Worker:
             quality=0 if kept else goal.quality, ssim=None if kept else goal.score,
             encodes=goal.encodes, decoder=loaded.decoder.value)
         return done, buffer
+
+    def _encode(self, options: Options, plan, info: ImageInfo, inp: Input, loaded, image,
+                task_id: int, scope: Scope):
+        """Encode as the options ask: one output (maybe searched for a goal) or a
+        responsive set. Returns the GoalResult or SetResult and the bytes to thumbnail."""
+        watched = lambda im, action: self._watched(im, task_id, action)  # noqa: E731
+        if options.responsive:
+            made = encode_set(self.vips, self.loader, options, info, image, inp.size,
+                              watched, scope)
+            return made, made.buffers[-1]           # the smallest: the quickest to reload
+        goal = encode_for_goals(self.vips, options, plan, image, loaded.frames, inp.size,
+                                watched, scope)
+        return goal, goal.out
+
+    def _set_result(self, msg: P.RunTask, plan, inp: Input, loaded,
+                    made: SetResult) -> tuple[P.TaskDoneMsg, object, list]:
+        """A responsive set's result, its first file's bytes and every file's: the files
+        in `outputs`, the first one's facts on top (protocol.TaskDoneMsg). A set never
+        falls back to the original."""
+        first = made.outputs[0]
+        notes = list(plan.notes) + ([loaded.note] if loaded.note else []) + made.notes
+        buffers = [b.buffer for b in made.buffers]
+        return P.TaskDoneMsg(
+            slot=self.slot, gen=self.gen, task_id=msg.task_id, width=first.width,
+            height=first.height, format=first.format, in_bytes=inp.size,
+            out_bytes=made.total_bytes, elapsed_ms=0.0, heap_bytes=0, mem_highwater_bytes=0,
+            note="; ".join(notes), streamed=inp.source is not None, quality=first.quality,
+            ssim=first.ssim, encodes=made.encodes, decoder=loaded.decoder.value,
+            outputs=made.outputs), buffers[0], buffers
 
     def _fault(self, stage: Stage, msg: P.RunTask) -> None:
         """Test-only: inject the fault the page's debug flag asked for here, if any."""
@@ -300,5 +335,6 @@ class Worker:
         self._post(P.TaskFailedMsg(slot=self.slot, gen=self.gen, task_id=task_id,
                                    reason=reason, message=message, heap_bytes=self._heap()))
 
-    def _post(self, msg: P.Message, transfer=None, thumb=None) -> None:
-        self.host.post(json.dumps(msg.to_message()), transfer, thumb)
+    def _post(self, msg: P.Message, transfer=None, thumb=None, variants=None) -> None:
+        self.host.post(json.dumps(msg.to_message()), transfer, thumb,
+                       js_obj(variants) if variants else None)

@@ -53,7 +53,11 @@ COMPACT_RATIO = 2
 
 def options_digest(options: Options) -> str:
     """A short, stable digest of the options an output was made with."""
-    canonical = json.dumps(options.to_dict(), sort_keys=True, separators=(",", ":"))
+    values = options.to_dict()
+    for name in ("widths", "formats"):  # added later: unset, they leave old digests alone
+        if not values[name]:
+            del values[name]
+    canonical = json.dumps(values, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(canonical.encode()).hexdigest()[:32]
 
 

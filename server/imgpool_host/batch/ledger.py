@@ -48,6 +48,7 @@ import time
 from collections import Counter
 from collections.abc import Callable, Iterable, KeysView, Mapping
 from enum import Enum
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from imgpool.core import events as E
@@ -59,6 +60,7 @@ from ..pageevents import PageEvent, UploadDone
 from .plan import Job
 from .hostmessages import for_host
 from .report import FileFinished, FileRecord, FileStarted, FileStatus, HostReason, RunEvent
+from .sets import set_variants
 
 if TYPE_CHECKING:
     from .sink import Written
@@ -125,6 +127,7 @@ class BatchLedger:
         self.state: dict[str, FileState] = {}   # fed, not yet settled
         self.workers: dict[str, int] = {}
         self.done_results: dict[str, TaskResult] = {}   # MADE files' results, for the record
+        self.done_variants: dict[str, list] = {}        # and a responsive set's files
         # name -> page losses while it was running
         self.crashes: Counter[str] = Counter() if crashes is None else crashes
         self.process_s = 0.0                     # first file started to last settled
@@ -164,6 +167,8 @@ class BatchLedger:
             self.emit(FileStarted(name=name, worker=event.slot_id))
         elif isinstance(event, E.TaskDone):
             self.done_results[name] = event.result
+            if page_event.variants:
+                self.done_variants[name] = page_event.variants
         elif isinstance(event, UploadDone):
             if self.settle_written(name):
                 return
@@ -187,23 +192,28 @@ class BatchLedger:
             return False
         result = self.done_results.get(name)
         base, rename_note = self._base(name), self.jobs[name].rename_note
-        wanted = _wanted(self.jobs[name], written.path.suffix)
-        if not written.path.as_posix().endswith("/" + wanted):    # renamed by the sink
+        # A set: its files in the page's order, the first (largest) standing for it.
+        described = self.done_variants.get(name)
+        variants = set_variants(written.files, described) if written.files else None
+        first = Path(variants[0]["output"]) if variants else written.path
+        wanted = _wanted(self.jobs[name], variants[0]["suffix"] if variants
+                         else written.suffix or written.path.suffix)
+        if not first.as_posix().endswith("/" + wanted):    # renamed by the sink
             base["renamed_from"] = wanted
-            rename_note = f"written as {written.path.name}: {wanted} was taken"
+            rename_note = f"written as {first.name}: {wanted} was taken"
         if result is None:
-            self._settle(FileRecord(**base, status=FileStatus.DONE, output=str(written.path),
+            self._settle(FileRecord(**base, status=FileStatus.DONE, output=str(first),
                                     output_bytes=written.size_bytes, format=written.format,
-                                    note=_notes(rename_note)))
+                                    note=_notes(rename_note), variants=variants))
             return True
         self._settle(FileRecord(
-            **base, status=FileStatus.DONE, output=str(written.path),
+            **base, status=FileStatus.DONE, output=str(first),
             output_bytes=written.size_bytes, width=result.width, height=result.height,
             format=result.format or written.format,
             time_s=round(result.elapsed_ms / 1000, 4),
             note=_notes(result.note, rename_note),
             quality=result.quality or None, ssim=result.ssim, encodes=result.encodes,
-            decoder=result.decoder))
+            decoder=result.decoder, variants=variants))
         return True
 
     def settle_failed(self, name: str, reason: str, message: str) -> None:
@@ -235,6 +245,7 @@ class BatchLedger:
         for name in again:
             del self.state[name]
             self.done_results.pop(name, None)
+            self.done_variants.pop(name, None)
         return again
 
     def abandon(self, message: str) -> None:
@@ -253,6 +264,7 @@ class BatchLedger:
     def _settle(self, record: FileRecord) -> None:
         self.state.pop(record.name, None)
         self.done_results.pop(record.name, None)
+        self.done_variants.pop(record.name, None)
         self.records[record.name] = record
         if self._started_at is not None:
             self.process_s = self.clock() - self._started_at
@@ -269,6 +281,8 @@ class BatchLedger:
                 **base, status=FileStatus.DONE, output=str(written.path),
                 output_bytes=written.size_bytes, width=original.width,
                 height=original.height, format=original.format,
+                variants=set_variants(written.files, original.variants or ())
+                if written.files else None,
                 note=_notes(f"same content as {original.name}: processed once",
                             self.jobs[dup].rename_note))
         if original.status is FileStatus.DONE:

@@ -52,10 +52,12 @@ from imgpool.shared.imageinfo import ImageFormat, ImageInfo
 from imgpool.shared.options import EXTENSIONS, Options, OutputFormat
 from imgpool.shared.outnames import OutputNamer, OutputStem
 from imgpool.shared.plan import resolve_format
+from imgpool.shared.variants import set_suffixes
 
 from .errors import BatchUsageError
 from .journal import OutputJournal
 from .report import FileRecord, FileStatus, HostReason
+from .sets import expected_suffixes
 
 __all__ = [
     "Job", "BatchPlan", "plan_batch", "collect_inputs", "check_out", "predicted_suffixes",
@@ -219,13 +221,21 @@ def predicted_suffixes(name: str, options: Options) -> list[str]:
     """Output extensions this input can get: the expected one first, then (with
     keep_original_if_larger) the one a kept original gets."""
     in_suffix = PurePosixPath(name).suffix.lower()
-    info = ImageInfo(format=_SUFFIX_FORMATS.get(in_suffix, ImageFormat.UNKNOWN))
+    info = _guessed_info(name)
+    if options.responsive:      # a set: its files' suffixes, never the original kept
+        return set_suffixes(options, resolve_format(options, info))
     out = [EXTENSIONS[resolve_format(options, info)]]
     if options.keep_original_if_larger:
         kept = result_suffix(info.format.value, in_suffix)
         if kept and kept not in out:
             out.append(kept)
     return out
+
+
+def _guessed_info(name: str) -> ImageInfo:
+    """What the input's extension suggests it is (only to predict names)."""
+    return ImageInfo(format=_SUFFIX_FORMATS.get(PurePosixPath(name).suffix.lower(),
+                                                ImageFormat.UNKNOWN))
 
 
 def result_suffix(fmt: str, input_suffix: str) -> str | None:
@@ -298,8 +308,7 @@ def plan_batch(paths: Iterable[str | os.PathLike], out: str | os.PathLike,
         if job.renamed_from:
             job = replace(job, rename_note=_rename_note(namer, where, suffixes))
         outputs = [job.target(plan.out, s) for s in suffixes]
-        current = None if force else next(
-            (o for o in outputs if journal.is_current(o, item.path, item.st)), None)
+        current = None if force else _current(job, outputs, item, options, journal, plan.out)
         if current is not None:
             plan.settled[tag] = FileRecord(
                 **base, status=FileStatus.SKIPPED, output=str(current),
@@ -308,6 +317,20 @@ def plan_batch(paths: Iterable[str | os.PathLike], out: str | os.PathLike,
             continue
         plan.jobs.append(replace(job, output=outputs[0]))
     return plan
+
+
+def _current(job: Job, outputs: list[Path], item: _Found, options: Options,
+             journal: OutputJournal, out: Path) -> Path | None:
+    """The output that makes `job` up to date, or None: for one output, any of those it
+    may have (`predicted_suffixes`); for a set, every file it will have, each recorded."""
+    assert item.st is not None
+    if not options.responsive:
+        return next((o for o in outputs if journal.is_current(o, item.path, item.st)), None)
+    files = [job.target(out, s) for s in expected_suffixes(item.path, item.name, options,
+                                                           _guessed_info(item.name))]
+    if all(journal.is_current(f, item.path, item.st) for f in files):
+        return files[0]
+    return None
 
 
 def _rename_note(namer: OutputNamer, where: OutputStem, suffixes: list[str]) -> str:

@@ -28,6 +28,7 @@ import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import PurePath
 from typing import TextIO
 
 from .. import jsontext
@@ -151,6 +152,13 @@ def format_record(r: FileRecord) -> str:
         note = f"  ({r.note})" if r.note else ""
         score = "".join([f"  quality {r.quality}" if r.quality and (r.encodes or 1) > 1 else "",
                          f"  SSIM {r.ssim:.4f}" if r.ssim is not None else ""])
+        if r.variants:                 # a responsive set: one indented line per file
+            files = "".join(f"\n          {printable(PurePath(v['output']).name)}  "
+                            f"{v.get('width')}x{v.get('height')}  "
+                            f"{format_bytes(v.get('output_bytes') or 0)}"
+                            for v in r.variants)
+            return (f"done      {printable(r.name)} -> {len(r.variants)} files  "
+                    f"{size}{when}{who}{note}{files}")
         return (f"done      {printable(r.name)} -> {printable(r.output or '')}  "
                 f"{size}{when}{who}{score}{note}")
     if r.status is FileStatus.FAILED:

@@ -90,6 +90,9 @@ class FileRecord:
     decoder: str | None = None         #: who decoded the pixels: "vips" or "browser"
     renamed_from: str | None = None    #: the output it would have had, taken by another
     duplicate_of: str | None = None    #: the input with the same content, processed once
+    #: A responsive set's files (`output` is the first, `output_bytes` their sum): each
+    #: with suffix, width, height, format, output, output_bytes, quality, ssim, note.
+    variants: list[dict[str, Any]] | None = None
 
     @property
     def saved_bytes(self) -> int:

@@ -20,6 +20,7 @@ orchestrates; each step has its own module:
    `/automation/`, owned by a `ResultSink` that checks the token, looks each name up
    among the planned jobs and writes atomically inside OUT, recording each output in
    OUT's journal (`outjournal`) so the next run knows what is really up to date.
+   Responsive sets come one file per upload; `srcset.json` lists them at the end (`sets`).
 3. Drive (`pagedriver`, `batchledger`). Chromium opens the page in automation mode; files
    are fed by path, a chunk at a time under backpressure; page events are drained and
    settled by the ledger; a file is DONE when its result has been written.
@@ -72,6 +73,7 @@ from .errors import BatchUsageError
 from .paths import check_report_path, prepare_out
 from .plan import Job, plan_batch
 from .report import FileFinished, FileRecord, FileStatus, Report, RunEvent, RunFinished, RunPlanned
+from .sets import write_srcset
 from .settings import POOL_URL_PARAMS, cap_workers, make_options, pool_settings
 from .sink import ROUTE_PREFIX, ResultSink
 
@@ -217,6 +219,8 @@ def run_batch(paths: str | os.PathLike | Iterable[str | os.PathLike], out: str |
                     message="not finished: the run was interrupted" if drive.interrupted
                     else "not finished")
     report.files = [records[name] for name in plan.order]
+    if opts.responsive and plan.jobs:
+        write_srcset(plan.out, report.files, plan.inputs)
     report.wall_s = time.monotonic() - t0
     if report_file is not None:
         report.write(report_file)

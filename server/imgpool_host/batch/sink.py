@@ -19,6 +19,10 @@ The dev server runs in-process with one extra route, `ROUTE_PREFIX`, owned by a
 5. writes the same bytes for each duplicate of that file (`copies`, from `dedupe`), each
    under its own output and through steps 3 and 4, recorded against its own input.
 
+A responsive set comes as one upload per file, with `variant` (its name suffix) and
+`count` in the query (`sets`): each file goes through the same steps under its own key
+and output; the input counts as written once its whole set is.
+
 `close()` turns new uploads away (503) and waits for the writes already running, so
 the runner can stop the browser knowing no write of this run is half done.
 
@@ -48,6 +52,7 @@ from imgpool.shared.outnames import OutputNamer
 from .atomicfile import current_umask, write_atomic
 from .plan import Job, result_suffix
 from .journal import OutputJournal
+from .sets import SetWrites, check_variant, set_key
 
 __all__ = [
     "ROUTE_PREFIX", "RESULT_PATH", "MAX_RESULT_BYTES", "CANCEL_GRACE_S", "ResultSink",
@@ -80,6 +85,10 @@ class Written:
     size_bytes: int
     format: str
     task_id: int
+    #: The name suffix the output got ("-960.webp": a file of a set; "": the usual).
+    suffix: str = ""
+    #: A whole set (written under the input's name): its files; size_bytes is their sum.
+    files: tuple["Written", ...] = ()
 
 
 def is_clean_name(name: str) -> bool:
@@ -114,7 +123,8 @@ class ResultSink:
         self.namer = namer                       # the plan's claims (`imgpool.shared.outnames`)
         self._renamed: dict[tuple[str, str], Path] = {}   # (name, suffix) -> its own target
         self.protected = set(protected)          # real paths that must never be replaced
-        self.written: dict[str, Written] = {}
+        self.written: dict[str, Written] = {}    # name (or a set's file key) -> written
+        self._sets = SetWrites()                 # files of sets not yet complete
         self._targets: dict[str, str] = {}       # real output path -> name
         self._busy: set[str] = set()             # names being written now
         self._lock = threading.Lock()
@@ -150,8 +160,15 @@ class ResultSink:
             task_id = int(q.get("task", ""))
         except ValueError:
             raise _Refused(400, "task must be a number") from None
-        target = self.target(name, fmt)
-        self._begin(name, target)
+        variant = None
+        if "variant" in q:
+            try:
+                variant = check_variant(fmt, q["variant"], q.get("count", ""))
+            except ValueError as exc:
+                raise _Refused(400, str(exc)) from None
+        key = name if variant is None else set_key(name, variant[0])
+        target = self.target(name, fmt, variant[0] if variant else "")
+        self._begin(key, target)
         try:
             length = request.headers.get("Content-Length")
             body = request.read_body(MAX_RESULT_BYTES)
@@ -161,41 +178,44 @@ class ResultSink:
                 raise _Refused(400, "empty result")
             if length is None or len(body) != int(length):
                 raise _Refused(400, "incomplete upload")
-            self._write(name, target, body, fmt, task_id)
-            self._write_copies(name, body, fmt, task_id)
+            self._write(name, target, body, fmt, task_id, variant)
+            self._write_copies(name, body, fmt, task_id, variant)
         finally:
-            self._end(name)
+            self._end(key)
         return 201, f"written {name}"
 
-    def _write_copies(self, name: str, body: bytes, fmt: str, task_id: int) -> None:
+    def _write_copies(self, name: str, body: bytes, fmt: str, task_id: int,
+                      variant: tuple[str, int] | None) -> None:
         """The same result for each duplicate of `name`, under the duplicate's own output,
         with every check an upload gets. Runs while `name` is still being written, so
         `close` waits for the copies too; a refused copy is noted in `copy_errors`."""
         for dup in self.copies.get(name, ()):
+            key = dup.name if variant is None else set_key(dup.name, variant[0])
             try:
-                target = self.target(dup.name, fmt)
-                self._begin(dup.name, target, copying=True)
+                target = self.target(dup.name, fmt, variant[0] if variant else "")
+                self._begin(key, target, copying=True)
             except _Refused as refused:
                 self.copy_errors[dup.name] = refused.text
                 continue
             try:
-                self._write(dup.name, target, body, fmt, task_id)
+                self._write(dup.name, target, body, fmt, task_id, variant)
             except _Refused as refused:
                 self.copy_errors[dup.name] = refused.text
             finally:
-                self._end(dup.name)
+                self._end(key)
 
     # ---- checks and writing -----------------------------------------------------------
 
-    def target(self, name: str, fmt: str) -> Path:
-        """The output path for `name`'s result in `fmt`, computed from the plan and
-        checked; raises _Refused (403/404/400) otherwise."""
+    def target(self, name: str, fmt: str, variant: str = "") -> Path:
+        """The output path for `name`'s result in `fmt` (a set's file: with the name
+        suffix `variant`, already checked), computed from the plan and checked; raises
+        _Refused (403/404/400) otherwise."""
         job = self.jobs.get(name)
         if job is None:
             if not is_clean_name(name) or os.path.isabs(name):
                 raise _Refused(403, "name refused")
             raise _Refused(404, "unknown name")
-        suffix = result_suffix(fmt, PurePosixPath(job.mirrored).suffix)
+        suffix = variant or result_suffix(fmt, PurePosixPath(job.mirrored).suffix)
         if suffix is None:
             raise _Refused(400, "unknown format")
         target = self._unclaimed(job, suffix, job.target(self.out, suffix))
@@ -242,7 +262,8 @@ class ResultSink:
                 self._targets = {k: v for k, v in self._targets.items() if v != name}
             self._idle.notify_all()
 
-    def _write(self, name: str, target: Path, body: bytes, fmt: str, task_id: int) -> None:
+    def _write(self, name: str, target: Path, body: bytes, fmt: str, task_id: int,
+               variant: tuple[str, int] | None = None) -> None:
         job = self.jobs[name]
         record = None
         if self.journal is not None:
@@ -262,7 +283,17 @@ class ResultSink:
         except OSError as exc:
             raise _Refused(500, f"could not write {target.name}: {exc.strerror or exc}") from None
         with self._lock:
-            self.written[name] = Written(target, len(body), fmt, task_id)
+            if variant is None:
+                self.written[name] = Written(target, len(body), fmt, task_id)
+                return
+            suffix, count = variant
+            one = self.written[set_key(name, suffix)] = Written(
+                target, len(body), fmt, task_id, suffix)
+            files = self._sets.add(name, suffix, one, count)
+            if files is not None:                # the whole set: the input is written
+                self.written[name] = Written(files[0].path, sum(f.size_bytes for f in files),
+                                             files[0].format, task_id, files[0].suffix,
+                                             tuple(files))
 
     def _rel(self, path: Path) -> str:
         return path.relative_to(self.out).as_posix()

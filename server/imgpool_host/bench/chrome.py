@@ -177,10 +177,15 @@ class AppSession:
         timings["host_s"] = round(host_s, 2)
         timings["renderers"] = len(self.renderers)
         if self.options is not None:
-            refused = self.client.set_options(self.options)
-            if refused:
-                raise RuntimeError(f"the app page refused the options: {refused}")
+            self.set_options(self.options)
         return timings
+
+    def set_options(self, options: Options) -> None:
+        """The options of the batches run next (the page is booted)."""
+        self.options = options
+        refused = self.client.set_options(self.options)
+        if refused:
+            raise RuntimeError(f"the app page refused the options: {refused}")
 
     def _workers_idle(self) -> dict:
         """When each slot's first worker became idle (page clock, ms): first and last."""

@@ -1,24 +1,35 @@
-"""What a quality goal costs (issue 14): encodes per image and time against one encode.
+"""What the issue 14 features cost: a quality goal's encodes and time against one
+encode, and a responsive set against making each of its files in a run of its own.
 
-A hook for the benchmark, not run by `imgpool bench` yet: `measure_goal_cost` boots two
-pages of the same pool size, one with plain options and one with the goal's (e.g.
-`{"target_size": "50%"}`), and runs the same batch through both in alternating rounds,
-so load from elsewhere on the machine falls on both alike. The figure is per image: the
-worker's time with the goal over its time for one plain encode (both from the worker's
-own `elapsed_ms`, decode included), and how many encodes the goal took.
+`measure_goal_cost` boots two pages of the same pool size, one with plain options and
+one with the goal's (e.g. `{"target_size": "30%"}`), and runs the same batch through both
+in alternating rounds, so load from elsewhere on the machine falls on both alike. The
+figure is per image: the worker's time with the goal over its time for one plain encode
+(both from the worker's own `elapsed_ms`, decode included), and how many encodes it took.
+
+`measure_set_cost` runs, on one page, the batch as a set (widths x formats, one decode
+per image) and then once per file of the set, as a plain run of that width and format
+(the same outputs, made the way one would without sets), alternating per round. The
+figure is the set's worker time over the nine runs' (issue 14's bar: at most 0.5), and
+the same for the batches' wall time. Both run as section 9 of `imgpool bench`
+(`goalsreport`).
 """
 
 from __future__ import annotations
 
 import statistics
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from imgpool.shared.options import Options
 
 from .chrome import BatchRun, BenchBrowser
+from .corpus import Corpus
+from .procs import LoadWindow
+from .settings import Mode
 
-__all__ = ["GoalCost", "measure_goal_cost", "goal_cost"]
+__all__ = ["measure_costs", "GoalCost", "measure_goal_cost", "goal_cost", "SetCost", "set_cost",
+           "measure_set_cost", "single_runs"]
 
 #: Batch time limit (s): far above any batch here; a stuck page fails the run loudly.
 BATCH_TIMEOUT_S = 900
@@ -79,3 +90,100 @@ def measure_goal_cost(bench: BenchBrowser, paths: list[Path], goal: dict,
     finally:
         for page in pages:
             page.close()
+
+
+@dataclass(frozen=True)
+class SetCost:
+    """A set against its files made one run each; times in ms per image."""
+
+    images: int
+    rounds: int
+    files_per_image: int       #: widths x formats
+    set_ms: float              #: worker time per image for the whole set (median round)
+    separate_ms: float         #: worker time per image of the separate runs, summed
+    time_ratio: float          #: set_ms / separate_ms (median over rounds)
+    wall_ratio: float          #: the set batch's wall time / the separate batches' summed
+    failed: int
+
+
+def single_runs(base: dict, widths: tuple[int, ...], formats: tuple[str, ...]) -> list[dict]:
+    """The options of each separate run: one width and one format, the plain way."""
+    return [{**base, "format": f, "width": w, "max_size": None} for w in widths
+            for f in formats]
+
+
+def _worker_ms(run: BatchRun) -> float:
+    return sum(float(e["elapsed_ms"]) for e in run.done())
+
+
+def set_cost(sets: list[BatchRun], separate: list[list[BatchRun]]) -> SetCost:
+    """Summarise paired rounds: sets[i] and the runs of separate[i] had the same files."""
+    if not sets or not all(separate):
+        raise ValueError("no round ran")
+    images = sets[0].files
+    ratios, walls, set_ms, sep_ms, failed = [], [], [], [], 0
+    for whole, parts in zip(sets, separate, strict=True):
+        failed += len(whole.failed()) + sum(len(p.failed()) for p in parts)
+        apart = sum(_worker_ms(p) for p in parts)
+        if apart <= 0 or _worker_ms(whole) <= 0:
+            continue
+        set_ms.append(_worker_ms(whole) / images)
+        sep_ms.append(apart / images)
+        ratios.append(_worker_ms(whole) / apart)
+        walls.append(whole.wall_s / sum(p.wall_s for p in parts))
+    if not ratios:
+        raise ValueError("no image finished in both the set and the separate runs")
+    return SetCost(images=images, rounds=len(sets), files_per_image=len(separate[0]),
+                   set_ms=round(statistics.median(set_ms), 1),
+                   separate_ms=round(statistics.median(sep_ms), 1),
+                   time_ratio=round(statistics.median(ratios), 3),
+                   wall_ratio=round(statistics.median(walls), 3), failed=failed)
+
+
+def measure_set_cost(bench: BenchBrowser, paths: list[Path], base: dict,
+                     widths: tuple[int, ...], formats: tuple[str, ...], workers: int = 1,
+                     rounds: int = 1) -> SetCost:
+    """Run `paths` as a set of `widths` x `formats` and as one plain run per file of it,
+    `rounds` times, alternating, on one page of `workers` workers, after one uncounted
+    run of the set (the first use of each encoder in a worker costs extra)."""
+    whole = {**base, "widths": list(widths), "formats": list(formats)}
+    page = bench.app(f"?workers={workers}", Options.from_dict(whole))
+    try:
+        page.boot()
+        page.run(paths, BATCH_TIMEOUT_S)   # warm-up, not counted: each encoder's first use
+        sets, separate = [], []
+        for _ in range(rounds):
+            page.set_options(Options.from_dict(whole))
+            sets.append(page.run(paths, BATCH_TIMEOUT_S))
+            runs = []
+            for options in single_runs(base, widths, formats):
+                page.set_options(Options.from_dict(options))
+                runs.append(page.run(paths, BATCH_TIMEOUT_S))
+            separate.append(runs)
+        return set_cost(sets, separate)
+    finally:
+        page.close()
+
+
+def measure_costs(bench: BenchBrowser, mode: Mode, corpus: Corpus, base: dict) -> dict:
+    """Section 9's figures: the set's and the target size's cost, on the first
+    `mode.goal_images` photos of the throughput batch (real photo sizes: how much a
+    decode weighs against the encodes is the whole question), at most two rounds; a
+    failure of one leaves the other."""
+    photos = corpus.throughput[:mode.goal_images]
+    rounds = min(mode.reps, 2)
+    out: dict = {"target": mode.goal_target, "widths": list(mode.set_widths),
+                 "formats": list(mode.set_formats)}
+    load = LoadWindow()
+    try:
+        out["set"] = asdict(measure_set_cost(bench, photos, base, mode.set_widths,
+                                             mode.set_formats, rounds=rounds))
+    except Exception as exc:  # noqa: BLE001 - the other figure still stands
+        out["set"] = {"error": f"{type(exc).__name__}: {exc}"}
+    try:
+        out["target_size"] = asdict(measure_goal_cost(
+            bench, photos, {"target_size": mode.goal_target}, base, rounds=rounds))
+    except Exception as exc:  # noqa: BLE001
+        out["target_size"] = {"error": f"{type(exc).__name__}: {exc}"}
+    out["other_cores"] = load.stop()
+    return out

@@ -27,6 +27,8 @@ then falls on all of them alike. The order:
 6. `imgpool optimize` on the throughput batch (its own browser).
 7. With `--soak N` (run before step 6, in the same browser, every other page closed): N
    small photos through one page with recycled workers, memory sampled (`soak.py`).
+9. Issue 14's costs (before the soak, every other page closed): a target size against
+   plain encodes, a responsive set against its files made one run each (`goals.py`).
 
 `Raw` keeps everything measured, unsummarised; `sections.py` turns it into the report.
 """
@@ -45,6 +47,7 @@ from imgpool.shared.options import Options
 from .chrome import AppSession, BatchRun, BenchBrowser
 from .procs import LoadWindow
 from .corpus import Corpus
+from .goals import measure_costs
 from .native import native_stages, plan_for, run_native
 from .settings import NAIVE_MAX_WORKERS, NAIVE_WORKER_MIB, Mode
 from .trace import traced_batch
@@ -82,6 +85,7 @@ class Raw:
     automation: dict = field(default_factory=dict)
     soak: dict = field(default_factory=dict)          #: SoakRun.report(), or {"error"}
     remote: dict = field(default_factory=dict)        #: remote.measure_remote(), or {"error"}
+    goals: dict = field(default_factory=dict)         #: section 9's figures (`_goals`)
     traces: dict[str, dict] = field(default_factory=dict)
     stage_names: list[Path] = field(default_factory=list)   #: the files the stages ran on
     notes: list[str] = field(default_factory=list)
@@ -241,6 +245,10 @@ def measure(base_url: str, mode: Mode, corpus: Corpus, options: Options, workers
             with step("bare wasm-vips stages, 1 worker (profile)"):
                 raw.stages_wasm = baselines.stages(raw.plans)
         baselines.close()
+
+        # 9. issue 14's costs: a target size, a responsive set (their own pages)
+        with step("quality goal and responsive set costs"):
+            raw.goals = measure_costs(bb, mode, corpus, opts)
 
         # 7. the soak, alone in the browser
         if soak:

@@ -10,6 +10,7 @@ regenerated from a saved run (`imgpool bench --render FILE`).
 from __future__ import annotations
 
 from .profile import findings
+from .goalsreport import goals_markdown, goals_row
 from .remote import remote_markdown, remote_row
 from .soakreport import soak_markdown, soak_row
 from .stats import med, ratio, spread_pct
@@ -146,7 +147,8 @@ def headline_rows(doc: dict) -> list[dict]:
     else:
         rows.append({"section": "6 automation", "metric": a.get("status", "not measured"),
                      "value": "–", "baseline": "", "ratio": "–", "spread": ""})
-    for extra in (soak_row(s.get("soak", {})), remote_row(s.get("remote", {}))):
+    for extra in (soak_row(s.get("soak", {})), remote_row(s.get("remote", {})),
+                  goals_row(s.get("goals", {}))):
         if extra:
             rows.append(extra)
     return rows
@@ -275,6 +277,8 @@ def markdown(doc: dict, json_name: str) -> str:
         L += soak_markdown(s["soak"])
     if "--remote" not in s.get("remote", {}).get("status", "--remote"):
         L += remote_markdown(s["remote"])
+    if "goals" in s:
+        L += goals_markdown(s["goals"])
     L += _profile_md(doc.get("profile", {}))
     if doc.get("notes"):
         L += ["## Notes", ""] + [f"- {n}" for n in doc["notes"]] + [""]

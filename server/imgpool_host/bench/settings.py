@@ -53,6 +53,13 @@ class Mode:
     first_result_pool1: bool
     #: Run the stage profile (bare wasm-vips, native stages, single-worker canvas).
     profile: bool
+    #: Section 9 (issue 14's costs): this many of the throughput batch's photos, the
+    #: responsive set's widths (at most the photos' width) and formats, the target size;
+    #: at most two rounds.
+    goal_images: int = 1
+    set_widths: tuple[int, ...] = (480, 320, 160)
+    set_formats: tuple[str, ...] = ("avif", "webp", "jpeg")
+    goal_target: str = "30%"
 
 
 def _photos(specs) -> tuple[CorpusItem, ...]:
@@ -79,6 +86,7 @@ MODES: dict[str, Mode] = {
         memory_distinct=20, memory_size=(1600, 1200), memory_batches=(20, 200), ua_wait_s=75,
         panorama=CorpusItem("panorama-16384x4096-prog.jpg", "jpeg", 16384, 4096, True),
         small_count=20, small_size=(1600, 1200), first_result_pool1=True, profile=True,
+        goal_images=2, set_widths=(1920, 960, 480),
     ),
     "quick": Mode(
         name="quick", reps=1, baseline_reps=2, startup_reps=1, warm=True,
@@ -89,6 +97,7 @@ MODES: dict[str, Mode] = {
         memory_distinct=20, memory_size=(640, 480), memory_batches=(20, 200), ua_wait_s=0,
         panorama=CorpusItem("panorama-16000x2000-prog.jpg", "jpeg", 16000, 2000, True),
         small_count=20, small_size=(640, 480), first_result_pool1=False, profile=False,
+        goal_images=1, set_widths=(1920, 960, 480),
     ),
     "tiny": Mode(
         name="tiny", reps=1, baseline_reps=1, startup_reps=1, warm=False,

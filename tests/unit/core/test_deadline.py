@@ -117,3 +117,17 @@ def test_a_hung_worker_is_still_caught_after_learning():
     limit = task.deadline - task.dispatched_at
     assert limit <= h.scheduler.deadlines.timeout_s(task.estimate, opts) + 1e-9
     assert f"{limit:.0f} s" in task.message
+
+
+def test_a_responsive_set_gets_time_for_every_file_and_learns_its_own_rate():
+    one = encoder_factor(Options(format="webp"))
+    three = encoder_factor(Options(widths=(960, 480, 240), formats=("webp", "jpeg", "avif")))
+    assert three == 3 * (1.0 + 1.0 + 2.0) * one
+    assert encoder_factor(Options(formats=("webp",))) == one
+    model = DeadlineModel(PoolConfig())
+    est = estimate(ImageInfo(format=ImageFormat.JPEG, width=4000, height=3000, bands=3,
+                             bit_depth=8), Options(), 1)
+    model.observe(est, Options(), 0.5)              # plain WebP runs fast ...
+    set_opts = Options(widths=(960, 480), formats=("webp",))
+    assert model.learned_rate(set_opts) is None     # ... which says nothing of a set's time
+    assert model.timeout_s(est, set_opts) > model.timeout_s(est, Options())

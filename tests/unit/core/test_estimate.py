@@ -101,3 +101,20 @@ def test_calibration_moves_toward_observations_within_bounds():
     assert cal.to_dict() == {"avif": 0.5}
     with pytest.raises(ValueError):
         MemoryCalibration(alpha=0)
+
+
+def test_a_responsive_set_counts_its_copies_and_encoded_variants():
+    """8000x6000 JPEG, widths 2000/1000/500 in two formats: decoded at 1/4 (2000x1500),
+    the prepared 2000x1500 held twice, copies of 1000x750 and 500x375, and six encoded
+    variants at a quarter of their pixels' bytes."""
+    opts = Options(widths=(2000, 1000, 500), formats=("webp", "avif"))
+    est = estimate(info(), opts, 1_000_000)
+    px = {2000: 2000 * 1500, 1000: 1000 * 750, 500: 500 * 375}
+    expected = 3 * (px[2000] + 2 * px[2000] + px[1000] + px[500]
+                    + sum(px.values()) * 2 // 4)
+    assert (est.decode_width, est.decode_height) == (2000, 1500)
+    assert est.memory_bytes == expected
+    assert est.memory_bytes > estimate(info(), Options(max_size=2000), 1).memory_bytes
+    anim = estimate(info(F.GIF, 1000, 1000, frames=10), Options(widths=(500,)), 1)
+    assert anim.memory_bytes < estimate(info(F.GIF, 1000, 1000, frames=10),
+                                        Options(max_size=500), 1).memory_bytes

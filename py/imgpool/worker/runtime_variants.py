@@ -1,0 +1,76 @@
+"""Encoding a responsive set in the worker: every width x format from one decode.
+
+The image was loaded and prepared once, at the largest width the set needs
+(`imgpool.shared.variants.prepare_options`). It is copied into memory (`copyMemory`) so
+the decode and resize run once, not once per file; each smaller width is made from that
+copy with vips' high-quality (Lanczos) reduction and copied too, so its formats encode
+the same pixels without recomputing them. Which files exist, their names and what was
+skipped is decided by the pure plan (`imgpool.shared.variants.plan_variants`); this
+module only runs it. Every vips object made here goes into the task's `Scope`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+from ..shared import protocol as P
+from ..shared.imageinfo import ImageInfo
+from ..shared.options import Options
+from ..shared.plan import UNBOUNDED, make_plan, resolve_format
+from ..shared.variants import format_options, plan_variants
+from .runtime_quality import encode_for_goals
+from .runtime_task import Scope, js_obj
+
+__all__ = ["SetResult", "encode_set"]
+
+
+@dataclass
+class SetResult:
+    """The set's files (described, and their encoded bytes in the same order)."""
+
+    outputs: list[P.SetOutput] = field(default_factory=list)
+    buffers: list[Any] = field(default_factory=list)   # Uint8Array per output
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def encodes(self) -> int:
+        return sum(o.encodes for o in self.outputs)
+
+    @property
+    def total_bytes(self) -> int:
+        return sum(o.out_bytes for o in self.outputs)
+
+
+def encode_set(vips, loader, options: Options, info: ImageInfo, image, input_bytes: int,
+               watched: Callable[[Any, Callable], Any], scope: Scope) -> SetResult:
+    """Encode every file of the set from `image` (prepared, lazy). `watched(image,
+    action)` runs `action()` under the progress hook (progress and cancel reach it)."""
+    prepared = scope.keep(watched(image, lambda: image.copyMemory()))
+    plan = plan_variants(options, int(prepared.width), resolve_format(options, info))
+    result = SetResult(notes=[plan.note()] if plan.note() else [])
+    sized = {}
+    for variant in plan.variants:
+        if variant.width not in sized:
+            sized[variant.width] = _at_width(prepared, variant.width, watched, scope)
+        pixels = sized[variant.width]
+        opts = format_options(options, variant.format)
+        fplan = make_plan(opts, info)
+        ready = loader.prepare(fplan, pixels, scope)   # flattened for a format without alpha
+        goal = encode_for_goals(vips, opts, fplan, ready, 1, input_bytes, watched, scope)
+        result.buffers.append(goal.out)
+        result.outputs.append(P.SetOutput(
+            suffix=variant.suffix, width=int(pixels.width), height=int(pixels.height),
+            format=variant.format.value, out_bytes=int(goal.out.byteLength),
+            quality=goal.quality, ssim=goal.score, encodes=goal.encodes,
+            note="; ".join(goal.notes)))
+    return result
+
+
+def _at_width(prepared, width: int | None, watched, scope: Scope):
+    """The prepared pixels at `width` (None or its own width: as they are), in memory."""
+    if width is None or width >= int(prepared.width):
+        return prepared
+    smaller = scope.keep(prepared.thumbnailImage(width, js_obj(
+        {"height": UNBOUNDED, "size": "down", "no_rotate": True})))
+    return scope.keep(watched(smaller, lambda: smaller.copyMemory()))
