@@ -102,15 +102,15 @@ def test_the_page_offers_each_set_with_its_picture_markup_and_zip(shared_app, tm
         names = add_batch(shared_app, [photo], {"widths": "1200,800,400",
                                                 "formats": "webp,jpeg"})
         event = wait_tasks(shared_app, names.values())[names["page-photo.jpg"]]
-        assert event["type"] == "task_done", event
+        assert event.type == "task_done", event
         files = {v["output_name"]: (v["format"], (v["width"], v["height"]))
-                 for v in event["variants"]}
+                 for v in event.variants}
         assert files == {"page-photo-800.webp": ("webp", (800, 533)),
                          "page-photo-800.jpg": ("jpeg", (800, 533)),
                          "page-photo-400.webp": ("webp", (400, 267)),
                          "page-photo-400.jpg": ("jpeg", (400, 267))}
-        assert "width 1200 px skipped" in event["result"]["note"]
-        snippet = event["snippet"]
+        assert "width 1200 px skipped" in event.event.result.note
+        snippet = event.snippet
         assert re.findall(r'srcset="([^"]+)"', snippet) == [
             "page-photo-800.webp 800w, page-photo-400.webp 400w",
             "page-photo-800.jpg 800w, page-photo-400.jpg 400w"]

@@ -35,8 +35,10 @@ def test_goal_cost_needs_an_image_done_on_both_pages():
 
 
 def timed(ms_by_name: dict[str, float], wall_s: float, failed: int = 0) -> BatchRun:
-    events = [{"type": "task_done", "name": n, "elapsed_ms": ms} for n, ms in ms_by_name.items()]
-    events += [{"type": "task_failed", "name": f"bad{i}"} for i in range(failed)]
+    events = [PageEvent(TaskDone(i, TaskResult(elapsed_ms=ms)), name=n)
+              for i, (n, ms) in enumerate(ms_by_name.items())]
+    events += [PageEvent(TaskFailed(100 + i, FailureReason.BAD_INPUT, "cut"), name=f"bad{i}")
+               for i in range(failed)]
     return BatchRun(len(ms_by_name), 0.0, wall_s * 1000, 0.0, wall_s, events, [], [], None)
 
 

@@ -12,6 +12,7 @@ import pytest
 from PIL import Image
 
 from imgpool.shared.options import Options
+from imgpool_host.pageevents import decode
 from imgpool_host.batch.dedupe import split_duplicates
 from imgpool_host.batch.ledger import BatchLedger
 from imgpool_host.batch.plan import plan_batch
@@ -122,9 +123,11 @@ def test_the_ledger_lists_the_set_in_the_pages_order_and_srcset_json_follows(set
     ledger.fed(j.name for j in send)
     described = [{"suffix": s, "width": 960 if "960" in s else 480,
                   "height": 480 if "960" in s else 240, "quality": 80} for s in FILES]
-    ledger.on_event({"type": "task_done", "name": "a.jpg", "variants": described,
-                     "result": {"width": 960, "height": 480, "format": "avif"}})
-    ledger.on_event({"type": "upload_done", "name": "a.jpg", "status": 201})
+    ledger.on_event(decode({"type": "task_done", "task_id": 1, "name": "a.jpg",
+                            "variants": described,
+                            "result": {"width": 960, "height": 480, "format": "avif"}}))
+    ledger.on_event(decode({"type": "upload_done", "task_id": 1, "name": "a.jpg",
+                            "status": 201, "message": ""}))
     rec, dup = ledger.records["a.jpg"], ledger.records["sub/b.jpg"]
     assert rec.status is FileStatus.DONE and rec.renamed_from is None
     assert rec.output == str(out / "a-960.avif")   # the page's first, though written last

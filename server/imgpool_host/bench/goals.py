@@ -113,7 +113,7 @@ def single_runs(base: dict, widths: tuple[int, ...], formats: tuple[str, ...]) -
 
 
 def _worker_ms(run: BatchRun) -> float:
-    return sum(float(e["elapsed_ms"]) for e in run.done())
+    return sum(e.event.result.elapsed_ms for e in run.done())
 
 
 def set_cost(sets: list[BatchRun], separate: list[list[BatchRun]]) -> SetCost:
