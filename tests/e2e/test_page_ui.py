@@ -269,6 +269,32 @@ def test_axe_finds_nothing_serious_and_nothing_scrolls_sideways(ui, files, width
         page.set_viewport_size({"width": 1280, "height": 900})
 
 
+def box(locator) -> dict:
+    return locator.evaluate("e => e.getBoundingClientRect().toJSON()")
+
+
+def test_on_a_phone_a_failure_reads_whole_and_its_details_stay_in_its_row(ui, files):
+    page = ui.page
+    clear(page)
+    page.set_viewport_size({"width": 390, "height": 900})
+    try:
+        page.set_input_files("#file-input", [str(files["cut.jpg"]), str(files["photo.jpg"])])
+        wait_idle(page, 2)
+        r = row(page, "cut.jpg")
+        line = r.locator(".line")
+        assert "cut short" in line.text_content()
+        assert line.evaluate("e => e.scrollWidth <= e.clientWidth && e.scrollHeight <= e.clientHeight")
+        r.get_by_role("button", name="Details for cut.jpg").click()
+        detail, toggle = r.locator(".detail"), r.locator("button[data-action=details]")
+        expect(detail).to_contain_text("reason:")
+        assert box(detail)["top"] >= box(toggle)["bottom"]         # below the button, not over it
+        assert box(detail)["bottom"] <= box(r)["bottom"] + 0.5      # not over the next row
+        assert axe_violations(page) == []     # the open toggle's name starts "Hide details"
+        shot(page, "phone-390-failure")
+    finally:
+        page.set_viewport_size({"width": 1280, "height": 900})
+
+
 def test_dark_theme_passes_axe(browser, server_url, files):
     context = browser.new_context(bypass_csp=True, color_scheme="dark",
                                   viewport={"width": 1280, "height": 900})
