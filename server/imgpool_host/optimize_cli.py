@@ -88,13 +88,16 @@ _OPTION_FLAGS: list[tuple[str, str, dict[str, Any]]] = [
     ("--timeout", "timeout_s", dict(metavar="S", help="per-image time limit in seconds "
                                     "(default: scaled by image size)")),
     ("--target-size", "target_size", dict(metavar="SIZE", help="largest output wanted, e.g. "
-                                          "200KB, 1.5MB or 50%% of the input: the quality is "
+                                          "200KB, 1.5MB or 50%% of the input (a bare number "
+                                          "is bytes; KB is 1000, KiB 1024): the quality is "
                                           "lowered (from --quality) until it fits")),
     ("--strict-size", "strict_size", dict(action="store_const", const="true",
                                           help="fail a file (too_big) that does not fit "
                                                "--target-size even at the lowest quality")),
     ("--min-ssim", "min_ssim", dict(metavar="X", help="lowest quality score (SSIM, 0-1, e.g. "
-                                    "0.95): the quality is raised until it holds")),
+                                    "0.95): the quality is raised from --quality until it "
+                                    "holds, never lowered; for the smallest file that keeps "
+                                    "the score start low, e.g. --quality 30")),
     ("--measure-quality", "measure_quality",
      dict(action="store_const", const="true",
           help="score each output (SSIM against the resized original) in the report")),
