@@ -8,11 +8,13 @@ flags given on the command line win.
 
 Exit status:
   0    every file done or already up to date
-  1    some files failed (each listed on stderr with its reason code and message)
-  2    usage: bad option, missing input, OUT inside an input or not writable, a --report
-       path that is a folder, an input or an output, no browser, no runtimes, or the
-       page could not start; nothing was processed (one line says what to do)
-  130  interrupted (Ctrl-C / SIGTERM): finished outputs are kept, run again to resume
+  1    some files failed (each listed on stderr with its reason and message)
+  2    usage: bad option, missing input, OUT inside an input or not writable,
+       a --report path that is a folder, an input or an output, no browser, no
+       runtimes, or the page could not start; nothing was processed (one line
+       says what to do)
+  130  interrupted (Ctrl-C / SIGTERM): finished outputs are kept; run again to
+       resume
 """
 
 from __future__ import annotations
@@ -114,11 +116,12 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     parser = subparsers.add_parser(
         NAME, help=SUBCOMMANDS[NAME].help,
         formatter_class=argparse.RawDescriptionHelpFormatter,
+        # Raw text: lines broken by hand to stay within 80 columns.
         description="Optimize images headlessly through the app (Chromium + wasm-vips).\n"
                     "Folders are walked recursively (hidden files skipped); OUT mirrors "
-                    "their structure.\nOutputs already up to date (recorded in OUT's "
-                    "journal as made from the same input with the same options, and still "
-                    "intact)\nare skipped, so an interrupted run resumes.",
+                    "their\nstructure. Outputs already up to date (recorded in OUT's journal "
+                    "as made from\nthe same input with the same options, and still intact) "
+                    "are skipped, so an\ninterrupted run resumes.",
         epilog=__doc__[__doc__.index("Exit status:"):])
     parser.add_argument("inputs", nargs="+", metavar="IN", help="image files or folders")
     parser.add_argument("-o", "--out", required=True, metavar="OUT", help="output folder")
