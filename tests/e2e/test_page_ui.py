@@ -125,7 +125,7 @@ def test_counts_add_up_with_refused_and_skipped_files(ui, files):
     assert page.get_attribute("#overall", "value") == "6"
     assert "6 of 6 files finished" in page.text_content("#overall-text")
     assert "smaller" in page.text_content("#overall-text")
-    assert page.text_content("#status").startswith("Finished: 2 done, 3 failed")
+    assert page.text_content("#status").startswith("Finished: 2 done, 3 failed, 0 cancelled, 1 skipped")
     assert row(page, "notes.txt").locator(".badge").text_content() == "Skipped"
     assert "% smaller" in row(page, "photo.jpg").locator(".line").text_content()
     shot(page, "failed-batch")
