@@ -8,11 +8,13 @@ flags given on the command line win.
 
 Exit status:
   0    every file done or already up to date
-  1    some files failed (each listed on stderr with its reason code and message)
-  2    usage: bad option, missing input, OUT inside an input or not writable, a --report
-       path that is a folder, an input or an output, no browser, no runtimes, or the
-       page could not start; nothing was processed (one line says what to do)
-  130  interrupted (Ctrl-C / SIGTERM): finished outputs are kept, run again to resume
+  1    some files failed (each listed on stderr with its reason and message)
+  2    usage: bad option, missing input, OUT inside an input or not writable,
+       a --report path that is a folder, an input or an output, no browser, no
+       runtimes, or the page could not start; nothing was processed (one line
+       says what to do)
+  130  interrupted (Ctrl-C / SIGTERM): finished outputs are kept; run again to
+       resume
 """
 
 from __future__ import annotations
@@ -87,13 +89,16 @@ _OPTION_FLAGS: list[tuple[str, str, dict[str, Any]]] = [
     ("--timeout", "timeout_s", dict(metavar="S", help="per-image time limit in seconds "
                                     "(default: scaled by image size)")),
     ("--target-size", "target_size", dict(metavar="SIZE", help="largest output wanted, e.g. "
-                                          "200KB, 1.5MB or 50%% of the input: the quality is "
+                                          "200KB, 1.5MB or 50%% of the input (a bare number "
+                                          "is bytes; KB is 1000, KiB 1024): the quality is "
                                           "lowered (from --quality) until it fits")),
     ("--strict-size", "strict_size", dict(action="store_const", const="true",
                                           help="fail a file (too_big) that does not fit "
                                                "--target-size even at the lowest quality")),
     ("--min-ssim", "min_ssim", dict(metavar="X", help="lowest quality score (SSIM, 0-1, e.g. "
-                                    "0.95): the quality is raised until it holds")),
+                                    "0.95): the quality is raised from --quality until it "
+                                    "holds, never lowered; for the smallest file that keeps "
+                                    "the score start low, e.g. --quality 30")),
     ("--widths", "widths", dict(metavar="PX,PX", help="responsive set: one output per "
                                 "width, e.g. 480,960,1920, named photo-960.webp (replaces "
                                 "--max-size; a width above the image is skipped); "
@@ -116,11 +121,12 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     parser = subparsers.add_parser(
         NAME, help=SUBCOMMANDS[NAME].help,
         formatter_class=argparse.RawDescriptionHelpFormatter,
+        # Raw text: lines broken by hand to stay within 80 columns.
         description="Optimize images headlessly through the app (Chromium + wasm-vips).\n"
                     "Folders are walked recursively (hidden files skipped); OUT mirrors "
-                    "their structure.\nOutputs already up to date (recorded in OUT's "
-                    "journal as made from the same input with the same options, and still "
-                    "intact)\nare skipped, so an interrupted run resumes.",
+                    "their\nstructure. Outputs already up to date (recorded in OUT's journal "
+                    "as made from\nthe same input with the same options, and still intact) "
+                    "are skipped, so an\ninterrupted run resumes.",
         epilog=__doc__[__doc__.index("Exit status:"):])
     parser.add_argument("inputs", nargs="+", metavar="IN", help="image files or folders")
     parser.add_argument("-o", "--out", required=True, metavar="OUT", help="output folder")

@@ -131,7 +131,7 @@ def test_counts_add_up_with_refused_and_skipped_files(ui, files):
     assert page.get_attribute("#overall", "value") == "6"
     assert "6 of 6 files finished" in page.text_content("#overall-text")
     assert "smaller" in page.text_content("#overall-text")
-    assert page.text_content("#status").startswith("Finished: 2 done, 3 failed")
+    assert page.text_content("#status").startswith("Finished: 2 done, 3 failed, 0 cancelled, 1 skipped")
     assert row(page, "notes.txt").locator(".badge").text_content() == "Skipped"
     assert "% smaller" in row(page, "photo.jpg").locator(".line").text_content()
     shot(page, "failed-batch")
@@ -270,6 +270,32 @@ def test_axe_finds_nothing_serious_and_nothing_scrolls_sideways(ui, files, width
         assert page.evaluate("document.documentElement.scrollWidth") <= width
         assert axe_violations(page) == []
         shot(page, "desktop" if width > 600 else "phone-390")
+    finally:
+        page.set_viewport_size({"width": 1280, "height": 900})
+
+
+def box(locator) -> dict:
+    return locator.evaluate("e => e.getBoundingClientRect().toJSON()")
+
+
+def test_on_a_phone_a_failure_reads_whole_and_its_details_stay_in_its_row(ui, files):
+    page = ui.page
+    clear(page)
+    page.set_viewport_size({"width": 390, "height": 900})
+    try:
+        page.set_input_files("#file-input", [str(files["cut.jpg"]), str(files["photo.jpg"])])
+        wait_idle(page, 2)
+        r = row(page, "cut.jpg")
+        line = r.locator(".line")
+        assert "cut short" in line.text_content()
+        assert line.evaluate("e => e.scrollWidth <= e.clientWidth && e.scrollHeight <= e.clientHeight")
+        r.get_by_role("button", name="Details for cut.jpg").click()
+        detail, toggle = r.locator(".detail"), r.locator("button[data-action=details]")
+        expect(detail).to_contain_text("reason:")
+        assert box(detail)["top"] >= box(toggle)["bottom"]         # below the button, not over it
+        assert box(detail)["bottom"] <= box(r)["bottom"] + 0.5      # not over the next row
+        assert axe_violations(page) == []     # the open toggle's name starts "Hide details"
+        shot(page, "phone-390-failure")
     finally:
         page.set_viewport_size({"width": 1280, "height": 900})
 

@@ -488,9 +488,9 @@ def test_report_ok_means_nothing_failed_or_cancelled():
 
 # -- progress -------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("n, text", [(0, "0 B"), (1023, "1023 B"), (1024, "1.0 KB"),
-                                     (1536 * 1024, "1.5 MB"), (3 * 1024 ** 3, "3.00 GB"),
-                                     (-2048, "-2.0 KB")])
+@pytest.mark.parametrize("n, text", [(0, "0 B"), (999, "999 B"), (1000, "1.0 KB"),
+                                     (1_500_000, "1.5 MB"), (3 * 1000 ** 3, "3.00 GB"),
+                                     (-2000, "-2.0 KB"), (200_000, "200.0 KB")])
 def test_format_bytes(n, text):
     assert format_bytes(n) == text
 
@@ -502,7 +502,7 @@ def test_format_duration(s, text):
 
 
 def test_render_bar_shows_counts_rate_saved_and_eta():
-    t = Tally(total=12, to_run=10, skipped=2, done=4, failed=1, saved_bytes=5 * 1024 * 1024,
+    t = Tally(total=12, to_run=10, skipped=2, done=4, failed=1, saved_bytes=5_000_000,
               first_start=100.0)
     line = render_bar(t, now=110.0, width=200)
     assert line.startswith("[" + "#" * 12 + "-" * 12 + "] 5/10 done 4 failed 1")

@@ -84,7 +84,7 @@ async function boot() {
                     "(the server sent no COOP/COEP headers, and no service worker could add " +
                     "them: browsers allow one only over https or on localhost)");
   }
-  ui.status("Starting Python…");
+  ui.status("Loading the image engine…");
   // From a memory snapshot when one is stored (web/shared/pyboot.js).
   const compiled = await runtimes.pyodide;
   performance.mark("imgpool:pyodide-compiled");
@@ -97,7 +97,7 @@ async function boot() {
   ui.setup(app.page_setup_json());
   const pythonMs = performance.now() - pageStart;
   performance.mark("imgpool:python-ready");
-  ui.status(`Python ready in ${(pythonMs / 1000).toFixed(1)} s; starting workers…`);
+  ui.status(`Engine loaded in ${(pythonMs / 1000).toFixed(1)} s; starting the image workers…`);
   app.start();
   for (const args of early.splice(0)) await submit(...args);
   return { pythonMs, bootPath };

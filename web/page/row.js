@@ -97,8 +97,9 @@ export function renderRow(item, li) {
                          "aria-label": `Download ${item.outName}` }, "Download");
     actions.append(a);
   } else if (item.state === "failed" && item.detail) {
-    actions.append(button("details", item.expanded ? "Hide details" : "Details",
-                          `Details for ${item.name}`,
+    // The spoken name starts with the visible words (WCAG 2.5.3), open or closed.
+    const words = item.expanded ? "Hide details" : "Details";
+    actions.append(button("details", words, `${words} for ${item.name}`,
                           { "aria-expanded": String(Boolean(item.expanded)), "aria-controls": `detail-${item.id}` }));
   }
   li.append(thumb, main, actions);

@@ -33,6 +33,7 @@ export function createUI(handlers) {
   // Copies of a duplicate settle in the page, not in the scheduler: its batch_finished
   // stats do not count them, so the summary adds those settled since the last one.
   let copiesSettled = { done: 0, failed: 0, cancelled: 0 };
+  let skippedInBatch = 0; // not images: never reach the scheduler, so not in its stats
 
   function status(text, isError = false) {
     statusEl.textContent = text;
@@ -227,6 +228,7 @@ export function createUI(handlers) {
         break;
       case "task_skipped":
         item.plain = ev.message;
+        skippedInBatch += 1;
         break;
       case "task_duplicate":
         item.sameAs = ev.same_as;
@@ -241,9 +243,11 @@ export function createUI(handlers) {
       case "batch_finished": {
         const by = ev.stats.by_state || {};
         const n = (k) => (by[k] || 0) + copiesSettled[k];
+        const skipped = skippedInBatch ? `, ${skippedInBatch} skipped` : "";
         lastBatch = `Finished: ${n("done")} done, ${n("failed")} failed, ` +
-                    `${n("cancelled")} cancelled in ${fmtDuration(ev.stats.wall_s)}. Ready for more.`;
+                    `${n("cancelled")} cancelled${skipped} in ${fmtDuration(ev.stats.wall_s)}. Ready for more.`;
         copiesSettled = { done: 0, failed: 0, cancelled: 0 };
+        skippedInBatch = 0;
         break;
       }
     }

@@ -63,12 +63,13 @@ def one_line(text: str, limit: int = MESSAGE_CHARS) -> str:
 
 
 def format_bytes(n: float) -> str:
-    """1023 B, 1.0 KB, 12.3 MB, 1.50 GB (1024-based, like the page); sign kept."""
+    """999 B, 1.0 KB, 12.3 MB, 1.50 GB; sign kept. 1000-based, like the page's sizes and
+    --target-size's KB and MB, so one line never shows two sizes of one file."""
     sign, n = ("-" if n < 0 else ""), abs(n)
-    if n < 1024:
+    if n < 1000:
         return f"{sign}{int(n)} B"
-    for unit, scale in (("KB", 1024), ("MB", 1024 ** 2), ("GB", 1024 ** 3)):
-        if n < scale * 1024 or unit == "GB":
+    for unit, scale in (("KB", 1000), ("MB", 1000 ** 2), ("GB", 1000 ** 3)):
+        if n < scale * 1000 or unit == "GB":
             value = n / scale
             return f"{sign}{value:.2f} {unit}" if unit == "GB" else f"{sign}{value:.1f} {unit}"
     raise AssertionError("unreachable")
