@@ -27,7 +27,7 @@ from PIL import Image, ImageChops, ImageCms, ImageStat
 
 import pipeline_fixtures as F
 from pagehelpers import AppPage
-from pipeline_page import add_batch, wait_tasks
+from pipeline_page import add_batch, set_options, wait_tasks
 
 pytestmark = pytest.mark.e2e
 
@@ -84,11 +84,12 @@ def run(shared_app: AppPage, files):
                           {"format": "jpeg", "max_size": BOX, "background": "#0000ff"}),
     }
     events = wait_tasks(app, [t for b in batches.values() for t in b.values()])
+    set_options(app, {})   # the shared page's form back to its defaults for the next module
     results = {}
     for key, batch in batches.items():
         for name, tid in batch.items():
             e = events[tid]
-            image = F.open_result(app.output_bytes(tid)) if e["type"] == "task_done" else None
+            image = F.open_result(app.output_bytes(tid)) if e.type == "task_done" else None
             results[key, name] = (e, image)
     counts = browser_counts(app)
     return results, {k: counts[k] - before[k] for k in counts}
@@ -102,21 +103,21 @@ def browser_counts(app: AppPage) -> dict[str, int]:
 
 def done(run, key: str, name: str):
     (e, image) = run[0][key, name]
-    assert e["type"] == "task_done", e
-    return e["result"], image
+    assert e.type == "task_done", e
+    return e.event.result, image
 
 
 def test_an_untagged_avif_is_decoded_by_the_browser_resized_and_stripped(run):
     result, im = done(run, "strip", "photo.avif")
-    assert result["decoder"] == "browser", result
-    assert im.size == (BOX, 160) and (result["width"], result["height"]) == (BOX, 160)
+    assert result.decoder == "browser", result
+    assert im.size == (BOX, 160) and (result.width, result.height) == (BOX, 160)
     assert F.close(F.patch_mean(im.convert("RGB"), 0.08, 0.08), F.RED, 40)
     assert not F.exif_of(im), "EXIF left in the result"
 
 
 def test_the_wasm_path_keeps_the_copyright_and_agrees_with_the_browser_path(run):
     wasm, wasm_im = done(run, "copyright", "photo.avif")
-    assert wasm["decoder"] == "vips"
+    assert wasm.decoder == "vips"
     assert F.exif_of(wasm_im).get(F.EXIF_COPYRIGHT) == F.COPYRIGHT
     _, browser_im = done(run, "strip", "photo.avif")
     assert psnr(browser_im, wasm_im) > 35  # two AV1 decoders, the same resize
@@ -124,7 +125,7 @@ def test_the_wasm_path_keeps_the_copyright_and_agrees_with_the_browser_path(run)
 
 def test_a_rotated_avif_is_refused_by_the_browser_path_and_done_upright_by_vips(run):
     result, im = done(run, "strip", "rotated.avif")
-    assert result["decoder"] == "vips"
+    assert result.decoder == "vips"
     assert im.size == F.fitted(F.H, F.W, BOX)           # portrait, as displayed
     assert F.close(F.patch_mean(im.convert("RGB"), 0.08, 0.08), F.RED, 40)
 
@@ -132,14 +133,14 @@ def test_a_rotated_avif_is_refused_by_the_browser_path_and_done_upright_by_vips(
 @pytest.mark.parametrize("name", ["canary.avif", "canary.jpg"])
 def test_the_icc_canary_takes_the_wasm_path_and_its_profile_is_honoured(run, name):
     result, im = done(run, "strip", name)
-    assert result["decoder"] == "vips"
+    assert result.decoder == "vips"
     assert F.close(F.patch_mean(im.convert("RGB"), 0.08, 0.08), GREEN, 60), \
         f"{name}: the red/green-swapping profile was not applied"
 
 
 def test_transparency_is_kept_in_webp_and_flattened_in_jpeg(run):
     result, im = done(run, "strip", "alpha.avif")
-    assert result["decoder"] == "vips"
+    assert result.decoder == "vips"
     assert im.mode == "RGBA" and F.patch_mean(im, 0.92, 0.08)[3] < 10
     result, im = done(run, "jpeg", "alpha.avif")
     assert im.mode == "RGB" and F.close(F.patch_mean(im, 0.92, 0.08), BLUE_BG, 40)
@@ -148,7 +149,7 @@ def test_transparency_is_kept_in_webp_and_flattened_in_jpeg(run):
 def test_a_truncated_avif_fails_as_truncated_and_only_the_rotated_one_was_refused(run):
     results, counts = run
     truncated = results["strip", "truncated.avif"][0]
-    assert truncated["type"] == "task_failed" and "truncated" in truncated["message"], truncated
+    assert truncated.type == "task_failed" and "truncated" in truncated.event.message, truncated
     # Decoded by the browser: the untagged photo; refused: the rotated one. The truncated
     # file and everything else never reached the browser's decoder.
     assert counts == {"browser_decodes": 1, "browser_refusals": 1}

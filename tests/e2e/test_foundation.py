@@ -131,10 +131,13 @@ def test_download_all_gives_a_zip_of_every_result(shared_app, images):
     with zipfile.ZipFile(path) as zf:
         assert zf.testzip() is None  # every CRC checks out
         names = zf.namelist()
-        assert {n.rsplit(".", 1)[0] for n in names} >= {p.stem for p in images}
-        for name in names:
+        ours = {p.stem + ".webp" for p in images}
+        assert set(names) >= ours, names
+        for name in names:   # the shared page may hold other modules' results too
             with Image.open(io.BytesIO(zf.read(name))) as img:
-                assert img.format == "WEBP" and max(img.size) <= 2048
+                img.load()
+                if name in ours:
+                    assert img.format == "WEBP" and max(img.size) <= 2048, name
 
 
 def test_files_added_before_python_is_ready_are_not_lost(browser, server_url, images):
