@@ -182,8 +182,10 @@ def test_heap_stops_growing_for_photo_sized_inputs(app, tmp_path):
 
     png = write_png(tmp_path / "alpha_3000.png", 3000, 2000, 3, alpha=True)
     assert 12 * 2**20 <= png.stat().st_size < 15 * 2**20
-    heaps = []
-    for _ in range(6):
+    # How many images it takes to settle depends on which of vips' threads ran each one
+    # (each keeps its own buffers): up to 12, stopping once three in a row agree.
+    heaps: list[int] = []
+    while len(heaps) < 12 and not (len(heaps) >= 3 and len(set(heaps[-3:])) == 1):
         task = add_batch(app, [png], {"format": "webp"})[png.name]
         ev = wait_tasks(app, [task], timeout_ms=120_000)[task].event
         assert isinstance(ev, TaskDone), ev
