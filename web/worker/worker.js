@@ -30,7 +30,6 @@ const counters = { vipsInits: 0, pyodideInits: 0, heifInits: 0, transfers: 0,
                    browserDecodes: 0, browserRefusals: 0, // browserdecode.js
                    detachedAfterPost: 0, streamedReads: 0, sourceCalls: 0,
                    bootPath: "", bootNote: "", // how Python booted (web/shared/pyboot.js)
-                   vipsThreads: 0, // vips' pthreads when resized (vipsScript), else 0
                    precompiled }; // wasm files instantiated from the page's modules
 let vipsPromise = null;
 let pythonPromise = null;
@@ -64,7 +63,6 @@ async function vipsScript() {
   // spell them otherwise: then it keeps its own sizes (slower to start, still correct).
   if (text.split(POOL_SIZE_EXPR).length === 3) {
     text = text.replaceAll(POOL_SIZE_EXPR, String(VIPS_THREADS));
-    counters.vipsThreads = VIPS_THREADS;
   }
   return URL.createObjectURL(new Blob([text], { type: "text/javascript" }));
 }

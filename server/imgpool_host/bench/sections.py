@@ -213,8 +213,8 @@ def _first_s(run: BatchRun) -> float | None:
 def _vs_alone(smart: list[BatchRun], alone: list[BatchRun]) -> dict:
     """Smart's first result over one small photo alone, per repetition (the issue's bar
     holds only if it holds in every one): the median and the worst."""
-    per_rep = [ratio(_first_s(s), _first_s(a)) for s, a in zip(smart, alone)
-               if _first_s(s) and _first_s(a)]
+    firsts = [(_first_s(s), _first_s(a)) for s, a in zip(smart, alone)]
+    per_rep = [ratio(s, a) for s, a in firsts if s and a]
     if not per_rep:
         return {}
     return {"smart_first_vs_one_alone": statistics.median(per_rep),
