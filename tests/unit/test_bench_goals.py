@@ -56,6 +56,8 @@ def test_set_cost_is_the_sets_worker_time_over_the_separate_runs():
     assert cost.time_ratio == 0.5            # median of 800/1600 and 400/800
     assert cost.wall_ratio == 0.375          # median of 1/4 and 2/4
     assert (cost.set_ms, cost.separate_ms) == (300.0, 600.0)
+    # a: 300/800 and 200/400; b: 500/800 and 200/400 -> medians 0.4375 and 0.5625
+    assert cost.per_image == {"a": 0.438, "b": 0.562}
 
 
 def test_the_section_judges_the_set_against_the_issues_bar():
@@ -70,6 +72,10 @@ def test_the_section_judges_the_set_against_the_issues_bar():
     assert "0.45x (bar 0.5: holds)" in goals_row(section)["ratio"]
     text = "\n".join(goals_markdown(section))
     assert "Bar ≤ 0.5x: holds" in text and "Target size: not measured (TimeoutError" in text
+    assert "Per photo" not in text            # older JSON has no per-photo figures
+    per = "\n".join(goals_markdown(goals_section(
+        {**s, "set": {**s["set"], "per_image": {"a.jpg": 0.37, "b.jpg": 0.8}}})))
+    assert "Per photo (its set against its own 9 files): a.jpg 0.37x, b.jpg 0.8x." in per
     worse = goals_section({**s, "set": {**s["set"], "time_ratio": 0.7}})
     assert worse["set_holds"] is False and "MISSES" in goals_row(worse)["ratio"]
     failed = goals_section({"set": {"error": "a"}, "target_size": {"error": "b"}})

@@ -18,7 +18,8 @@ the same for the batches' wall time. Both run as section 9 of `imgpool bench`
 from __future__ import annotations
 
 import statistics
-from dataclasses import asdict, dataclass
+from collections import defaultdict
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from imgpool.shared.options import Options
@@ -104,6 +105,9 @@ class SetCost:
     time_ratio: float          #: set_ms / separate_ms (median over rounds)
     wall_ratio: float          #: the set batch's wall time / the separate batches' summed
     failed: int
+    #: Each photo's own ratio (median over rounds), by name: how much a decode weighs
+    #: against the encodes differs per photo, so the batch's figure hides a spread.
+    per_image: dict[str, float] = field(default_factory=dict)
 
 
 def single_runs(base: dict, widths: tuple[int, ...], formats: tuple[str, ...]) -> list[dict]:
@@ -116,14 +120,27 @@ def _worker_ms(run: BatchRun) -> float:
     return sum(e.event.result.elapsed_ms for e in run.done())
 
 
+def _worker_ms_by_name(runs: list[BatchRun]) -> dict[str, float]:
+    out: dict[str, float] = defaultdict(float)
+    for run in runs:
+        for e in run.done():
+            out[e.name or "?"] += e.event.result.elapsed_ms
+    return out
+
+
 def set_cost(sets: list[BatchRun], separate: list[list[BatchRun]]) -> SetCost:
     """Summarise paired rounds: sets[i] and the runs of separate[i] had the same files."""
     if not sets or not all(separate):
         raise ValueError("no round ran")
     images = sets[0].files
     ratios, walls, set_ms, sep_ms, failed = [], [], [], [], 0
+    by_image: dict[str, list[float]] = defaultdict(list)
     for whole, parts in zip(sets, separate, strict=True):
         failed += len(whole.failed()) + sum(len(p.failed()) for p in parts)
+        mine, theirs = _worker_ms_by_name([whole]), _worker_ms_by_name(parts)
+        for name in mine.keys() & theirs.keys():
+            if theirs[name] > 0:
+                by_image[name].append(mine[name] / theirs[name])
         apart = sum(_worker_ms(p) for p in parts)
         if apart <= 0 or _worker_ms(whole) <= 0:
             continue
@@ -137,7 +154,9 @@ def set_cost(sets: list[BatchRun], separate: list[list[BatchRun]]) -> SetCost:
                    set_ms=round(statistics.median(set_ms), 1),
                    separate_ms=round(statistics.median(sep_ms), 1),
                    time_ratio=round(statistics.median(ratios), 3),
-                   wall_ratio=round(statistics.median(walls), 3), failed=failed)
+                   wall_ratio=round(statistics.median(walls), 3), failed=failed,
+                   per_image={n: round(statistics.median(r), 3)
+                              for n, r in sorted(by_image.items())})
 
 
 def measure_set_cost(bench: BenchBrowser, paths: list[Path], base: dict,

@@ -54,6 +54,9 @@ def goals_markdown(section: dict) -> list[str]:
               f" ms for the same files made in {s['files_per_image']} separate runs: "
               f"{s['time_ratio']}x (wall time {s['wall_ratio']}x). Bar ≤ {SET_BAR}x: "
               f"{verdict}."]
+        if s.get("per_image"):
+            L += [f"  Per photo (its set against its own {s['files_per_image']} files): " + ", ".join(
+                f"{name} {ratio}x" for name, ratio in s["per_image"].items()) + "."]
     else:
         L += [f"- Responsive set: not measured ({s.get('error', 'no figures')})."]
     if "encodes_mean" in t:

@@ -86,7 +86,7 @@ MODES: dict[str, Mode] = {
         memory_distinct=20, memory_size=(1600, 1200), memory_batches=(20, 200), ua_wait_s=75,
         panorama=CorpusItem("panorama-16384x4096-prog.jpg", "jpeg", 16384, 4096, True),
         small_count=20, small_size=(1600, 1200), first_result_pool1=True, profile=True,
-        goal_images=2, set_widths=(1920, 960, 480),
+        goal_images=4, set_widths=(1920, 960, 480),
     ),
     "quick": Mode(
         name="quick", reps=1, baseline_reps=2, startup_reps=1, warm=True,
@@ -97,7 +97,7 @@ MODES: dict[str, Mode] = {
         memory_distinct=20, memory_size=(640, 480), memory_batches=(20, 200), ua_wait_s=0,
         panorama=CorpusItem("panorama-16000x2000-prog.jpg", "jpeg", 16000, 2000, True),
         small_count=20, small_size=(640, 480), first_result_pool1=False, profile=False,
-        goal_images=1, set_widths=(1920, 960, 480),
+        goal_images=4, set_widths=(1920, 960, 480),
     ),
     "tiny": Mode(
         name="tiny", reps=1, baseline_reps=1, startup_reps=1, warm=False,
