@@ -14,7 +14,7 @@ import zipfile
 from pathlib import Path
 
 import pytest
-from PIL import Image
+from PIL import Image, ImageChops, ImageStat
 from playwright.sync_api import expect
 
 from imgpool.core.events import TaskDone, TaskStarted
@@ -99,6 +99,7 @@ def test_each_row_shows_a_small_webp_thumbnail_made_by_the_worker(app, images):
     clear(page)
     app.add_files(images)
     wait_idle(page, 3)
+    thumbs = {}
     for path in images:
         img = row(page, path.name).locator("img.thumb")
         expect(img).to_have_count(1)
@@ -106,10 +107,29 @@ def test_each_row_shows_a_small_webp_thumbnail_made_by_the_worker(app, images):
         data = page.evaluate("async (u) => Array.from(new Uint8Array(await (await fetch(u)).arrayBuffer()))", src)
         with Image.open(io.BytesIO(bytes(data))) as im:
             assert im.format == "WEBP" and max(im.size) <= 96
+            thumbs[path.name] = im.convert("RGB")
         assert len(data) < 8_000
     done = [e for e in app.client.events() if isinstance(e.event, TaskDone)]
     assert all(page.evaluate("(id) => window.imgpool.ui.list.get(id).thumbUrl != null", e.task_id)
                for e in done)
+    # Each thumbnail is the output's picture (the worker makes it from the output's own
+    # pixels or bytes): the output's centre square, scaled down, matches it closely, and
+    # far more closely than it matches another file's (so the measure can tell).
+    def distance(a, b):
+        return sum(ImageStat.Stat(ImageChops.difference(a, b)).mean) / 3
+
+    expected = {}
+    for e in done:
+        with Image.open(io.BytesIO(app.output_bytes(e.task_id))) as out:
+            out = out.convert("RGB")
+            side = min(out.size)
+            left, top = (out.width - side) // 2, (out.height - side) // 2
+            expected[e.name] = out.crop((left, top, left + side, top + side)).resize(
+                thumbs[e.name].size, Image.LANCZOS)
+    for name, thumb in thumbs.items():
+        own = distance(expected[name], thumb)
+        others = [distance(expected[o], thumb) for o in thumbs if o != name]
+        assert own < 20 and all(own * 3 < d for d in others), (name, own, others)
 
 
 def test_compare_view_slider_side_by_side_zoom_and_pan_in_sync(app, images):

@@ -118,8 +118,10 @@ def test_the_estimate_counts_the_prepared_copy_a_goal_keeps():
     from imgpool.shared.imageinfo import ImageFormat, ImageInfo
     from imgpool.shared.options import Options
 
-    info = ImageInfo(format=ImageFormat.PNG, width=1000, height=500, bands=3, bit_depth=8)
-    plain = estimate(info, Options(), 100_000).memory_bytes
-    for goal in (Options(target_size="50%"), Options(measure_quality=True),
-                 Options(min_ssim=0.9)):
-        assert estimate(info, goal, 100_000).memory_bytes == plain + 1000 * 500 * 3
+    # too large for a plain encode to copy it into memory (plan.encodes_from_memory)
+    info = ImageInfo(format=ImageFormat.PNG, width=6000, height=4000, bands=3, bit_depth=8)
+    plain = estimate(info, Options(max_size=None), 100_000).memory_bytes
+    for goal in (Options(max_size=None, target_size="50%"),
+                 Options(max_size=None, measure_quality=True),
+                 Options(max_size=None, min_ssim=0.9)):
+        assert estimate(info, goal, 100_000).memory_bytes == plain + 6000 * 4000 * 3

@@ -6,8 +6,9 @@ Admission needs a number per task before dispatch: the decoded memory (bytes) it
 hold at its peak, and its work (megapixels touched) for the heavy lane and the
 timeout (`deadline.py`). Both come from the header probe (`ImageInfo`), the `Options` and the file size.
 
-Memory is the decoded input plus the output buffer (twice that with a quality goal or
-a score: the prepared image is kept in memory for every encode). A responsive set keeps
+Memory is the decoded input plus the output buffer (twice that with a quality goal, a
+score, or a still small enough to be encoded from memory (`plan.encodes_from_memory`):
+the prepared image is kept in memory for every encode and the thumbnail). A responsive set keeps
 the prepared image too, plus a copy of each smaller width and every encoded variant
 (counted at 1/ENCODED_SHARE of its pixels' bytes). What "decoded input" means depends
 on whether the loader can shrink on load (libvips' thumbnail path):
@@ -38,6 +39,7 @@ from imgpool.shared.config import MIB, PoolConfig
 from imgpool.shared.decodepath import Decoder, choose_decoder
 from imgpool.shared.imageinfo import ImageFormat, ImageInfo
 from imgpool.shared.options import Fit, Options
+from imgpool.shared.plan import encodes_from_memory, resolve_format
 
 __all__ = ["Estimate", "Basis", "estimate", "output_size", "MemoryCalibration"]
 
@@ -137,9 +139,12 @@ def estimate(info: ImageInfo, options: Options, size_bytes: int) -> Estimate:
         dec_w, dec_h = width, height
 
     per_pixel = bands * sample * frames
-    # A quality goal or a score keeps the prepared image in memory beside the output.
+    # A quality goal, a score, a set or a small still keeps the prepared image in memory
+    # beside the output.
     held = 2 if (options.target_size is not None or options.measures_quality
-                 or options.responsive) else 1
+                 or options.responsive
+                 or encodes_from_memory(resolve_format(options, info),
+                                        out_w * out_h * per_pixel, frames)) else 1
     memory = (dec_w * dec_h * decoded_bands * sample * frames
               + held * out_w * out_h * per_pixel
               + _set_bytes(options, out_w, out_h, per_pixel))

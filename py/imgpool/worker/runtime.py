@@ -139,7 +139,7 @@ class Worker:
             self._fault(Stage.ENCODE, msg)
             made, encoded = self._encode(options, plan, info, inp, loaded, image,
                                          msg.task_id, scope)
-            thumb = self._thumbnail(encoded, scope)
+            thumb = self._thumbnail(encoded, made.pixels, scope)
             problem = inp.read_error(self.host)
             if problem:
                 raise ImageError(FailureReason.BAD_INPUT, f"the file could not be read "
@@ -245,24 +245,35 @@ class Worker:
 
     def _watched(self, image, task_id: int, action):
         """`action()` (which computes `image`: a save, a copy) with the progress hook on
-        the image: progress and a cancel reach it."""
-        self.host.watch(image, task_id)
+        the image: progress and a cancel reach it. `image` None: nothing to compute (an
+        encode of pixels in memory); only the cancel check after it."""
+        if image is not None:
+            self.host.watch(image, task_id)
         try:
             out = action()
         finally:
             self.host.unwatch()
+        if image is not None:
+            # Every pixel is computed. vips' last progress call can stop short of 100 %
+            # (seen at 42 % after a copyMemory), and a task resting below the heartbeat's
+            # mark while its encoder runs would look hung.
+            self._board_set("progress_permille", 1000)
         self._check_cancel(task_id)
         return out
 
-    def _thumbnail(self, encoded, scope: Scope):
+    def _thumbnail(self, encoded, pixels, scope: Scope):
         """A small WebP of the result for the page's list (ArrayBuffer), or None.
 
-        Made from the *encoded result* with shrink-on-load, so the input is not decoded a
-        second time (the prepared image is lazy: thumbnailing it would run the whole
-        pipeline again). Never fails the task: a missing thumbnail only shows a blank."""
+        Made from the result's pixels when they were encoded from memory (a reduce:
+        `plan.encodes_from_memory`), else from the *encoded result* with shrink-on-load,
+        so the input is never decoded a second time (the prepared image is lazy:
+        thumbnailing it would run the whole pipeline again). Never fails the task: a
+        missing thumbnail only shows a blank."""
+        box = js_obj({"height": THUMB_PX, "crop": "centre"})
         try:
-            small = scope.keep(self.vips.Image.thumbnailBuffer(
-                encoded, THUMB_PX, js_obj({"height": THUMB_PX, "crop": "centre"})))
+            small = scope.keep(
+                pixels.thumbnailImage(THUMB_PX, box) if pixels is not None
+                else self.vips.Image.thumbnailBuffer(encoded, THUMB_PX, box))
             return small.writeToBuffer(".webp", js_obj({"Q": THUMB_QUALITY})).buffer
         except Exception:  # noqa: BLE001 - e.g. an output format vips cannot reload
             return None

@@ -3,6 +3,8 @@
 The prepared image is lazy (vips runs the decode and resize again for every consumer),
 so when more than one encode or a score is wanted it is first copied into memory once
 (`copyMemory`): each search step is then an encode of those pixels, never a re-decode.
+A small still is copied too (`plan.encodes_from_memory`), so the worker's thumbnail is
+made from those pixels rather than by decoding the encoded output again.
 The search itself is pure (`qualitysearch`); this module only encodes and measures.
 
 SSIM, as in Wang et al. 2004 and their reference code: on luminance, both images
@@ -20,7 +22,7 @@ from typing import Any, Callable
 from pyodide.ffi import JsException  # type: ignore[import-not-found]
 
 from ..shared.options import QUALITY_FLOOR, Options, target_bytes
-from ..shared.plan import Plan, save_options
+from ..shared.plan import Plan, encodes_from_memory, save_options
 from ..shared.reasons import FailureReason
 from .errors import ImageError
 from .qualitysearch import Outcome, Trial, highest_fitting, lowest_scoring
@@ -46,6 +48,8 @@ class GoalResult:
     encodes: int = 1
     score: float | None = None
     notes: list[str] = field(default_factory=list)
+    #: The prepared image in memory when it was copied there (for the thumbnail), or None.
+    pixels: Any = None
 
 
 def has_quality_knob(options: Options, plan: Plan) -> bool:
@@ -57,20 +61,27 @@ def has_quality_knob(options: Options, plan: Plan) -> bool:
 
 def encode_for_goals(vips, options: Options, plan: Plan, image, frames: int,
                      input_bytes: int, watched: Callable[[Any, Callable], Any],
-                     scope: Scope) -> GoalResult:
+                     scope: Scope, in_memory: bool = False) -> GoalResult:
     """Encode `image` (prepared) as the options ask: once, or searched for a goal.
 
     `watched(image, action)` runs `action()`, which computes `image`, under the
-    progress hook (progress and cancel reach it)."""
+    progress hook (progress and cancel reach it). `in_memory`: `image` is computed
+    already (a responsive set's pixels): never copied again."""
     knob = has_quality_knob(options, plan)
     searching = knob and (options.target_size is not None or options.min_ssim is not None)
-    if searching or options.measures_quality:
-        lazy = image  # decode + resize once, for every encode and the score
-        image = scope.keep(watched(lazy, lambda: lazy.copyMemory()))
+    pixels = image if in_memory else None
+    if pixels is None and (searching or options.measures_quality
+                           or encodes_from_memory(plan.output, _bytes(image), frames)):
+        lazy = image  # decode + resize once, for every encode, the score and the thumbnail
+        image = pixels = scope.keep(watched(lazy, lambda: lazy.copyMemory()))
     outs: dict[int, Any] = {}
 
     def save(image, opts: dict):
-        return watched(image, lambda: image.writeToBuffer(plan.suffix, js_obj(opts)))
+        # Pixels in memory have nothing left to compute: the progress the copy reached
+        # stands while the encoder runs (so the heartbeat rests, as it does while a
+        # saver encodes the pixels it pulled), and a cancel is seen when it returns.
+        return watched(None if image is pixels else image,
+                       lambda: image.writeToBuffer(plan.suffix, js_obj(opts)))
 
     def trial(q: int, measure: bool) -> Trial:
         out = save(image, save_options(options.replace(quality=q), plan.output))
@@ -86,6 +97,7 @@ def encode_for_goals(vips, options: Options, plan: Plan, image, frames: int,
         result = GoalResult(out, options.quality if knob else 0)
     else:
         result.out = outs[result.quality]
+    result.pixels = pixels
     if options.measures_quality and result.score is None:
         try:
             result.score = ssim(vips, image, result.out, frames, scope)
@@ -98,6 +110,12 @@ def encode_for_goals(vips, options: Options, plan: Plan, image, frames: int,
         result.notes.append(f"quality score {result.score:.3f} is below the "
                             f"{options.min_ssim:g} asked ({why})")
     return result
+
+
+def _bytes(image) -> int:
+    """The bytes of `image`'s pixels (known from its header, nothing is computed)."""
+    sample = {"uchar": 1, "char": 1, "ushort": 2, "short": 2}.get(str(image.format), 4)
+    return int(image.width) * int(image.height) * int(image.bands) * sample
 
 
 def _search(options: Options, budget: int | None,

@@ -32,6 +32,8 @@ class SetResult:
     outputs: list[P.SetOutput] = field(default_factory=list)
     buffers: list[Any] = field(default_factory=list)   # Uint8Array per output
     notes: list[str] = field(default_factory=list)
+    #: No pixels for the thumbnail: it is made from the smallest file, quick to reload.
+    pixels: Any = None
 
     @property
     def encodes(self) -> int:
@@ -57,7 +59,8 @@ def encode_set(vips, loader, options: Options, info: ImageInfo, image, input_byt
         opts = format_options(options, variant.format)
         fplan = make_plan(opts, info)
         ready = loader.prepare(fplan, pixels, scope)   # flattened for a format without alpha
-        goal = encode_for_goals(vips, opts, fplan, ready, 1, input_bytes, watched, scope)
+        goal = encode_for_goals(vips, opts, fplan, ready, 1, input_bytes, watched, scope,
+                                in_memory=ready is pixels)
         result.buffers.append(goal.out)
         result.outputs.append(P.SetOutput(
             suffix=variant.suffix, width=int(pixels.width), height=int(pixels.height),

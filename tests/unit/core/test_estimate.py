@@ -2,7 +2,7 @@
 
 import pytest
 
-from imgpool.shared.config import MIB
+from imgpool.shared.config import MIB, PIXELS_IN_MEMORY_MAX_BYTES
 from imgpool.core.estimate import (UNKNOWN_FLOOR_BYTES, Basis, MemoryCalibration, estimate,
                                    output_size)
 from imgpool.shared.imageinfo import UNKNOWN, ImageFormat, ImageInfo
@@ -24,7 +24,8 @@ def test_baseline_jpeg_shrinks_by_a_power_of_two_up_to_8(max_size, shrink):
     assert est.shrink == shrink
     assert est.decode_width == 8000 // shrink and est.decode_height == 6000 // shrink
     out_w, out_h = output_size(8000, 6000, Options(max_size=max_size))
-    assert est.memory_bytes == (est.decode_width * est.decode_height + out_w * out_h) * 3
+    copies = 2 if out_w * out_h * 3 <= PIXELS_IN_MEMORY_MAX_BYTES else 1
+    assert est.memory_bytes == (est.decode_width * est.decode_height + copies * out_w * out_h) * 3
 
 
 def test_progressive_jpeg_decodes_fully():
@@ -38,7 +39,8 @@ def test_progressive_jpeg_decodes_fully():
 def test_other_formats_decode_fully(fmt):
     est = estimate(info(fmt), Options(max_size=1000), 1_000_000)
     assert est.shrink == 1
-    assert est.memory_bytes == (8000 * 6000 + 1000 * 750) * 3
+    # the result (small: encoded from memory) twice: its pixels and the output buffer
+    assert est.memory_bytes == (8000 * 6000 + 2 * 1000 * 750) * 3
 
 
 @pytest.mark.parametrize("fmt", [F.WEBP, F.HEIC, F.AVIF])
@@ -53,15 +55,29 @@ def test_bands_depth_and_frames_multiply():
     deep = estimate(info(F.PNG, 1000, 1000, bands=4, bit_depth=16), Options(max_size=None), 1)
     assert deep.memory_bytes == base * 4 * 2 // 3
     anim = estimate(info(F.GIF, 1000, 1000, frames=10), Options(max_size=None), 1)
-    assert anim.memory_bytes == base * 10
+    assert anim.memory_bytes == 1000 * 1000 * 3 * 10 * 2   # never copied: decoded + output
+    assert base == 1000 * 1000 * 3 * 3                      # a still: decoded + copy + output
     still = estimate(info(F.GIF, 1000, 1000, frames=10), Options(max_size=None, animated=False), 1)
     assert still.memory_bytes == base
+
+
+def test_a_small_still_counts_its_in_memory_copy_and_a_large_one_does_not():
+    # encoded from memory (the thumbnail is made from those pixels): the copy counts
+    small = estimate(info(F.PNG, 2048, 2048), Options(max_size=None), 1).memory_bytes
+    assert small == 2048 * 2048 * 3 * 3
+    # a result above PIXELS_IN_MEMORY_MAX_BYTES streams into its encoder: no copy
+    large = estimate(info(F.PNG, 6000, 4000), Options(max_size=None), 1).memory_bytes
+    assert 6000 * 4000 * 3 > PIXELS_IN_MEMORY_MAX_BYTES and large == 6000 * 4000 * 3 * 2
+    # JPEG and PNG savers encode row by row as vips computes: never copied
+    for fmt in ("jpeg", "png"):
+        rows = estimate(info(F.PNG, 2048, 2048), Options(max_size=None, format=fmt), 1)
+        assert rows.memory_bytes == 2048 * 2048 * 3 * 2, fmt
 
 
 def test_missing_bands_default_from_alpha():
     no_bands = ImageInfo(format=F.PNG, width=100, height=100, has_alpha=True)
     assert estimate(no_bands, Options(max_size=None), 1).memory_bytes == max(
-        1 * MIB, 100 * 100 * 4 * 2)
+        1 * MIB, 100 * 100 * 4 * 3)
 
 
 @pytest.mark.parametrize("size,expected", [(0, UNKNOWN_FLOOR_BYTES), (1000, UNKNOWN_FLOOR_BYTES),
