@@ -47,6 +47,7 @@ from imgpool.shared.options import Options
 from .chrome import AppSession, BatchRun, BenchBrowser
 from .procs import LoadWindow
 from .corpus import Corpus
+from .avifcost import measure_avif_vs_webp
 from .goals import measure_costs
 from .native import native_stages, plan_for, run_native
 from .settings import NAIVE_MAX_WORKERS, NAIVE_WORKER_MIB, Mode
@@ -86,6 +87,7 @@ class Raw:
     soak: dict = field(default_factory=dict)          #: SoakRun.report(), or {"error"}
     remote: dict = field(default_factory=dict)        #: remote.measure_remote(), or {"error"}
     goals: dict = field(default_factory=dict)         #: section 9's figures (`_goals`)
+    avif: dict = field(default_factory=dict)          #: section 10's (`avifcost`)
     traces: dict[str, dict] = field(default_factory=dict)
     stage_names: list[Path] = field(default_factory=list)   #: the files the stages ran on
     notes: list[str] = field(default_factory=list)
@@ -249,6 +251,14 @@ def measure(base_url: str, mode: Mode, corpus: Corpus, options: Options, workers
         # 9. issue 14's costs: a target size, a responsive set (their own pages)
         with step("quality goal and responsive set costs"):
             raw.goals = measure_costs(bb, mode, corpus, opts)
+
+        # 10. AVIF output against WebP, photo by photo (their own pages)
+        with step("AVIF against WebP"):
+            try:
+                raw.avif = measure_avif_vs_webp(bb, list(corpus.throughput[:mode.goal_images]),
+                                                opts, rounds=min(mode.reps, 2))
+            except Exception as exc:  # noqa: BLE001 - the rest of the run still stands
+                raw.avif = {"error": f"{type(exc).__name__}: {exc}"}
 
         # 7. the soak, alone in the browser
         if soak:

@@ -10,6 +10,7 @@ regenerated from a saved run (`imgpool bench --render FILE`).
 from __future__ import annotations
 
 from .profile import findings
+from .avifcost import avif_markdown, avif_row
 from .goalsreport import goals_markdown, goals_row
 from .remote import remote_markdown, remote_row
 from .soakreport import soak_markdown, soak_row
@@ -148,7 +149,7 @@ def headline_rows(doc: dict) -> list[dict]:
         rows.append({"section": "6 automation", "metric": a.get("status", "not measured"),
                      "value": "–", "baseline": "", "ratio": "–", "spread": ""})
     for extra in (soak_row(s.get("soak", {})), remote_row(s.get("remote", {})),
-                  goals_row(s.get("goals", {}))):
+                  goals_row(s.get("goals", {})), avif_row(s.get("avif", {}))):
         if extra:
             rows.append(extra)
     return rows
@@ -279,6 +280,8 @@ def markdown(doc: dict, json_name: str) -> str:
         L += remote_markdown(s["remote"])
     if "goals" in s:
         L += goals_markdown(s["goals"])
+    if "avif" in s:
+        L += avif_markdown(s["avif"])
     L += _profile_md(doc.get("profile", {}))
     if doc.get("notes"):
         L += ["## Notes", ""] + [f"- {n}" for n in doc["notes"]] + [""]

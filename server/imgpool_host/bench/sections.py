@@ -17,6 +17,7 @@ from .chrome import BatchRun
 from .corpus import Corpus, megapixels
 from .measure import ALONE, Raw
 from .native import psnr, quality_bar
+from .avifcost import avif_section
 from .goalsreport import goals_section
 from .remote import remote_section
 from .soakreport import soak_section
@@ -40,6 +41,7 @@ def build_sections(raw: Raw, corpus: Corpus) -> dict:
         "soak": soak_section(raw.soak),
         "remote": remote_section(raw.remote, len(corpus.throughput)),
         "goals": goals_section(raw.goals),
+        "avif": avif_section(raw.avif),
     }
 
 
