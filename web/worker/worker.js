@@ -44,11 +44,13 @@ const bootStart = performance.now();
 
 
 // wasm-vips starts max(cores, 6) pthreads in every instance, and each one instantiates
-// vips and its three side modules: about half of a worker's boot. With the concurrency of
-// 1 wasm-vips sets, a pipeline needs one worker thread and up to three background ones
-// (vips_sink_disc): four, its author's own rule (libvips PR #3105). vips' own thread cap
-// (VIPS_MAX_THREADS) gets the same number, so it never waits for a thread the pool lacks
-// (a pthread started on demand would deadlock: it needs this thread's event loop).
+// vips and its three side modules: about half of a worker's boot at 6 (at 4, measured
+// warm: 0.03-0.05 s of CPU each, beside 0.4-0.5 s on the worker's main thread). With the
+// concurrency of 1 wasm-vips sets, a pipeline needs one worker thread and up to three
+// background ones (vips_sink_disc): four, its author's own rule (libvips PR #3105). vips'
+// own thread cap (VIPS_MAX_THREADS) gets the same number, so it never waits for a thread
+// the pool lacks (a pthread started on demand would deadlock: it needs this thread's event
+// loop).
 const VIPS_THREADS = 4;
 const POOL_SIZE_EXPR = "navigator.hardwareConcurrency>6?navigator.hardwareConcurrency:6";
 
