@@ -67,9 +67,22 @@ function stateLine(item) {
   }
 }
 
+// A row's blob: URLs are made when it is first shown, not when its result arrives
+// (lazyblob.js): the list shows only the rows in view.
+function urlsFor(item) {
+  if (item.thumb && !item.thumbUrl) {
+    item.thumbUrl = URL.createObjectURL(new Blob([item.thumb], { type: "image/webp" }));
+    item.thumb = null;
+  }
+  if (item.state === "done" && item.outputBlob && !item.blobUrl) {
+    item.blobUrl = URL.createObjectURL(item.outputBlob());
+  }
+}
+
 export function renderRow(item, li) {
   li.className = `row ${item.state}${item.expanded ? " expanded" : ""}`;
   li.textContent = "";
+  urlsFor(item);
   const thumb = item.thumbUrl
     ? el("img", { class: "thumb", src: item.thumbUrl, alt: "", width: 48, height: 48, decoding: "async" })
     : el("span", { class: "thumb placeholder", "aria-hidden": "true" });

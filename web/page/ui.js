@@ -16,6 +16,7 @@ import { createPresets } from "./presets.js";
 import { createFolderSink, downloadAllAsZip, pickFolder } from "./output.js";
 import { fmtBytes, fmtChange, fmtDuration, MIME, outputName } from "./format.js";
 import { renderRow } from "./row.js";
+import { defineBlob, lazyBlob, makeWhenIdle } from "./lazyblob.js";
 
 export { outputName };
 
@@ -256,25 +257,31 @@ export function createUI(handlers) {
     renderSummary();
   }
 
+  // No Blob or blob: URL is made here (lazyblob.js: each is a synchronous call to the
+  // browser process, and a batch sends results many times a second): the row makes its
+  // URLs when shown, the output's Blob is made in idle time or on first use.
   function onDone(item, ev, output, thumb, variants) {
     const r = ev.result || {};
     // The worker's small WebP of the result: the list never decodes a full image.
-    if (thumb) item.thumbUrl = URL.createObjectURL(new Blob([thumb], { type: "image/webp" }));
+    if (thumb) item.thumb = thumb;
     item.result = r;
     item.kept = /kept the original/.test(r.note || "");
     // Python names outputs so none collide (imgpool.shared.outnames): a.jpg, a.png -> a.png.webp.
     item.outName = ev.output_name || outputName(item.name, r.format, item.kept);
     if (!output) return; // automation: the runner keeps the bytes
-    const blob = new Blob([output], { type: MIME[r.format] || "application/octet-stream" });
-    item.blobUrl = URL.createObjectURL(blob);
-    const result = { id: item.id, blob, name: item.outName, format: r.format,
-                     width: r.width, height: r.height, saved: false };
+    const type = (format) => MIME[format] || "application/octet-stream";
+    const blob = lazyBlob(output, type(r.format));
+    makeWhenIdle(blob);
+    item.outputBlob = blob; // the row's download link (row.js)
+    const result = defineBlob({ id: item.id, name: item.outName, format: r.format,
+                                width: r.width, height: r.height, saved: false }, blob);
     if (ev.variants && variants) { // a responsive set: every file, and its <picture> markup
-      result.files = ev.variants.map((v, i) => ({
-        name: v.output_name, width: v.width, height: v.height, format: v.format,
-        out_bytes: v.out_bytes,
-        blob: i === 0 ? blob : new Blob([variants[i]], { type: MIME[v.format] || "application/octet-stream" }),
-      }));
+      result.files = ev.variants.map((v, i) => {
+        const make = i === 0 ? blob : lazyBlob(variants[i], type(v.format));
+        if (i) makeWhenIdle(make);
+        return defineBlob({ name: v.output_name, width: v.width, height: v.height,
+                            format: v.format, out_bytes: v.out_bytes }, make);
+      });
       result.snippet = ev.snippet;
       result.input = item.name;
       item.set = { files: result.files, snippet: ev.snippet };
