@@ -1,54 +1,93 @@
-// Result bytes become Blobs and blob: URLs only when something needs them, or in idle time.
+// Result bytes become Blobs off the main thread, and blob: URLs only when a row is shown.
 //
-// Every `new Blob(...)` and `URL.createObjectURL(...)` is a synchronous call from the page's
-// main thread to the browser process. With both workers busy (2 cores) the browser process
-// waits for a core too, and each call held the main thread 4-9 ms: made for every result
-// (output and thumbnail, a Blob and a URL each), they were most of the page's own time during
-// a batch and made frames late (issue 9). So a result keeps its ArrayBuffer; its Blob is made
-// the first time it is read (download, compare, zip, folder, automation) or in an idle moment
-// between frames, whichever is first (then the bytes leave the page's memory for the browser's
-// blob storage, as before); a row makes its URLs when it is shown (row.js), so a batch of
-// 10,000 makes URLs only for the rows someone looks at.
+// Every `new Blob(...)` and `URL.createObjectURL(...)` is a synchronous call from the
+// calling thread to the browser process. With both workers busy (2 cores) the browser
+// process waits for a core too, and each call held the page's main thread 4-9 ms: made for
+// every result (output and thumbnail, a Blob and a URL each), they were most of the page's
+// own time during a batch and made frames late (issue 9); made in idle time instead, they
+// still cost ~5 ms of main thread per result. So a result's Blob is made in a small worker
+// (blob-worker.js) from a copy of its bytes, and the page drops its own copy when the Blob
+// arrives (the bytes then live in the browser's blob storage, as before). Read before that
+// (download, compare, zip, folder, automation), or with no worker, it is made here, once.
+// A row's URLs are made in idle time once it is shown (`whenIdle`, ui.js), so a batch of
+// 10,000 makes URLs only for the rows someone looks at, and never inside a frame.
 
-// A Blob made once, on first use, from `buffer` (dropped then).
+let worker = null;
+let dead = false;
+let nextId = 0;
+const waiting = new Map(); // id -> take(blob)
+
+function blobWorker() {
+  if (worker || dead) return worker;
+  try {
+    worker = new Worker(new URL("./blob-worker.js", import.meta.url));
+  } catch (err) {
+    dead = true;
+    return null;
+  }
+  worker.onmessage = ({ data }) => {
+    const take = waiting.get(data.id);
+    waiting.delete(data.id);
+    if (take) take(data.blob);
+  };
+  // A dead worker only means Blobs are made here, on first read.
+  worker.onerror = worker.onmessageerror = (e) => {
+    if (e.preventDefault) e.preventDefault();
+    dead = true;
+    worker = null;
+    waiting.clear();
+  };
+  return worker;
+}
+
+// A function returning the Blob of `buffer`: the worker's once it arrived, else made here.
 export function lazyBlob(buffer, type) {
   let blob = null;
+  const take = (made) => {
+    if (!blob) blob = made;
+    buffer = null;
+  };
+  const w = blobWorker();
+  if (w) {
+    const id = nextId++;
+    waiting.set(id, take);
+    const copy = buffer.slice(0); // the page keeps its own until the Blob arrives
+    w.postMessage({ id, buffer: copy, type }, [copy]);
+  }
   return () => {
-    if (!blob) {
-      blob = new Blob([buffer], { type });
-      buffer = null;
-    }
+    if (!blob) take(new Blob([buffer], { type }));
     return blob;
   };
 }
 
-// `target.blob` reads `make()`: the Blob is made on first read.
+// `target.blob` reads `make()`.
 export function defineBlob(target, make) {
   Object.defineProperty(target, "blob", { get: make, enumerable: true, configurable: true });
   return target;
 }
 
-// Makes pending Blobs in idle time, one per idle period with room for it, so the bytes
-// leave the page soon without blocking a frame.
-const IDLE_ROOM_MS = 8;
-const pending = [];
-let scheduled = false;
+// Runs queued functions in idle time between frames: as many as fit with room to spare,
+// and at least one per `IDLE_TIMEOUT_MS` however busy the page is.
+const IDLE_ROOM_MS = 4;
+const IDLE_TIMEOUT_MS = 500;
+const idle = [];
+let idleScheduled = false;
 
-function drain(deadline) {
-  scheduled = false;
-  if (deadline.didTimeout && pending.length) pending.shift()(); // never postponed for ever
-  while (pending.length && deadline.timeRemaining() > IDLE_ROOM_MS) pending.shift()();
-  if (pending.length) schedule();
+function runIdle(deadline) {
+  idleScheduled = false;
+  if (deadline.didTimeout && idle.length) idle.shift()();
+  while (idle.length && deadline.timeRemaining() > IDLE_ROOM_MS) idle.shift()();
+  if (idle.length) scheduleIdle();
 }
 
-function schedule() {
-  if (scheduled) return;
-  scheduled = true;
-  if (window.requestIdleCallback) window.requestIdleCallback(drain, { timeout: 2000 });
-  else setTimeout(() => drain({ didTimeout: true, timeRemaining: () => 0 }), 50);
+function scheduleIdle() {
+  if (idleScheduled) return;
+  idleScheduled = true;
+  if (window.requestIdleCallback) window.requestIdleCallback(runIdle, { timeout: IDLE_TIMEOUT_MS });
+  else setTimeout(() => runIdle({ didTimeout: true, timeRemaining: () => 0 }), 50);
 }
 
-export function makeWhenIdle(make) {
-  pending.push(make);
-  schedule();
+export function whenIdle(fn) {
+  idle.push(fn);
+  scheduleIdle();
 }

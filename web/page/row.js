@@ -67,9 +67,13 @@ function stateLine(item) {
   }
 }
 
-// A row's blob: URLs are made when it is first shown, not when its result arrives
-// (lazyblob.js): the list shows only the rows in view.
-function urlsFor(item) {
+// A row's blob: URLs, made once it is shown (ui.js asks in idle time: lazyblob.js).
+export function needsUrls(item) {
+  return Boolean((item.thumb && !item.thumbUrl) ||
+                 (item.state === "done" && item.outputBlob && !item.blobUrl));
+}
+
+export function makeUrls(item) {
   if (item.thumb && !item.thumbUrl) {
     item.thumbUrl = URL.createObjectURL(new Blob([item.thumb], { type: "image/webp" }));
     item.thumb = null;
@@ -82,7 +86,6 @@ function urlsFor(item) {
 export function renderRow(item, li) {
   li.className = `row ${item.state}${item.expanded ? " expanded" : ""}`;
   li.textContent = "";
-  urlsFor(item);
   const thumb = item.thumbUrl
     ? el("img", { class: "thumb", src: item.thumbUrl, alt: "", width: 48, height: 48, decoding: "async" })
     : el("span", { class: "thumb placeholder", "aria-hidden": "true" });

@@ -15,8 +15,8 @@ import { createCompare } from "./compare.js";
 import { createPresets } from "./presets.js";
 import { createFolderSink, downloadAllAsZip, pickFolder } from "./output.js";
 import { fmtBytes, fmtChange, fmtDuration, MIME, outputName } from "./format.js";
-import { renderRow } from "./row.js";
-import { defineBlob, lazyBlob, makeWhenIdle } from "./lazyblob.js";
+import { makeUrls, needsUrls, renderRow } from "./row.js";
+import { defineBlob, lazyBlob, whenIdle } from "./lazyblob.js";
 
 export { outputName };
 
@@ -68,8 +68,20 @@ export function createUI(handlers) {
   const presets = createPresets($("#settings"), settings);
   const compare = createCompare($("#compare"));
   const pool = createPoolPanel($("#workers"));
+  // A shown row gets its blob: URLs (thumbnail, download) in idle time, then shows them.
+  function renderListRow(item, li) {
+    renderRow(item, li);
+    if (item.urlsQueued || !needsUrls(item)) return;
+    item.urlsQueued = true;
+    whenIdle(() => {
+      item.urlsQueued = false;
+      if (!list.rowElement(item.id) || !needsUrls(item)) return; // made when shown again
+      makeUrls(item);
+      list.changed(item);
+    });
+  }
   const list = createList($("#results"), {
-    renderRow,
+    renderRow: renderListRow,
     onAction(action, id, button) {
       const item = list.get(id);
       if (!item) return;
@@ -259,7 +271,7 @@ export function createUI(handlers) {
 
   // No Blob or blob: URL is made here (lazyblob.js: each is a synchronous call to the
   // browser process, and a batch sends results many times a second): the row makes its
-  // URLs when shown, the output's Blob is made in idle time or on first use.
+  // URLs when shown, the output's Blob is made in a small worker.
   function onDone(item, ev, output, thumb, variants) {
     const r = ev.result || {};
     // The worker's small WebP of the result: the list never decodes a full image.
@@ -271,14 +283,12 @@ export function createUI(handlers) {
     if (!output) return; // automation: the runner keeps the bytes
     const type = (format) => MIME[format] || "application/octet-stream";
     const blob = lazyBlob(output, type(r.format));
-    makeWhenIdle(blob);
     item.outputBlob = blob; // the row's download link (row.js)
     const result = defineBlob({ id: item.id, name: item.outName, format: r.format,
                                 width: r.width, height: r.height, saved: false }, blob);
     if (ev.variants && variants) { // a responsive set: every file, and its <picture> markup
       result.files = ev.variants.map((v, i) => {
         const make = i === 0 ? blob : lazyBlob(variants[i], type(v.format));
-        if (i) makeWhenIdle(make);
         return defineBlob({ name: v.output_name, width: v.width, height: v.height,
                             format: v.format, out_bytes: v.out_bytes }, make);
       });
