@@ -15,7 +15,21 @@
 let worker = null;
 let dead = false;
 let nextId = 0;
+let closer = null;
 const waiting = new Map(); // id -> take(blob)
+// The worker closes once nothing has been pending this long (the page then holds no
+// worker beyond the pool's between batches; its Blobs outlive it), and starts again
+// with the next result.
+const CLOSE_IDLE_MS = 2000;
+
+function closeSoon() {
+  clearTimeout(closer);
+  closer = setTimeout(() => {
+    if (!worker || waiting.size) return;
+    worker.terminate();
+    worker = null;
+  }, CLOSE_IDLE_MS);
+}
 
 function blobWorker() {
   if (worker || dead) return worker;
@@ -29,6 +43,7 @@ function blobWorker() {
     const take = waiting.get(data.id);
     waiting.delete(data.id);
     if (take) take(data.blob);
+    if (!waiting.size) closeSoon();
   };
   // A dead worker only means Blobs are made here, on first read.
   worker.onerror = worker.onmessageerror = (e) => {
@@ -49,6 +64,7 @@ export function lazyBlob(buffer, type) {
   };
   const w = blobWorker();
   if (w) {
+    clearTimeout(closer);
     const id = nextId++;
     waiting.set(id, take);
     const copy = buffer.slice(0); // the page keeps its own until the Blob arrives
