@@ -67,6 +67,22 @@ function stateLine(item) {
   }
 }
 
+// A row's blob: URLs, made once it is shown (ui.js asks in idle time: lazyblob.js).
+export function needsUrls(item) {
+  return Boolean((item.thumb && !item.thumbUrl) ||
+                 (item.state === "done" && item.outputBlob && !item.blobUrl));
+}
+
+export function makeUrls(item) {
+  if (item.thumb && !item.thumbUrl) {
+    item.thumbUrl = URL.createObjectURL(new Blob([item.thumb], { type: "image/webp" }));
+    item.thumb = null;
+  }
+  if (item.state === "done" && item.outputBlob && !item.blobUrl) {
+    item.blobUrl = URL.createObjectURL(item.outputBlob());
+  }
+}
+
 export function renderRow(item, li) {
   li.className = `row ${item.state}${item.expanded ? " expanded" : ""}`;
   li.textContent = "";

@@ -15,7 +15,8 @@ import { createCompare } from "./compare.js";
 import { createPresets } from "./presets.js";
 import { createFolderSink, downloadAllAsZip, pickFolder } from "./output.js";
 import { fmtBytes, fmtChange, fmtDuration, MIME, outputName } from "./format.js";
-import { renderRow } from "./row.js";
+import { makeUrls, needsUrls, renderRow } from "./row.js";
+import { defineBlob, lazyBlob, whenIdle } from "./lazyblob.js";
 
 export { outputName };
 
@@ -67,8 +68,20 @@ export function createUI(handlers) {
   const presets = createPresets($("#settings"), settings);
   const compare = createCompare($("#compare"));
   const pool = createPoolPanel($("#workers"));
+  // A shown row gets its blob: URLs (thumbnail, download) in idle time, then shows them.
+  function renderListRow(item, li) {
+    renderRow(item, li);
+    if (item.urlsQueued || !needsUrls(item)) return;
+    item.urlsQueued = true;
+    whenIdle(() => {
+      item.urlsQueued = false;
+      if (!list.rowElement(item.id) || !needsUrls(item)) return; // made when shown again
+      makeUrls(item);
+      list.changed(item);
+    });
+  }
   const list = createList($("#results"), {
-    renderRow,
+    renderRow: renderListRow,
     onAction(action, id, button) {
       const item = list.get(id);
       if (!item) return;
@@ -256,25 +269,29 @@ export function createUI(handlers) {
     renderSummary();
   }
 
+  // No Blob or blob: URL is made here (lazyblob.js: each is a synchronous call to the
+  // browser process, and a batch sends results many times a second): the row makes its
+  // URLs when shown, the output's Blob is made in a small worker.
   function onDone(item, ev, output, thumb, variants) {
     const r = ev.result || {};
     // The worker's small WebP of the result: the list never decodes a full image.
-    if (thumb) item.thumbUrl = URL.createObjectURL(new Blob([thumb], { type: "image/webp" }));
+    if (thumb) item.thumb = thumb;
     item.result = r;
     item.kept = /kept the original/.test(r.note || "");
     // Python names outputs so none collide (imgpool.shared.outnames): a.jpg, a.png -> a.png.webp.
     item.outName = ev.output_name || outputName(item.name, r.format, item.kept);
     if (!output) return; // automation: the runner keeps the bytes
-    const blob = new Blob([output], { type: MIME[r.format] || "application/octet-stream" });
-    item.blobUrl = URL.createObjectURL(blob);
-    const result = { id: item.id, blob, name: item.outName, format: r.format,
-                     width: r.width, height: r.height, saved: false };
+    const type = (format) => MIME[format] || "application/octet-stream";
+    const blob = lazyBlob(output, type(r.format));
+    item.outputBlob = blob; // the row's download link (row.js)
+    const result = defineBlob({ id: item.id, name: item.outName, format: r.format,
+                                width: r.width, height: r.height, saved: false }, blob);
     if (ev.variants && variants) { // a responsive set: every file, and its <picture> markup
-      result.files = ev.variants.map((v, i) => ({
-        name: v.output_name, width: v.width, height: v.height, format: v.format,
-        out_bytes: v.out_bytes,
-        blob: i === 0 ? blob : new Blob([variants[i]], { type: MIME[v.format] || "application/octet-stream" }),
-      }));
+      result.files = ev.variants.map((v, i) => {
+        const make = i === 0 ? blob : lazyBlob(variants[i], type(v.format));
+        return defineBlob({ name: v.output_name, width: v.width, height: v.height,
+                            format: v.format, out_bytes: v.out_bytes }, make);
+      });
       result.snippet = ev.snippet;
       result.input = item.name;
       item.set = { files: result.files, snippet: ev.snippet };

@@ -15,6 +15,7 @@ Layout (each module opens with its theory of operation):
   replace, recycle, retire, retry pins, the circuit breaker.
 - `taskbook`: the tasks, the queue and the running set; queue, settle, retry.
 - `admission`: refuse at submit or queue; dispatch within the memory budget.
+- `firstresult`: a batch's small first image runs alone, for a bounded time.
 - `failures`: failure classification (what a failure means for task and worker);
   `recovery` carries it out; `cancellation`: the cancel ladder.
 - `scheduler`: `Scheduler`, which owns all of the above: `handle(now, input)` ->

@@ -19,6 +19,10 @@ IDLE and nothing holds memory. (Through the policy, an aged task holding the que
 free slot could wait forever on a slot that only the retry may use.) Every other task
 goes through `policy.pick`, onto an IDLE slot that no retry is waiting for.
 
+The batch's first dispatch is the policy's `soonest` pick, and a small one runs alone
+for a bounded time (`firstresult.FirstResultHold`, owned here as `first`): while it
+holds, no other task starts.
+
 A dispatched task's hard deadline is fixed here (`timeout_s`, or the deadline model's)
 and never moves.
 """
@@ -30,6 +34,7 @@ from imgpool.core.commands import Command, Dispatch
 from imgpool.core.deadline import DeadlineModel
 from imgpool.core.estimate import estimate
 from imgpool.core.events import TaskStarted
+from imgpool.core.firstresult import FirstResultHold
 from imgpool.core.inputs import Submission
 from imgpool.core.pool import PoolState, WorkerPool
 from imgpool.core.slots import Slot
@@ -58,6 +63,7 @@ class Admission:
         self._deadlines = deadlines
         self._out = out  # the scheduler's output list: append only
         self._seq = 0
+        self.first = FirstResultHold(config)
 
     # ---- at submit -------------------------------------------------------------------
 
@@ -104,6 +110,7 @@ class Admission:
     def fill(self, now: float) -> None:
         """Dispatch while an IDLE slot exists and an admissible task is queued (pinned
         retries first; see the module docstring)."""
+        self.first.update(now)
         if not self._pool.running:
             return
         policy = self._book.policy
@@ -117,9 +124,9 @@ class Admission:
                     self._dispatch(now, slot, retry)
                     continue
             free = self._pool.free_slot()
-            if free is None:
+            if free is None or self.first.holding:
                 return
-            task = policy.pick(self._admissible)
+            task = policy.pick(self._admissible, self.first.soonest)
             if task is None:
                 return
             self._dispatch(now, free, task)
@@ -150,3 +157,4 @@ class Admission:
         self._book.emit(TaskStarted(task.task_id, slot.slot_id, slot.generation,
                                     task.attempt))
         self._stats.dispatched(self._pool.inflight_bytes)
+        self.first.dispatched(now, task)

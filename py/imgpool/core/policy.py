@@ -6,9 +6,11 @@ A policy holds the queued tasks and answers one question, `pick(admit)`: which t
 should start now, given `admit(task) -> bool`, the scheduler's admission check (an idle
 slot exists; memory budget; alone-ness). Four methods make the whole interface
 (`push`, `remove`, `pick`, `__len__`), so FIFO and the smart policy run through the
-same scheduler code and the benchmark can compare them.
+same scheduler code and the benchmark can compare them. `pick(admit, soonest=True)` is
+the batch's first pick (`firstresult.py`): the task whose result can come soonest.
 
-`FifoPolicy`: strict submission order; if the head cannot be admitted nothing starts.
+`FifoPolicy`: strict submission order; if the head cannot be admitted nothing starts
+(`soonest` changes nothing: the baseline keeps its order).
 
 `SmartPolicy`:
 - *Size classes*: light tasks wait in one heap per class of estimated work
@@ -19,7 +21,9 @@ same scheduler code and the benchmark can compare them.
   limit), so a panorama starts early and grinds in the background on one worker while
   small images flow through the others. With a single worker there are no "others":
   the heavy lane then comes after the light classes, so results appear at once and the
-  panorama runs when the small ones are through (or when aging says so).
+  panorama runs when the small ones are through (or when aging says so). The batch's
+  first pick (`soonest`) takes that order too, whatever the pool: the first result
+  comes from the smallest task, and the panorama starts right after it.
 - *Solo heap*: a retry that must run alone (`Placement.ALONE`) waits apart, offered
   last: it can start only when nothing else runs, and at the head of a size class it
   would block every task behind it. Aging brings it forward in bounded time.
@@ -58,7 +62,7 @@ Admit = Callable[[Task], bool]
 class Policy(Protocol):
     def push(self, task: Task) -> None: ...
     def remove(self, task: Task) -> None: ...
-    def pick(self, admit: Admit) -> Task | None: ...
+    def pick(self, admit: Admit, soonest: bool = False) -> Task | None: ...
     def __len__(self) -> int: ...
 
 
@@ -103,7 +107,7 @@ class FifoPolicy:
     def remove(self, task: Task) -> None:
         self._live.pop(task.task_id, None)
 
-    def pick(self, admit: Admit) -> Task | None:
+    def pick(self, admit: Admit, soonest: bool = False) -> Task | None:
         head = self._heap.top()
         if head is None or not admit(head):
             return None
@@ -150,14 +154,14 @@ class SmartPolicy:
         self._heavy_out = [t for t in self._heavy_out if t.state is TaskState.RUNNING]
         return len(self._heavy_out) < self._lane_slots
 
-    def pick(self, admit: Admit) -> Task | None:
+    def pick(self, admit: Admit, soonest: bool = False) -> Task | None:
         # Candidates in preference order: the heavy lane's head (if the lane has room; on a
-        # one-worker pool after the light classes), the head of each light class,
-        # smallest class first, then the solo head.
+        # one-worker pool, or for the batch's first pick, after the light classes), the
+        # head of each light class, smallest class first, then the solo head.
         heavy: tuple[_SeqHeap, ...] = ()
         if self.heavy_lane_has_room():
             heavy = (self._heavy,)
-        order = ((*heavy, *self._light, self._solo) if self._heavy_first
+        order = ((*heavy, *self._light, self._solo) if self._heavy_first and not soonest
                  else (*self._light, *heavy, self._solo))
         candidates: list[tuple[_SeqHeap, Task]] = []
         for heap in order:

@@ -170,6 +170,12 @@ class Scheduler:
     def deadlines(self) -> DeadlineModel:
         return self._deadlines
 
+    @property
+    def first_result_hold_until(self) -> float | None:
+        """While the batch's small first task runs alone, when that ends at the latest
+        (firstresult.py); None otherwise."""
+        return self._admission.first.wake_at
+
     def reserved_for(self, task: Task) -> int:
         """What admission would count for `task` now (corrected estimate)."""
         return self._book.reserved_for(task)
@@ -324,6 +330,9 @@ class Scheduler:
 
     def _wake_at(self) -> float | None:
         wake = self._pool.wake_at()
+        hold = self._admission.first.wake_at
+        if hold is not None:
+            wake = hold if wake is None else min(wake, hold)
         if self._batch is _Batch.DRAINED and self._batch_due is not None:
             wake = self._batch_due if wake is None else min(wake, self._batch_due)
         return wake
@@ -332,3 +341,4 @@ class Scheduler:
         self._stats.end(now)
         self._book.emit(BatchFinished(self.stats))
         self._batch, self._batch_due = _Batch.IDLE, None
+        self._admission.first.batch_ended()

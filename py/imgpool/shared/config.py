@@ -138,6 +138,17 @@ class PoolConfig:
     heavy_lane_slots: int = 1
     #: A queued task passed over this many times jumps the queue (anti-starvation).
     max_skips: int = 16
+    #: First result first: at a batch's start, a first image of at most
+    #: `first_result_max_mpix` of work runs alone (the other workers wait) until its
+    #: result, or for at most this many seconds (0: off). On 2 cores a panorama or a
+    #: second image started beside it took half its CPU, and its result came ~2x later.
+    first_result_hold_s: float = _settable(1.0, Setting(
+        "first_hold_s", "--first-result-hold", "S", "at a batch's start a small first "
+        "image runs alone until its result, for at most this long (0: off)", 0.0, 60.0,
+        unit="s"))
+    #: Work (megapixels) of the largest first image held for (see above): a few tenths
+    #: of a second alone, so the other workers lose little.
+    first_result_max_mpix: float = 4.0
     #: Per-task timeout: base seconds plus seconds per estimated megapixel of work.
     timeout_base_s: float = _settable(30.0, Setting(
         "timeout_s", "--timeout-base", "S", "each image's time limit: this, plus a little "
@@ -192,8 +203,8 @@ class PoolConfig:
         _check_int(self, "breaker_threshold", 1, 100)
         _check_int(self, "poison_threshold", 1, 100)
         _check_int(self, "retire_heap_bytes", 16 * MIB, WASM_HEAP_MAX_BYTES * 2)
-        for name in ("heavy_megapixels", "timeout_per_mpix_s", "timeout_max_s",
-                     "start_timeout_s", "cancel_grace_s"):
+        for name in ("heavy_megapixels", "first_result_max_mpix", "timeout_per_mpix_s",
+                     "timeout_max_s", "start_timeout_s", "cancel_grace_s"):
             _check_float(self, name, 0.0, 1e6, exclusive_min=True)
         _check_float(self, "progress_silence_s", 0.0, 1e6)
 

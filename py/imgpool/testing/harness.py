@@ -375,6 +375,11 @@ def check_invariants(s: Scheduler) -> None:
     if deadlines:
         assert s.next_timer is not None and s.next_timer <= min(deadlines), \
             f"a deadline at {min(deadlines)} but the timer is {s.next_timer}"
+    hold = s.first_result_hold_until
+    if hold is not None:  # the batch's small first task runs alone, and not for ever
+        assert len(running) == 1, f"a first-result hold with {len(running)} running tasks"
+        assert s.next_timer is not None and s.next_timer <= hold, \
+            f"a first-result hold until {hold} but the timer is {s.next_timer}"
     if s.pool_state is PoolState.RUNNING and any(
             sl.state in (SlotState.NEW, SlotState.RESTARTING) for sl in slots):
         assert s.next_timer is not None, "slots wait to (re)start but no timer is set"

@@ -42,7 +42,9 @@ def test_a_deadline_settles_the_task_before_it_terminates_the_worker(script, sil
 
 
 def test_the_earliest_deadline_fires_first_whatever_the_dispatch_order():
-    h = Harness(PoolConfig(pool_size=2, start_stagger_s=0), default_task=Hangs())
+    # No first-result hold: both tasks run at once.
+    h = Harness(PoolConfig(pool_size=2, start_stagger_s=0, first_result_hold_s=0),
+                default_task=Hangs())
     h.start()
     h.run()                                   # both workers ready
     slow = h.submit(options=Options(timeout_s=50))

@@ -70,6 +70,18 @@ def test_heavy_lane_goes_first_but_only_one_at_a_time():
     assert drain(p) == [3]
 
 
+def test_the_batchs_first_pick_is_the_soonest_result_then_the_heavy_lane_as_before():
+    p = SmartPolicy(PoolConfig(heavy_lane_slots=1, max_skips=100))
+    for i, w in enumerate([100, 3, 0.5], start=1):
+        p.push(task(i, w))
+    assert p.pick(yes, soonest=True).task_id == 3   # smallest first, the panorama after
+    assert p.pick(yes).task_id == 1                 # then the heavy lane goes first
+    f = FifoPolicy()
+    for i, w in enumerate([100, 0.5], start=1):
+        f.push(task(i, w))
+    assert f.pick(yes, soonest=True).task_id == 1   # FIFO keeps its order
+
+
 def test_heavy_lane_zero_means_no_limit():
     p = SmartPolicy(PoolConfig(heavy_lane_slots=0, max_skips=100))
     for i in range(1, 4):

@@ -15,7 +15,8 @@ EVERY step it checks:
 4. no starvation: a model of the queue replays the event stream; whenever a task
    starts that is not the first in line (the oldest eligible queued task), the first
    in line is charged a skip, and no task is ever charged more than `max_skips`
-   (FIFO: the first in line always starts). Retries are exempt: one runs alone on the
+   (FIFO: the first in line always starts; a batch's first-result hold only delays
+   starts, and its `soonest` first pick is charged like any other). Retries are exempt: one runs alone on the
    slot reserved for it, and each task is retried at most poison_threshold - 1 times.
    Each task becomes first in line after the finitely many older ones, so it starts
    within a bounded number of dispatches;
@@ -83,6 +84,7 @@ configs = st.builds(
     start_stagger_s=st.sampled_from([0.0, 0.25]),
     retire_heap_bytes=st.just(256 * MIB),
     recycle_after_tasks=st.sampled_from([0, 0, 3]),
+    first_result_hold_s=st.sampled_from([0.0, 0.3, 1.0]),
     policy=st.sampled_from([QueuePolicy.SMART, QueuePolicy.FIFO]),
 )
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 
 import pytest
 
@@ -105,7 +106,8 @@ def test_memory_budget_limits_concurrency():
 
 
 def test_a_task_larger_than_the_budget_runs_alone():
-    h = manual(PoolConfig(pool_size=3, start_stagger_s=0, memory_budget_bytes=64 * MIB))
+    h = manual(PoolConfig(pool_size=3, start_stagger_s=0, memory_budget_bytes=64 * MIB,
+                          first_result_hold_s=0))  # small and after start at once
     h.start()
     ready_all(h)
     small = h.submit(info=png(100, 100))
@@ -186,7 +188,7 @@ def test_messages_from_a_terminated_generation_are_ignored(cfg):
 
 
 def test_a_message_for_another_task_is_ignored(cfg):
-    h = manual(cfg)
+    h = manual(replace(cfg, first_result_hold_s=0))  # both run at once
     h.start()
     ready_all(h)
     a, b = h.submit(), h.submit()
@@ -402,7 +404,7 @@ def test_a_result_that_races_the_stop_keeps_the_task_cancelled(cfg):
 
 
 def test_cancel_all(cfg):
-    h = manual(cfg)
+    h = manual(replace(cfg, first_result_hold_s=0))  # two run at once
     h.start()
     ready_all(h)
     ids = [h.submit() for _ in range(5)]
