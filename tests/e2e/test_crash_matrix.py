@@ -123,6 +123,8 @@ def test_every_fault_at_every_stage_is_settled_once_and_the_pool_recovers(open_a
             end, want = ends[0].event, EXPECTED[fault]
             assert isinstance(end, TaskFailed) and end.reason.value == want.reason, (case, end)
             assert end.message, case
+            if fault in SILENT:                                  # caught by its own deadline
+                assert f"within {SILENT_TIMEOUT_S:.1f} s" in end.message, (case, end.message)
             starts = [e for e in events if isinstance(e.event, TaskStarted)
                       and e.task_id == end.task_id]
             assert len(starts) == want.attempts, (case, starts)
