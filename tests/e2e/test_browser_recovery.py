@@ -61,6 +61,14 @@ def renderers_under(root: int) -> set[int]:
     return found
 
 
+def run_renderers(before: set[int]) -> set[int]:
+    """Renderers of a browser this process started after `before` (its children then):
+    not the session browser's, which may start a renderer of its own at any time."""
+    me = os.getpid()
+    return {r for child in _children().get(me, []) if child not in before
+            for r in renderers_under(child)}
+
+
 def kill_all(pids: set[int]) -> None:
     for pid in pids:
         try:
@@ -116,7 +124,7 @@ def test_a_file_in_flight_at_two_crashes_fails_as_poison(tmp_path):
     write_jpeg(src / "big.jpg", 6000, 4000, 7)              # seconds of work: still running
     for i in range(4):
         write_jpeg(src / f"small{i}.jpg", 640, 480, 40 + i)
-    before = renderers_under(os.getpid())                   # e.g. another test's browser
+    before = set(_children().get(os.getpid(), []))          # e.g. another test's browser
     kills: list[float] = []
     recoveries: list[float] = []
 
@@ -124,7 +132,7 @@ def test_a_file_in_flight_at_two_crashes_fails_as_poison(tmp_path):
         if isinstance(event, FileStarted) and event.name == "big.jpg":
             if kills:                                        # working again after a kill
                 recoveries.append(time.monotonic() - kills[-1])
-            kill_all(renderers_under(os.getpid()) - before)  # only this run's renderer
+            kill_all(run_renderers(before))                  # only this run's renderer
             kills.append(time.monotonic())
 
     # One worker: the small files run first (and alone), so only big.jpg is in flight at
@@ -160,11 +168,11 @@ def test_a_browser_that_cannot_be_restarted_ends_the_run_with_everything_listed(
             raise BatchError("could not start the browser: (test) no second browser here")
         return real_open(self, *args)
     monkeypatch.setattr(pagelauncher.PageLauncher, "open", open_once)
-    before = renderers_under(os.getpid())
+    before = set(_children().get(os.getpid(), []))
 
     def on_event(event):
         if isinstance(event, FileFinished) and not opened[1:]:
-            kill_all(renderers_under(os.getpid()) - before)
+            kill_all(run_renderers(before))
     report = runner.run_batch(src, out, {"max_size": 800}, pool={"pool_size": 1},
                               on_event=on_event, report_path=tmp_path / "r.json")
     assert len(opened) >= 2 and report.restarts == 1          # same browser, then a new one

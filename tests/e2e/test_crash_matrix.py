@@ -4,9 +4,12 @@ page and scheduler.
 
 The faults are the page's test-only debug hooks (imgpool.worker.faults, behind the `debug`
 URL flag). One page runs a case per stage: that stage's four faulty files (one per fault)
-and a healthy one are added together; the case is over when all have ended and the pool
-is idle again. After every case: each faulty file ended exactly once, with the expected reason, after the expected
-number of attempts; the healthy one was done; every file added is accounted for
+and a healthy one are added back to back; the case is over when all have ended and the
+pool is idle again. The two silent faults (hang, close) never answer, so whatever their
+deadline they end as a timeout after one attempt: they are added with a short one of
+their own (a per-file `timeout_s`), the others keep the pool's. After every case: each
+faulty file ended exactly once, with the expected reason, after the expected number of
+attempts; the healthy one was done; every file added is accounted for
 (added = done + failed + cancelled + skipped); the pool is back to its size, with the
 expected number of workers replaced. At the end no worker (nor its vips threads) is left
 over. The outcomes are printed as a stage x fault table.
@@ -25,6 +28,7 @@ from imgpool.core.events import TaskCancelled, TaskDone, TaskFailed, TaskStarted
 from imgpool.page.intake import TaskSkipped
 from imgpool_host.corpus import write_jpeg
 from pagehelpers import BATCH_TIMEOUT_S
+from pipeline_page import set_options
 
 pytestmark = pytest.mark.e2e
 
@@ -33,6 +37,11 @@ POOL = 2
 #: 96 x 64 images take milliseconds, but one may share two loaded cores with a worker
 #: booting beside it: 2 s was seen to fail one under load.
 TIMEOUT_S = 5
+#: Deadline of the files that hang or close their worker: any deadline catches them, and
+#: a short one only ends their wait sooner (nothing else runs under it).
+SILENT_TIMEOUT_S = 1
+#: The faults that leave the worker silent until the deadline.
+SILENT = ("hang", "close")
 #: A case's two files end and the pool is idle again within this (s).
 CASE_TIMEOUT_S = 90
 STAGES = ("decode", "resize", "encode", "transfer")
@@ -90,8 +99,8 @@ def test_every_fault_at_every_stage_is_settled_once_and_the_pool_recovers(open_a
     added = 0
     healthy_ms: list[float] = []
     matrix: dict[tuple[str, str], str] = {}
-    # One case per stage: its four faulty files and a healthy one are added together, so
-    # the two workers recover side by side (a hang's deadline overlaps another fault's
+    # One case per stage: its four faulty files and a healthy one are added back to back,
+    # so the two workers recover side by side (a hang's deadline overlaps another fault's
     # retries) and every file's outcome is still checked on its own.
     for i, stage in enumerate(STAGES):
         bad = {fault: write_jpeg(tmp_path / f"{stage}-{fault}.jpg", 96, 64, 100 + 4 * i + j)
@@ -99,7 +108,10 @@ def test_every_fault_at_every_stage_is_settled_once_and_the_pool_recovers(open_a
         good = write_jpeg(tmp_path / f"ok-{stage}.jpg", 96, 64, 200 + i)
         gens_before = _generations(app.summary())
         ended_before = len(_ended(app.client.events()))
-        app.add_files([*bad.values(), good])
+        set_options(app, {})                                  # the pool's deadline
+        app.add_files([p for f, p in bad.items() if f not in SILENT] + [good])
+        set_options(app, {"timeout_s": SILENT_TIMEOUT_S})
+        app.add_files([p for f, p in bad.items() if f in SILENT])
         added += len(bad) + 1
         _wait_case_over(app, ended_before, len(bad) + 1)
 
@@ -111,6 +123,8 @@ def test_every_fault_at_every_stage_is_settled_once_and_the_pool_recovers(open_a
             end, want = ends[0].event, EXPECTED[fault]
             assert isinstance(end, TaskFailed) and end.reason.value == want.reason, (case, end)
             assert end.message, case
+            if fault in SILENT:                                  # caught by its own deadline
+                assert f"within {SILENT_TIMEOUT_S:.1f} s" in end.message, (case, end.message)
             starts = [e for e in events if isinstance(e.event, TaskStarted)
                       and e.task_id == end.task_id]
             assert len(starts) == want.attempts, (case, starts)
@@ -128,6 +142,7 @@ def test_every_fault_at_every_stage_is_settled_once_and_the_pool_recovers(open_a
 
     # The pool that survived all of it still works.
     last = write_jpeg(tmp_path / "after.jpg", 96, 64, 999)
+    set_options(app, {})
     app.add_files([last])
     ends = app.client.wait_terminal(added + 1, BATCH_TIMEOUT_S)
     assert [type(e.event) for e in ends if e.name == "after.jpg"] == [TaskDone]
