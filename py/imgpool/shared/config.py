@@ -65,8 +65,11 @@ THUMB_QUALITY = 60
 #: instead of a second decode of the encoded output. Measured natively on 0.9 MP photos:
 #: thumbnail from the output 17 ms (WebP) / 34 ms (AVIF), 19 % / 37 % of the image's own
 #: time; from the pixels 4-5 ms. The output's bytes are the same either way; the cost is
-#: the result's pixels held once more during the encode (16 MiB for 2048 x 2048 RGBA).
-PIXELS_IN_MEMORY_MAX_BYTES = 32 * MIB
+#: the result's pixels held once more during the encode. At most 8 MiB (2048 x 1365 RGB),
+#: for the allocator's sake (see STREAM_BUFFER_ABOVE_BYTES): with 32 MiB, 200 real photos
+#: (2048 x 2048 results, 12.6 MB copies among them) grew one worker's heap 256 -> 1535
+#: MiB, and the Chromium tree's RSS peak from 2.2 to 3.1-3.4 GB.
+PIXELS_IN_MEMORY_MAX_BYTES = 8 * MIB
 
 
 class ConfigError(ValueError):
