@@ -55,11 +55,11 @@ def measure_avif_vs_webp(bench: BenchBrowser, paths: list[Path], base: dict,
     finally:
         for page in pages.values():
             page.close()
+    other = load.stop()       # before the PSNRs, which this process computes natively
     rows = _rows(paths, base, ms, outputs)
     if not rows:
         raise ValueError("no photo finished in both formats")
-    return {"rounds": rounds, "failed": failed, "per_image": rows,
-            "other_cores": load.stop()}
+    return {"rounds": rounds, "failed": failed, "per_image": rows, "other_cores": other}
 
 
 def _rows(paths: list[Path], base: dict, ms: dict, outputs: dict) -> list[dict]:
