@@ -17,7 +17,7 @@ from pathlib import Path
 from imgpool.shared.options import Options
 
 from .chrome import BenchBrowser
-from .native import _psnr_images, _reference, _rgb, _vips, plan_for
+from .native import plan_for, reference_psnrs
 from .procs import LoadWindow
 
 __all__ = ["AVIF_TIME_BAR", "measure_avif_vs_webp", "avif_section", "avif_row",
@@ -63,17 +63,16 @@ def measure_avif_vs_webp(bench: BenchBrowser, paths: list[Path], base: dict,
 
 
 def _rows(paths: list[Path], base: dict, ms: dict, outputs: dict) -> list[dict]:
-    pyvips = _vips()
     rows = []
     for path in paths:
         name = path.name
         if not all(name in ms[f] and name in outputs[f] for f in FORMATS):
             continue
-        ref = _reference(pyvips, path, plan_for(path, Options.from_dict(base)))
+        db = reference_psnrs(path, plan_for(path, Options.from_dict(base)),
+                             {f: outputs[f][name] for f in FORMATS})
         row: dict = {"name": name}
         for f in FORMATS:
-            got = _psnr_images(pyvips, ref, _rgb(pyvips, pyvips.Image.new_from_buffer(
-                outputs[f][name], "")))
+            got = db[f]
             row[f"{f}_ms"] = round(statistics.median(ms[f][name]), 1)
             row[f"{f}_bytes"] = len(outputs[f][name])
             row[f"{f}_db"] = round(got, 2) if got is not None else 99.0

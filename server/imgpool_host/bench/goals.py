@@ -116,10 +116,6 @@ def single_runs(base: dict, widths: tuple[int, ...], formats: tuple[str, ...]) -
             for f in formats]
 
 
-def _worker_ms(run: BatchRun) -> float:
-    return sum(e.event.result.elapsed_ms for e in run.done())
-
-
 def _worker_ms_by_name(runs: list[BatchRun]) -> dict[str, float]:
     out: dict[str, float] = defaultdict(float)
     for run in runs:
@@ -141,12 +137,12 @@ def set_cost(sets: list[BatchRun], separate: list[list[BatchRun]]) -> SetCost:
         for name in mine.keys() & theirs.keys():
             if theirs[name] > 0:
                 by_image[name].append(mine[name] / theirs[name])
-        apart = sum(_worker_ms(p) for p in parts)
-        if apart <= 0 or _worker_ms(whole) <= 0:
+        together, apart = sum(mine.values()), sum(theirs.values())
+        if apart <= 0 or together <= 0:
             continue
-        set_ms.append(_worker_ms(whole) / images)
+        set_ms.append(together / images)
         sep_ms.append(apart / images)
-        ratios.append(_worker_ms(whole) / apart)
+        ratios.append(together / apart)
         walls.append(whole.wall_s / sum(p.wall_s for p in parts))
     if not ratios:
         raise ValueError("no image finished in both the set and the separate runs")

@@ -23,8 +23,8 @@ from imgpool.shared.probe import HEAD_BYTES, probe
 from imgpool.shared.options import Options
 from imgpool.shared.plan import make_plan
 
-__all__ = ["plan_for", "run_native", "native_stages", "psnr", "libvips_version",
-           "quality_bar"]
+__all__ = ["plan_for", "reference_psnrs", "run_native", "native_stages", "psnr",
+           "libvips_version", "quality_bar"]
 
 #: How far below native libvips' own encoder (same settings, same reference) a
 #: pipeline's output may fall, in dB of PSNR against the reference, on every photo.
@@ -147,8 +147,7 @@ def quality_bar(paths: list[Path], plans: list[dict], native: dict[str, bytes],
             continue
         try:
             ref = _reference(pyvips, path, plan)
-            base = _psnr_images(pyvips, ref, _rgb(pyvips, pyvips.Image.new_from_buffer(
-                native[path.name], "")))
+            base = _psnr_of(pyvips, ref, native[path.name])
         except pyvips.Error:
             continue
         row = {"name": path.name, "native_db": _db(base)}
@@ -156,13 +155,26 @@ def quality_bar(paths: list[Path], plans: list[dict], native: dict[str, bytes],
             data = outputs.get(path.name)
             if data is None:
                 continue
-            got = _psnr_images(pyvips, ref, _rgb(pyvips, pyvips.Image.new_from_buffer(data, "")))
+            got = _psnr_of(pyvips, ref, data)
             margin = round((base or 99.0) - (got or 99.0), 2)
             row[f"{name}_db"], row[f"{name}_margin_db"] = _db(got), margin
             worst[name] = margin if worst[name] is None else max(worst[name], margin)
         rows.append(row)
     return {"bar_db": QUALITY_BAR_DB, "per_image": rows, "worst_margin_db": worst,
             "holds": {k: (v is not None and v <= QUALITY_BAR_DB) for k, v in worst.items()}}
+
+
+def reference_psnrs(path: Path, plan: dict, outputs: dict[str, bytes]) -> dict:
+    """PSNR (dB; None when identical) of each output of `path` against the quality bar's
+    reference (`_reference`), by the outputs' keys."""
+    pyvips = _vips()
+    ref = _reference(pyvips, path, plan)
+    return {key: _psnr_of(pyvips, ref, data) for key, data in outputs.items()}
+
+
+def _psnr_of(pyvips, ref, encoded: bytes) -> float | None:
+    """PSNR of encoded bytes, decoded to RGB, against the decoded reference."""
+    return _psnr_images(pyvips, ref, _rgb(pyvips, pyvips.Image.new_from_buffer(encoded, "")))
 
 
 def _db(x: float | None):
