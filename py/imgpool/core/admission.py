@@ -131,6 +131,13 @@ class Admission:
                 return
             self._dispatch(now, free, task)
 
+    def next_up(self) -> Task | None:
+        """The queued task `fill` would most likely hand out next (the policy's choice,
+        memory aside; a pinned retry goes first when there is one). Changes nothing."""
+        if not self._pool.running:
+            return None
+        return self._book.policy.peek(self.first.soonest)
+
     def _admissible(self, task: Task) -> bool:
         """May `task` start now on a free IDLE slot? (Retries never: see `fill`.)"""
         if task.placement is Placement.ALONE:

@@ -63,6 +63,7 @@ class Policy(Protocol):
     def push(self, task: Task) -> None: ...
     def remove(self, task: Task) -> None: ...
     def pick(self, admit: Admit, soonest: bool = False) -> Task | None: ...
+    def peek(self, soonest: bool = False) -> Task | None: ...
     def __len__(self) -> int: ...
 
 
@@ -115,6 +116,10 @@ class FifoPolicy:
         del self._live[head.task_id]
         return head
 
+    def peek(self, soonest: bool = False) -> Task | None:
+        """What `pick` would hand out if every task were admissible; nothing changes."""
+        return self._heap.top()
+
     def __len__(self) -> int:
         return len(self._live)
 
@@ -154,7 +159,7 @@ class SmartPolicy:
         self._heavy_out = [t for t in self._heavy_out if t.state is TaskState.RUNNING]
         return len(self._heavy_out) < self._lane_slots
 
-    def pick(self, admit: Admit, soonest: bool = False) -> Task | None:
+    def _candidates(self, soonest: bool) -> list[tuple[_SeqHeap, Task]]:
         # Candidates in preference order: the heavy lane's head (if the lane has room; on a
         # one-worker pool, or for the batch's first pick, after the light classes), the
         # head of each light class, smallest class first, then the solo head.
@@ -163,10 +168,18 @@ class SmartPolicy:
             heavy = (self._heavy,)
         order = ((*heavy, *self._light, self._solo) if self._heavy_first and not soonest
                  else (*self._light, *heavy, self._solo))
-        candidates: list[tuple[_SeqHeap, Task]] = []
-        for heap in order:
-            if (head := heap.top()) is not None:
-                candidates.append((heap, head))
+        return [(heap, head) for heap in order if (head := heap.top()) is not None]
+
+    def peek(self, soonest: bool = False) -> Task | None:
+        """What `pick` would hand out if every task were admissible; nothing changes."""
+        candidates = self._candidates(soonest)
+        if not candidates:
+            return None
+        first = min(candidates, key=lambda c: c[1].seq)[1]
+        return first if first.skips >= self._max_skips else candidates[0][1]
+
+    def pick(self, admit: Admit, soonest: bool = False) -> Task | None:
+        candidates = self._candidates(soonest)
         if not candidates:
             return None
         first = min(candidates, key=lambda c: c[1].seq)  # first in line

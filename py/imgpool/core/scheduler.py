@@ -176,6 +176,14 @@ class Scheduler:
         (firstresult.py); None otherwise."""
         return self._admission.first.wake_at
 
+    @property
+    def next_up(self) -> int | None:
+        """The task_id of the queued task most likely dispatched next, or None: a hint,
+        so an adapter can read that input ahead and a freed worker need not wait for it
+        (`Admission.next_up`). Reading it changes nothing."""
+        task = self._admission.next_up()
+        return None if task is None else task.task_id
+
     def reserved_for(self, task: Task) -> int:
         """What admission would count for `task` now (corrected estimate)."""
         return self._book.reserved_for(task)

@@ -344,6 +344,11 @@ def check_invariants(s: Scheduler) -> None:
     assert len(running) == len(busy) == s.running <= cfg.pool_size, \
         f"{len(running)} running tasks, {len(busy)} busy slots, pool {cfg.pool_size}"
     assert len(queued) == s.queued, f"{len(queued)} QUEUED tasks, policy holds {s.queued}"
+    ahead = s.next_up   # the read-ahead hint names a queued task (or none: e.g. the
+    # queue is empty, or only a heavy task waits for its lane)
+    assert ahead is None or (tasks[ahead].state is TaskState.QUEUED
+                             and s.pool_state is PoolState.RUNNING), \
+        f"next_up {ahead} with {len(queued)} queued in a {s.pool_state.name} pool"
     for t in running:
         sl = slots[t.slot_id]  # type: ignore[index]
         assert sl.state is SlotState.BUSY and sl.task_id == t.task_id \

@@ -156,3 +156,46 @@ def test_ten_thousand_tasks_pick_fast():
         cpu = time.process_time() - t0
         assert len(picked) == len(set(picked)) == 10_000 - len(tasks[::3])
         assert cpu < 1.0, f"{type(policy).__name__}: {cpu:.3f} s CPU"
+
+
+# ---- peek: the adapter's read-ahead hint ---------------------------------------------------
+
+from hypothesis import given, settings, strategies as st  # noqa: E402
+
+
+@settings(max_examples=200)
+@given(works=st.lists(st.sampled_from([0.2, 0.9, 3.0, 12.0, 30.0, 60.0]), max_size=30),
+       solo=st.sets(st.integers(0, 29)), removed=st.sets(st.integers(0, 29)),
+       fifo=st.booleans(), pool_size=st.integers(1, 3), max_skips=st.integers(1, 4),
+       soonest=st.lists(st.booleans(), min_size=31, max_size=31))
+def test_peek_names_what_pick_hands_out_when_everything_is_admissible(
+        works, solo, removed, fifo, pool_size, max_skips, soonest):
+    """Whatever the queue holds (classes, the heavy lane, solo retries, removals, aged
+    tasks), `peek` names the task `pick` then hands out with every task admissible, and
+    peeking changes nothing: the picks come out the same with or without it."""
+    cfg = PoolConfig(pool_size=pool_size, heavy_megapixels=40, heavy_lane_slots=1,
+                     max_skips=max_skips)
+
+    def build():
+        p = FifoPolicy(cfg) if fifo else SmartPolicy(cfg)
+        tasks = [task(i, w, placement=Placement.ALONE if i in solo else Placement.SHARED)
+                 for i, w in enumerate(works)]
+        for t in tasks:
+            p.push(t)
+        for t in tasks:
+            if t.task_id in removed:
+                p.remove(t)
+        return p
+
+    peeked, plain = build(), build()
+    for step in range(len(works) + 1):
+        expected = peeked.peek(soonest[step])
+        assert peeked.peek(soonest[step]) is expected          # no state changes
+        got = peeked.pick(yes, soonest[step])
+        assert got is expected
+        other = plain.pick(yes, soonest[step])
+        assert (got is None) == (other is None)
+        if got is None:
+            break
+        assert got.task_id == other.task_id
+        got.state = other.state = TaskState.RUNNING              # still busy: lane counts
