@@ -100,6 +100,32 @@ def test_dropped_images_come_back_as_webp_within_2048(shared_app, images):
     assert shared_app.console_errors == []
 
 
+def test_a_freed_worker_gets_an_input_the_page_read_while_it_worked(shared_app, tmp_path):
+    """While the workers are busy, the page reads the input of the task the scheduler
+    hands out next (Scheduler.next_up), so a worker that frees up does not wait for a
+    file read. Each image still comes back as itself: its own size, every file once."""
+    hooks = ("() => { const h = window.imgpool.port.testHooks; "
+             "return { readsAhead: h.readsAhead, aheadTaken: h.aheadTaken }; }")
+    paths = [write_jpeg(tmp_path / f"ahead{i}.jpg", 640 + 16 * i, 480, 40 + i)
+             for i in range(8)]
+    before_hooks = shared_app.page.evaluate(hooks)
+    before = len(shared_app.client.terminal())
+    shared_app.add_files(paths)
+    ended = shared_app.client.wait_terminal(before + len(paths), BATCH_TIMEOUT_S)[before:]
+    after_hooks = shared_app.page.evaluate(hooks)
+    taken = after_hooks["aheadTaken"] - before_hooks["aheadTaken"]
+    # The first two start at once (nothing was read ahead yet); the rest, but perhaps one
+    # dispatched together with another, find their input read.
+    assert taken >= len(paths) - 3, (taken, after_hooks, before_hooks)
+    assert after_hooks["readsAhead"] - before_hooks["readsAhead"] >= taken
+    assert sorted(e.name for e in ended) == sorted(p.name for p in paths)
+    for ev in ended:
+        assert isinstance(ev.event, TaskDone), ev
+        with Image.open(io.BytesIO(shared_app.output_bytes(ev.task_id))) as out:
+            assert out.format == "WEBP"
+            assert out.size == (640 + 16 * int(ev.name[5:-4]), 480), ev.name
+
+
 def test_buffers_move_without_copies_and_init_runs_once(shared_app, images):
     # After the batch above: the page's last input buffer was detached by postMessage,
     # and every worker's results left it detached (transferred, not copied).

@@ -10,6 +10,7 @@ results) are printed; run with -s to see them.
 from __future__ import annotations
 
 import io
+import re
 import zipfile
 from pathlib import Path
 
@@ -229,6 +230,18 @@ def test_duplicates_run_once_and_colliding_names_stay_apart_in_the_zip(app, tmp_
             if isinstance(e.event, TaskDuplicate)} == {
         "copy/photo.jpg": "photo.jpg", "twin.jpg": "photo.jpg"}
     expect(row(page, "twin.jpg").locator(".line")).to_contain_text("Same as photo.jpg")
+    # The copies show their original's thumbnail (it comes after the results: the copies
+    # settled before it did).
+    thumbs = {}
+    for name in ("photo.jpg", "copy/photo.jpg", "twin.jpg", "photo.png"):
+        exact = page.locator(".name", has_text=re.compile(f"^{re.escape(name)}$"))
+        img = page.locator("#results li.row", has=exact).locator("img.thumb")
+        expect(img).to_have_count(1)
+        thumbs[name] = page.evaluate(
+            "async (u) => Array.from(new Uint8Array(await (await fetch(u)).arrayBuffer()))",
+            img.get_attribute("src"))
+    assert thumbs["photo.jpg"] == thumbs["copy/photo.jpg"] == thumbs["twin.jpg"]
+    assert thumbs["photo.png"] != thumbs["photo.jpg"]
     assert page.evaluate("window.imgpool.lastHashing.hashed") == 3   # same size only
     # The summary counts the copies too: the numbers a person reads agree with each other.
     expect(page.locator("#status")).to_contain_text("Finished: 4 done, 0 failed")

@@ -8,6 +8,7 @@ import io
 import json
 import threading
 
+import pytest
 from PIL import Image
 
 from imgpool.core.inputs import Submit
@@ -62,12 +63,15 @@ class _Port:
     def __init__(self) -> None:
         self.events: list[dict] = []
         self.started: list[int] = []
+        self.inits: list[dict] = []
+        self.ahead: list[tuple] = []
 
     def makeBoard(self, slots, layout_json):
         pass
 
     def startWorker(self, slot, gen, init_json):
         self.started.append(slot)
+        self.inits.append(json.loads(init_json))
 
     async def readHead(self, file, nbytes):  # resolves at once: no turn for anyone else
         return _Head(file.data[:nbytes])
@@ -86,6 +90,9 @@ class _Port:
 
     def dispatch(self, *args):
         pass
+
+    def readAhead(self, task_id, file):
+        self.ahead.append((task_id, file))
 
 
 def test_a_big_drop_is_queued_in_chunks_with_a_turn_for_the_browser_between(monkeypatch):
@@ -126,3 +133,32 @@ def test_a_big_drop_is_queued_in_chunks_with_a_turn_for_the_browser_between(monk
     queued = [e["task_id"] for e in port.events if e["type"] == "task_queued"]
     assert sorted(queued) == list(range(1, 501))
     assert PROBE_BYTES >= 64 * 1024
+
+
+@pytest.mark.parametrize("thumbnails", [True, False])
+def test_workers_make_thumbnails_unless_a_runner_drives_the_page(thumbnails):
+    """The list's thumbnails are made only where a person sees the list: `main.js` turns
+    them off when `imgpool optimize` drives the page, and every worker's Init says so."""
+    port = _Port()
+    app = App(port, "?workers=2", 2, 8, thumbnails)
+    app.start()
+    assert port.inits and [i["thumbnails"] for i in port.inits] == [thumbnails] * len(port.inits)
+
+
+def test_the_port_reads_ahead_the_input_the_scheduler_hands_out_next(monkeypatch):
+    """While the workers boot (or are busy), the port is asked to read the input of the
+    task the policy picks next (small first), once per change; a file the worker reads
+    from its File handle itself is not read ahead."""
+    import imgpool.page.app as page_app
+    small, big = _jpeg(64, 48), _jpeg(1600, 1200)        # big: a larger size class
+    monkeypatch.setattr(page_app, "STREAM_ABOVE_BYTES", len(big) - 1)
+    port = _Port()
+    app = App(port, "?workers=1", 1, 8)
+    app.start()
+    files = [_File("big.jpg", big), _File("a.jpg", small), _File("b.jpg", small)]
+    assert _run(lambda: app.add_files(files, None)) == ""
+    ids = {e["name"]: e["task_id"] for e in port.events if e["type"] == "task_queued"}
+    assert port.ahead[-1] == (ids["a.jpg"], files[1])      # the small one goes first
+    assert len(port.ahead) == len(set(port.ahead))         # asked once per change
+    app.cancel(ids["a.jpg"]), app.cancel(ids["b.jpg"])
+    assert port.ahead[-1] == (None, None)                   # big.jpg: read by the worker

@@ -13,8 +13,10 @@ from imgpool.page.messages import WORKER_MESSAGES, to_input
 from imgpool.shared import protocol as P
 from imgpool.shared.reasons import FailureReason
 
-#: Messages the page sends, and the one reply the port answers itself (bench statistics).
-NOT_TO_THE_SCHEDULER = {P.Init, P.RunTask, P.StopTask, P.StatsRequest, P.StatsReply}
+#: Messages the page sends, and the two the port takes itself: the reply with a worker's
+#: statistics (bench, tests) and a result's thumbnail (the list's).
+NOT_TO_THE_SCHEDULER = {P.Init, P.RunTask, P.StopTask, P.StatsRequest, P.StatsReply,
+                        P.Thumbnail}
 
 
 def wire(msg: P.Message) -> P.Message:

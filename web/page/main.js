@@ -91,8 +91,9 @@ async function boot() {
   const { pyodide, bootPath } = await bootPython({ role: "page", imports: ["imgpool.page.app"],
                                                   compiled, prepared });
   const mod = pyodide.pyimport("imgpool.page.app");
+  // Driven by a runner (imgpool optimize), no list is looked at: no thumbnails are made.
   app = mod.App(port, location.search, navigator.hardwareConcurrency || 1,
-                navigator.deviceMemory || 0);
+                navigator.deviceMemory || 0, !automationToken);
   mod.destroy();
   ui.setup(app.page_setup_json());
   const pythonMs = performance.now() - pageStart;

@@ -25,13 +25,39 @@ export function createPort({ ui, getApp, automationToken = null, runtimes = null
   let timer = null;
   const statsWaiters = new Map();
   const lastProgress = new Map(); // slot -> "task:permille" last reported to Python
+  // Thumbnails follow their task_done (the worker sends the result first). One that comes
+  // first anyway waits here for it; duplicates settled before their original's thumbnail
+  // wait for it in `copiesWaiting`.
   const thumbs = new Map(); // task_id -> thumbnail ArrayBuffer, until its task_done
-  let lastThumb = [null, null]; // [task_id, thumbnail] of the task settled last
-  const testHooks = { lastInput: null, lastOutput: null, ready: [], started: spawner.started };
+  const copiesWaiting = new Map(); // original's task_id -> its duplicates' task_ids
+  let lastThumb = [null, null]; // [task_id, thumbnail] of the thumbnail that came last
+  const testHooks = { lastInput: null, lastOutput: null, ready: [], started: spawner.started,
+                      readsAhead: 0, aheadTaken: 0 };
 
   function toApp(fn) {
     const app = getApp();
     if (app) fn(app);
+  }
+
+  // The input of the task the scheduler will likely hand out next, read while the
+  // workers are busy (Python says which: port.readAhead). At most one is held.
+  let ahead = null; // { taskId, read: Promise<ArrayBuffer> }
+  function takeAhead(taskId, file) {
+    if (ahead && ahead.taskId === taskId) {
+      const { read } = ahead;
+      ahead = null;
+      testHooks.aheadTaken += 1;
+      return read;
+    }
+    return file.arrayBuffer();
+  }
+
+  // A task's thumbnail, for its row and its duplicates' rows.
+  function takeThumb(taskId, thumb) {
+    lastThumb = [taskId, thumb];
+    if (ui.onThumb(taskId, thumb) === "early") thumbs.set(taskId, thumb); // before task_done
+    for (const copy of copiesWaiting.get(taskId) || []) ui.onThumb(copy, thumb);
+    copiesWaiting.delete(taskId);
   }
 
   const port = {
@@ -59,7 +85,10 @@ export function createPort({ ui, getApp, automationToken = null, runtimes = null
       Atomics.store(board, slot * STRIDE + CELL.state, BOOTING);
       worker.onmessage = (e) => {
         const { output, thumb, variants, ...meta } = e.data;
-        if (thumb) thumbs.set(meta.task_id, thumb); // handed to the UI with task_done
+        if (meta.type === "thumbnail") { // for the list only: not news for the scheduler
+          if (thumb) takeThumb(meta.task_id, thumb);
+          return;
+        }
         if (meta.type === "stats_reply") { // answered here; not news for the scheduler
           const waiter = statsWaiters.get(slot);
           statsWaiters.delete(slot);
@@ -104,7 +133,7 @@ export function createPort({ ui, getApp, automationToken = null, runtimes = null
           entry.worker.postMessage({ ...msg, input: file });
           return;
         }
-        const input = await file.arrayBuffer();
+        const input = await takeAhead(msg.task_id, file);
         const now = workers.get(slot);
         if (!now || now.gen !== gen) return; // the worker was replaced meanwhile
         testHooks.lastInput = input;
@@ -113,6 +142,17 @@ export function createPort({ ui, getApp, automationToken = null, runtimes = null
       } catch (err) {
         toApp((app) => app.on_read_error(slot, gen, msg.task_id, `${err && err.message ? err.message : err}`));
       }
+    },
+
+    readAhead(taskId, file) {
+      if (taskId == null) {
+        ahead = null;
+        return;
+      }
+      const read = file.arrayBuffer();
+      read.catch(() => {}); // a failed read is reported by the dispatch that takes it
+      ahead = { taskId, read };
+      testHooks.readsAhead += 1;
     },
 
     stopTask(slot, gen, taskId, stopJSON) {
@@ -149,11 +189,14 @@ export function createPort({ ui, getApp, automationToken = null, runtimes = null
         upload(event, output, variants);
         return;
       }
-      // A duplicate settles right after its original, with the original's thumbnail.
-      const thumb = thumbs.get(event.task_id) ??
-        (event.same_as_task_id != null && lastThumb[0] === event.same_as_task_id ? lastThumb[1] : null);
+      // A duplicate settles right after its original and shows the original's thumbnail.
+      let thumb = thumbs.get(event.task_id) ?? null;
+      const original = event.same_as_task_id;
+      if (event.type === "task_done" && thumb === null && original != null) {
+        if (lastThumb[0] === original) thumb = lastThumb[1];
+        else copiesWaiting.set(original, [...(copiesWaiting.get(original) || []), event.task_id]);
+      }
       if (event.type === "task_done" || event.type === "task_failed" || event.type === "task_cancelled") {
-        if (thumbs.has(event.task_id)) lastThumb = [event.task_id, thumb];
         thumbs.delete(event.task_id);
       }
       ui.onEvent(event, output ?? null, file ?? null, thumb, variants ?? null);

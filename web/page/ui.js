@@ -266,7 +266,22 @@ export function createUI(handlers) {
     }
     if (ev.type === "task_started") pool.onEvent(ev, (id) => (list.get(id) || {}).name);
     if (item) list.changed(item);
-    renderSummary();
+    // While a batch runs, events arrive several per image: the summary is drawn once per
+    // frame, not once per event. The event that ends the batch draws it at once.
+    if (tally.active) wake(true);
+    else renderSummary();
+  }
+
+  // A finished task's thumbnail (it follows the result): "shown" on its row, "early"
+  // when the row has not settled yet (the port keeps it for task_done), "gone" when
+  // there is no row any more.
+  function onThumb(id, thumb) {
+    const item = list.get(id);
+    if (!item) return "gone";
+    if (item.state !== "done") return "early";
+    item.thumb = thumb;
+    list.changed(item);
+    return "shown";
   }
 
   // No Blob or blob: URL is made here (lazyblob.js: each is a synchronous call to the
@@ -300,27 +315,43 @@ export function createUI(handlers) {
     if (sink) sink.add(result);
   }
 
-  // Once per frame: progress bars of the rows in view, from the status board.
+  // Once per frame while a batch runs: progress bars of the rows in view (from the status
+  // board) and the summary when it changed. No frame is asked for while nothing runs: an
+  // idle page draws nothing (and costs a laptop nothing).
   let lastSummary = 0;
+  let summaryDirty = false;
+  let frameAsked = false;
+  function wake(summary = false) {
+    summaryDirty ||= summary;
+    if (!frameAsked) {
+      frameAsked = true;
+      requestAnimationFrame(frame);
+    }
+  }
   function frame(t) {
+    frameAsked = false;
     if (boardReader) {
       for (const item of list.visible()) {
         if (item.state !== "running" || item.slot == null) continue;
         const cells = boardReader(item.slot);
         const bar = list.rowElement(item.id)?.querySelector("progress");
-        if (cells && bar && cells.task_id === item.id) bar.value = cells.progress_permille;
+        // Written only when it moved: an unchanged bar is not repainted.
+        if (cells && bar && cells.task_id === item.id && bar.value !== cells.progress_permille) {
+          bar.value = cells.progress_permille;
+        }
       }
     }
-    if (tally.active && t - lastSummary > SUMMARY_EVERY_MS) {
+    // During a batch every SUMMARY_EVERY_MS (the rate and time left move without events).
+    if ((summaryDirty || tally.active) && (!tally.active || t - lastSummary > SUMMARY_EVERY_MS)) {
       lastSummary = t;
+      summaryDirty = false;
       renderSummary();
     }
-    requestAnimationFrame(frame);
+    if (tally.active || summaryDirty) wake();
   }
-  requestAnimationFrame(frame);
 
   return {
-    status, onEvent, results, tally, list, settings,
+    status, onEvent, onThumb, results, tally, list, settings,
     counts: tally.counts,
     currentOptionsJSON: () => settings.json(),
     // Once at boot, from Python: the settings form and the pool's size.

@@ -53,8 +53,12 @@ def _debug_names(params: dict, kind: str) -> list[str]:
 
 
 class App:
-    def __init__(self, port, search: str, hardware_concurrency, device_memory_gb) -> None:
+    def __init__(self, port, search: str, hardware_concurrency, device_memory_gb,
+                 thumbnails: bool = True) -> None:
+        """`thumbnails`: have the workers make each result's list thumbnail (not when a
+        runner drives the page: nobody sees the list)."""
         self.port = port
+        self.thumbnails = bool(thumbnails)
         params = parse_qs(str(search).lstrip("?"))
         self.config = config_from_query(str(search), hardware_concurrency, device_memory_gb)
         self.debug_hang = _debug_names(params, "hang")
@@ -69,6 +73,7 @@ class App:
         self.sets: dict[int, tuple[list[P.SetOutput], object]] = {}
         self.twins = Twins()                  # copies waiting on originals; output stems
         self.next_task_id = 1
+        self._ahead: int | None = None        # the task whose input the port reads ahead
         self._carry_out = {C.StartWorker: self._start_worker, C.Dispatch: self._dispatch,
                            C.StopTask: self._stop_task,
                            C.TerminateWorker: self._terminate_worker,
@@ -222,6 +227,18 @@ class App:
 
     def _handle(self, event: I.Input) -> None:
         self._run(self.scheduler.handle(self._now(), event))
+        self._read_ahead()
+
+    def _read_ahead(self) -> None:
+        """Have the port read the input of the task likely dispatched next, so a worker
+        that frees up gets its next image at once instead of waiting for the read (5.8 ms
+        for a 0.3 MB file, 23-29 ms for 2-6 MB photos, measured in the page)."""
+        task_id = self.scheduler.next_up
+        if task_id is not None and self.names[task_id][1] > STREAM_ABOVE_BYTES:
+            task_id = None    # sent as a File handle, read by the worker itself
+        if task_id != self._ahead:
+            self._ahead = task_id
+            self.port.readAhead(task_id, None if task_id is None else self.files[task_id])
 
     def _run(self, commands: list) -> None:
         for cmd in commands:
@@ -229,7 +246,8 @@ class App:
 
     def _start_worker(self, cmd: C.StartWorker) -> None:
         init = P.Init(slot=cmd.slot_id, gen=cmd.generation, debug_hang=self.debug_hang,
-                      debug_crash=self.debug_crash, debug_faults=self.debug_faults)
+                      debug_crash=self.debug_crash, debug_faults=self.debug_faults,
+                      thumbnails=self.thumbnails)
         self.port.startWorker(cmd.slot_id, cmd.generation, json.dumps(init.to_message()))
 
     def _stop_task(self, cmd: C.StopTask) -> None:

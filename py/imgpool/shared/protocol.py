@@ -72,6 +72,9 @@ class Init(Message):
     #: memory instead of being copied into the wasm heap whole (0: the worker's default,
     #: imgpool.shared.config.STREAM_BUFFER_ABOVE_BYTES).
     stream_buffer_above: int = 0
+    #: Make a `Thumbnail` of each result for the page's list. Off when a runner drives
+    #: the page (`imgpool optimize`): nobody looks at the list, so none is made.
+    thumbnails: bool = True
 
 
 @dataclass(frozen=True)
@@ -162,7 +165,8 @@ class SetOutput:
 
 @dataclass(frozen=True)
 class TaskDoneMsg(Message):
-    """The result bytes ride in the transfer list (and its thumbnail beside them).
+    """The result bytes ride in the transfer list. Its thumbnail follows in a `Thumbnail`
+    message, so the page can hand the worker its next image meanwhile.
 
     A responsive set lists its files in `outputs` (largest width first); their buffers
     ride as `variants`, in that order, the first also as the usual `output`. Then
@@ -187,9 +191,6 @@ class TaskDoneMsg(Message):
     kept_original: bool = False
     #: The input was streamed from its File into vips (not copied whole into the heap).
     streamed: bool = False
-    #: Size of the result's thumbnail (a small WebP for the page's list), which rides in
-    #: the transfer list as a second buffer (`thumb` beside `output`); 0: none.
-    thumb_bytes: int = 0
     #: The encoder quality used (searched for a target size or SSIM floor); 0: none
     #: (lossless, a format without one, or the original kept).
     quality: int = 0
@@ -210,6 +211,21 @@ class TaskDoneMsg(Message):
         except TypeError as exc:
             raise ProtocolError(f"malformed 'done' message: outputs: {exc}") from None
         object.__setattr__(self, "outputs", outs)
+
+
+@dataclass(frozen=True)
+class Thumbnail(Message):
+    """A finished task's thumbnail for the page's list: a small WebP (`thumb_bytes` long)
+    riding in the transfer list as `thumb`. Sent after the task's `TaskDoneMsg`, at most
+    once per task, never for a failed or cancelled one; a worker may send none (the
+    page shows a blank). The page takes it in JS (web/page/port.js): it is not news for
+    the scheduler."""
+
+    TYPE: ClassVar[str] = "thumbnail"
+    slot: int
+    gen: int
+    task_id: int
+    thumb_bytes: int
 
 
 @dataclass(frozen=True)
@@ -285,7 +301,7 @@ class StatsReply(Message):
 _TYPES: dict[str, type[Message]] = {
     cls.TYPE: cls
     for cls in (Init, RunTask, StopTask, StatsRequest, Ready, BootFailed, TaskDoneMsg,
-                TaskFailedMsg, TaskCancelledMsg, Fatal, StatsReply)
+                Thumbnail, TaskFailedMsg, TaskCancelledMsg, Fatal, StatsReply)
 }
 
 

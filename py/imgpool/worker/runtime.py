@@ -83,6 +83,7 @@ class Worker:
         self.tasks_done = 0
         self.faults = Faults()  # test-only (faults.py): empty unless the page's debug flag
         self.loader = Loader(vips, host)
+        self.thumbnails = True   # the page's Init may turn them off (automation)
 
     # ---- message entry point ---------------------------------------------------------
 
@@ -103,6 +104,7 @@ class Worker:
             self.host.setBoard(board, self.slot, self.gen, P.BOARD_STRIDE, json.dumps(_CELL))
         self.faults = Faults.from_init(msg.debug_faults, msg.debug_hang, msg.debug_crash)
         self.loader.stream_above = msg.stream_buffer_above or STREAM_BUFFER_ABOVE_BYTES
+        self.thumbnails = msg.thumbnails
         counters = json.loads(self.host.counters())
         self._board_set("state", P.BoardState.IDLE)
         self._post(P.Ready(
@@ -139,7 +141,9 @@ class Worker:
             self._fault(Stage.ENCODE, msg)
             made, encoded = self._encode(options, plan, info, inp, loaded, image,
                                          msg.task_id, scope)
-            thumb = self._thumbnail(encoded, made.pixels, scope)
+            # From the encoded bytes (they move to the page with the result): now.
+            thumb = (self._thumbnail(encoded, None, scope)
+                     if self.thumbnails and made.pixels is None else None)
             problem = inp.read_error(self.host)
             if problem:
                 raise ImageError(FailureReason.BAD_INPUT, f"the file could not be read "
@@ -154,9 +158,15 @@ class Worker:
             self.tasks_done += 1
             self._post(dataclasses.replace(
                 done, elapsed_ms=round(self.host.now() - started, 1), heap_bytes=self._heap(),
-                mem_highwater_bytes=self._task_peak(highwater_before),
-                thumb_bytes=int(thumb.byteLength) if thumb is not None else 0),
-                transfer=buffer, thumb=thumb, variants=variants)
+                mem_highwater_bytes=self._task_peak(highwater_before)),
+                transfer=buffer, variants=variants)
+            # After the result: the page hands this worker its next image while the
+            # thumbnail is made (nothing below awaits, so that message waits its turn).
+            if self.thumbnails and made.pixels is not None:
+                thumb = self._thumbnail(None, made.pixels, scope)
+            if thumb is not None:
+                self._post(P.Thumbnail(slot=self.slot, gen=self.gen, task_id=msg.task_id,
+                                       thumb_bytes=int(thumb.byteLength)), thumb=thumb)
         except Abandoned:
             return  # a test-only fault: this worker is going away and answers nothing
         except _Cancelled:
@@ -264,16 +274,22 @@ class Worker:
     def _thumbnail(self, encoded, pixels, scope: Scope):
         """A small WebP of the result for the page's list (ArrayBuffer), or None.
 
-        Made from the result's pixels when they were encoded from memory (a reduce:
-        `plan.encodes_from_memory`), else from the *encoded result* with shrink-on-load,
+        Made from the result's pixels when they were encoded from memory
+        (`plan.encodes_from_memory`), else from the *encoded result* with shrink-on-load,
         so the input is never decoded a second time (the prepared image is lazy:
         thumbnailing it would run the whole pipeline again). Never fails the task: a
         missing thumbnail only shows a blank."""
         box = js_obj({"height": THUMB_PX, "crop": "centre"})
         try:
-            small = scope.keep(
-                pixels.thumbnailImage(THUMB_PX, box) if pixels is not None
-                else self.vips.Image.thumbnailBuffer(encoded, THUMB_PX, box))
+            if pixels is not None:
+                # A box shrink by the whole factor first (every pixel averaged, cheap), so
+                # the Lanczos reduce and the crop see at most twice the thumbnail: in the
+                # worker 2.5 ms instead of 4.8 for a 1 MP result, 3.8 instead of 11.8 for
+                # 2048 px.
+                k = max(1, min(int(pixels.width), int(pixels.height)) // THUMB_PX)
+                small = scope.keep(scope.keep(pixels.shrink(k, k)).thumbnailImage(THUMB_PX, box))
+            else:
+                small = scope.keep(self.vips.Image.thumbnailBuffer(encoded, THUMB_PX, box))
             return small.writeToBuffer(".webp", js_obj({"Q": THUMB_QUALITY})).buffer
         except Exception:  # noqa: BLE001 - e.g. an output format vips cannot reload
             return None
