@@ -36,3 +36,22 @@ def test_a_run_that_failed_says_why_and_adds_no_headline_row():
     failed = avif_section({"error": "ValueError: no photo finished in both formats"})
     assert failed["status"].startswith("not measured: ValueError") and avif_row(failed) is None
     assert "no photo finished" in "\n".join(avif_markdown(failed))
+
+
+def test_the_quality_sweep_says_where_no_avif_quality_is_both_smaller_and_better():
+    """A photo where some swept quality is no larger and no worse than WebP gets a ✓
+    there; one where none is is named: the bar cannot hold on it by choosing a quality."""
+    a = row("a.jpg", 500, 900, 100, 110, 38.0, 38.2)     # at 80: larger, better
+    a["sweep"] = [[70, 0.9, -0.3], [74, 0.98, 0.05], [80, 1.1, 0.2]]
+    b = row("b.jpg", 400, 700, 80, 70, 40.0, 39.4)       # at 80: smaller, worse
+    b["sweep"] = [[70, 0.7, -1.0], [74, 0.8, -0.8], [80, 0.88, -0.6]]
+    section = avif_section({"rounds": 1, "failed": 0, "per_image": [a, b],
+                            "sweep_qualities": [70, 74, 80]})
+    assert section["no_quality_meets"] == ["b.jpg"]
+    assert section["holds"]["size"] is False and section["holds"]["quality"] is False
+    text = "\n".join(avif_markdown(section))
+    assert "| a.jpg | 0.9x -0.3 dB | 0.98x +0.05 dB ✓ | 1.1x +0.2 dB |" in text
+    assert "On 1 of 2 photos no quality is (b.jpg)" in text
+    # Without a sweep (quick mode) the section says nothing about it.
+    plain = avif_section({"rounds": 1, "failed": 0, "per_image": [row("c.jpg", 1, 1, 1, 1, 1, 1)]})
+    assert plain["no_quality_meets"] == [] and "Quality sweep" not in "\n".join(avif_markdown(plain))

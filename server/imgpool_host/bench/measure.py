@@ -256,7 +256,8 @@ def measure(base_url: str, mode: Mode, corpus: Corpus, options: Options, workers
         with step("AVIF against WebP"):
             try:
                 raw.avif = measure_avif_vs_webp(bb, list(corpus.throughput[:mode.goal_images]),
-                                                opts, rounds=min(mode.reps, 2))
+                                                opts, rounds=min(mode.reps, 2),
+                                                sweep=mode.avif_sweep)
             except Exception as exc:  # noqa: BLE001 - the rest of the run still stands
                 raw.avif = {"error": f"{type(exc).__name__}: {exc}"}
 

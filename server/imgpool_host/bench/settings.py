@@ -60,6 +60,9 @@ class Mode:
     set_widths: tuple[int, ...] = (480, 320, 160)
     set_formats: tuple[str, ...] = ("avif", "webp", "jpeg")
     goal_target: str = "30%"
+    #: Section 10's quality sweep: AVIF at these other qualities (ours, at the default
+    #: effort), once each, to see whether any is both no larger and no worse than WebP.
+    avif_sweep: tuple[int, ...] = ()
 
 
 def _photos(specs) -> tuple[CorpusItem, ...]:
@@ -86,7 +89,7 @@ MODES: dict[str, Mode] = {
         memory_distinct=20, memory_size=(1600, 1200), memory_batches=(20, 200), ua_wait_s=75,
         panorama=CorpusItem("panorama-16384x4096-prog.jpg", "jpeg", 16384, 4096, True),
         small_count=20, small_size=(1600, 1200), first_result_pool1=True, profile=True,
-        goal_images=4, set_widths=(1920, 960, 480),
+        goal_images=4, set_widths=(1920, 960, 480), avif_sweep=(70, 74, 77, 83, 86, 90),
     ),
     "quick": Mode(
         name="quick", reps=1, baseline_reps=2, startup_reps=1, warm=True,
