@@ -7,7 +7,8 @@ are the same as the page's. `--preset FILE` (JSON or TOML; keys are the field na
 flags given on the command line win.
 
 Exit status:
-  0    every file done or already up to date
+  0    every file done, up to date, or skipped (found in a folder and not an
+       image; named on stderr)
   1    some files failed (each listed on stderr with its reason and message)
   2    usage: bad option, missing input, OUT inside an input or not writable,
        a --report path that is a folder, an input or an output, no browser, no
@@ -38,6 +39,8 @@ __all__ = ["add_parser", "run", "load_preset", "settings_from_args", "EXIT_OK", 
 NAME = "optimize"
 PROG = "imgpool optimize"
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+#: Files skipped as not images named in the closing line (the report lists them all).
+SKIPPED_LISTED = 10
 #: Set to anything to copy the page's console to stderr (debugging a page problem).
 PAGE_LOG_ENV = "IMGPOOL_PAGE_LOG"
 
@@ -123,9 +126,11 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
         # Raw text: lines broken by hand to stay within 80 columns.
         description="Optimize images headlessly through the app (Chromium + wasm-vips).\n"
-                    "Folders are walked recursively (hidden files skipped); OUT mirrors "
-                    "their\nstructure. Outputs already up to date (recorded in OUT's journal "
-                    "as made from\nthe same input with the same options, and still intact) "
+                    "Folders are walked recursively (hidden files skipped, and files that "
+                    "are not\nimages by their content; a file named here is always "
+                    "tried); OUT mirrors their\nstructure. Outputs already up to date "
+                    "(recorded in OUT's journal as made from\nthe same input with the "
+                    "same options, and still intact) "
                     "are skipped, so an\ninterrupted run resumes.",
         epilog=__doc__[__doc__.index("Exit status:"):])
     parser.add_argument("inputs", nargs="+", metavar="IN", help="image files or folders")
@@ -313,6 +318,13 @@ def run(args: argparse.Namespace) -> int:
         return _usage(f"{exc} (run scripts/setup; set {PAGE_LOG_ENV}=1 to see the page's "
                       "console)")
     failed = report.failed
+    skipped = report.not_images
+    if skipped:
+        names = ", ".join(printable(r.name) for r in skipped[:SKIPPED_LISTED])
+        extra = len(skipped) - SKIPPED_LISTED
+        more = f" and {extra} more" if extra > 0 else ""
+        print(f"{PROG}: {len(skipped)} of {len(report.files)} files skipped, not images: "
+              f"{names}{more}", file=sys.stderr)
     if failed:
         print(f"{PROG}: {len(failed)} of {len(report.files)} files failed:", file=sys.stderr)
         for r in failed:

@@ -152,7 +152,7 @@ def test_cli_mixed_folder_fails_exactly_the_bad_files(tmp_path):
     write_jpeg(src / "nested" / "deeper" / "ok.jpg", 200, 100, 3)
     (src / "corrupt.jpg").write_bytes(os.urandom(6000))
     (src / "empty.jpg").write_bytes(b"")
-    (src / "nested" / "notes.txt").write_text("not an image\n")
+    (src / "nested" / "notes.txt").write_text("not an image\n")   # skipped, not failed
     whole = (src / "good.jpg").read_bytes()
     (src / "truncated.jpg").write_bytes(whole[: len(whole) // 3])
     png_header_only(src / "nested" / "huge.png", 60000, 60000)
@@ -162,15 +162,18 @@ def test_cli_mixed_folder_fails_exactly_the_bad_files(tmp_path):
     run = cli(str(src), "-o", str(out), "--format", "webp", "--max-size", "256",
               "--workers", "2", "--report", str(report_path))
     assert run.returncode == 1, run.stderr
-    bad = {"corrupt.jpg", "empty.jpg", "nested/notes.txt", "truncated.jpg", "nested/huge.png"}
+    bad = {"corrupt.jpg", "empty.jpg", "truncated.jpg", "nested/huge.png"}
     report = json.loads(report_path.read_text())
     by_name = {f["name"]: f for f in report["files"]}
-    assert set(by_name) == bad | {"good.jpg", "nested/good.png", "nested/deeper/ok.jpg"}
+    assert set(by_name) == bad | {"good.jpg", "nested/good.png", "nested/deeper/ok.jpg",
+                                  "nested/notes.txt"}
     assert {n for n, f in by_name.items() if f["status"] == "failed"} == bad, run.stderr
+    assert (by_name["nested/notes.txt"]["status"], by_name["nested/notes.txt"]["reason"]) == (
+        "skipped", "not_image")
     assert by_name["nested/huge.png"]["reason"] == "too_large"
     assert by_name["nested/huge.png"]["worker"] is None         # refused before dispatch
     assert by_name["empty.jpg"]["reason"] == "bad_input"
-    for name in ("corrupt.jpg", "nested/notes.txt", "truncated.jpg"):
+    for name in ("corrupt.jpg", "truncated.jpg"):
         assert by_name[name]["reason"] in ("bad_input", "unsupported"), by_name[name]
     for name in bad:                                            # listed on stderr, one line
         line = next(x for x in run.stderr.splitlines() if x.startswith(f"  {src / name}:"))
@@ -179,7 +182,7 @@ def test_cli_mixed_folder_fails_exactly_the_bad_files(tmp_path):
     assert_image(out / "good.webp", "WEBP", (256, 192))
     assert_image(out / "nested" / "good.webp", "WEBP", (154, 256))
     assert_image(out / "nested" / "deeper" / "ok.webp", "WEBP", (200, 100))
-    assert report["totals"]["done"] == 3 and report["totals"]["failed"] == 5
+    assert report["totals"]["done"] == 3 and report["totals"]["failed"] == 4
     assert digest(src) == before and parts(out) == []
 
 

@@ -537,7 +537,8 @@ def test_lines_mode_prints_a_line_per_file():
     assert lines[0] == "imgpool: 3 files: 2 to optimize, 1 up to date"
     assert lines[1].startswith("done      a.jpg -> /o/a.webp  2.0 KB -> 1.0 KB  0.25 s")
     assert lines[2] == "failed    b.jpg: bad_input: not an image"
-    assert lines[3].startswith("imgpool: 1 done, 1 failed, 0 up to date")
+    assert lines[3].startswith(
+        "imgpool: 1 done, 1 failed, 0 skipped (not images), 0 up to date")
 
 
 def test_json_mode_prints_json_lines():

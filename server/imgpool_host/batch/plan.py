@@ -14,6 +14,9 @@ options (`predicted_suffixes`, `output_path`) and settles up front what needs no
   the later input in walk order gets a distinct name, `a.png.webp` beside `a.webp`
   (`imgpool.shared.outnames`: deterministic, so a resumed run finds it again), and its record
   says so (`renamed_from`, `note`);
+- a file found by walking a folder that is not an image (`nonimages`: the page's own
+  rule, by content) is SKIPPED with reason `not_image`; a file named on the command
+  line is always sent, and fails with its reason if it is not an image;
 - an output already up to date is SKIPPED (unless `force`).
 
 Everything else becomes a `Job` for the page. The result sink later computes the real
@@ -23,8 +26,9 @@ name the page sends), so the plan and the writes cannot disagree about where a f
 Rules:
 - Which files: every regular file under a folder input, except hidden ones (name
   starting with "."), hidden folders and symlinked folders (never followed: no cycles, no
-  escape). Files are *not* filtered by extension: a non-image is sent and fails with its
-  reason. Files named on the command line are always sent.
+  escape). Files are *not* filtered by extension: a walked file is left out only when
+  its content is not an image and its name does not claim one. Files named on the
+  command line are always sent.
 - Names: with one input, relative to it (a single file keeps just its file name); with
   several, each input's own name is the first segment. A name that is not valid UTF-8
   (bytes the browser cannot carry) is mirrored byte for byte all the same: the output
@@ -56,7 +60,8 @@ from imgpool.shared.variants import set_suffixes
 
 from .errors import BatchUsageError
 from .journal import OutputJournal
-from .report import FileRecord, FileStatus, HostReason
+from .nonimages import NOT_IMAGE_MESSAGE, is_not_image
+from .report import NOT_IMAGE, FileRecord, FileStatus, HostReason
 from .sets import expected_suffixes
 
 __all__ = [
@@ -127,6 +132,7 @@ class _Found:
     name: str
     st: os.stat_result | None
     error: str = ""
+    named: bool = False  #: named on the command line (not found in a folder): always sent
 
 
 def collect_inputs(paths: Iterable[str | os.PathLike]) -> list[_Found]:
@@ -164,7 +170,7 @@ def collect_inputs(paths: Iterable[str | os.PathLike]) -> list[_Found]:
             prefix = () if single else (top,)
             found.extend(_walk(root, prefix))
         else:
-            found.append(_found(root, top))
+            found.append(replace(_found(root, top), named=True))
     return found
 
 
@@ -299,6 +305,10 @@ def plan_batch(paths: Iterable[str | os.PathLike], out: str | os.PathLike,
             plan.settled[tag] = FileRecord(**base, status=FileStatus.FAILED,
                                            reason="bad_input", message=item.error)
             continue
+        left_out = None if item.named else _left_out(item, base)
+        if left_out is not None:
+            plan.settled[tag] = left_out
+            continue
         suffixes = predicted_suffixes(item.name, options)
         where = plan.stems[tag] = namer.claim(item.name, suffixes)
         job = Job(source=item.path, name=tag, output=plan.out, size_bytes=item.st.st_size,
@@ -317,6 +327,20 @@ def plan_batch(paths: Iterable[str | os.PathLike], out: str | os.PathLike,
             continue
         plan.jobs.append(replace(job, output=outputs[0]))
     return plan
+
+
+def _left_out(item: _Found, base: dict) -> FileRecord | None:
+    """The record of a walked file that never goes to the page: SKIPPED when it is not
+    an image, FAILED when it cannot be read to tell; None when it goes."""
+    assert item.st is not None
+    try:
+        if not is_not_image(item.path, item.name, item.st.st_size):
+            return None
+    except OSError as exc:
+        return FileRecord(**base, status=FileStatus.FAILED, reason="bad_input",
+                          message=f"cannot read the file: {exc.strerror or exc}")
+    return FileRecord(**base, status=FileStatus.SKIPPED, reason=NOT_IMAGE,
+                      message=NOT_IMAGE_MESSAGE)
 
 
 def _current(job: Job, outputs: list[Path], item: _Found, options: Options,

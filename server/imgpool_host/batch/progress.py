@@ -87,11 +87,13 @@ def format_duration(seconds: float | None) -> str:
 
 @dataclass
 class Tally:
-    """Counts for the display. `to_run` files go to the page; `skipped` do not."""
+    """Counts for the display. `to_run` files go to the page; `skipped` (up to date)
+    and `not_images` do not."""
 
     total: int = 0
     to_run: int = 0
     skipped: int = 0
+    not_images: int = 0
     done: int = 0
     failed: int = 0
     cancelled: int = 0
@@ -139,6 +141,8 @@ def render_bar(t: Tally, now: float, width: int = 80) -> str:
              f"ETA {format_duration(t.eta(now))}"]
     if t.skipped:
         parts.append(f"{t.skipped} up to date")
+    if t.not_images:
+        parts.append(f"{t.not_images} not images")
     line = " | ".join(parts)
     return line if len(line) <= width else line[: max(0, width - 3)] + "..."
 
@@ -172,8 +176,9 @@ def format_record(r: FileRecord) -> str:
 def format_summary(report) -> str:
     t = report.totals
     rate = f" ({t['images_per_s']:.2f} img/s)" if t["images_per_s"] else ""
-    text = (f"{t['done']} done, {t['failed']} failed, {t['skipped']} up to date, "
-            f"{t['cancelled']} cancelled in {report.wall_s:.1f} s{rate}; "
+    text = (f"{t['done']} done, {t['failed']} failed, {t['not_images']} skipped (not images), "
+            f"{t['up_to_date']} up to date, {t['cancelled']} cancelled "
+            f"in {report.wall_s:.1f} s{rate}; "
             f"saved {format_bytes(t['saved_bytes'])}")
     if report.restarts:
         text += (f"; the page was restarted {report.restarts} time"
@@ -211,7 +216,7 @@ class Progress:
     def __call__(self, event: RunEvent) -> None:
         if isinstance(event, RunPlanned):
             self.tally.total, self.tally.to_run = event.total, event.to_run + event.failed
-            self.tally.skipped = event.skipped
+            self.tally.skipped, self.tally.not_images = event.skipped, event.not_images
             self._planned(event)
         elif isinstance(event, FileStarted):
             if self.tally.first_start is None:
@@ -230,13 +235,15 @@ class Progress:
     def _planned(self, e: RunPlanned) -> None:
         if self.mode is Mode.JSON:
             self._json({"event": "planned", "total": e.total, "to_run": e.to_run,
-                        "skipped": e.skipped, "failed": e.failed, "notes": list(e.notes)})
+                        "skipped": e.skipped, "failed": e.failed, "not_images": e.not_images,
+                        "notes": list(e.notes)})
             return
         for note in e.notes if self.mode is not Mode.QUIET else ():
             self.err.write(f"imgpool: note: {printable(note)}\n")
         if self.mode is Mode.LINES:
             self._line(f"imgpool: {e.total} files: {e.to_run} to optimize, "
-                       f"{e.skipped} up to date" + (f", {e.failed} failed" if e.failed else ""))
+                       f"{e.skipped} up to date" + (f", {e.failed} failed" if e.failed else "")
+                       + (f", {e.not_images} not images (skipped)" if e.not_images else ""))
         elif self.mode is Mode.BAR:
             self._draw(force=True)
 

@@ -3,14 +3,17 @@
 Theory of operation
 -------------------
 `run_batch` builds a `FileRecord` for every file it found: SKIPPED at planning time
-(output already up to date), FAILED at planning time (not a regular file), or DONE /
+(output already up to date; or, found in a folder, not an image: reason `not_image`),
+FAILED at planning time (not a regular file), or DONE /
 FAILED / CANCELLED once the page has settled it (a duplicate: once its original has).
 The `Report` is the list of records plus what the run was asked to do; every total is
-computed from the records, so the totals and the rows can never disagree.
+computed from the records, so the totals and the rows can never disagree: `skipped` is
+`up_to_date` plus `not_images`, and done + failed + skipped + cancelled = files.
 
 While a run goes on, the runner hands `RunEvent`s to its `on_event` callback
 (the CLI's progress display is one): `RunPlanned` once, `FileStarted` when a worker picks
-a file up, `FileFinished` when a file is settled (not for skips), `BrowserRestarted` when
+a file up, `FileFinished` when a file is settled (not for up-to-date skips),
+`BrowserRestarted` when
 the page was lost and a new one carries on, `RunFinished` at the end.
 
 Rules:
@@ -37,6 +40,7 @@ from .atomicfile import write_atomic
 __all__ = [
     "FileStatus", "HostReason", "FileRecord", "Report", "RunPlanned", "FileStarted",
     "FileFinished", "BrowserRestarted", "RunFinished", "RunEvent", "REPORT_VERSION",
+    "NOT_IMAGE",
 ]
 
 #: Bumped when a field of the JSON report changes meaning or disappears.
@@ -49,7 +53,13 @@ class FileStatus(str, enum.Enum):
     DONE = "done"            #: optimised; the output was written
     FAILED = "failed"        #: not optimised; `reason` and `message` say why
     CANCELLED = "cancelled"  #: the run was interrupted before this file finished
-    SKIPPED = "skipped"      #: the output was already up to date (counts as success)
+    #: left out, counts as success: the output was already up to date (no `reason`), or
+    #: the file, found in a folder, is not an image (`reason` NOT_IMAGE)
+    SKIPPED = "skipped"
+
+
+#: A SKIPPED record's `reason` for a file found in a folder that is not an image.
+NOT_IMAGE = "not_image"
 
 
 class HostReason(str, enum.Enum):
@@ -74,7 +84,7 @@ class FileRecord:
     status: FileStatus
     input_bytes: int = 0
     output: str | None = None          #: the output file, when there is one
-    reason: str | None = None          #: failure code (FAILED/CANCELLED), else None
+    reason: str | None = None          #: failure code (FAILED/CANCELLED), NOT_IMAGE, or None
     message: str = ""                  #: what a person can do about a failure
     output_bytes: int | None = None
     width: int | None = None           #: of the output
@@ -93,6 +103,11 @@ class FileRecord:
     #: A responsive set's files (`output` is the first, `output_bytes` their sum): each
     #: with suffix, width, height, format, output, output_bytes, quality, ssim, note.
     variants: list[dict[str, Any]] | None = None
+
+    @property
+    def not_image(self) -> bool:
+        """Skipped because it is not an image (not because it was up to date)."""
+        return self.status is FileStatus.SKIPPED and self.reason == NOT_IMAGE
 
     @property
     def saved_bytes(self) -> int:
@@ -142,6 +157,10 @@ class Report:
         return [f for f in self.files if f.status is FileStatus.FAILED]
 
     @property
+    def not_images(self) -> list[FileRecord]:
+        return [f for f in self.files if f.not_image]
+
+    @property
     def ok(self) -> bool:
         """Every file done or skipped, and the run was not interrupted."""
         return not self.interrupted and all(
@@ -157,6 +176,8 @@ class Report:
         return {
             "files": len(self.files),
             **{s.value: self.count(s) for s in FileStatus},
+            "up_to_date": self.count(FileStatus.SKIPPED) - len(self.not_images),
+            "not_images": len(self.not_images),
             "input_bytes": in_b,
             "output_bytes": out_b,
             "saved_bytes": in_b - out_b,
@@ -212,8 +233,9 @@ class RunPlanned:
 
     total: int
     to_run: int
-    skipped: int
+    skipped: int         #: already up to date
     failed: int          #: failed at planning time (not a regular file)
+    not_images: int = 0  #: found in a folder, not images: skipped (each gets FileFinished)
     notes: tuple[str, ...] = ()  #: said once before the run, e.g. the pool was capped
 
 
@@ -227,8 +249,9 @@ class FileStarted:
 
 @dataclass(frozen=True)
 class FileFinished:
-    """A file was settled by the page, or failed at planning time. Not sent for skipped
-    files: `RunPlanned.skipped` counts them, so a resumed run of 10,000 files is quiet."""
+    """A file was settled by the page, or at planning time failed or was found not to
+    be an image. Not sent for up-to-date files: `RunPlanned.skipped` counts them, so a
+    resumed run of 10,000 files is quiet."""
 
     record: FileRecord
 

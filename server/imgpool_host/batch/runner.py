@@ -8,10 +8,10 @@ orchestrates; each step has its own module:
 1. Check and plan, no browser yet (`batchsettings`, `batchplan`). Validate the options
    and pool settings; walk the inputs, name each file (the relative POSIX path it is
    mirrored to under OUT), predict its output (renamed when another input or an input
-   file has it), settle what needs no browser (up to date: SKIPPED; not a regular file:
-   FAILED). Check the report path and make OUT (`runpaths`). Files with the same
-   content are found (`dedupe`): only the first of each goes to the page; the others
-   get copies of its result. Usage errors raise `BatchUsageError` or `BrowserNotFound`
+   file has it), settle what needs no browser (up to date, or found in a folder and not
+   an image: SKIPPED; not a regular file: FAILED). Check the report path and make OUT
+   (`runpaths`). Files with the same content are found (`dedupe`): only the first of
+   each goes to the page; the others get copies of its result. Usage errors raise `BatchUsageError` or `BrowserNotFound`
    before anything starts; a run with nothing to send never starts a browser. An
    explicit pool size is capped to what the machine can boot
    (`batchsettings.cap_workers`; the report's notes say so).
@@ -176,13 +176,15 @@ def run_batch(paths: str | os.PathLike | Iterable[str | os.PathLike], out: str |
     notes = [cap_note] if cap_note and plan.jobs else []
     report = Report(out=str(plan.out), options=opts.to_dict(), pool=dict(settings),
                     started_at=started_at, notes=notes)
+    left_out = [r for r in plan.settled.values()
+                if r.status is FileStatus.FAILED or r.not_image]
     emit(RunPlanned(total=len(plan.order), to_run=len(plan.jobs) + len(duplicates),
-                    skipped=sum(r.status is FileStatus.SKIPPED for r in plan.settled.values()),
-                    failed=sum(r.status is FileStatus.FAILED for r in plan.settled.values()),
-                    notes=tuple(notes)))
-    for rec in plan.settled.values():
-        if rec.status is FileStatus.FAILED:
-            emit(FileFinished(rec))
+                    skipped=sum(r.status is FileStatus.SKIPPED and not r.not_image
+                                for r in plan.settled.values()),
+                    failed=sum(r.status is FileStatus.FAILED for r in left_out),
+                    not_images=sum(r.not_image for r in left_out), notes=tuple(notes)))
+    for rec in left_out:                          # each listed; up-to-date files are not
+        emit(FileFinished(rec))
     records = dict(plan.settled)
     if plan.jobs:
         sweep_stale_parts(plan.out)
