@@ -8,7 +8,11 @@ native libvips' own encoder (bench/native.py).
     .venv/bin/python scripts/measure_decode.py /tmp/realjpeg/*.jpg [--reps 2] [--format webp]
 
 Not a test and not part of `imgpool bench`: a measurement to decide the decode path.
-Report ratios from one run; say what else was running.
+Report ratios from one run; say what else was running. The worker's wasm heap does not
+last a long list: 9 photos of 9-24 MP in one run failed the full-size paths with "out of
+memory" from the 4th photo on; measure such a list one photo per invocation. A photo whose
+plan converts to sRGB (an ICC profile) pays that transform in vips' resize on every
+browser path (the app sends such files to wasm: decodepath).
 """
 
 from __future__ import annotations
@@ -24,7 +28,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT / "py"), str(ROOT / "server")]
 
 from imgpool.shared.options import Options  # noqa: E402
-from imgpool.shared.probe import HEAD_BYTES, probe  # noqa: E402
+from imgpool.shared.probe import probe  # noqa: E402
 from imgpool_host.bench.chrome import BenchBrowser  # noqa: E402
 from imgpool_host.bench.procs import chromium_processes  # noqa: E402
 from imgpool_host.bench.native import plan_for, quality_bar, run_native  # noqa: E402
@@ -70,12 +74,14 @@ def chromium_cpu_s() -> float:
 
 
 def job(plan: dict, info, paths: list[str], a) -> dict:
-    """The worker's message for one file (the displayed size, for bitmap2x)."""
+    """The worker's message for one file (the displayed size, for bitmap2x; the stored
+    size, for ImageDecoder's desired size)."""
     w, h = info.width, info.height
     if info.orientation in (5, 6, 7, 8):
         w, h = h, w
     return {"plan": plan, "type": MIME.get(info.format.value, ""), "paths": paths,
-            "quality": a.quality, "factor": a.factor, "width": w, "height": h}
+            "quality": a.quality, "factor": a.factor, "width": w, "height": h,
+            "codedWidth": info.width, "codedHeight": info.height}
 
 
 def main() -> None:
@@ -84,7 +90,8 @@ def main() -> None:
     ap.add_argument("--format", default="webp")
     ap.add_argument("--reps", type=int, default=2)
     ap.add_argument("--paths", default="wasm,app,bitmap,decoder",
-                    help="of wasm, app, bitmap, bitmapframe, bitmap2x, decoder (decode-worker.js)")
+                    help="of wasm, app, bitmap, bitmapframe, bitmap2x, decoder, decoderbox, "
+                         "decoder2x, decoderfit (decode-worker.js)")
     ap.add_argument("--quality", default="high", help="resizeQuality for bitmap2x")
     ap.add_argument("--factor", type=float, default=2.0, help="bitmap2x: times the box")
     a = ap.parse_args()
@@ -92,7 +99,9 @@ def main() -> None:
     paths = a.paths.split(",")
     plans, infos = [], []
     for f in a.files:
-        info = probe(f.read_bytes()[:HEAD_BYTES], f.stat().st_size, f.name)
+        # The whole file, not the app's head: a large EXIF block can push the JPEG's
+        # frame header past HEAD_BYTES (rhythm.jpg), and the desired sizes need it.
+        info = probe(f.read_bytes(), f.stat().st_size, f.name)
         infos.append(info)
         plans.append(plan_for(f, options))
     times: dict[str, dict[str, list[dict]]] = {p: {} for p in paths}
@@ -125,6 +134,21 @@ def main() -> None:
     report(a.files, paths, times, bar)
 
 
+def runs_of(times, path, name) -> list[dict]:
+    return times[path].get(name) or []
+
+
+def frame_size(runs: list[dict]) -> str:
+    """The frame a desired-size decode returned (best effort: is it an n/8 scale of the
+    stored size?), beside the size asked for."""
+    r = runs[0] if runs else {}
+    if "desired_width" not in r:
+        return ""
+    return (f" frame {r['width']}x{r['height']} "
+            f"(asked {r['desired_width']}x{r['desired_height']}, "
+            f"scale {8 * r['width'] / r['coded_width']:.2f}/8)")
+
+
 def report(files, paths, times, bar) -> None:
     """Per image and path: the fastest run of each stage (the least disturbed by other
     load), pixels = decode + resize (what differs between paths: the encode is the same
@@ -153,7 +177,8 @@ def report(files, paths, times, bar) -> None:
                 sums[p][1] += b["total_ms"]
                 sums[p][2] += b["cpu_ms"]
             print(f"  {p:11s} {json.dumps(b)} vs {paths[0]}: {ratio} "
-                  f"psnr {row.get(p + '_db')} margin {row.get(p + '_margin_db')}")
+                  f"psnr {row.get(p + '_db')} margin {row.get(p + '_margin_db')}"
+                  f"{frame_size(runs_of(times, p, f.name))}")
     base = sums[paths[0]]
     for p, (px, tot, cpu) in sums.items():
         if px and tot:

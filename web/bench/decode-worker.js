@@ -9,7 +9,13 @@
 // - bitmap2x: the same with a decode-time size (2x the target box, resizeQuality
 //   `quality`), so the browser does the big shrink and vips the final step;
 // - bitmapframe: the bitmap's pixels through a VideoFrame's copyTo(RGBA) (no canvas);
-// - decoder: WebCodecs ImageDecoder -> VideoFrame.copyTo(RGBX) (no canvas) -> vips.
+// - decoder: WebCodecs ImageDecoder -> VideoFrame.copyTo(RGBX) (no canvas) -> vips;
+// - decoderbox / decoder2x: the same with desiredWidth/desiredHeight at the output box /
+//   2x the box (aspect kept; best effort: Chromium's JPEG decoder may decode at a reduced
+//   DCT scale n/8), the returned frame's size recorded (desired_width/height beside it);
+// - decoderfit: the same asking for the smallest n/8 scale at least the box (Chromium
+//   picks the largest n/8 scale not above the request, so a plain box request can come
+//   back smaller than the output).
 import { startBareVips } from "./bare-vips.js";
 import { decodeInBrowser } from "../worker/browserdecode.js";
 
@@ -91,8 +97,9 @@ async function bitmapFramePixels(file) {
   }
 }
 
-async function decoderPixels(file, type) {
-  const decoder = new ImageDecoder({ data: await file.arrayBuffer(), type,
+// `desired`: { desiredWidth, desiredHeight } or {} (full size).
+async function decoderPixels(file, type, desired = {}) {
+  const decoder = new ImageDecoder({ data: await file.arrayBuffer(), type, ...desired,
                                      colorSpaceConversion: "none", preferAnimation: false });
   try {
     const { image } = await decoder.decode({ frameIndex: 0 });
@@ -118,6 +125,13 @@ async function timed(decode, plan, bands) {
            frame_format: px.format, rotation: px.rotation };
 }
 
+// The stored size at the smallest JPEG DCT scale n/8 whose long edge reaches the box.
+function fitEighths(plan, w, h) {
+  const box = Math.min(plan.thumb_width, plan.thumb_options.height);
+  const n = Math.min(8, Math.max(1, Math.ceil((8 * box) / Math.max(w, h))));
+  return { resizeWidth: Math.ceil((w * n) / 8), resizeHeight: Math.ceil((h * n) / 8) };
+}
+
 function fit(plan, w, h, factor) {
   const box = Math.min(plan.thumb_width, plan.thumb_options.height);
   const scale = Math.min(1, (box * factor) / Math.max(w, h));
@@ -126,7 +140,8 @@ function fit(plan, w, h, factor) {
 }
 
 self.onmessage = async (e) => {
-  const { file, plan, type, paths, quality, factor, width, height } = e.data;
+  const { file, plan, type, paths, quality, factor, width, height,
+          codedWidth, codedHeight } = e.data;
   const results = {};
   const transfer = [];
   for (const path of paths) {
@@ -140,6 +155,16 @@ self.onmessage = async (e) => {
         const size = fit(plan, width, height, factor);
         r = await timed(() => bitmapPixels(file, { ...size, resizeQuality: quality }), plan, 3);
       } else if (path === "decoder") r = await timed(() => decoderPixels(file, type), plan, 3);
+      else if (path === "decoderbox" || path === "decoder2x" || path === "decoderfit") {
+        // The decoder's size is the stored one (before EXIF orientation).
+        const size = path === "decoderfit" ? fitEighths(plan, codedWidth, codedHeight)
+          : fit(plan, codedWidth, codedHeight, path === "decoder2x" ? 2 : 1);
+        const desired = { desiredWidth: size.resizeWidth, desiredHeight: size.resizeHeight };
+        r = await timed(() => decoderPixels(file, type, desired), plan, 3);
+        r.desired_width = size.resizeWidth;
+        r.desired_height = size.resizeHeight;
+        r.coded_width = codedWidth;
+      }
       results[path] = r;
       transfer.push(r.output);
     } catch (err) {
