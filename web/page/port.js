@@ -25,10 +25,8 @@ export function createPort({ ui, getApp, automationToken = null, runtimes = null
   let timer = null;
   const statsWaiters = new Map();
   const lastProgress = new Map(); // slot -> "task:permille" last reported to Python
-  // Thumbnails follow their task_done (the worker sends the result first). One that comes
-  // first anyway waits here for it; duplicates settled before their original's thumbnail
-  // wait for it in `copiesWaiting`.
-  const thumbs = new Map(); // task_id -> thumbnail ArrayBuffer, until its task_done
+  // Thumbnails follow their task_done (the worker sends the result first); duplicates
+  // settled before their original's thumbnail wait for it in `copiesWaiting`.
   const copiesWaiting = new Map(); // original's task_id -> its duplicates' task_ids
   let lastThumb = [null, null]; // [task_id, thumbnail] of the thumbnail that came last
   const testHooks = { lastInput: null, lastOutput: null, ready: [], started: spawner.started,
@@ -55,8 +53,7 @@ export function createPort({ ui, getApp, automationToken = null, runtimes = null
   // A task's thumbnail, for its row and its duplicates' rows.
   function takeThumb(taskId, thumb) {
     lastThumb = [taskId, thumb];
-    if (ui.onThumb(taskId, thumb) === "early") thumbs.set(taskId, thumb); // before task_done
-    for (const copy of copiesWaiting.get(taskId) || []) ui.onThumb(copy, thumb);
+    for (const id of [taskId, ...(copiesWaiting.get(taskId) || [])]) ui.onThumb(id, thumb);
     copiesWaiting.delete(taskId);
   }
 
@@ -190,14 +187,11 @@ export function createPort({ ui, getApp, automationToken = null, runtimes = null
         return;
       }
       // A duplicate settles right after its original and shows the original's thumbnail.
-      let thumb = thumbs.get(event.task_id) ?? null;
+      let thumb = null;
       const original = event.same_as_task_id;
-      if (event.type === "task_done" && thumb === null && original != null) {
+      if (event.type === "task_done" && original != null) {
         if (lastThumb[0] === original) thumb = lastThumb[1];
         else copiesWaiting.set(original, [...(copiesWaiting.get(original) || []), event.task_id]);
-      }
-      if (event.type === "task_done" || event.type === "task_failed" || event.type === "task_cancelled") {
-        thumbs.delete(event.task_id);
       }
       ui.onEvent(event, output ?? null, file ?? null, thumb, variants ?? null);
     },

@@ -272,16 +272,12 @@ export function createUI(handlers) {
     else renderSummary();
   }
 
-  // A finished task's thumbnail (it follows the result): "shown" on its row, "early"
-  // when the row has not settled yet (the port keeps it for task_done), "gone" when
-  // there is no row any more.
+  // A finished task's thumbnail (it follows the result), for its row if it still has one.
   function onThumb(id, thumb) {
     const item = list.get(id);
-    if (!item) return "gone";
-    if (item.state !== "done") return "early";
+    if (!item) return;
     item.thumb = thumb;
     list.changed(item);
-    return "shown";
   }
 
   // No Blob or blob: URL is made here (lazyblob.js: each is a synchronous call to the
