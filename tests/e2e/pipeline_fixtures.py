@@ -16,11 +16,13 @@ browser (`workerlab.WorkerLab.vips_convert`).
 from __future__ import annotations
 
 import io
+import math
+import struct
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-from PIL import Image, ImageDraw, ImageStat
+from PIL import Image, ImageChops, ImageCms, ImageDraw, ImageStat
 
 from imgpool_host.corpus import photo
 
@@ -185,6 +187,17 @@ JXL_FIXTURE = Fixture("jxl_rgba.jxl", W, H, alpha=True, same_as="jxl")
 JXL_SOURCE = "png_rgba8.png"
 
 
+def swapped_profile() -> bytes:
+    """An sRGB profile whose red and green primaries trade places: a pixel stored as pure
+    red means pure green. A decoder that ignores the profile shows red."""
+    data = bytearray(ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes())
+    count = struct.unpack_from(">I", data, 128)[0]
+    entries = {bytes(data[132 + 12 * i:136 + 12 * i]): 132 + 12 * i for i in range(count)}
+    r, g = entries[b"rXYZ"], entries[b"gXYZ"]
+    data[r + 4:r + 12], data[g + 4:g + 12] = data[g + 4:g + 12], data[r + 4:r + 12]
+    return bytes(data)
+
+
 def write_fixtures(directory: Path) -> dict[str, tuple[Fixture, Path]]:
     out = {}
     for fx, make in FIXTURES:
@@ -195,6 +208,13 @@ def write_fixtures(directory: Path) -> dict[str, tuple[Fixture, Path]]:
 
 
 # ---- checks on a result ---------------------------------------------------------------------
+
+def psnr(a: Image.Image, b: Image.Image) -> float:
+    """PSNR (dB) of two images of the same size, over RGB."""
+    diff = ImageChops.difference(a.convert("RGB"), b.convert("RGB"))
+    mse = sum(v * v for v in ImageStat.Stat(diff).rms) / 3
+    return math.inf if mse == 0 else 10 * math.log10(255 ** 2 / mse)
+
 
 def fitted(w: int, h: int, box: int) -> tuple[int, int]:
     """(w, h) shrunk to fit a `box` x `box` square, as libvips rounds it."""

@@ -18,12 +18,10 @@ One batch per option set on the session's shared page, all submitted together:
 from __future__ import annotations
 
 import io
-import math
-import struct
 from pathlib import Path
 
 import pytest
-from PIL import Image, ImageChops, ImageCms, ImageStat
+from PIL import Image
 
 import pipeline_fixtures as F
 from pagehelpers import AppPage
@@ -36,17 +34,6 @@ GREEN = (0, 255, 0)
 BLUE_BG = (0, 0, 255)
 
 
-def swapped_profile() -> bytes:
-    """An sRGB profile whose red and green primaries trade places: a pixel stored as pure
-    red means pure green. A decoder that ignores the profile shows red."""
-    data = bytearray(ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes())
-    count = struct.unpack_from(">I", data, 128)[0]
-    entries = {bytes(data[132 + 12 * i:136 + 12 * i]): 132 + 12 * i for i in range(count)}
-    r, g = entries[b"rXYZ"], entries[b"gXYZ"]
-    data[r + 4:r + 12], data[g + 4:g + 12] = data[g + 4:g + 12], data[r + 4:r + 12]
-    return bytes(data)
-
-
 @pytest.fixture(scope="module")
 def files(tmp_path_factory) -> dict[str, Path]:
     d = tmp_path_factory.mktemp("browser_decode")
@@ -57,8 +44,8 @@ def files(tmp_path_factory) -> dict[str, Path]:
     (d / "truncated.avif").write_bytes(photo[: len(photo) * 6 // 10])
     stored = F._rotated_for(6, F.displayed(False, (F.H, F.W)))
     (d / "rotated.avif").write_bytes(_encode(stored, "AVIF", exif=F.exif_bytes(6)))
-    (d / "canary.avif").write_bytes(_encode(big, "AVIF", icc_profile=swapped_profile()))
-    (d / "canary.jpg").write_bytes(_encode(big, "JPEG", icc_profile=swapped_profile()))
+    (d / "canary.avif").write_bytes(_encode(big, "AVIF", icc_profile=F.swapped_profile()))
+    (d / "canary.jpg").write_bytes(_encode(big, "JPEG", icc_profile=F.swapped_profile()))
     (d / "alpha.avif").write_bytes(made["avif_rgba.avif"].read_bytes())
     return {p.name: p for p in d.iterdir()}
 
@@ -120,7 +107,7 @@ def test_the_wasm_path_keeps_the_copyright_and_agrees_with_the_browser_path(run)
     assert wasm.decoder == "vips"
     assert F.exif_of(wasm_im).get(F.EXIF_COPYRIGHT) == F.COPYRIGHT
     _, browser_im = done(run, "strip", "photo.avif")
-    assert psnr(browser_im, wasm_im) > 35  # two AV1 decoders, the same resize
+    assert F.psnr(browser_im, wasm_im) > 35  # two AV1 decoders, the same resize
 
 
 def test_a_rotated_avif_is_refused_by_the_browser_path_and_done_upright_by_vips(run):
@@ -153,9 +140,3 @@ def test_a_truncated_avif_fails_as_truncated_and_only_the_rotated_one_was_refuse
     # Decoded by the browser: the untagged photo; refused: the rotated one. The truncated
     # file and everything else never reached the browser's decoder.
     assert counts == {"browser_decodes": 1, "browser_refusals": 1}
-
-
-def psnr(a: Image.Image, b: Image.Image) -> float:
-    diff = ImageChops.difference(a.convert("RGB"), b.convert("RGB"))
-    mse = sum(v * v for v in ImageStat.Stat(diff).rms) / 3
-    return math.inf if mse == 0 else 10 * math.log10(255 ** 2 / mse)

@@ -18,7 +18,17 @@ function run(buffer, plan) {
   const keep = (im) => { made.push(im); return im; };
   try {
     const thumb = (options = plan.thumb_options) => {
-      let im = keep(vips.Image.thumbnailBuffer(buffer, plan.thumb_width, options));
+      let im;
+      if (plan.load_shrink > 1) {  // a JPEG decoded at half size first, as the app's loader
+        const [width, resize] = plan.shrunk_resize;
+        const colour = "output_profile" in options;
+        const { output_profile: _p, intent: _i, ...plain } = resize;
+        const shrunk = keep(vips.Image.newFromBuffer(buffer, plan.load_option_string,
+                                                     { access: "sequential" }));
+        im = keep(shrunk.thumbnailImage(width, colour ? resize : plain));
+      } else {
+        im = keep(vips.Image.thumbnailBuffer(buffer, plan.thumb_width, options));
+      }
       if (plan.flatten_rgb && im.hasAlpha()) im = keep(im.flatten({ background: plan.flatten_rgb }));
       return im;
     };

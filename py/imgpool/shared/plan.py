@@ -21,6 +21,7 @@ from typing import Any
 from .config import PIXELS_IN_MEMORY_MAX_BYTES
 from .decodepath import Decoder, choose_decoder
 from .imageinfo import ImageFormat, ImageInfo
+from .loadshrink import jpeg_load_shrink, whole_decode_size
 from .options import EXTENSIONS, ColourHandling, Fit, MetadataPolicy, Options, OutputFormat
 
 __all__ = ["Plan", "make_plan", "resolve_format", "first_frame_note", "same_size",
@@ -72,6 +73,30 @@ class Plan:
     animated: bool = Options.animated
     #: Who decodes the pixels first (decodepath.py); wasm-vips is always the fallback.
     decoder: Decoder = Decoder.VIPS
+    #: A JPEG decoded at 1/load_shrink of its size before the resize (loadshrink.py);
+    #: 1: `thumbnail` picks its own shrink-on-load.
+    load_shrink: int = 1
+    #: The size a half-size load is resized to (`whole_decode_size`), or None.
+    load_resize: tuple[int, int] | None = None
+
+    @property
+    def resize_options(self) -> dict[str, Any]:
+        """`thumb_options` for `thumbnailImage` on pixels already loaded (the loader's
+        own options went to the load)."""
+        return {k: v for k, v in self.thumb_options.items() if k != "option_string"}
+
+    def shrunk_resize(self) -> tuple[int, dict[str, Any]]:
+        """(width, options) for `thumbnailImage` after a half-size load: exactly the size
+        the whole decode would give (inside the box), or the box (cover)."""
+        if self.load_resize is None:
+            return self.thumb_width, self.resize_options
+        width, height = self.load_resize
+        return width, {**self.resize_options, "height": height, "size": "force"}
+
+    @property
+    def load_option_string(self) -> str:
+        """The loader's options when the file is loaded apart from the resize."""
+        return ",".join([f"shrink={self.load_shrink}", self.thumb_options["option_string"]])
 
 
 def resolve_format(options: Options, info: ImageInfo) -> OutputFormat:
@@ -111,6 +136,7 @@ def make_plan(options: Options, info: ImageInfo) -> Plan:
     thumb["option_string"] = ",".join(loader + [f"fail_on={LOADER_FAIL_ON}"])
     thumb["fail_on"] = LOADER_FAIL_ON
 
+    shrink = jpeg_load_shrink(options, info, keep_frames)
     flatten = None
     if output not in ALPHA_OUTPUTS and info.has_alpha is not False:
         flatten = options.background_rgb
@@ -127,6 +153,8 @@ def make_plan(options: Options, info: ImageInfo) -> Plan:
         keep_original_if_larger=options.keep_original_if_larger,
         animated=options.animated,
         decoder=choose_decoder(options, info),
+        load_shrink=shrink,
+        load_resize=whole_decode_size(options, info) if shrink > 1 else None,
     )
 
 

@@ -1,5 +1,6 @@
 """Getting one image into vips: the input opened (buffer, File, or a stream of either),
-loaded shrunk (`thumbnailBuffer`/`thumbnailSource`; libheif's pixels for HEIC; the
+loaded shrunk (`thumbnailBuffer`/`thumbnailSource`, or a JPEG loaded at half size first
+where `plan.load_shrink` says so; libheif's pixels for HEIC; the
 browser's pixels where `plan.decoder` says so, falling back to vips for a file the browser
 refuses), and prepared for the encoder (alpha flattened, metadata trimmed to the policy).
 
@@ -78,7 +79,9 @@ class Loader:
         if info.pixels is None:
             self._check_pixels(inp, msg, scope)
         opts = js_obj(plan.thumb_options)
-        if inp.source is not None:
+        if plan.load_shrink > 1:
+            image = self._load_shrunk(plan, inp, scope)
+        elif inp.source is not None:
             image = scope.keep(vips.Image.thumbnailSource(inp.source, plan.thumb_width, opts))
         else:
             image = scope.keep(vips.Image.thumbnailBuffer(inp.buffer, plan.thumb_width, opts))
@@ -92,6 +95,18 @@ class Loader:
             # the loader knows better.
             note = first_frame_note(plan.animated, plan.output, pages)
         return Loaded(image, frames, note)
+
+    def _load_shrunk(self, plan: Plan, inp: Input, scope: Scope):
+        """A JPEG decoded at 1/plan.load_shrink of its size, then resized as `thumbnail`
+        would (loadshrink.py: thumbnail itself would decode it whole)."""
+        access = js_obj({"access": "sequential"})
+        if inp.source is not None:
+            shrunk = self.vips.Image.newFromSource(inp.source, plan.load_option_string, access)
+        else:
+            shrunk = self.vips.Image.newFromBuffer(inp.buffer, plan.load_option_string, access)
+        shrunk = scope.keep(shrunk)
+        width, options = plan.shrunk_resize()
+        return scope.keep(shrunk.thumbnailImage(width, js_obj(options)))
 
     async def _load_in_browser(self, plan: Plan, info: ImageInfo, inp: Input,
                                scope: Scope) -> Loaded | None:
@@ -152,10 +167,9 @@ class Loader:
             decoded.rgba, int(decoded.width), int(decoded.height), 4, "uchar"))
         if not decoded.alpha:
             pixels = scope.keep(pixels.extractBand(0, js_obj({"n": 3})))
-        opts = {k: v for k, v in plan.thumb_options.items() if k != "option_string"}
         # The pixels are upright (libheif applied irot/imir; the browser path takes only
         # frames it need not turn) and carry no EXIF, so nothing is rotated twice.
-        return scope.keep(pixels.thumbnailImage(plan.thumb_width, js_obj(opts)))
+        return scope.keep(pixels.thumbnailImage(plan.thumb_width, js_obj(plan.resize_options)))
 
     def prepare(self, plan: Plan, image, scope: Scope):
         if plan.flatten_rgb is not None and image.hasAlpha():
