@@ -120,6 +120,14 @@ def test_the_page_offers_each_set_with_its_picture_markup_and_zip(shared_app, tm
         the_row = row(page, "page-photo.jpg")
         expect(the_row).to_contain_text("4 files · 800, 400 px wide · webp, jpeg",
                                         timeout=30_000)       # drawn on the next frame
+        # Its list thumbnail, made after the result from the smallest width's pixels.
+        thumb = the_row.locator("img.thumb")
+        expect(thumb).to_have_count(1, timeout=30_000)
+        data = page.evaluate("async (u) => Array.from(new Uint8Array("
+                             "await (await fetch(u)).arrayBuffer()))", thumb.get_attribute("src"))
+        with Image.open(io.BytesIO(bytes(data))) as im:
+            assert im.format == "WEBP" and im.width == im.height and 96 <= im.width < 192, \
+                (im.format, im.size)
         the_row.locator("[data-action=copy-snippet]").click()
         page.wait_for_function("window.__copied !== null")
         assert page.evaluate("window.__copied") == snippet

@@ -56,8 +56,9 @@ STREAM_ABOVE_BYTES = 64 * MIB
 #: reads, ~60 us each here: +0.5 s on a 34 MB JPEG, +2 s on a 134 MB PNG (2.5 -> 3.0 s,
 #: 3.8 -> 5.8 s; measure_pipeline.py stream), the price of a heap that stays put.
 STREAM_BUFFER_ABOVE_BYTES = 8 * 1024 * 1024
-#: The result thumbnail the page's list shows: a square of THUMB_PX (twice the 48 px it is
-#: drawn at, for high-density screens), WebP at THUMB_QUALITY: a few KB each.
+#: The result thumbnail the page's list shows: a square of at least THUMB_PX (twice the
+#: 48 px it is drawn at, for high-density screens) and under twice that, WebP at
+#: THUMB_QUALITY: a few KB each (worker/runtime_thumb.py).
 THUMB_PX = 96
 THUMB_QUALITY = 60
 #: A still result whose pixels take at most this many bytes is computed into memory once

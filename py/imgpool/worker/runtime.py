@@ -50,7 +50,7 @@ import js  # type: ignore[import-not-found]
 from pyodide.ffi import JsException  # type: ignore[import-not-found]
 
 from ..shared import protocol as P
-from ..shared.config import STREAM_BUFFER_ABOVE_BYTES, THUMB_PX, THUMB_QUALITY
+from ..shared.config import STREAM_BUFFER_ABOVE_BYTES
 from ..shared.imageinfo import ImageInfo
 from ..shared.options import MetadataPolicy, Options, OptionsError
 from ..shared.plan import make_plan, resolve_format, same_size
@@ -62,6 +62,7 @@ from .faults import Abandoned, Faults, Stage, fire
 from .runtime_quality import encode_for_goals, size_note
 from .runtime_load import Loader
 from .runtime_task import Input, Scope, has_metadata, js_obj
+from .runtime_thumb import Thumbnailer
 from .runtime_variants import SetResult, encode_set
 
 __all__ = ["Worker"]
@@ -84,6 +85,7 @@ class Worker:
         self.faults = Faults()  # test-only (faults.py): empty unless the page's debug flag
         self.loader = Loader(vips, host)
         self.thumbnails = True   # the page's Init may turn them off (automation)
+        self.thumbnailer = Thumbnailer(vips)
 
     # ---- message entry point ---------------------------------------------------------
 
@@ -142,7 +144,7 @@ class Worker:
             made, encoded = self._encode(options, plan, info, inp, loaded, image,
                                          msg.task_id, scope)
             # From the encoded bytes (they move to the page with the result): now.
-            thumb = (self._thumbnail(encoded, None, scope)
+            thumb = (self.thumbnailer.make(encoded, None, scope)
                      if self.thumbnails and made.pixels is None else None)
             problem = inp.read_error(self.host)
             if problem:
@@ -163,7 +165,7 @@ class Worker:
             # After the result: the page hands this worker its next image while the
             # thumbnail is made (nothing below awaits, so that message waits its turn).
             if self.thumbnails and made.pixels is not None:
-                thumb = self._thumbnail(None, made.pixels, scope)
+                thumb = self.thumbnailer.make(None, made.pixels, scope)
             if thumb is not None:
                 self._post(P.Thumbnail(slot=self.slot, gen=self.gen, task_id=msg.task_id,
                                        thumb_bytes=int(thumb.byteLength)), thumb=thumb)
@@ -226,7 +228,7 @@ class Worker:
         if options.responsive:
             made = encode_set(self.vips, self.loader, options, info, image, inp.size,
                               watched, scope)
-            return made, made.buffers[-1]           # the smallest: the quickest to reload
+            return made, None          # its thumbnail comes from made.pixels, after the post
         goal = encode_for_goals(self.vips, options, plan, image, loaded.frames, inp.size,
                                 watched, scope)
         return goal, goal.out
@@ -270,29 +272,6 @@ class Worker:
             self._board_set("progress_permille", 1000)
         self._check_cancel(task_id)
         return out
-
-    def _thumbnail(self, encoded, pixels, scope: Scope):
-        """A small WebP of the result for the page's list (ArrayBuffer), or None.
-
-        Made from the result's pixels when they were encoded from memory
-        (`plan.encodes_from_memory`), else from the *encoded result* with shrink-on-load,
-        so the input is never decoded a second time (the prepared image is lazy:
-        thumbnailing it would run the whole pipeline again). Never fails the task: a
-        missing thumbnail only shows a blank."""
-        box = js_obj({"height": THUMB_PX, "crop": "centre"})
-        try:
-            if pixels is not None:
-                # A box shrink by the whole factor first (every pixel averaged, cheap), so
-                # the Lanczos reduce and the crop see at most twice the thumbnail: in the
-                # worker 2.5 ms instead of 4.8 for a 1 MP result, 3.8 instead of 11.8 for
-                # 2048 px.
-                k = max(1, min(int(pixels.width), int(pixels.height)) // THUMB_PX)
-                small = scope.keep(scope.keep(pixels.shrink(k, k)).thumbnailImage(THUMB_PX, box))
-            else:
-                small = scope.keep(self.vips.Image.thumbnailBuffer(encoded, THUMB_PX, box))
-            return small.writeToBuffer(".webp", js_obj({"Q": THUMB_QUALITY})).buffer
-        except Exception:  # noqa: BLE001 - e.g. an output format vips cannot reload
-            return None
 
     def _explain(self, c: Classified, text: str, inp: Input | None,
                  info: ImageInfo | None) -> Classified:

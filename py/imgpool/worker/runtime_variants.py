@@ -32,7 +32,8 @@ class SetResult:
     outputs: list[P.SetOutput] = field(default_factory=list)
     buffers: list[Any] = field(default_factory=list)   # Uint8Array per output
     notes: list[str] = field(default_factory=list)
-    #: No pixels for the thumbnail: it is made from the smallest file, quick to reload.
+    #: The smallest width's pixels, in memory: the list thumbnail is made from them after
+    #: the result is posted (no file of the set is decoded again for it).
     pixels: Any = None
 
     @property
@@ -67,6 +68,7 @@ def encode_set(vips, loader, options: Options, info: ImageInfo, image, input_byt
             format=variant.format.value, out_bytes=int(goal.out.byteLength),
             quality=goal.quality, ssim=goal.score, encodes=goal.encodes,
             note="; ".join(goal.notes)))
+    result.pixels = min(sized.values(), key=lambda image: int(image.width))
     return result
 
 
