@@ -24,6 +24,13 @@ the batch's first pick (`firstresult.py`): the task whose result can come soones
   panorama runs when the small ones are through (or when aging says so). The batch's
   first pick (`soonest`) takes that order too, whatever the pool: the first result
   comes from the smallest task, and the panorama starts right after it.
+- *Big end*: with more than one worker, when no heavy task waits and no lane task runs,
+  the lane takes the light task with the most estimated work instead (ties: submission
+  order), so while the others go small first, one worker works down from the largest.
+  Small first alone leaves the largest photo for last, alone on one worker while the
+  others idle at the end of the batch (4 photos of 9-17 MP, pool of 2: the batch's end
+  waits for one 0.8 s photo started last); largest first on one worker is the classic
+  cure for that tail (LPT), and the first result still comes from the smallest task.
 - *Solo heap*: a retry that must run alone (`Placement.ALONE`) waits apart, offered
   last: it can start only when nothing else runs, and at the head of a size class it
   would block every task behind it. Aging brings it forward in bounded time.
@@ -78,20 +85,32 @@ class _SeqHeap:
     __slots__ = ("_heap", "_live")
 
     def __init__(self, live: dict[int, Task]) -> None:
-        self._heap: list[tuple[int, int, Task]] = []
+        self._heap: list[tuple[float, int, int, Task]] = []
         self._live = live
 
+    def _key(self, task: Task) -> float:
+        return 0.0
+
     def push(self, task: Task) -> None:
-        heapq.heappush(self._heap, (task.seq, task.task_id, task))
+        heapq.heappush(self._heap, (self._key(task), task.seq, task.task_id, task))
 
     def top(self) -> Task | None:
         heap, live = self._heap, self._live
-        while heap and live.get(heap[0][1]) is not heap[0][2]:
-            heapq.heappop(heap)  # removed (cancelled) while queued
-        return heap[0][2] if heap else None
+        while heap and live.get(heap[0][2]) is not heap[0][3]:
+            heapq.heappop(heap)  # removed (cancelled, or picked from another heap)
+        return heap[0][3] if heap else None
 
     def pop(self) -> Task:
-        return heapq.heappop(self._heap)[2]
+        return heapq.heappop(self._heap)[3]
+
+
+class _WorkHeap(_SeqHeap):
+    """Tasks by estimated work, the most first; submission order among equals."""
+
+    __slots__ = ()
+
+    def _key(self, task: Task) -> float:
+        return -task.estimate.work_mpix
 
 
 class FifoPolicy:
@@ -136,8 +155,11 @@ class SmartPolicy:
         self._light = [_SeqHeap(self._live) for _ in range(len(SIZE_CLASS_LIMITS_MPIX) + 1)]
         self._heavy = _SeqHeap(self._live)
         self._solo = _SeqHeap(self._live)
-        #: Heavy tasks this policy handed out; pruned to those still RUNNING on use.
-        self._heavy_out: list[Task] = []
+        #: Every light task again, the most work first: the big end (pool > 1 only).
+        self._big = _WorkHeap(self._live)
+        #: Tasks the lane (heavy heap or big end) handed out; pruned to those still
+        #: RUNNING on use.
+        self._lane_out: list[Task] = []
 
     def _heap_for(self, task: Task) -> _SeqHeap:
         if task.placement is Placement.ALONE:
@@ -148,26 +170,33 @@ class SmartPolicy:
 
     def push(self, task: Task) -> None:
         self._live[task.task_id] = task
-        self._heap_for(task).push(task)
+        heap = self._heap_for(task)
+        heap.push(task)
+        if self._heavy_first and heap is not self._heavy and heap is not self._solo:
+            self._big.push(task)
 
     def remove(self, task: Task) -> None:
         self._live.pop(task.task_id, None)
 
+    def _lane_running(self) -> int:
+        self._lane_out = [t for t in self._lane_out if t.state is TaskState.RUNNING]
+        return len(self._lane_out)
+
     def heavy_lane_has_room(self) -> bool:
-        if self._lane_slots == 0:
-            return True
-        self._heavy_out = [t for t in self._heavy_out if t.state is TaskState.RUNNING]
-        return len(self._heavy_out) < self._lane_slots
+        return self._lane_slots == 0 or self._lane_running() < self._lane_slots
 
     def _candidates(self, soonest: bool) -> list[tuple[_SeqHeap, Task]]:
-        # Candidates in preference order: the heavy lane's head (if the lane has room; on a
-        # one-worker pool, or for the batch's first pick, after the light classes), the
-        # head of each light class, smallest class first, then the solo head.
-        heavy: tuple[_SeqHeap, ...] = ()
+        # Candidates in preference order: the lane (if it has room; on a one-worker pool,
+        # or for the batch's first pick, after the light classes): the heavy head, else
+        # the big end while no lane task runs; the head of each light class, smallest
+        # class first; then the solo head.
+        lane: tuple[_SeqHeap, ...] = ()
         if self.heavy_lane_has_room():
-            heavy = (self._heavy,)
-        order = ((*heavy, *self._light, self._solo) if self._heavy_first and not soonest
-                 else (*self._light, *heavy, self._solo))
+            lane = (self._heavy,)
+            if self._heavy_first and self._heavy.top() is None and self._lane_running() == 0:
+                lane = (self._big,)
+        order = ((*lane, *self._light, self._solo) if self._heavy_first and not soonest
+                 else (*self._light, *lane, self._solo))
         return [(heap, head) for heap in order if (head := heap.top()) is not None]
 
     def peek(self, soonest: bool = False) -> Task | None:
@@ -195,8 +224,8 @@ class SmartPolicy:
         del self._live[task.task_id]
         if task is not first[1]:
             first[1].skips += 1
-        if task.lane is Lane.HEAVY:
-            self._heavy_out.append(task)
+        if heap is self._heavy or heap is self._big:
+            self._lane_out.append(task)
         return task
 
     def __len__(self) -> int:

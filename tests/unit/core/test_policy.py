@@ -1,5 +1,6 @@
 """Queue policies: FIFO, and the smart policy's classes, heavy lane, solo heap and aging."""
 
+import dataclasses
 import time
 
 from imgpool.shared.config import PoolConfig
@@ -52,10 +53,27 @@ def test_fifo_is_submission_order_and_the_head_blocks():
 
 
 def test_smart_small_first_and_fifo_within_a_class():
-    p = SmartPolicy(PoolConfig(max_skips=100))
+    p = SmartPolicy(PoolConfig(pool_size=1, max_skips=100))
     for i, w in enumerate([20, 0.5, 3, 0.8, 10, 0.2], start=1):
         p.push(task(i, w))
     assert drain(p) == [2, 4, 6, 3, 5, 1]
+
+
+def test_with_more_workers_one_works_down_from_the_largest():
+    p = SmartPolicy(PoolConfig(pool_size=2, max_skips=100))
+    for i, w in enumerate([3, 0.5, 12, 0.8, 10, 0.2], start=1):
+        p.push(task(i, w))
+    assert p.pick(yes, soonest=True).task_id == 2   # the first result: smallest class
+    big = p.pick(yes)
+    big.state = TaskState.RUNNING
+    assert big.task_id == 3                          # the big end: the most work
+    assert p.pick(yes).task_id == 4                  # it is busy: the others go small first
+    assert p.peek().task_id == 6
+    big.state = TaskState.DONE
+    assert p.peek().task_id == 5 and p.pick(yes).task_id == 5   # free: the largest left
+    # A heavy task waiting takes the lane before the big end does.
+    p.push(task(7, 100))
+    assert p.pick(yes).task_id == 7
 
 
 def test_heavy_lane_goes_first_but_only_one_at_a_time():
@@ -90,7 +108,7 @@ def test_heavy_lane_zero_means_no_limit():
 
 
 def test_aging_bounds_how_often_the_first_in_line_is_passed_over():
-    p = SmartPolicy(CFG)  # max_skips = 3
+    p = SmartPolicy(dataclasses.replace(CFG, pool_size=1))  # max_skips = 3; no big end
     p.push(task(1, 30))  # class 3: everything smaller goes before it...
     for i in range(2, 10):
         p.push(task(i, 0.5))
