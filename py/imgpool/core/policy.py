@@ -24,9 +24,11 @@ the batch's first pick (`firstresult.py`): the task whose result can come soones
   panorama runs when the small ones are through (or when aging says so). The batch's
   first pick (`soonest`) takes that order too, whatever the pool: the first result
   comes from the smallest task, and the panorama starts right after it.
-- *Big end*: with more than one worker, when no heavy task waits and no lane task runs,
-  the lane takes the light task with the most estimated work instead (ties: submission
-  order), so while the others go small first, one worker works down from the largest.
+- *Big end*: with N > 1 workers, one pick in N (the 2nd, the N+2nd, ...), when no heavy
+  task waits, takes the light task with the most estimated work instead (ties:
+  submission order): about one worker's share works down from the largest while the
+  rest goes small first. The turn is counted in picks, not tied to which worker frees
+  up, so `peek` still names the next pick exactly (the page reads that file ahead).
   Small first alone leaves the largest photo for last, alone on one worker while the
   others idle at the end of the batch (4 photos of 9-17 MP, pool of 2: the batch's end
   waits for one 0.8 s photo started last); largest first on one worker is the classic
@@ -157,9 +159,10 @@ class SmartPolicy:
         self._solo = _SeqHeap(self._live)
         #: Every light task again, the most work first: the big end (pool > 1 only).
         self._big = _WorkHeap(self._live)
-        #: Tasks the lane (heavy heap or big end) handed out; pruned to those still
-        #: RUNNING on use.
-        self._lane_out: list[Task] = []
+        self._pool_size = config.pool_size
+        self._picks = 0
+        #: Heavy tasks this policy handed out; pruned to those still RUNNING on use.
+        self._heavy_out: list[Task] = []
 
     def _heap_for(self, task: Task) -> _SeqHeap:
         if task.placement is Placement.ALONE:
@@ -178,25 +181,26 @@ class SmartPolicy:
     def remove(self, task: Task) -> None:
         self._live.pop(task.task_id, None)
 
-    def _lane_running(self) -> int:
-        self._lane_out = [t for t in self._lane_out if t.state is TaskState.RUNNING]
-        return len(self._lane_out)
-
     def heavy_lane_has_room(self) -> bool:
-        return self._lane_slots == 0 or self._lane_running() < self._lane_slots
+        if self._lane_slots == 0:
+            return True
+        self._heavy_out = [t for t in self._heavy_out if t.state is TaskState.RUNNING]
+        return len(self._heavy_out) < self._lane_slots
 
     def _candidates(self, soonest: bool) -> list[tuple[_SeqHeap, Task]]:
-        # Candidates in preference order: the lane (if it has room; on a one-worker pool,
-        # or for the batch's first pick, after the light classes): the heavy head, else
-        # the big end while no lane task runs; the head of each light class, smallest
+        # Candidates in preference order: the heavy lane's head (if the lane has room; on a
+        # one-worker pool, or for the batch's first pick, after the light classes); on the
+        # big end's turn the largest light task; the head of each light class, smallest
         # class first; then the solo head.
-        lane: tuple[_SeqHeap, ...] = ()
+        heavy: tuple[_SeqHeap, ...] = ()
         if self.heavy_lane_has_room():
-            lane = (self._heavy,)
-            if self._heavy_first and self._heavy.top() is None and self._lane_running() == 0:
-                lane = (self._big,)
-        order = ((*lane, *self._light, self._solo) if self._heavy_first and not soonest
-                 else (*self._light, *lane, self._solo))
+            heavy = (self._heavy,)
+        if not (self._heavy_first and not soonest):
+            order = (*self._light, *heavy, self._solo)
+        elif self._picks % self._pool_size == 1:
+            order = (*heavy, self._big, *self._light, self._solo)
+        else:
+            order = (*heavy, *self._light, self._solo)
         return [(heap, head) for heap in order if (head := heap.top()) is not None]
 
     def peek(self, soonest: bool = False) -> Task | None:
@@ -224,8 +228,9 @@ class SmartPolicy:
         del self._live[task.task_id]
         if task is not first[1]:
             first[1].skips += 1
-        if heap is self._heavy or heap is self._big:
-            self._lane_out.append(task)
+        self._picks += 1
+        if task.lane is Lane.HEAVY:
+            self._heavy_out.append(task)
         return task
 
     def __len__(self) -> int:

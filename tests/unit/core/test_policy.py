@@ -59,21 +59,28 @@ def test_smart_small_first_and_fifo_within_a_class():
     assert drain(p) == [2, 4, 6, 3, 5, 1]
 
 
-def test_with_more_workers_one_works_down_from_the_largest():
+def test_with_more_workers_one_pick_in_n_works_down_from_the_largest():
     p = SmartPolicy(PoolConfig(pool_size=2, max_skips=100))
     for i, w in enumerate([3, 0.5, 12, 0.8, 10, 0.2], start=1):
         p.push(task(i, w))
     assert p.pick(yes, soonest=True).task_id == 2   # the first result: smallest class
-    big = p.pick(yes)
-    big.state = TaskState.RUNNING
-    assert big.task_id == 3                          # the big end: the most work
-    assert p.pick(yes).task_id == 4                  # it is busy: the others go small first
-    assert p.peek().task_id == 6
-    big.state = TaskState.DONE
-    assert p.peek().task_id == 5 and p.pick(yes).task_id == 5   # free: the largest left
-    # A heavy task waiting takes the lane before the big end does.
-    p.push(task(7, 100))
-    assert p.pick(yes).task_id == 7
+    assert p.peek().task_id == 3                     # the big end's turn: the most work
+    order = drain(p)
+    assert order == [3, 4, 5, 6, 1]                  # largest and smallest alternate
+    p3 = SmartPolicy(PoolConfig(pool_size=3, max_skips=100))
+    for i, w in enumerate([3, 0.5, 12, 0.8, 10, 0.2, 0.3], start=1):
+        p3.push(task(i, w))
+    assert drain(p3) == [2, 3, 4, 6, 5, 7, 1]        # picks 2 and 5 of 7: the big end
+
+
+def test_a_heavy_task_takes_the_lane_whatever_the_turn():
+    p = SmartPolicy(PoolConfig(pool_size=2, max_skips=100))
+    for i, w in enumerate([0.5, 12, 0.8], start=1):
+        p.push(task(i, w))
+    assert p.pick(yes).task_id == 1
+    p.push(task(4, 100))
+    assert p.pick(yes).task_id == 4                  # the heavy lane comes first
+    assert p.pick(yes).task_id == 3                  # then small first again
 
 
 def test_heavy_lane_goes_first_but_only_one_at_a_time():
