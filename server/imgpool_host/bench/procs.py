@@ -138,12 +138,17 @@ def _system_busy() -> float:
 
 
 def _own_cpu() -> float:
+    """CPU seconds of this process and everything below it, including descendants that
+    have exited: those count in their reaper's `children_*` times (Linux adds a waited-for
+    child's own and reaped children's times to its parent's). Without them, a renderer or
+    a whole browser that ended inside a window (a page closed, `imgpool optimize`'s own
+    Chromium) had its CPU counted as other work's: 1.1-1.8 cores of phantom load."""
     me = psutil.Process(os.getpid())
     total = 0.0
     for proc in [me, *me.children(recursive=True)]:
         try:
             c = proc.cpu_times()
-            total += c.user + c.system
+            total += c.user + c.system + c.children_user + c.children_system
         except psutil.Error:
             pass
     return total
