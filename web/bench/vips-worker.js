@@ -17,18 +17,17 @@ function run(buffer, plan) {
   const made = [];
   const keep = (im) => { made.push(im); return im; };
   try {
-    const thumb = (options = plan.thumb_options) => {
-      let im;
-      if (plan.load_shrink > 1) {  // a JPEG decoded at half size first, as the app's loader
-        const [width, resize] = plan.shrunk_resize;
-        const colour = "output_profile" in options;
-        const { output_profile: _p, intent: _i, ...plain } = resize;
-        const shrunk = keep(vips.Image.newFromBuffer(buffer, plan.load_option_string,
-                                                     { access: "sequential" }));
-        im = keep(shrunk.thumbnailImage(width, colour ? resize : plain));
-      } else {
-        im = keep(vips.Image.thumbnailBuffer(buffer, plan.thumb_width, options));
-      }
+    // `colour` false: without output_profile/intent (no lcms transform).
+    const thumb = (colour = true) => {
+      const shrunk = plan.load_shrink > 1;  // a JPEG decoded at half size first, as the app
+      const [width, options] = shrunk ? plan.shrunk_resize
+        : [plan.thumb_width, plan.thumb_options];
+      const { output_profile: _p, intent: _i, ...plain } = options;
+      let im = shrunk
+        ? keep(keep(vips.Image.newFromBuffer(buffer, plan.load_option_string,
+                                             { access: "sequential" }))
+          .thumbnailImage(width, colour ? options : plain))
+        : keep(vips.Image.thumbnailBuffer(buffer, width, colour ? options : plain));
       if (plan.flatten_rgb && im.hasAlpha()) im = keep(im.flatten({ background: plan.flatten_rgb }));
       return im;
     };
@@ -42,9 +41,8 @@ function run(buffer, plan) {
     const im = thumb();
     const out = im.writeToBuffer(plan.suffix, plan.save_options);
     const fused = performance.now() - t;
-    const { output_profile: _p, intent: _i, ...plain } = plan.thumb_options;
     t = performance.now();
-    thumb(plain).writeToBuffer(plan.suffix, plan.save_options);
+    thumb(false).writeToBuffer(plan.suffix, plan.save_options);
     const noColour = performance.now() - t;
     return { width: im.width, height: im.height, decode_resize_ms: decodeResize,
              encode_ms: encode, fused_ms: fused, no_colour_ms: noColour, output: out.buffer };

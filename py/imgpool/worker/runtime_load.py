@@ -40,6 +40,7 @@ class Loader:
         self.vips = vips
         self.host = host
         self.stream_above = STREAM_BUFFER_ABOVE_BYTES  # the page may set its own (Init)
+        self._sequential = js_obj({"access": "sequential"})   # made once: used per task
 
     def open(self, msg: P.RunTask, payload, info: ImageInfo, scope: Scope) -> Input:
         if payload is None:
@@ -78,13 +79,14 @@ class Loader:
                 return loaded
         if info.pixels is None:
             self._check_pixels(inp, msg, scope)
-        opts = js_obj(plan.thumb_options)
         if plan.load_shrink > 1:
             image = self._load_shrunk(plan, inp, scope)
         elif inp.source is not None:
-            image = scope.keep(vips.Image.thumbnailSource(inp.source, plan.thumb_width, opts))
+            image = scope.keep(vips.Image.thumbnailSource(inp.source, plan.thumb_width,
+                                                          js_obj(plan.thumb_options)))
         else:
-            image = scope.keep(vips.Image.thumbnailBuffer(inp.buffer, plan.thumb_width, opts))
+            image = scope.keep(vips.Image.thumbnailBuffer(inp.buffer, plan.thumb_width,
+                                                          js_obj(plan.thumb_options)))
         frames, pages = 1, page_count(image)
         if plan.keep_frames:
             page_h = int(image.pageHeight or image.height)
@@ -99,14 +101,13 @@ class Loader:
     def _load_shrunk(self, plan: Plan, inp: Input, scope: Scope):
         """A JPEG decoded at 1/plan.load_shrink of its size, then resized as `thumbnail`
         would (loadshrink.py: thumbnail itself would decode it whole)."""
-        access = js_obj({"access": "sequential"})
+        Image, options = self.vips.Image, plan.load_option_string
         if inp.source is not None:
-            shrunk = self.vips.Image.newFromSource(inp.source, plan.load_option_string, access)
+            shrunk = scope.keep(Image.newFromSource(inp.source, options, self._sequential))
         else:
-            shrunk = self.vips.Image.newFromBuffer(inp.buffer, plan.load_option_string, access)
-        shrunk = scope.keep(shrunk)
-        width, options = plan.shrunk_resize()
-        return scope.keep(shrunk.thumbnailImage(width, js_obj(options)))
+            shrunk = scope.keep(Image.newFromBuffer(inp.buffer, options, self._sequential))
+        width, resize = plan.shrunk_resize()
+        return scope.keep(shrunk.thumbnailImage(width, js_obj(resize)))
 
     async def _load_in_browser(self, plan: Plan, info: ImageInfo, inp: Input,
                                scope: Scope) -> Loaded | None:
@@ -133,7 +134,7 @@ class Loader:
         if loaded.decoder is Decoder.VIPS:
             return loaded.image
         return scope.keep(self.vips.Image.newFromBuffer(
-            inp.whole(self.host), "", js_obj({"access": "sequential"})))
+            inp.whole(self.host), "", self._sequential))
 
     def _check_pixels(self, inp: Input, msg: P.RunTask, scope: Scope) -> None:
         """The probe could not read the size: read the header (vips loads lazily) and
@@ -141,7 +142,7 @@ class Loader:
         if inp.source is not None:
             return  # a header read would consume the stream; the wasm heap limit holds
         header = scope.keep(self.vips.Image.newFromBuffer(inp.buffer, "",
-                                                          js_obj({"access": "sequential"})))
+                                                          self._sequential))
         width, height = int(header.width), int(header.height)
         limit = msg.max_pixels or DEFAULT_MAX_PIXELS
         if width * height > limit:

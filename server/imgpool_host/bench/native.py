@@ -59,18 +59,17 @@ def libvips_version() -> str:
 def _thumb(pyvips, data: bytes, plan: dict, colour: bool = True, whole: bool = False):
     """The plan's decode and resize. `whole`: decoded as `thumbnail` alone would (never
     the plan's extra JPEG shrink-on-load): what the quality bar compares against."""
-    options = plan["thumb_options"]
+    shrunk = plan["load_shrink"] > 1 and not whole   # as the worker's loader (runtime_load.py)
+    width, options = plan["shrunk_resize"] if shrunk else (plan["thumb_width"],
+                                                            plan["thumb_options"])
     if not colour:
         options = {k: v for k, v in options.items() if k not in ("output_profile", "intent")}
-    if plan["load_shrink"] > 1 and not whole:   # as the worker's loader (runtime_load.py)
-        image = pyvips.Image.new_from_buffer(data, plan["load_option_string"],
-                                             access="sequential")
-        width, resize = plan["shrunk_resize"]
-        if not colour:
-            resize = {k: v for k, v in resize.items() if k not in ("output_profile", "intent")}
-        image = image.thumbnail_image(width, **resize)
+    if shrunk:
+        loaded = pyvips.Image.new_from_buffer(data, plan["load_option_string"],
+                                              access="sequential")
+        image = loaded.thumbnail_image(width, **options)
     else:
-        image = pyvips.Image.thumbnail_buffer(data, plan["thumb_width"], **options)
+        image = pyvips.Image.thumbnail_buffer(data, width, **options)
     if plan["flatten_rgb"] and image.hasalpha():
         image = image.flatten(background=plan["flatten_rgb"])
     return image
