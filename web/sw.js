@@ -106,9 +106,17 @@ self.addEventListener("activate", (event) => {
   })());
 });
 
+// Set when the page clears the offline copy: this worker still answers that page until
+// it closes, and must not bring the deleted cache back (caches.open creates one).
+let forgotten = false;
+
 self.addEventListener("message", (event) => {
   const msg = event.data || {};
   if (msg.type === "skip-waiting") self.skipWaiting();
+  if (msg.type === "forget") {
+    forgotten = true;
+    if (event.ports[0]) event.ports[0].postMessage("forgotten");
+  }
 });
 
 async function broadcast(msg) {
@@ -143,14 +151,15 @@ async function receiveShare(req) {
 }
 
 async function respond(req, url) {
-  const cache = await caches.open(CACHE);
   const isPage = req.mode === "navigate" && (url.href.split(/[?#]/)[0] === ROOT.href);
   const key = isPage ? urlOf("index.html") : url.href;
-  let res = await cache.match(key, { ignoreSearch: isPage });
+  // match with cacheName, not caches.open: reading must never create the cache.
+  let res = forgotten ? undefined : await caches.match(key, { cacheName: CACHE, ignoreSearch: isPage });
   if (!res) {
     res = await fetch(req);
-    if (res.ok && res.type === "basic" && !req.headers.has("range") && !url.search) {
-      await cache.put(key, res.clone());
+    if (res.ok && res.type === "basic" && !req.headers.has("range") && !url.search &&
+        !forgotten && (await caches.has(CACHE))) {
+      await (await caches.open(CACHE)).put(key, res.clone());
     }
   }
   return alreadyIsolated(res, url) ? res : isolated(res, url);

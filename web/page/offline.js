@@ -124,11 +124,25 @@ export async function cacheUsage() {
 }
 
 async function clearOffline() {
+  await tellWorkerToForget();
   const reg = await navigator.serviceWorker.getRegistration(SCOPE.href);
   if (reg) await reg.unregister();
   for (const name of await caches.keys()) {
     if (name.startsWith(CACHE_PREFIX)) await caches.delete(name);
   }
+}
+
+// The worker controlling this page keeps answering it after unregister; until told, each
+// fetch it answers would store into (and so re-create) the cache being cleared.
+function tellWorkerToForget() {
+  const sw = navigator.serviceWorker.controller;
+  if (!sw) return Promise.resolve();
+  return new Promise((resolve) => {
+    const channel = new MessageChannel();
+    const timer = setTimeout(resolve, 2000); // an old worker that does not answer
+    channel.port1.onmessage = () => { clearTimeout(timer); resolve(); };
+    sw.postMessage({ type: "forget" }, [channel.port2]);
+  });
 }
 
 function createPanel(api) {
