@@ -63,9 +63,18 @@ def test_tiny_quick_run_writes_every_section(tmp_path):
     assert g["set"]["time_ratio"] > 0
     assert g["set"]["files_per_image"] == len(tiny.set_widths) * len(tiny.set_formats)
     assert g["target_size"]["encodes_mean"] >= 1, g
+    inputs = s["inputs"]                 # section 11: the comparison on other inputs
+    assert inputs["status"] == "measured" and set(inputs["sets"]) == {*tiny.input_formats,
+                                                                       "small"}
+    assert inputs["sets"]["small"]["files"] == tiny.small_photos
+    for name, figures in inputs["sets"].items():
+        assert all(v["median"] > 0 for v in figures["images_per_s"].values()), name
+        assert figures["failed"] == {"imgpool": 0, "canvas": 0, "native_libvips": 0}, name
+        assert figures["worst_margin_db"]["imgpool"] <= q["bar_db"], name
     # a tiny run never rewrites the report; the table still renders from the JSON
     assert not docs.exists()
     assert cli.main(["bench", "--render", str(out / "latest.json"), "--docs", str(docs)]) == 0
     assert "## Where the time goes" in docs.read_text()
     assert "Quality bar" in docs.read_text()
     assert "### 9 What the quality goals and responsive sets cost" in docs.read_text()
+    assert "### 11 Other inputs" in docs.read_text()

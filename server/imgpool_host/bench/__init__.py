@@ -142,7 +142,7 @@ def _measure(args, mode_name: str, workers: int | None) -> dict:
     with running_server() as url:
         raw = measure(url, mode, corpus, options, workers, _log, args.browser,
                       soak=(args.soak, args.out / "corpus") if args.soak else None,
-                      remote=args.remote)
+                      remote=args.remote, inputs_dir=args.out / "corpus" / "inputs")
     sections = build_sections(raw, corpus)
     boot = raw.startup["cold"][0] if raw.startup["cold"] else {}
     machine = describe_machine(raw.browser_version, boot, libvips_version())

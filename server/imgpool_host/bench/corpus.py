@@ -18,7 +18,8 @@ from imgpool_host.corpus import CorpusItem, write_corpus
 
 from .settings import Mode
 
-__all__ = ["Corpus", "build_corpus", "IMAGE_SUFFIXES", "megapixels", "soak_photos"]
+__all__ = ["Corpus", "build_corpus", "describe_files", "IMAGE_SUFFIXES", "megapixels",
+           "soak_photos"]
 
 #: The soak's photos: small photos of about 1.2 MP (1280x960 when generated).
 SOAK_PIXELS, SOAK_BOX = 1_228_800, 1280
@@ -71,6 +72,11 @@ def _probe(path: Path) -> dict:
     return {"width": w, "height": h, "bytes": path.stat().st_size}
 
 
+def describe_files(paths) -> dict[str, dict]:
+    """`Corpus.info` for `paths`: path -> width, height, bytes."""
+    return {str(p): _probe(p) for p in paths}
+
+
 def _images_in(folder: Path) -> list[Path]:
     return sorted(p for p in folder.rglob("*") if p.is_file()
                   and p.suffix.lower() in IMAGE_SUFFIXES and not p.name.startswith("."))
@@ -95,8 +101,7 @@ def build_corpus(mode: Mode, folder: Path, real: Path | None = None) -> Corpus:
                               3000)
         source = "generated"
     corpus = Corpus(throughput, memory, panorama, small, source, time.monotonic() - t)
-    for p in {*throughput, *memory, panorama, *small}:
-        corpus.info[str(p)] = _probe(p)
+    corpus.info = describe_files({*throughput, *memory, panorama, *small})
     return corpus
 
 

@@ -29,6 +29,9 @@ then falls on all of them alike. The order:
    small photos through one page with recycled workers, memory sampled (`soak.py`).
 9. Issue 14's costs (before the soak, every other page closed): a target size against
    plain encodes, a responsive set against its files made one run each (`goals.py`).
+10. AVIF output against WebP, photo by photo (`avifcost.py`).
+11. Step 3's comparison (the default pool, canvas, native libvips) on the batch saved as
+   PNG, WebP and AVIF and on many small photos, a page per input set (`inputs.py`).
 
 `Raw` keeps everything measured, unsummarised; `sections.py` turns it into the report.
 """
@@ -36,7 +39,6 @@ then falls on all of them alike. The order:
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
@@ -44,55 +46,18 @@ import psutil
 
 from imgpool.shared.options import Options
 
-from .chrome import AppSession, BatchRun, BenchBrowser
+from .chrome import AppSession, BenchBrowser
 from .procs import LoadWindow
 from .corpus import Corpus
 from .avifcost import measure_avif_vs_webp
 from .goals import measure_costs
+from .inputs import measure_inputs
 from .native import native_stages, plan_for, run_native
+from .raw import BATCH_TIMEOUT_S, CANVAS_MIME, Raw
 from .settings import NAIVE_MAX_WORKERS, NAIVE_WORKER_MIB, Mode
 from .trace import traced_batch
 
 __all__ = ["Raw", "measure", "naive_workers", "CANVAS_MIME"]
-
-#: Batch time limit (s): far above any batch here; a stuck page fails the run loudly.
-BATCH_TIMEOUT_S = 900
-#: Output format -> the MIME type OffscreenCanvas.convertToBlob can write (None: it can't).
-CANVAS_MIME = {"webp": "image/webp", "jpeg": "image/jpeg", "png": "image/png"}
-
-
-@dataclass
-class Raw:
-    """Everything a run measured, before summarising."""
-
-    workers: int = 0
-    browser_version: str = ""
-    startup: dict[str, list[dict]] = field(default_factory=lambda: {"cold": [], "warm": []})
-    boots: dict[str, dict] = field(default_factory=dict)
-    memory: dict[str, dict] = field(default_factory=dict)
-    ua_memory: dict = field(default_factory=dict)
-    throughput: dict[str, list[BatchRun]] = field(default_factory=dict)
-    peaks: dict[str, list[int]] = field(default_factory=dict)
-    first_result: dict[str, list[BatchRun]] = field(default_factory=dict)
-    page_outputs: dict[str, bytes] = field(default_factory=dict)
-    canvas: list[dict] = field(default_factory=list)
-    canvas_single: dict | None = None
-    canvas_outputs: dict[str, bytes] = field(default_factory=dict)
-    stages_wasm: dict | None = None
-    native: dict[int, list[dict]] = field(default_factory=dict)
-    native_outputs: dict[str, bytes] = field(default_factory=dict)
-    stages_native: list[dict] = field(default_factory=list)
-    plans: list[dict] = field(default_factory=list)
-    automation: dict = field(default_factory=dict)
-    soak: dict = field(default_factory=dict)          #: SoakRun.report(), or {"error"}
-    remote: dict = field(default_factory=dict)        #: remote.measure_remote(), or {"error"}
-    goals: dict = field(default_factory=dict)         #: section 9's figures (`_goals`)
-    avif: dict = field(default_factory=dict)          #: section 10's (`avifcost`)
-    traces: dict[str, dict] = field(default_factory=dict)
-    stage_names: list[Path] = field(default_factory=list)   #: the files the stages ran on
-    notes: list[str] = field(default_factory=list)
-    timings_s: dict[str, float] = field(default_factory=dict)
-
 
 def naive_workers(images: int) -> tuple[int, str]:
     """One worker per image, capped by PoolConfig's limit and by half the free memory."""
@@ -106,9 +71,11 @@ def naive_workers(images: int) -> tuple[int, str]:
 
 def measure(base_url: str, mode: Mode, corpus: Corpus, options: Options, workers: int | None,
             log: Callable[[str], None], browser: str | None = None,
-            soak: tuple[int, Path] | None = None, remote: bool = False) -> Raw:
+            soak: tuple[int, Path] | None = None, remote: bool = False,
+            inputs_dir: Path | None = None) -> Raw:
     """`soak`: (images, corpus folder) to run the soak too; `remote`: the browser-server
-    runs too (section 8, after everything else)."""
+    runs too (section 8, after everything else); `inputs_dir`: where section 11 keeps
+    the inputs it makes (None: section 11 does not run)."""
     raw = Raw()
     opts = options.to_dict()
     fmt = options.format.value
@@ -260,6 +227,12 @@ def measure(base_url: str, mode: Mode, corpus: Corpus, options: Options, workers
                                                 sweep=mode.avif_sweep)
             except Exception as exc:  # noqa: BLE001 - the rest of the run still stands
                 raw.avif = {"error": f"{type(exc).__name__}: {exc}"}
+
+        # 11. section 1's comparison on other inputs (their own pages)
+        if inputs_dir is not None and (mode.input_formats or mode.small_photos):
+            with step("other inputs: " + ", ".join([*mode.input_formats] + (
+                    [f"{mode.small_photos} small photos"] if mode.small_photos else []))):
+                raw.inputs = measure_inputs(bb, mode, corpus, options, default_q, inputs_dir, log)
 
         # 7. the soak, alone in the browser
         if soak:

@@ -12,6 +12,7 @@ from __future__ import annotations
 from .profile import findings
 from .avifcost import avif_markdown, avif_row
 from .goalsreport import goals_markdown, goals_row
+from .inputsreport import inputs_markdown, inputs_rows
 from .remote import remote_markdown, remote_row
 from .soakreport import soak_markdown, soak_row
 from .stats import med, ratio, spread_pct
@@ -152,6 +153,7 @@ def headline_rows(doc: dict) -> list[dict]:
                   goals_row(s.get("goals", {})), avif_row(s.get("avif", {}))):
         if extra:
             rows.append(extra)
+    rows += inputs_rows(s.get("inputs", {}))
     return rows
 
 
@@ -282,6 +284,8 @@ def markdown(doc: dict, json_name: str) -> str:
         L += goals_markdown(s["goals"])
     if "avif" in s:
         L += avif_markdown(s["avif"])
+    if "inputs" in s:
+        L += inputs_markdown(s["inputs"], _md_table)
     L += _profile_md(doc.get("profile", {}))
     if doc.get("notes"):
         L += ["## Notes", ""] + [f"- {n}" for n in doc["notes"]] + [""]

@@ -63,6 +63,11 @@ class Mode:
     #: Section 10's quality sweep: AVIF at these other qualities (ours, at the default
     #: effort), once each, to see whether any is both no larger and no worse than WebP.
     avif_sweep: tuple[int, ...] = ()
+    #: Section 11: section 1's comparison again on the batch saved in these formats, and
+    #: on this many distinct small photos (about 1.2 MP; 0: none), `input_reps` rounds.
+    input_formats: tuple[str, ...] = ()
+    small_photos: int = 0
+    input_reps: int = 1
 
 
 def _photos(specs) -> tuple[CorpusItem, ...]:
@@ -90,6 +95,7 @@ MODES: dict[str, Mode] = {
         panorama=CorpusItem("panorama-16384x4096-prog.jpg", "jpeg", 16384, 4096, True),
         small_count=20, small_size=(1600, 1200), first_result_pool1=True, profile=True,
         goal_images=4, set_widths=(1920, 960, 480), avif_sweep=(70, 74, 77, 83, 86, 90),
+        input_formats=("png", "webp", "avif"), small_photos=200, input_reps=2,
     ),
     "quick": Mode(
         name="quick", reps=1, baseline_reps=2, startup_reps=1, warm=True,
@@ -101,6 +107,7 @@ MODES: dict[str, Mode] = {
         panorama=CorpusItem("panorama-16000x2000-prog.jpg", "jpeg", 16000, 2000, True),
         small_count=20, small_size=(640, 480), first_result_pool1=False, profile=False,
         goal_images=4, set_widths=(1920, 960, 480),
+        input_formats=("png", "webp", "avif"), small_photos=40,
     ),
     "tiny": Mode(
         name="tiny", reps=1, baseline_reps=1, startup_reps=1, warm=False,
@@ -110,5 +117,7 @@ MODES: dict[str, Mode] = {
         small_count=4, small_size=(160, 120), first_result_pool1=False, profile=True,
         # the smoke test checks that section 9 runs, not what it costs: 2 x 2, no AVIF
         set_widths=(320, 160), set_formats=("webp", "jpeg"),
+        # section 11 runs, on the browser's decode path (AVIF) and a few small photos
+        input_formats=("avif",), small_photos=3,
     ),
 }
