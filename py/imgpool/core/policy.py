@@ -16,10 +16,16 @@ the batch's first pick (`firstresult.py`): the task whose result can come soones
 - *Size classes*: light tasks wait in one heap per class of estimated work
   (`SIZE_CLASS_LIMITS_MPIX`), FIFO (by `seq`) inside a class; smaller classes first, so
   thumbnails flow while large photos wait a little.
-- *Heavy lane*: tasks above `config.heavy_megapixels` wait in their own FIFO and are
+- *Heavy lane*: tasks above `config.heavy_megapixels` wait in their own queue and are
   offered first whenever fewer than `config.heavy_lane_slots` heavy tasks run (0: no
   limit), so a panorama starts early and grinds in the background on one worker while
-  small images flow through the others. With a single worker there are no "others":
+  small images flow through the others. The limit keeps workers for small images, so
+  it holds only while one waits: with no light (or solo) task queued, a heavy task may
+  take any idle worker (memory admission still applies); otherwise the last big photos
+  of a batch ran one at a time beside idle workers (4 photos saved as PNG, pool of 2:
+  the largest, 1.3 s, started only when the other heavy one ended, and ran alone).
+  With more than one worker the lane hands out the most work first (LPT, as the big
+  end below), the oldest heavy task still first in line for aging. With a single worker there are no "others":
   the heavy lane then comes after the light classes, so results appear at once and the
   panorama runs when the small ones are through (or when aging says so). The batch's
   first pick (`soonest`) takes that order too, whatever the pool: the first result
@@ -155,7 +161,9 @@ class SmartPolicy:
         self._heavy_first = config.pool_size > 1
         self._live: dict[int, Task] = {}
         self._light = [_SeqHeap(self._live) for _ in range(len(SIZE_CLASS_LIMITS_MPIX) + 1)]
-        self._heavy = _SeqHeap(self._live)
+        self._heavy = _SeqHeap(self._live)      # oldest first: first in line for aging
+        #: The same heavy tasks, the most work first: what the lane offers (pool > 1).
+        self._heavy_big = _WorkHeap(self._live)
         self._solo = _SeqHeap(self._live)
         #: Every light task again, the most work first: the big end (pool > 1 only).
         self._big = _WorkHeap(self._live)
@@ -175,17 +183,22 @@ class SmartPolicy:
         self._live[task.task_id] = task
         heap = self._heap_for(task)
         heap.push(task)
-        if self._heavy_first and heap is not self._heavy and heap is not self._solo:
-            self._big.push(task)
+        if not self._heavy_first or heap is self._solo:
+            return
+        (self._heavy_big if heap is self._heavy else self._big).push(task)
 
     def remove(self, task: Task) -> None:
         self._live.pop(task.task_id, None)
 
     def heavy_lane_has_room(self) -> bool:
+        """Whether a heavy task may start: the lane has a free place, or no light or
+        solo task waits for the workers the limit keeps."""
         if self._lane_slots == 0:
             return True
         self._heavy_out = [t for t in self._heavy_out if t.state is TaskState.RUNNING]
-        return len(self._heavy_out) < self._lane_slots
+        if len(self._heavy_out) < self._lane_slots:
+            return True
+        return all(heap.top() is None for heap in (*self._light, self._solo))
 
     def _candidates(self, soonest: bool) -> list[tuple[_SeqHeap, Task]]:
         # Candidates in preference order: the heavy lane's head (if the lane has room; on a
@@ -194,7 +207,8 @@ class SmartPolicy:
         # class first; then the solo head.
         heavy: tuple[_SeqHeap, ...] = ()
         if self.heavy_lane_has_room():
-            heavy = (self._heavy,)
+            # The largest first; the oldest is a candidate too, for aging's first in line.
+            heavy = (self._heavy_big, self._heavy) if self._heavy_first else (self._heavy,)
         if not (self._heavy_first and not soonest):
             order = (*self._light, *heavy, self._solo)
         elif self._picks % self._pool_size == 1:

@@ -83,16 +83,34 @@ def test_a_heavy_task_takes_the_lane_whatever_the_turn():
     assert p.pick(yes).task_id == 3                  # then small first again
 
 
-def test_heavy_lane_goes_first_but_only_one_at_a_time():
-    p = SmartPolicy(PoolConfig(heavy_lane_slots=1, max_skips=100))
+def test_heavy_lane_goes_first_but_only_one_at_a_time_while_small_ones_wait():
+    p = SmartPolicy(PoolConfig(pool_size=2, heavy_lane_slots=1, max_skips=100))
     for i, w in enumerate([0.5, 100, 200, 0.5], start=1):
         p.push(task(i, w))
     first = p.pick(yes)
     first.state = TaskState.RUNNING
-    assert first.task_id == 2  # a big image starts early, in the background
-    assert drain(p) == [1, 4]  # the lane is full: task 3 waits, small ones flow
-    first.state = TaskState.DONE
-    assert drain(p) == [3]
+    assert first.task_id == 3  # the biggest image starts early, in the background
+    light = [p.pick(yes), p.pick(yes)]
+    assert [t.task_id for t in light] == [1, 4]  # the lane is full: task 2 waits
+    # No small image waits now: the lane's limit would only idle a worker.
+    assert p.pick(yes).task_id == 2
+
+
+def test_with_small_images_waiting_a_second_heavy_task_waits_for_the_lane():
+    p = SmartPolicy(PoolConfig(pool_size=3, heavy_lane_slots=1, max_skips=100))
+    for i, w in enumerate([100, 200, 0.5], start=1):
+        p.push(task(i, w))
+    p.pick(yes).state = TaskState.RUNNING           # task 2, the larger heavy one
+    assert p.peek().task_id == 3                    # not task 1: a small one waits
+    p.pick(yes).state = TaskState.RUNNING
+    assert p.peek().task_id == 1 and p.pick(yes).task_id == 1
+
+
+def test_a_one_worker_pool_keeps_heavy_tasks_in_submission_order():
+    p = SmartPolicy(PoolConfig(pool_size=1, heavy_lane_slots=0, max_skips=100))
+    for i, w in enumerate([100, 300, 200], start=1):
+        p.push(task(i, w))
+    assert drain(p) == [1, 2, 3]
 
 
 def test_the_batchs_first_pick_is_the_soonest_result_then_the_heavy_lane_as_before():

@@ -110,7 +110,10 @@ class QueueModel:
         _, heavy, alone = self.queued[task_id]
         if self.fifo or alone or not heavy or self.lane_slots == 0:
             return True
-        return sum(self.running.values()) < self.lane_slots
+        # The lane's limit holds only while a light or solo task waits for a worker.
+        others_wait = any(not h or a for h, a in
+                          ((h, a) for _, h, a in self.queued.values()))
+        return sum(self.running.values()) < self.lane_slots or not others_wait
 
     def feed(self, event) -> None:
         if isinstance(event, TaskQueued):
