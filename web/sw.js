@@ -154,7 +154,8 @@ async function respond(req, url) {
   const isPage = req.mode === "navigate" && (url.href.split(/[?#]/)[0] === ROOT.href);
   const key = isPage ? urlOf("index.html") : url.href;
   // match with cacheName, not caches.open: reading must never create the cache.
-  let res = forgotten ? undefined : await caches.match(key, { cacheName: CACHE, ignoreSearch: isPage });
+  let res = forgotten ? undefined
+    : await caches.match(key, { cacheName: CACHE, ignoreSearch: isPage });
   if (!res) {
     res = await fetch(req);
     if (res.ok && res.type === "basic" && !req.headers.has("range") && !url.search &&

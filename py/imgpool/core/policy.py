@@ -25,9 +25,10 @@ the batch's first pick (`firstresult.py`): the task whose result can come soones
   of a batch ran one at a time beside idle workers (4 photos saved as PNG, pool of 2:
   the largest, 1.3 s, started only when the other heavy one ended, and ran alone).
   With more than one worker the lane hands out the most work first (LPT, as the big
-  end below), the oldest heavy task still first in line for aging. With a single worker there are no "others":
-  the heavy lane then comes after the light classes, so results appear at once and the
-  panorama runs when the small ones are through (or when aging says so). The batch's
+  end below), the oldest heavy task still first in line for aging. With a single
+  worker there are no "others": the heavy lane then comes after the light classes, so
+  results appear at once and the panorama runs when the small ones are through (or
+  when aging says so). The batch's
   first pick (`soonest`) takes that order too, whatever the pool: the first result
   comes from the smallest task, and the panorama starts right after it.
 - *Big end*: with N > 1 workers, one pick in N (the 2nd, the N+2nd, ...), when no heavy
