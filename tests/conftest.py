@@ -1,5 +1,6 @@
 """Shared test set-up: make `py/` and `server/` importable without an install step."""
 
+import os
 import sys
 from pathlib import Path
 
@@ -8,6 +9,12 @@ for sub in ("py", "server", "tests/e2e"):
     path = str(ROOT / sub)
     if path not in sys.path:
         sys.path.insert(0, path)
+
+# Runs of `imgpool optimize` in the tests start with an empty browser profile (the kept
+# one, imgpool_host.browserprofile, is off): a test must not depend on what another test,
+# or an earlier test session, left in ~/.cache. tests/e2e/test_browser_profile.py turns
+# it on in folders of its own. Set before any test starts, so subprocesses inherit it.
+os.environ["IMGPOOL_CACHE_DIR"] = ""
 
 
 # ---- time limits -------------------------------------------------------------------------

@@ -13,6 +13,11 @@ Every page is opened in an explicit browser context, so that `reopen` can put th
 page beside a lost one: the context keeps the app's caches (its Python snapshot among
 them), and a page there starts several times faster than in a new browser. Only when
 the browser itself is gone, or that page does not come up, is a new browser launched.
+With `profile` (a folder, `browserprofile`), the browser is launched on that kept
+profile, whose context is the browser's own (Playwright's persistent context): the app
+boots from what an earlier run left there. A profile the browser will not start with
+(locked by a browser that was killed, or broken) is dropped for this run, which goes on
+with an empty one.
 
 Rules:
 - A browser launched here is closed again if its page does not come up.
@@ -36,7 +41,7 @@ from .batch.settings import pool_query
 from .browser import launch_args
 from .pageclient import PageClient
 
-__all__ = ["PageLauncher", "BOOT_TIMEOUT_S", "close_quietly", "first_line"]
+__all__ = ["PageLauncher", "BOOT_TIMEOUT_S", "browser_of", "close_quietly", "first_line"]
 
 #: The page must have Python up within this (s): a cold boot here is ~5-20 s.
 BOOT_TIMEOUT_S = 180
@@ -57,7 +62,11 @@ class PageLauncher:
         self.boot_s = 0.0                        # the first page: launch to ready
         self.page_config: dict[str, Any] = {}    # the PoolConfig the page runs with
         self.pool_size = 1
-        self._browser = None                     # the current one
+        self._browser = None                     # the current one (or persistent context)
+        #: The kept profile to launch with (`browserprofile`), or None: an empty one.
+        self.profile = None
+        self.profile_note = ""                   # why a kept profile was not used
+        self.boot_path = ""                      # how the first page's Python started
 
     def open(self, pw, base: str, PlaywrightError, context=None):
         """Boot the page in `context`, or in a new browser: (context, its PageClient,
@@ -70,11 +79,12 @@ class PageLauncher:
             except PlaywrightError as exc:
                 raise BatchError(f"{self.cannot_start}: {first_line(exc)}") from None
             self._browser = launched
-            launched.on("disconnected", lambda b: b is self._browser and self.on_lost(
-                self.closed_unexpectedly))
+            # A persistent context is its browser: it tells its end as "close".
+            launched.on("close" if _is_context(launched) else "disconnected",
+                        lambda b: b is self._browser and self.on_lost(self.closed_unexpectedly))
         try:
             if launched is not None:
-                context = self._new_context(launched)
+                context = launched if _is_context(launched) else self._new_context(launched)
             page = context.new_page()
             self._watch(page)
             client = self._boot(page, base)
@@ -99,9 +109,17 @@ class PageLauncher:
         return f"could not start the browser {self.exe}"
 
     def _new_browser(self, pw):
-        return pw.chromium.launch(
-            executable_path=self.exe, args=launch_args(), headless=self.headless,
-            handle_sigint=False, handle_sigterm=False, handle_sighup=False)
+        common = dict(executable_path=self.exe, args=launch_args(), headless=self.headless,
+                      handle_sigint=False, handle_sigterm=False, handle_sighup=False)
+        if self.profile is not None:
+            try:
+                self.profile.mkdir(parents=True, exist_ok=True)
+                return pw.chromium.launch_persistent_context(str(self.profile), **common)
+            except Exception as exc:             # noqa: BLE001 - an empty profile still works
+                self.profile_note = (f"the kept browser profile {self.profile} could not be "
+                                     f"used ({first_line(exc)}); this run used an empty one")
+                self.profile = None
+        return pw.chromium.launch(**common)
 
     def _new_context(self, browser):
         return browser.new_context()
@@ -110,13 +128,23 @@ class PageLauncher:
         """A page to carry on in after `page` was lost: beside it while its browser runs,
         else (or if that fails) in a new browser. (context, client), or BatchError."""
         close_quietly(page)
-        if context.browser.is_connected():
+        if self._connected(browser_of(context)):
             try:
                 return self.open(pw, base, PlaywrightError, context)
             except BatchError:
                 pass                              # try a whole new browser
-        close_quietly(context.browser)
+        close_quietly(browser_of(context))
         return self.open(pw, base, PlaywrightError)
+
+    @staticmethod
+    def _connected(browser) -> bool:
+        if not _is_context(browser):
+            return browser.is_connected()
+        try:
+            browser.pages                         # raises once the context has closed
+            return browser.browser is None or browser.browser.is_connected()
+        except Exception:                         # noqa: BLE001 - gone
+            return False
 
     def console_tail(self) -> str:
         """The page console's last error lines, as a tail for a message ("" if none)."""
@@ -143,9 +171,22 @@ class PageLauncher:
         refused = client.set_options(self.options)
         if refused:
             raise BatchError(f"the page refused the options: {refused}")
+        self.boot_path = self.boot_path or str(page.evaluate(
+            "window.imgpool.ready.then((r) => (r && r.bootPath) || '')"))
         self.page_config = client.pool_config()
         self.pool_size = int(self.page_config.get("pool_size", 1))
         return client
+
+
+def _is_context(obj) -> bool:
+    """A BrowserContext (a persistent one stands for its browser), not a Browser."""
+    return hasattr(obj, "new_page") and not hasattr(obj, "new_context")
+
+
+def browser_of(context):
+    """What to close to end `context`'s browser: the browser, or the persistent
+    context itself (it has no Browser object)."""
+    return context.browser or context
 
 
 def close_quietly(closable) -> None:

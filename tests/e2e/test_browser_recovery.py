@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import subprocess
 import time
 from pathlib import Path
@@ -25,6 +24,7 @@ from imgpool_host.batch import runner
 from imgpool_host.batch.errors import BatchError
 from imgpool_host.corpus import write_jpeg
 from imgpool_host.batch.report import FileFinished, FileStarted, FileStatus
+from proctree import children, free_port, kill_all, renderers_under
 
 pytestmark = pytest.mark.e2e
 
@@ -33,48 +33,12 @@ IMGPOOL = REPO / ".venv" / "bin" / "imgpool"
 RUN_TIMEOUT_S = 300
 
 
-def _children() -> dict[int, list[int]]:
-    tree: dict[int, list[int]] = {}
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                with open(f"/proc/{entry}/stat", "rb") as f:
-                    ppid = int(f.read().rsplit(b")", 1)[1].split()[1])
-            except (OSError, ValueError, IndexError):
-                continue
-            tree.setdefault(ppid, []).append(int(entry))
-    return tree
-
-
-def renderers_under(root: int) -> set[int]:
-    """Chromium renderer processes descended from `root`."""
-    tree, found, todo = _children(), set(), [root]
-    while todo:
-        for child in tree.get(todo.pop(), []):
-            todo.append(child)
-            try:
-                with open(f"/proc/{child}/cmdline", "rb") as f:
-                    if b"--type=renderer" in f.read():
-                        found.add(child)
-            except OSError:
-                pass
-    return found
-
-
 def run_renderers(before: set[int]) -> set[int]:
     """Renderers of a browser this process started after `before` (its children then):
     not the session browser's, which may start a renderer of its own at any time."""
     me = os.getpid()
-    return {r for child in _children().get(me, []) if child not in before
+    return {r for child in children().get(me, []) if child not in before
             for r in renderers_under(child)}
-
-
-def kill_all(pids: set[int]) -> None:
-    for pid in pids:
-        try:
-            os.kill(pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
 
 
 def assert_webp(path: Path, box: int) -> None:
@@ -85,13 +49,18 @@ def assert_webp(path: Path, box: int) -> None:
 
 # -- the CLI carries on after its renderer is killed ------------------------------------------
 
-def test_cli_carries_on_in_a_new_page_when_the_renderer_dies(tmp_path):
+@pytest.mark.parametrize("kept_profile", [False, True], ids=["empty-profile", "kept-profile"])
+def test_cli_carries_on_in_a_new_page_when_the_renderer_dies(tmp_path, kept_profile):
     src, out, report_path = tmp_path / "in", tmp_path / "out", tmp_path / "r.json"
     for i in range(12):
         write_jpeg(src / f"img{i:02d}.jpg", 1600, 1200, 300 + i)
+    env = dict(os.environ)
+    if kept_profile:    # the browser runs on a kept profile (a persistent context)
+        env.update(IMGPOOL_CACHE_DIR=str(tmp_path / "cache"),
+                   IMGPOOL_PROFILE_PORT=str(free_port()))
     proc = subprocess.Popen([str(IMGPOOL), "optimize", str(src), "-o", str(out), "--workers",
                              "1", "--max-size", "800", "--json", "--report", str(report_path)],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
     lines, killed_at, next_result_s = [], None, None
     try:
         for raw in proc.stdout:
@@ -112,6 +81,7 @@ def test_cli_carries_on_in_a_new_page_when_the_renderer_dies(tmp_path):
     report = json.loads(report_path.read_text())
     assert report["restarts"] == 1 and report["error"] == ""
     assert report["totals"]["done"] == 12 and report["totals"]["failed"] == 0
+    assert bool(report["browser_profile"]) is kept_profile, report["notes"]
     for i in range(12):
         assert_webp(out / f"img{i:02d}.webp", 800)
     assert not list(out.glob("*.imgpool-part"))
@@ -124,7 +94,7 @@ def test_a_file_in_flight_at_two_crashes_fails_as_poison(tmp_path):
     write_jpeg(src / "big.jpg", 6000, 4000, 7)              # seconds of work: still running
     for i in range(4):
         write_jpeg(src / f"small{i}.jpg", 640, 480, 40 + i)
-    before = set(_children().get(os.getpid(), []))          # e.g. another test's browser
+    before = set(children().get(os.getpid(), []))          # e.g. another test's browser
     kills: list[float] = []
     recoveries: list[float] = []
 
@@ -168,7 +138,7 @@ def test_a_browser_that_cannot_be_restarted_ends_the_run_with_everything_listed(
             raise BatchError("could not start the browser: (test) no second browser here")
         return real_open(self, *args)
     monkeypatch.setattr(pagelauncher.PageLauncher, "open", open_once)
-    before = set(_children().get(os.getpid(), []))
+    before = set(children().get(os.getpid(), []))
 
     def on_event(event):
         if isinstance(event, FileFinished) and not opened[1:]:

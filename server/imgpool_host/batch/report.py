@@ -141,6 +141,9 @@ class Report:
     wall_s: float = 0.0                        #: the whole run, planning to clean-up
     process_s: float = 0.0                     #: first file fed to last file settled
     boot_s: float = 0.0                        #: browser launch to page ready
+    #: how the page's Python started: "snapshot" (from the kept profile), "fresh", "fallback"
+    page_boot: str = ""
+    browser_profile: str = ""                  #: the kept profile used (browserprofile), or ""
     interrupted: bool = False                  #: stopped by Ctrl-C / SIGTERM
     error: str = ""                            #: why the run stopped early, if it did
     notes: list[str] = field(default_factory=list)  #: what the run changed, e.g. a capped pool
@@ -192,6 +195,8 @@ class Report:
             "wall_s": round(self.wall_s, 3),
             "process_s": round(self.process_s, 3),
             "boot_s": round(self.boot_s, 3),
+            "page_boot": self.page_boot,
+            "browser_profile": self.browser_profile,
             "interrupted": self.interrupted,
             "error": self.error,
             "notes": list(self.notes),
@@ -213,6 +218,7 @@ class Report:
             options=dict(data.get("options", {})), pool=dict(data.get("pool", {})),
             started_at=data.get("started_at", ""), wall_s=data.get("wall_s", 0.0),
             process_s=data.get("process_s", 0.0), boot_s=data.get("boot_s", 0.0),
+            page_boot=data.get("page_boot", ""), browser_profile=data.get("browser_profile", ""),
             interrupted=bool(data.get("interrupted", False)), error=data.get("error", ""),
             notes=list(data.get("notes", [])), restarts=int(data.get("restarts", 0)),
             endpoints=list(data.get("endpoints", [])))

@@ -63,6 +63,7 @@ from imgpool.shared.options import Options
 
 from .. import appfiles, devserver
 from ..browser import find_browser
+from ..browserprofile import serving_app
 from ..fleet import Endpoint, Fleet, FleetDriver, parse_endpoints
 from ..pagedriver import DEFAULT_CHUNK, STALL_MARGIN_S, PageDriver
 from ..pagelauncher import PageLauncher
@@ -199,8 +200,12 @@ def run_batch(paths: str | os.PathLike | Iterable[str | os.PathLike], out: str |
                         chunk_size, stall, page_log)
         with _StopRequest(handle_signals) as stop:
             try:
-                with devserver.running_server(mounts=appfiles.app_mounts(),
-                                             extra_routes={ROUTE_PREFIX: sink.handle}) as base:
+                # One local browser keeps its profile between runs (browserprofile).
+                local = isinstance(drive, PageDriver)
+                with serving_app(appfiles.app_mounts(), {ROUTE_PREFIX: sink.handle},
+                                 keep_profile=local) as (base, profile):
+                    if local:
+                        drive.launcher.profile = profile
                     _drive_page(drive, base, stop)
             except KeyboardInterrupt:
                 drive.interrupted = True
@@ -209,6 +214,12 @@ def run_batch(paths: str | os.PathLike | Iterable[str | os.PathLike], out: str |
             report.pool = {k: drive.page_config[k] for k in POOL_URL_PARAMS
                            if k in drive.page_config}
         report.boot_s, report.process_s = drive.boot_s, drive.process_s
+        if isinstance(drive, PageDriver):
+            launcher = drive.launcher
+            report.page_boot = launcher.boot_path
+            report.browser_profile = str(launcher.profile or "")
+            if launcher.profile_note:
+                report.notes.append(launcher.profile_note)
         report.interrupted, report.error = drive.interrupted, drive.error
         report.restarts = drive.restarts
         if isinstance(drive, Fleet):
