@@ -63,6 +63,9 @@ def test_tiny_quick_run_writes_every_section(tmp_path):
     assert g["set"]["time_ratio"] > 0
     assert g["set"]["files_per_image"] == len(tiny.set_widths) * len(tiny.set_formats)
     assert g["target_size"]["encodes_mean"] >= 1, g
+    a = s["automation"]                  # a later CLI run boots from the profile the first kept
+    assert a["optimize"]["done"] == len(tiny.throughput) and a["optimize"]["failed"] == 0
+    assert (a["first_run"]["page_boot"], a["optimize"]["page_boot"]) == ("fresh", "snapshot")
     inputs = s["inputs"]                 # section 11: the comparison on other inputs
     assert inputs["status"] == "measured" and set(inputs["sets"]) == {*tiny.input_formats,
                                                                        "small"}
@@ -78,3 +81,4 @@ def test_tiny_quick_run_writes_every_section(tmp_path):
     assert "Quality bar" in docs.read_text()
     assert "### 9 What the quality goals and responsive sets cost" in docs.read_text()
     assert "### 11 Other inputs" in docs.read_text()
+    assert "from an empty profile as on a new machine" in docs.read_text()

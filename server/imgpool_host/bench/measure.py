@@ -38,6 +38,7 @@ then falls on all of them alike. The order:
 
 from __future__ import annotations
 
+import os
 import time
 from pathlib import Path
 from typing import Callable
@@ -340,26 +341,38 @@ def _collect_ua(app: AppSession, wait_s: float, step) -> dict:
 
 def _automation(paths: list[Path], options: dict, workers: int, browser: str | None,
                 connect: list[str] | None = None) -> dict:
-    """One `run_batch` over `paths` (workers per browser); on the `connect` browser
-    servers instead of a local browser when given (bench/remote.py)."""
+    """`run_batch` over `paths` (workers per browser); on the `connect` browser servers
+    instead of a local browser when given (bench/remote.py). A local run goes twice, on
+    a browser profile of its own (`browserprofile`): the first starts from an empty one,
+    as on a new machine; the figures are the second's, which boots from what the first
+    kept, as every later run does; the first's are kept beside them (`first_run`)."""
     try:
         from imgpool_host.batch.runner import run_batch
     except ImportError as exc:
         return {"status": f"not measured: runner missing ({exc})"}
     import tempfile
+    from unittest import mock
+
+    def once(tmp: str, src: Path) -> dict:
+        t = time.monotonic()
+        report = run_batch([src], Path(tmp, "out"), options, pool={"pool_size": workers},
+                           browser=browser, force=True, handle_signals=False,
+                           connect=connect or ())
+        totals = report.totals
+        return {"status": "measured", "wall_s": time.monotonic() - t,
+                "boot_s": report.boot_s, "process_s": report.process_s,
+                "done": totals.get("done", 0), "failed": totals.get("failed", 0),
+                "error": report.error, "output_bytes": totals.get("output_bytes", 0),
+                "page_boot": report.page_boot, "browser_profile": report.browser_profile}
 
     with tempfile.TemporaryDirectory(prefix="imgpool-bench-") as tmp:
         src = Path(tmp, "in")
         src.mkdir()
         for p in paths:                       # one folder holding exactly the batch
             (src / p.name).symlink_to(p.resolve())
-        t = time.monotonic()
-        report = run_batch([src], Path(tmp, "out"), options, pool={"pool_size": workers},
-                           browser=browser, force=True, handle_signals=False,
-                           connect=connect or ())
-        wall = time.monotonic() - t
-    totals = report.totals
-    return {"status": "measured", "wall_s": wall, "boot_s": report.boot_s,
-            "process_s": report.process_s, "done": totals.get("done", 0),
-            "failed": totals.get("failed", 0), "error": report.error,
-            "output_bytes": totals.get("output_bytes", 0)}
+        if connect:
+            return once(tmp, src)
+        with mock.patch.dict(os.environ, {"IMGPOOL_CACHE_DIR": str(Path(tmp, "cache"))}):
+            first = once(tmp, src)
+            later = once(tmp, src)
+    return {**later, "first_run": first}

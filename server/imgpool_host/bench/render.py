@@ -273,7 +273,16 @@ def markdown(doc: dict, json_name: str) -> str:
               f"ratio {a['ratios']['optimize_vs_page_throughput']}. Other load on the machine: "
               f"{_fmt(o.get('other_load_cores'))} cores during `imgpool optimize`, "
               f"{_fmt(a['page'].get('other_load_cores'))} during the page's batches (it runs "
-              "last, on its own, so it is the figure most exposed to other work).", ""]
+              "last, on its own, so it is the figure most exposed to other work)."]
+        f = a.get("first_run") or {}
+        if f:
+            L += ["", f"These figures are from a second run over the batch, on the browser "
+                  f"profile the first run kept (the page's Python booted from: "
+                  f"{o.get('page_boot') or '?'}), as every later `imgpool optimize` is. The "
+                  f"first run, from an empty profile as on a new machine (booted: "
+                  f"{f.get('page_boot') or '?'}): {f.get('boot_s')} s of boot, "
+                  f"{f.get('process_s')} s of processing, {f.get('wall_s')} s in all."]
+        L += [""]
     else:
         L += [a.get("status", "not measured"), ""]
     if "--soak" not in s.get("soak", {}).get("status", "--soak"):   # it ran (or failed)

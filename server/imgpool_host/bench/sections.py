@@ -302,7 +302,11 @@ def automation(raw: Raw, corpus: Corpus) -> dict:
             "optimize": {"images_per_s": opt_ips, "process_s": round(a["process_s"], 2),
                          "boot_s": round(a["boot_s"], 2), "wall_s": round(a["wall_s"], 2),
                          "done": a["done"], "failed": a["failed"], "error": a["error"],
-                         "other_load_cores": a.get("other_cores")},
+                         "other_load_cores": a.get("other_cores"),
+                         "page_boot": a.get("page_boot", "")},
+            "first_run": {k: round(v, 2) if isinstance(v, float) else v
+                          for k, v in a.get("first_run", {}).items()
+                          if k in ("wall_s", "boot_s", "process_s", "page_boot", "done")},
             "page": {"images_per_s": page_ips,
                      "other_load_cores": dist([r.other_cores for r in page], 2)},
             "ratios": {"optimize_vs_page_throughput": ratio(opt_ips, page_ips)}}
