@@ -55,7 +55,7 @@ from .batch.ledger import BatchLedger
 from .batch.plan import Job
 from .pageclient import PageClient
 from .pageevents import PageEvent
-from .pagelauncher import BOOT_TIMEOUT_S, PageLauncher, browser_of, close_quietly, first_line
+from .pagelauncher import BOOT_TIMEOUT_S, PageLauncher, close_quietly, first_line
 from .batch.report import BrowserRestarted, FileRecord, HostReason, RunEvent
 from .batch.sink import CANCEL_GRACE_S, ResultSink
 
@@ -159,7 +159,7 @@ class PageDriver:
                         self._abandon(f"{lost}; the browser could not be started again: {exc}")
                         return
             finally:
-                self._close(browser_of(context))
+                self._close(context.browser)
 
     def _open(self, pw, base: str, PlaywrightError):
         self.crashed = ""

@@ -14,8 +14,8 @@ page beside a lost one: the context keeps the app's caches (its Python snapshot 
 them), and a page there starts several times faster than in a new browser. Only when
 the browser itself is gone, or that page does not come up, is a new browser launched.
 With `profile` (a folder, `browserprofile`), the browser is launched on that kept
-profile, whose context is the browser's own (Playwright's persistent context): the app
-boots from what an earlier run left there. A profile the browser will not start with
+profile (Playwright's persistent context, which is then the context its pages open in):
+the app boots from what an earlier run left there. A profile the browser will not start with
 (locked by a browser that was killed, or broken) is dropped for this run, which goes on
 with an empty one.
 
@@ -41,7 +41,7 @@ from .batch.settings import pool_query
 from .browser import launch_args
 from .pageclient import PageClient
 
-__all__ = ["PageLauncher", "BOOT_TIMEOUT_S", "browser_of", "close_quietly", "first_line"]
+__all__ = ["PageLauncher", "BOOT_TIMEOUT_S", "close_quietly", "first_line"]
 
 #: The page must have Python up within this (s): a cold boot here is ~5-20 s.
 BOOT_TIMEOUT_S = 180
@@ -62,7 +62,8 @@ class PageLauncher:
         self.boot_s = 0.0                        # the first page: launch to ready
         self.page_config: dict[str, Any] = {}    # the PoolConfig the page runs with
         self.pool_size = 1
-        self._browser = None                     # the current one (or persistent context)
+        self._browser = None                     # the current one
+        self._kept = None                        # the context of a browser on the profile
         #: The kept profile to launch with (`browserprofile`), or None: an empty one.
         self.profile = None
         self.profile_note = ""                   # why a kept profile was not used
@@ -79,12 +80,11 @@ class PageLauncher:
             except PlaywrightError as exc:
                 raise BatchError(f"{self.cannot_start}: {first_line(exc)}") from None
             self._browser = launched
-            # A persistent context is its browser: it tells its end as "close".
-            launched.on("close" if _is_context(launched) else "disconnected",
-                        lambda b: b is self._browser and self.on_lost(self.closed_unexpectedly))
+            launched.on("disconnected", lambda b: b is self._browser and self.on_lost(
+                self.closed_unexpectedly))
         try:
             if launched is not None:
-                context = launched if _is_context(launched) else self._new_context(launched)
+                context = self._new_context(launched)
             page = context.new_page()
             self._watch(page)
             client = self._boot(page, base)
@@ -114,7 +114,8 @@ class PageLauncher:
         if self.profile is not None:
             try:
                 self.profile.mkdir(parents=True, exist_ok=True)
-                return pw.chromium.launch_persistent_context(str(self.profile), **common)
+                self._kept = pw.chromium.launch_persistent_context(str(self.profile), **common)
+                return self._kept.browser
             except Exception as exc:             # noqa: BLE001 - an empty profile still works
                 self.profile_note = (f"the kept browser profile {self.profile} could not be "
                                      f"used ({first_line(exc)}); this run used an empty one")
@@ -122,29 +123,22 @@ class PageLauncher:
         return pw.chromium.launch(**common)
 
     def _new_context(self, browser):
+        # A browser on the kept profile opens its pages in the profile's own context.
+        if self._kept is not None and self._kept.browser is browser:
+            return self._kept
         return browser.new_context()
 
     def reopen(self, pw, base: str, context, page, PlaywrightError):
         """A page to carry on in after `page` was lost: beside it while its browser runs,
         else (or if that fails) in a new browser. (context, client), or BatchError."""
         close_quietly(page)
-        if self._connected(browser_of(context)):
+        if context.browser.is_connected():
             try:
                 return self.open(pw, base, PlaywrightError, context)
             except BatchError:
                 pass                              # try a whole new browser
-        close_quietly(browser_of(context))
+        close_quietly(context.browser)
         return self.open(pw, base, PlaywrightError)
-
-    @staticmethod
-    def _connected(browser) -> bool:
-        if not _is_context(browser):
-            return browser.is_connected()
-        try:
-            browser.pages                         # raises once the context has closed
-            return browser.browser is None or browser.browser.is_connected()
-        except Exception:                         # noqa: BLE001 - gone
-            return False
 
     def console_tail(self) -> str:
         """The page console's last error lines, as a tail for a message ("" if none)."""
@@ -176,17 +170,6 @@ class PageLauncher:
         self.page_config = client.pool_config()
         self.pool_size = int(self.page_config.get("pool_size", 1))
         return client
-
-
-def _is_context(obj) -> bool:
-    """A BrowserContext (a persistent one stands for its browser), not a Browser."""
-    return hasattr(obj, "new_page") and not hasattr(obj, "new_context")
-
-
-def browser_of(context):
-    """What to close to end `context`'s browser: the browser, or the persistent
-    context itself (it has no Browser object)."""
-    return context.browser or context
 
 
 def close_quietly(closable) -> None:

@@ -198,14 +198,14 @@ def run_batch(paths: str | os.PathLike | Iterable[str | os.PathLike], out: str |
                           journal=plan.journal, copies=copies, namer=plan.namer)
         drive = _driver(endpoints, sink, plan.jobs, opts, settings, exe, emit, headless,
                         chunk_size, stall, page_log)
+        # One local browser keeps its profile between runs (browserprofile).
+        launcher = drive.launcher if isinstance(drive, PageDriver) else None
         with _StopRequest(handle_signals) as stop:
             try:
-                # One local browser keeps its profile between runs (browserprofile).
-                local = isinstance(drive, PageDriver)
                 with serving_app(appfiles.app_mounts(), {ROUTE_PREFIX: sink.handle},
-                                 keep_profile=local) as (base, profile):
-                    if local:
-                        drive.launcher.profile = profile
+                                 keep_profile=launcher is not None) as (base, profile):
+                    if launcher is not None:
+                        launcher.profile = profile
                     _drive_page(drive, base, stop)
             except KeyboardInterrupt:
                 drive.interrupted = True
@@ -214,8 +214,7 @@ def run_batch(paths: str | os.PathLike | Iterable[str | os.PathLike], out: str |
             report.pool = {k: drive.page_config[k] for k in POOL_URL_PARAMS
                            if k in drive.page_config}
         report.boot_s, report.process_s = drive.boot_s, drive.process_s
-        if isinstance(drive, PageDriver):
-            launcher = drive.launcher
+        if launcher is not None:
             report.page_boot = launcher.boot_path
             report.browser_profile = str(launcher.profile or "")
             if launcher.profile_note:

@@ -138,19 +138,8 @@ def _run_set(bb: BenchBrowser, raw: Raw, paths: list[Path], options: Options, qu
                                                    mime, options.quality / 100))
             load = LoadWindow()
             res = run_native(paths, raw.plans, raw.workers)
-            raw.native.setdefault(raw.workers, []).append(
-                {"wall_s": res["wall_s"], "elapsed_ms": res["elapsed_ms"],
-                 "errors": res["errors"], "other_cores": load.stop()})
-        raw.native_outputs = {p.name: o for p, o in zip(paths, res["outputs"]) if o}
-        for ev in raw.throughput["imgpool"][-1].done():
-            data = app.output(ev.task_id)
-            if data:
-                raw.page_outputs[ev.name] = data
-        if mime:
-            for i, p in enumerate(paths):
-                data = baselines.output(i)
-                if data:
-                    raw.canvas_outputs[p.name] = data
+            raw.add_native(raw.workers, res, load.stop(), paths)
+        raw.keep_outputs(app, baselines, paths, canvas=bool(mime))
     finally:
         baselines.close()
         app.close()

@@ -161,24 +161,12 @@ def measure(base_url: str, mode: Mode, corpus: Corpus, options: Options, workers
                     with step(f"native libvips, {threads} thread(s), rep {r + 1}"):
                         load = LoadWindow()
                         res = run_native(corpus.throughput, raw.plans, threads)
-                    raw.native.setdefault(threads, []).append(
-                        {"wall_s": res["wall_s"], "elapsed_ms": res["elapsed_ms"],
-                         "errors": res["errors"], "other_cores": load.stop()})
-                    if threads == raw.workers:
-                        raw.native_outputs = {p.name: o for p, o in
-                                              zip(corpus.throughput, res["outputs"]) if o}
+                    raw.add_native(threads, res, load.stop(),
+                                   corpus.throughput if threads == raw.workers else None)
         if raw.workers == 1:
             raw.throughput["pool_of_1"] = raw.throughput["imgpool"]
             raw.peaks["pool_of_1"] = raw.peaks["imgpool"]
-        if mime:
-            for i, p in enumerate(corpus.throughput):
-                data = baselines.output(i)
-                if data:
-                    raw.canvas_outputs[p.name] = data
-        for ev in raw.throughput["imgpool"][-1].done():
-            data = app.output(ev.task_id)
-            if data:
-                raw.page_outputs[ev.name] = data
+        raw.keep_outputs(app, baselines, corpus.throughput, canvas=bool(mime))
         if mode.profile:
             for label in ("imgpool", "naive"):
                 _trace(step, bb, pages[label], label, corpus.throughput, raw)

@@ -50,3 +50,25 @@ class Raw:
     inputs: dict[str, tuple["Raw", object]] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
     timings_s: dict[str, float] = field(default_factory=dict)
+
+    def add_native(self, threads: int, res: dict, other_cores: float,
+                   paths: list[Path] | None = None) -> None:
+        """One native libvips batch (`native.run_native`'s result); with `paths`, its
+        outputs become the reference outputs (`native_outputs`)."""
+        self.native.setdefault(threads, []).append(
+            {"wall_s": res["wall_s"], "elapsed_ms": res["elapsed_ms"],
+             "errors": res["errors"], "other_cores": other_cores})
+        if paths is not None:
+            self.native_outputs = {p.name: o for p, o in zip(paths, res["outputs"]) if o}
+
+    def keep_outputs(self, app, baselines, paths: list[Path], canvas: bool) -> None:
+        """The files the app's last throughput batch and (if it ran) the canvas baseline's
+        last batch made, by input name: the quality bar compares them."""
+        for ev in self.throughput["imgpool"][-1].done():
+            data = app.output(ev.task_id)
+            if data:
+                self.page_outputs[ev.name] = data
+        for i, p in enumerate(paths if canvas else []):
+            data = baselines.output(i)
+            if data:
+                self.canvas_outputs[p.name] = data
