@@ -103,9 +103,11 @@ def test_dropped_images_come_back_as_webp_within_2048(shared_app, images):
 def test_a_freed_worker_gets_an_input_the_page_read_while_it_worked(shared_app, tmp_path):
     """While the workers are busy, the page reads the input of the task the scheduler
     hands out next (Scheduler.next_up), so a worker that frees up does not wait for a
-    file read. Each image still comes back as itself: its own size, every file once."""
+    file read. Each image still comes back as itself: its own size, every file once.
+    Every read runs in the page's read helper (fileread.js), none on the main thread."""
     hooks = ("() => { const h = window.imgpool.port.testHooks; "
-             "return { readsAhead: h.readsAhead, aheadTaken: h.aheadTaken }; }")
+             "return { readsAhead: h.readsAhead, aheadTaken: h.aheadTaken, "
+             "inHelper: h.reads.inHelper, onPage: h.reads.onPage }; }")
     paths = [write_jpeg(tmp_path / f"ahead{i}.jpg", 640 + 16 * i, 480, 40 + i)
              for i in range(8)]
     before_hooks = shared_app.page.evaluate(hooks)
@@ -118,6 +120,8 @@ def test_a_freed_worker_gets_an_input_the_page_read_while_it_worked(shared_app, 
     # dispatched together with another, find their input read.
     assert taken >= len(paths) - 3, (taken, after_hooks, before_hooks)
     assert after_hooks["readsAhead"] - before_hooks["readsAhead"] >= taken
+    assert after_hooks["inHelper"] - before_hooks["inHelper"] >= len(paths)
+    assert after_hooks["onPage"] == before_hooks["onPage"]
     assert sorted(e.name for e in ended) == sorted(p.name for p in paths)
     for ev in ended:
         assert isinstance(ev.event, TaskDone), ev

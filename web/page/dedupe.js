@@ -6,6 +6,7 @@
 // the main thread stalled the page for up to 0.75 s (SubtleCrypto copies its input
 // there); in the worker the page only waits. The digest goes on the File as
 // `imgpoolSha256` (hex), next to `imgpoolPath`; Python decides what a match means.
+import { createHelper } from "./helper.js";
 
 // A file larger than this is not hashed (treated as unique): SubtleCrypto's digest is
 // one-shot, so hashing holds the whole file in memory once more.
@@ -16,38 +17,17 @@ export const HASH_MAX_BYTES = 256 * 1024 * 1024;
 const HASH_TIMEOUT_MS = 60_000;
 const HASH_MS_PER_MB = 1_000;
 
-// A worker for one drop's hashing: hash(file) resolves to the hex digest, or rejects
-// (unreadable file, dead worker, timeout); close() ends it.
+// A helper worker for one drop's hashing: hash(file) resolves to the hex digest, or
+// rejects (unreadable file, dead worker, time limit); close() ends it.
 function createHasher() {
-  const worker = new Worker(new URL("./hash-worker.js", import.meta.url));
-  const waiting = new Map();
-  let next = 0, dead = null;
-  function settle(id, error, hex) {
-    const w = waiting.get(id);
-    if (!w) return;
-    waiting.delete(id);
-    clearTimeout(w.timer);
-    if (error) w.reject(new Error(error));
-    else w.resolve(hex);
-  }
-  worker.onmessage = ({ data }) => settle(data.id, data.error, data.hex);
-  worker.onerror = worker.onmessageerror = (e) => {
-    if (e.preventDefault) e.preventDefault();
-    dead = "the hashing worker failed";
-    for (const id of [...waiting.keys()]) settle(id, dead);
-  };
+  const helper = createHelper(new URL("./hash-worker.js", import.meta.url));
   return {
     hash(file) {
-      if (dead) return Promise.reject(new Error(dead));
-      const id = next++;
-      return new Promise((resolve, reject) => {
-        const limit = HASH_TIMEOUT_MS + HASH_MS_PER_MB * (file.size / 1048576);
-        const timer = setTimeout(() => settle(id, "hashing took too long"), limit);
-        waiting.set(id, { resolve, reject, timer });
-        worker.postMessage({ id, file });
-      });
+      const limit = HASH_TIMEOUT_MS + HASH_MS_PER_MB * (file.size / 1048576);
+      const job = helper.call({ file }, [], limit);
+      return job ? job.then((data) => data.hex) : Promise.reject(new Error("no workers"));
     },
-    close: () => worker.terminate(),
+    close: () => helper.close(),
   };
 }
 

@@ -11,64 +11,26 @@
 // (download, compare, zip, folder, automation), or with no worker, it is made here, once.
 // A row's URLs are made in idle time once it is shown (`whenIdle`, ui.js), so a batch of
 // 10,000 makes URLs only for the rows someone looks at, and never inside a frame.
+import { createHelper } from "./helper.js";
 
-let worker = null;
-let dead = false;
-let nextId = 0;
-let closer = null;
-const waiting = new Map(); // id -> take(blob)
-// The worker closes once nothing has been pending this long (the page then holds no
-// worker beyond the pool's between batches; its Blobs outlive it), and starts again
-// with the next result.
+// The helper closes once nothing has been pending this long (the page then holds no
+// worker beyond the pool's between batches; its Blobs outlive it), and starts again with
+// the next result.
 const CLOSE_IDLE_MS = 2000;
+const maker = createHelper(new URL("./blob-worker.js", import.meta.url),
+                           { idleCloseMs: CLOSE_IDLE_MS });
 
-function closeSoon() {
-  clearTimeout(closer);
-  closer = setTimeout(() => {
-    if (!worker || waiting.size) return;
-    worker.terminate();
-    worker = null;
-  }, CLOSE_IDLE_MS);
-}
-
-function blobWorker() {
-  if (worker || dead) return worker;
-  try {
-    worker = new Worker(new URL("./blob-worker.js", import.meta.url));
-  } catch (err) {
-    dead = true;
-    return null;
-  }
-  worker.onmessage = ({ data }) => {
-    const take = waiting.get(data.id);
-    waiting.delete(data.id);
-    if (take) take(data.blob);
-    if (!waiting.size) closeSoon();
-  };
-  // A dead worker only means Blobs are made here, on first read.
-  worker.onerror = worker.onmessageerror = (e) => {
-    if (e.preventDefault) e.preventDefault();
-    dead = true;
-    worker = null;
-    waiting.clear();
-  };
-  return worker;
-}
-
-// A function returning the Blob of `buffer`: the worker's once it arrived, else made here.
+// A function returning the Blob of `buffer`: the helper's once it arrived, else made here
+// (no helper, or it failed).
 export function lazyBlob(buffer, type) {
   let blob = null;
   const take = (made) => {
     if (!blob) blob = made;
     buffer = null;
   };
-  const w = blobWorker();
-  if (w) {
-    clearTimeout(closer);
-    const id = nextId++;
-    waiting.set(id, take);
+  if (maker.available()) {
     const copy = buffer.slice(0); // the page keeps its own until the Blob arrives
-    w.postMessage({ id, buffer: copy, type }, [copy]);
+    maker.call({ buffer: copy, type }, [copy])?.then((data) => take(data.blob), () => {});
   }
   return () => {
     if (!blob) take(new Blob([buffer], { type }));

@@ -3,8 +3,10 @@
 // Python (imgpool.page.app) calls these methods; worker messages and errors go back to
 // Python with the worker's (slot, gen) as this side knows it, so a late message from a
 // terminated incarnation can be told apart. Image bytes stay in JS: inputs are read from
-// the File and moved to the worker in the transfer list; outputs come back the same way.
+// the File in a helper worker (fileread.js) and moved to the pool worker in the transfer
+// list; outputs come back the same way.
 // Workers come from web/page/spawn.js (compiled runtimes first, spares started early).
+import { readFile, readStats } from "./fileread.js";
 import { createSpawner, poolSizeHint, rememberPoolSize } from "./spawn.js";
 
 // The status board's layout comes from Python (imgpool.shared.protocol), via makeBoard.
@@ -30,7 +32,7 @@ export function createPort({ ui, getApp, automationToken = null, runtimes = null
   const copiesWaiting = new Map(); // original's task_id -> its duplicates' task_ids
   let lastThumb = [null, null]; // [task_id, thumbnail] of the thumbnail that came last
   const testHooks = { lastInput: null, lastOutput: null, ready: [], started: spawner.started,
-                      readsAhead: 0, aheadTaken: 0 };
+                      readsAhead: 0, aheadTaken: 0, reads: readStats };
 
   function toApp(fn) {
     const app = getApp();
@@ -47,7 +49,7 @@ export function createPort({ ui, getApp, automationToken = null, runtimes = null
       testHooks.aheadTaken += 1;
       return read;
     }
-    return file.arrayBuffer();
+    return readFile(file);
   }
 
   // A task's thumbnail, for its row and its duplicates' rows.
@@ -146,7 +148,7 @@ export function createPort({ ui, getApp, automationToken = null, runtimes = null
         ahead = null;
         return;
       }
-      const read = file.arrayBuffer();
+      const read = readFile(file);
       read.catch(() => {}); // a failed read is reported by the dispatch that takes it
       ahead = { taskId, read };
       testHooks.readsAhead += 1;
