@@ -61,7 +61,7 @@ from .errors import (Classified, ImageError, classify, looks_truncated,
 from .faults import Abandoned, Faults, Stage, fire
 from .runtime_quality import encode_for_goals, size_note
 from .runtime_load import Loader
-from .runtime_task import Input, Scope, has_metadata, js_obj
+from .runtime_task import Input, Scope, has_metadata, js_global, js_obj
 from .runtime_thumb import Thumbnailer
 from .runtime_variants import SetResult, encode_set
 
@@ -72,6 +72,10 @@ _CELL = {name: i for i, name in enumerate(P.BOARD_FIELDS)}
 
 class _Cancelled(Exception):
     """The page cancelled the running task (seen on the board)."""
+
+
+#: The JS globals a task calls (runtime_task.js_global), looked up once at Init.
+PER_TASK_GLOBALS = ("Atomics.store", "Atomics.load", "Object.fromEntries")
 
 
 class Worker:
@@ -107,6 +111,8 @@ class Worker:
         self.faults = Faults.from_init(msg.debug_faults, msg.debug_hang, msg.debug_crash)
         self.loader.stream_above = msg.stream_buffer_above or STREAM_BUFFER_ABOVE_BYTES
         self.thumbnails = msg.thumbnails
+        for name in PER_TASK_GLOBALS:   # held from now on: no task adds a JS reference
+            js_global(name)
         counters = json.loads(self.host.counters())
         self._board_set("state", P.BoardState.IDLE)
         self._post(P.Ready(
@@ -304,11 +310,13 @@ class Worker:
         if self.board is None:
             return False
         base = self.slot * P.BOARD_STRIDE
-        return int(js.Atomics.load(self.board, base + _CELL["cancel_task_id"])) == task_id
+        return int(js_global("Atomics.load")(self.board, base + _CELL["cancel_task_id"])) \
+            == task_id
 
     def _board_set(self, name: str, value: int) -> None:
         if self.board is not None and self.slot >= 0:
-            js.Atomics.store(self.board, self.slot * P.BOARD_STRIDE + _CELL[name], int(value))
+            js_global("Atomics.store")(self.board, self.slot * P.BOARD_STRIDE + _CELL[name],
+                                       int(value))
 
     def _heap(self) -> int:
         return int(self.host.heapBytes())
