@@ -15,10 +15,10 @@ submitted task gets exactly one terminal event.
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass
-from enum import Enum
 from typing import TYPE_CHECKING, Any, ClassVar, Union
+
+from imgpool.shared.plain import plain_fields
 
 if TYPE_CHECKING:  # imported for annotations only: no cycle at run time
     from imgpool.core.slots import SlotState
@@ -30,26 +30,11 @@ __all__ = ["TaskQueued", "TaskStarted", "TaskProgress", "TaskDone", "TaskFailed"
            "Event", "TERMINAL_EVENTS"]
 
 
-def _plain(value: Any) -> Any:
-    if isinstance(value, Enum):
-        return value.value
-    if hasattr(value, "to_dict"):
-        return value.to_dict()
-    if isinstance(value, (list, tuple)):
-        return [_plain(v) for v in value]
-    if isinstance(value, dict):
-        return {str(_plain(k)): _plain(v) for k, v in value.items()}
-    return value
-
-
 class _EventBase:
     type: ClassVar[str]
 
     def to_dict(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"type": self.type}
-        for f in dataclasses.fields(self):  # type: ignore[arg-type]
-            out[f.name] = _plain(getattr(self, f.name))
-        return out
+        return {"type": self.type, **plain_fields(self)}
 
 
 @dataclass(frozen=True)

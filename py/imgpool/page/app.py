@@ -13,7 +13,6 @@ The clock is read here, once per event, and passed into the core (`now`).
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import json
 from urllib.parse import parse_qs
 
@@ -26,6 +25,7 @@ from ..shared import protocol as P
 from ..shared.config import (PROBE_BYTES, STREAM_ABOVE_BYTES, SUBMIT_CHUNK, PoolConfig,
                              overrides_from_query)
 from ..shared.options import Options, OptionsError, field_errors
+from ..shared.plain import plain
 from ..shared.probe import HEAD_BYTES, probe
 from ..shared.reasons import FailureReason
 from .form import form_schema
@@ -291,7 +291,7 @@ class App:
                 task_id, data.get("name", ""), event.result.format,
                 _kept(event.result.note))
             if described:
-                self._set_event(data, task_id, [dataclasses.asdict(o) for o in described])
+                self._set_event(data, task_id, [plain(o) for o in described])
         elif isinstance(event, E.TaskFailed):
             data["plain"] = plain_failure(event.reason, event.message)
         if isinstance(event, (E.TaskQueued, E.TaskFailed)):

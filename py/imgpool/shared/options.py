@@ -14,6 +14,8 @@ from dataclasses import dataclass
 from enum import Enum
 from typing import Any
 
+from .plain import plain_fields
+
 __all__ = [
     "OptionsError", "Options", "OutputFormat", "Fit", "MetadataPolicy", "ColourHandling",
     "EXTENSIONS", "LIMITS", "field_errors", "QUALITY_FLOOR", "target_bytes",
@@ -266,13 +268,7 @@ class Options:
         return w, h
 
     def to_dict(self) -> dict[str, Any]:
-        out = dataclasses.asdict(self)
-        for k, v in out.items():
-            if isinstance(v, Enum):
-                out[k] = v.value
-            elif isinstance(v, tuple):  # widths, formats: JSON lists
-                out[k] = [x.value if isinstance(x, Enum) else x for x in v]
-        return out
+        return plain_fields(self)   # enums as values; widths, formats as JSON lists
 
     @classmethod
     def from_dict(cls, values: dict[str, Any] | None) -> "Options":

@@ -14,9 +14,9 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass, field
-from enum import Enum
 from typing import Any, ClassVar
 
+from .plain import plain_fields
 from .reasons import FailureReason, failure_reason
 
 __all__ = [
@@ -39,10 +39,7 @@ class Message:
     TYPE: ClassVar[str] = ""
 
     def to_message(self) -> dict[str, Any]:
-        out = {"v": PROTOCOL_VERSION, "type": self.TYPE}
-        out.update({k: v.value if isinstance(v, Enum) else v
-                    for k, v in dataclasses.asdict(self).items()})
-        return out
+        return {"v": PROTOCOL_VERSION, "type": self.TYPE, **plain_fields(self)}
 
     @classmethod
     def from_message(cls, data: dict[str, Any]) -> "Message":
