@@ -2,10 +2,10 @@
 
 Two `imgpool browser-server`s on loopback (Playwright's own server, the local Chromium),
 one optimize run over both with one worker each, and a third endpoint nobody listens
-on. The second server is killed (its whole process group, as a machine dying would) as
-soon as it has finished a file, while it holds more. The run must skip the dead-at-start
-endpoint, take the killed one's files back and finish them on the first: every file
-settled exactly once, outputs that decode at the right size, a report per endpoint.
+on. The server that finishes the first file is killed (its whole process group, as a
+machine dying would) while it holds more. The run must skip the dead-at-start endpoint,
+take the killed one's files back and finish them on the other: every file settled
+exactly once, outputs that decode at the right size, a report per endpoint.
 One run, two boots: the machine is small and shared.
 """
 
@@ -91,19 +91,24 @@ def test_a_batch_survives_losing_one_of_two_browser_servers(tmp_path: Path, serv
          "--report", str(report_path), "--connect", url_a, "--connect", url_b,
          "--connect", nobody],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    lines, killed = [], False
+    # The server that makes the first file is killed (the victim); the other (the
+    # survivor) must finish the batch. Which one boots first on a loaded machine is not
+    # known (boots of 22 s and 34 s were seen side by side), so the victim is chosen then.
+    procs = {label(url_a): proc_a, label(url_b): proc_b}
+    lines, victim = [], None
     deadline = time.monotonic() + RUN_TIMEOUT_S
     assert run.stdout is not None
-    for raw in run.stdout:                         # kill B once it has made a file
+    for raw in run.stdout:
         lines.append(json.loads(raw))
-        if (not killed and lines[-1].get("event") == "file"
-                and lines[-1].get("endpoint") == label(url_b)):
-            kill_group(proc_b)
-            killed = True
+        if victim is None and lines[-1].get("event") == "file" \
+                and lines[-1].get("endpoint") in procs:
+            victim = lines[-1]["endpoint"]
+            kill_group(procs[victim])
         assert time.monotonic() < deadline, "the run did not finish in time"
     stderr = run.stderr.read() if run.stderr else ""
     code = run.wait(timeout=60)
-    assert killed, f"server B never finished a file; stderr: {stderr}"
+    assert victim is not None, f"no server finished a file; stderr: {stderr}"
+    survivor = next(e for e in procs if e != victim)
 
     report = json.loads(report_path.read_text())
     files = report["files"]
@@ -113,10 +118,10 @@ def test_a_batch_survives_losing_one_of_two_browser_servers(tmp_path: Path, serv
     done = [f for f in files if f["status"] == "done"]
     for f in files:
         assert f["status"] in ("done", "failed"), f
-        if f["status"] == "failed":                 # allowed only with a reason naming B
-            assert f["reason"] and label(url_b) in f["message"], f
+        if f["status"] == "failed":          # allowed only with a reason naming the victim
+            assert f["reason"] and victim in f["message"], f
     assert code == (0 if len(done) == PHOTOS else 1), stderr
-    assert len(done) >= PHOTOS - 1                  # at most the file B died on, twice
+    assert len(done) >= PHOTOS - 1           # at most the file the victim died on, twice
     for f in done:
         with Image.open(f["output"]) as im:
             im.load()
@@ -127,14 +132,14 @@ def test_a_batch_survives_losing_one_of_two_browser_servers(tmp_path: Path, serv
     assert set(by_name) == {label(url_a), label(url_b), label(nobody)}
     assert by_name[label(nobody)]["state"] == "unreachable"
     assert label(nobody) in stderr                  # reported, and skipped
-    assert by_name[label(url_b)]["state"] == "lost"
-    assert label(url_b) in by_name[label(url_b)]["error"]
-    assert by_name[label(url_a)]["state"] == "finished"
-    assert by_name[label(url_a)]["done"] >= 1 and by_name[label(url_b)]["done"] >= 1
+    assert by_name[victim]["state"] == "lost"
+    assert victim in by_name[victim]["error"]
+    assert by_name[survivor]["state"] == "finished"
+    assert by_name[survivor]["done"] >= 1 and by_name[victim]["done"] >= 1
     assert sum(e["done"] for e in report["endpoints"]) == len(done)
-    assert by_name[label(url_a)]["images_per_s"] > 0
+    assert by_name[survivor]["images_per_s"] > 0
     restarts = [x for x in lines if x.get("event") == "restart"]
-    assert any(label(url_b) in x["why"] for x in restarts), restarts
+    assert any(victim in x["why"] for x in restarts), restarts
     assert os.listdir(out) and all(not n.endswith(".part") for n in os.listdir(out))
 
 
