@@ -30,7 +30,8 @@ export function lazyBlob(buffer, type) {
   };
   if (maker.available()) {
     const copy = buffer.slice(0); // the page keeps its own until the Blob arrives
-    maker.call({ buffer: copy, type }, [copy])?.then((data) => take(data.blob), () => {});
+    // A helper that fails leaves `blob` unset: it is then made here when first read.
+    maker.call({ buffer: copy, type }, [copy]).then((data) => take(data.blob), () => {});
   }
   return () => {
     if (!blob) take(new Blob([buffer], { type }));

@@ -16,7 +16,8 @@ from ..shared.decodepath import Decoder
 from ..shared.reasons import FailureReason
 from .errors import SNIFF_BYTES, ImageError
 
-__all__ = ["js_obj", "js_global", "Scope", "Input", "Loaded", "read_file", "has_metadata", "page_count"]
+__all__ = ["js_obj", "js_global", "Scope", "Input", "Loaded", "read_file", "has_metadata",
+           "page_count"]
 
 
 @functools.cache
