@@ -99,6 +99,23 @@ def _started_before_python(app) -> list[str]:
     return [w["name"] for w in s["started"] if w["atMs"] < s["pythonReady"]]
 
 
+# The runtime files a realm (the page, or one worker) fetched during its boot, with counts.
+FETCHED_JS = """() => {
+  const out = {};
+  for (const e of performance.getEntriesByType("resource")) {
+    const name = e.name.split("/").pop();
+    if (/\\.(wasm|zip)$/.test(name)) out[name] = (out[name] || 0) + 1;
+  }
+  return out;
+}"""
+
+
+def _fetched(app) -> tuple[dict, list[dict]]:
+    """What the page and each pool worker fetched of the runtimes while booting."""
+    workers = [w for w in app.page.workers if w.url.endswith("/worker/worker.js")]
+    return app.page.evaluate(FETCHED_JS), [w.evaluate(FETCHED_JS) for w in workers]
+
+
 def _cores(n: int) -> str:
     """An init script: the page sees `n` cores (its workers still see the real count)."""
     return f"Object.defineProperty(Navigator.prototype, 'hardwareConcurrency', {{ get: () => {n} }});"
@@ -139,6 +156,14 @@ def test_second_boot_restores_page_and_workers_from_snapshots(open_with_cores, p
     assert [m["boot_path"] for m in ready] == ["snapshot", "snapshot"], ready
     assert all(m["boot_note"] == "" and m["pyodide_inits"] == 1 for m in ready), ready
     assert all(set(m["precompiled"]) == PRECOMPILED for m in ready), ready
+    # Each runtime file is downloaded once per boot: pyodide.asm.wasm by the page only
+    # (Pyodide's loader used to start a second, unread download of it in every realm),
+    # the stdlib once by each Python.
+    page, workers = _fetched(app)
+    assert page.get("pyodide.asm.wasm") == 1 and page.get("python_stdlib_pyc.zip") == 1, page
+    assert len(workers) == 2, workers
+    for fetched in workers:
+        assert "pyodide.asm.wasm" not in fetched and fetched.get("python_stdlib_pyc.zip") == 1, fetched
     _processes(app, photo)
 
 

@@ -61,11 +61,44 @@ function compiledModuleLoader(module, failed) {
   };
 }
 
+// loadPyodide starts downloading pyodide.asm.wasm when it builds its settings (for its own
+// instantiateWasm), before it calls createPyodideModule; with a compiled module given that
+// download is never read, yet it moved the whole 9.6 MB on every boot (the page's and each
+// worker's). While one boot builds its settings, the first fetch of exactly that URL gets
+// an empty answer here instead; every other fetch, and any later one, goes out as usual.
+function answerWasmFetchOnce(indexURL) {
+  const wasmURL = new URL("pyodide.asm.wasm", indexURL).href;
+  const real = globalThis.fetch;
+  let done = false;
+  const restore = () => {
+    done = true;
+    if (globalThis.fetch === skipping) globalThis.fetch = real;
+  };
+  function skipping(input, init) {
+    const url = input instanceof Request ? input.url : String(input);
+    if (done || url !== wasmURL) return real.call(this, input, init);
+    restore();
+    return Promise.resolve(new Response(new Uint8Array(0)));
+  }
+  globalThis.fetch = skipping;
+  return restore;
+}
+
 async function load(options, compiled) {
   let reject;
   const failed = new Promise((_, r) => { reject = r; });
-  const loader = compiled ? { createPyodideModule: compiledModuleLoader(compiled, { reject }) } : {};
-  return Promise.race([loadPyodide({ ...options, ...loader }), failed]);
+  if (!compiled) return Promise.race([loadPyodide(options), failed]);
+  const restoreFetch = answerWasmFetchOnce(options.indexURL);
+  const make = compiledModuleLoader(compiled, { reject });
+  const createPyodideModule = (settings) => {
+    restoreFetch(); // the settings are built: nothing more to skip
+    return make(settings);
+  };
+  try {
+    return await Promise.race([loadPyodide({ ...options, createPyodideModule }), failed]);
+  } finally {
+    restoreFetch();
+  }
 }
 
 const RESEED = `
