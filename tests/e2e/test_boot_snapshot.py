@@ -28,29 +28,64 @@ ROLES = ("page", "worker")
 #: Compiled once by the page and instantiated by every worker.
 PRECOMPILED = {"pyodide.asm.wasm", "vips.wasm"}
 
-# What is stored: role -> [key header, byte length, starts with Pyodide's snapshot magic].
+# What is stored: role -> [key header, the snapshot's byte length once read back,
+# whether it starts with Pyodide's snapshot magic, the bytes the entry takes in storage].
 STORED_JS = """async (name) => {
+  const { readSnapshot } = await import("/shared/snapshots.js");
   const cache = await caches.open(name);
   const out = {};
   for (const req of await cache.keys()) {
     const res = await cache.match(req);
-    const bytes = await res.arrayBuffer();
-    out[req.url.split("/").pop()] = [res.headers.get("X-Imgpool-Snapshot-Key"), bytes.byteLength,
-                                     new Uint32Array(bytes, 0, 1)[0] === 0x706e7300];
+    const role = req.url.split("/").pop();
+    const key = res.headers.get("X-Imgpool-Snapshot-Key");
+    const stored = (await res.arrayBuffer()).byteLength;
+    const { bytes } = await readSnapshot(role, key);
+    out[role] = [key, bytes ? bytes.byteLength : 0,
+                 Boolean(bytes) && new Uint32Array(bytes.buffer, 0, 1)[0] === 0x706e7300, stored];
   }
   return out;
 }"""
 
-# Overwrite every stored snapshot with noise of the same length, keeping its headers: it
-# passes the cheap checks (key, length) and must be refused by the restore itself.
+# Overwrite every stored snapshot with noise of the same length, stored the way the app
+# stores one (headers kept): it passes the cheap checks (key, length, pages) and must be
+# refused by the restore itself.
 DAMAGE_JS = """async (name) => {
+  const { packZeroPages } = await import("/shared/snapshots.js");
   const cache = await caches.open(name);
   for (const req of await cache.keys()) {
     const res = await cache.match(req);
-    const noise = new Uint8Array(await res.arrayBuffer());
+    const noise = new Uint8Array(Number(res.headers.get("X-Imgpool-Snapshot-Bytes")));
     for (let i = 0; i < noise.length; i += 65536) crypto.getRandomValues(noise.subarray(i, i + 65536));
-    await cache.put(req, new Response(noise, { headers: res.headers }));
+    await cache.put(req, new Response(packZeroPages(noise), { headers: res.headers }));
   }
+}"""
+
+# Cut every stored entry short by one byte, headers kept.
+TRUNCATE_JS = """async (name) => {
+  const cache = await caches.open(name);
+  for (const req of await cache.keys()) {
+    const res = await cache.match(req);
+    const body = await res.arrayBuffer();
+    await cache.put(req, new Response(body.slice(0, body.byteLength - 1), { headers: res.headers }));
+  }
+}"""
+
+# Pack and unpack made-up heaps: zero pages anywhere, a last page cut short.
+ROUNDTRIP_JS = """async () => {
+  const { packZeroPages, unpackZeroPages } = await import("/shared/snapshots.js");
+  const out = [];
+  for (const [length, offset] of [[4096 * 64, 0], [4096 * 64 + 100, 0], [4096 * 9, 3]]) {
+    const heap = new Uint8Array(length + offset).subarray(offset);
+    for (let p = 0; p * 4096 < length; p += 3) heap[Math.min(length - 1, p * 4096 + 17)] = 7 + p;
+    heap[length - 1] = 255;
+    const packed = packZeroPages(heap);
+    const back = unpackZeroPages(packed, length);
+    out.push({ same: back !== null && back.length === length && back.every((b, i) => b === heap[i]),
+               packed: packed.length, length,
+               shortRefused: unpackZeroPages(packed.subarray(0, packed.length - 1), length) === null,
+               shorterRefused: unpackZeroPages(packed, length - 4096) === null });
+  }
+  return out;
 }"""
 
 
@@ -146,9 +181,10 @@ def test_second_boot_restores_page_and_workers_from_snapshots(open_with_cores, p
     assert all(set(m["precompiled"]) == PRECOMPILED for m in first), first
     stored = _wait_stored(app)
     assert set(stored) == set(ROLES)
-    for role, (key, size, _) in stored.items():
+    for role, (key, size, _, kept) in stored.items():
         assert key.startswith(f"{role}/"), key
         assert size > 1_000_000, (role, size)  # a whole wasm heap, not a stub
+        assert kept < 0.7 * size, (role, kept, size)  # stored without its free pages
 
     page_path, ready = _reload(app)
     assert page_path == "snapshot"
@@ -222,3 +258,24 @@ def test_snapshot_of_another_version_is_not_restored(open_app, photo):
     assert fell_back, ready
     assert "is for worker/0.0.0/old/old" in fell_back[0]["boot_note"], fell_back[0]
     _processes(app, photo)
+
+
+def test_snapshot_cut_short_is_refused_before_restoring(open_app, photo):
+    """A stored entry whose bytes do not add up is refused by the read, not by Pyodide."""
+    app = open_app(QUERY)
+    _wait_stored(app)
+    app.page.evaluate(TRUNCATE_JS, CACHE)
+
+    page_path, ready = _reload(app)
+    assert page_path == "fallback"
+    fell_back = [m for m in ready if m["boot_path"] == "fallback"]
+    assert fell_back, ready
+    assert "pages do not add up" in fell_back[0]["boot_note"], fell_back[0]
+    _processes(app, photo)
+    assert _wait_stored(app)  # replaced by good ones
+
+
+def test_zero_pages_pack_and_unpack_exactly(open_app):
+    for case in open_app(QUERY).page.evaluate(ROUNDTRIP_JS):
+        assert case["same"] and case["shortRefused"] and case["shorterRefused"], case
+        assert case["packed"] < case["length"] / 2, case

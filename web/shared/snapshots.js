@@ -10,7 +10,80 @@
 const CACHE_NAME = "imgpool-python-snapshots-v1";
 const URL_PREFIX = "/imgpool-python-snapshot/"; // a cache key, never fetched
 const KEY_HEADER = "X-Imgpool-Snapshot-Key";
-const LENGTH_HEADER = "X-Imgpool-Snapshot-Bytes";
+const LENGTH_HEADER = "X-Imgpool-Snapshot-Bytes"; // of the snapshot itself, unpacked
+const ENCODING_HEADER = "X-Imgpool-Snapshot-Encoding";
+
+// A heap snapshot is mostly free memory: 55-60 % of its 4 KiB pages are all zeros (30 MiB
+// heaps, measured). It is stored without them: a bitmap of the pages kept (bit p of byte
+// p >> 3), then those pages in order. Every boot reads one per Python (the page's and each
+// worker's, at once), so this more than halves the bytes a boot moves out of storage.
+// Entries stored without the header (older ones) are read as they are.
+const ZERO_PAGES = "zero-pages-4096";
+const PAGE = 4096;
+
+function zeroPage(bytes, start, end, words) {
+  if (words) {
+    for (let i = start >> 2, stop = end >> 2; i < stop; i++) if (words[i]) return false;
+    return true;
+  }
+  for (let i = start; i < end; i++) if (bytes[i]) return false;
+  return true;
+}
+
+/** `bytes` without its all-zero pages (the bitmap first). */
+export function packZeroPages(bytes) {
+  const pages = Math.ceil(bytes.length / PAGE);
+  const bitmap = new Uint8Array(Math.ceil(pages / 8));
+  // Whole pages are compared as 32-bit words where the view allows it.
+  const aligned = bytes.byteOffset % 4 === 0 && bytes.length % PAGE === 0;
+  const words = aligned ? new Uint32Array(bytes.buffer, bytes.byteOffset, bytes.length / 4) : null;
+  let size = bitmap.length;
+  for (let p = 0; p < pages; p++) {
+    const start = p * PAGE;
+    const end = Math.min(start + PAGE, bytes.length);
+    if (!zeroPage(bytes, start, end, words)) {
+      bitmap[p >> 3] |= 1 << (p & 7);
+      size += end - start;
+    }
+  }
+  const out = new Uint8Array(size);
+  out.set(bitmap);
+  let at = bitmap.length;
+  eachKeptRun(bitmap, pages, bytes.length, (start, end) => {
+    out.set(bytes.subarray(start, end), at);
+    at += end - start;
+  });
+  return out;
+}
+
+/** The snapshot of `length` bytes that `packed` holds, or null when they do not match. */
+export function unpackZeroPages(packed, length) {
+  const pages = Math.ceil(length / PAGE);
+  const mapBytes = Math.ceil(pages / 8);
+  if (!(length > 0) || packed.length < mapBytes) return null;
+  const bitmap = packed.subarray(0, mapBytes);
+  let kept = 0;
+  eachKeptRun(bitmap, pages, length, (start, end) => { kept += end - start; });
+  if (mapBytes + kept !== packed.length) return null;
+  const out = new Uint8Array(length); // zero-filled: the pages left out
+  let at = mapBytes;
+  eachKeptRun(bitmap, pages, length, (start, end) => {
+    out.set(packed.subarray(at, at + end - start), start);
+    at += end - start;
+  });
+  return out;
+}
+
+// Calls visit(start, end) for each run of consecutive kept pages, in order.
+function eachKeptRun(bitmap, pages, length, visit) {
+  let p = 0;
+  while (p < pages) {
+    if (!(bitmap[p >> 3] & (1 << (p & 7)))) { p++; continue; }
+    const first = p;
+    while (p < pages && bitmap[p >> 3] & (1 << (p & 7))) p++;
+    visit(first * PAGE, Math.min(p * PAGE, length));
+  }
+}
 
 /** The cache key for `role`, or null when the manifest cannot tell versions apart. */
 export function snapshotKey(role, pyodideVersion, manifest) {
@@ -40,12 +113,19 @@ export async function readSnapshot(role, key) {
     if (!res) return { why: "no snapshot stored yet" };
     const stored = res.headers.get(KEY_HEADER);
     if (stored !== key) return { why: `the stored snapshot is for ${stored}, not ${key}`, stale: true };
-    const bytes = new Uint8Array(await res.arrayBuffer());
-    if (String(bytes.byteLength) !== res.headers.get(LENGTH_HEADER)) {
-      return { why: `the stored snapshot is ${bytes.byteLength} bytes, not ${res.headers.get(LENGTH_HEADER)}`,
-               stale: true };
+    const body = new Uint8Array(await res.arrayBuffer());
+    const length = res.headers.get(LENGTH_HEADER);
+    if (res.headers.get(ENCODING_HEADER) === ZERO_PAGES) {
+      const bytes = unpackZeroPages(body, Number(length));
+      if (!bytes) {
+        return { why: `the stored snapshot's pages do not add up to ${length} bytes`, stale: true };
+      }
+      return { bytes };
     }
-    return { bytes };
+    if (String(body.byteLength) !== length) {
+      return { why: `the stored snapshot is ${body.byteLength} bytes, not ${length}`, stale: true };
+    }
+    return { bytes: body };
   } catch (err) {
     return { why: `the stored snapshot could not be read: ${err && err.message ? err.message : err}`,
              stale: true };
@@ -58,8 +138,8 @@ export async function writeSnapshot(role, key, bytes) {
   if (!cache) return false;
   try {
     const headers = { [KEY_HEADER]: key, [LENGTH_HEADER]: String(bytes.byteLength),
-                      "Content-Type": "application/octet-stream" };
-    await cache.put(requestFor(role), new Response(bytes, { headers }));
+                      [ENCODING_HEADER]: ZERO_PAGES, "Content-Type": "application/octet-stream" };
+    await cache.put(requestFor(role), new Response(packZeroPages(bytes), { headers }));
     return true;
   } catch (err) {
     console.debug("[imgpool] Python snapshot not stored:", err);
