@@ -239,6 +239,16 @@ def test_missing_snapshot_boots_normally(open_with_cores, photo):
     _processes(app, photo)
 
 
+def _reload_falls_back(app, photo, why: str) -> None:
+    """After a reload, Python booted without the stored snapshot, saying `why`, and works."""
+    page_path, ready = _reload(app)
+    assert page_path == "fallback"
+    fell_back = [m for m in ready if m["boot_path"] == "fallback"]
+    assert fell_back, ready
+    assert why in fell_back[0]["boot_note"], fell_back[0]
+    _processes(app, photo)
+
+
 def test_snapshot_of_another_version_is_not_restored(open_app, photo):
     """A snapshot keyed for another wheel/stdlib/Pyodide is refused before restoring."""
     app = open_app(QUERY)
@@ -252,12 +262,7 @@ def test_snapshot_of_another_version_is_not_restored(open_app, photo):
                await cache.put(req, new Response(await res.arrayBuffer(), { headers }));
              } }""", CACHE)
 
-    page_path, ready = _reload(app)
-    assert page_path == "fallback"
-    fell_back = [m for m in ready if m["boot_path"] == "fallback"]
-    assert fell_back, ready
-    assert "is for worker/0.0.0/old/old" in fell_back[0]["boot_note"], fell_back[0]
-    _processes(app, photo)
+    _reload_falls_back(app, photo, "is for worker/0.0.0/old/old")
 
 
 def test_snapshot_cut_short_is_refused_before_restoring(open_app, photo):
@@ -266,12 +271,7 @@ def test_snapshot_cut_short_is_refused_before_restoring(open_app, photo):
     _wait_stored(app)
     app.page.evaluate(TRUNCATE_JS, CACHE)
 
-    page_path, ready = _reload(app)
-    assert page_path == "fallback"
-    fell_back = [m for m in ready if m["boot_path"] == "fallback"]
-    assert fell_back, ready
-    assert "pages do not add up" in fell_back[0]["boot_note"], fell_back[0]
-    _processes(app, photo)
+    _reload_falls_back(app, photo, "pages do not add up")
     assert _wait_stored(app)  # replaced by good ones
 
 
