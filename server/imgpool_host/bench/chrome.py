@@ -49,14 +49,15 @@ BOOT_TIMEOUT_S, BOOT_PER_WORKER_S = 90, 12
 
 HOOK_JS = """(() => {
   const TERMINAL = new Set(%s);
-  const B = { frames: [], longs: [], terminal: 0, ua: {} };
+  const B = { frames: [], stamps: [], longs: [], terminal: 0, ua: {} };
   window.__bench = B;
   try {
     new PerformanceObserver((list) => {
       for (const e of list.getEntries()) B.longs.push([e.startTime, e.duration]);
     }).observe({ type: "longtask", buffered: true });
   } catch (err) { B.longtaskError = String(err); }
-  const frame = () => { B.frames.push(performance.now()); requestAnimationFrame(frame); };
+  // When each callback ran (frames), and the frame's own timestamp (stamps).
+  const frame = (t) => { B.frames.push(performance.now()); B.stamps.push(t); requestAnimationFrame(frame); };
   requestAnimationFrame(frame);
   let app;
   Object.defineProperty(window, "imgpool", {
@@ -88,9 +89,10 @@ _JS_BOOT = """async () => {
 # The frames and long tasks of a batch's window, in the page's clock.
 _JS_WINDOW = """([t0, t1]) => {
   const B = window.__bench;
-  const frames = B.frames.filter((t) => t >= t0 && t <= t1);
+  const inside = B.frames.flatMap((t, i) => (t >= t0 && t <= t1 ? [i] : []));
+  const frames = inside.map((i) => B.frames[i]), stamps = inside.map((i) => B.stamps[i]);
   const longs = B.longs.filter(([s, d]) => s + d >= t0 && s <= t1).map(([s, d]) => d);
-  return { frames, longs, longtask_error: B.longtaskError || null };
+  return { frames, stamps, longs, longtask_error: B.longtaskError || null };
 }"""
 
 _JS_UA_START = """(label) => {
@@ -122,6 +124,9 @@ class BatchRun:
     longtask_error: str | None
     cpu: dict[str, float] = field(default_factory=dict)
     other_cores: float = 0.0      #: cores other work on the machine used meanwhile
+    #: Each frame's own timestamp (requestAnimationFrame's argument), beside `frames`
+    #: (when its callback ran).
+    stamps: list[float] = field(default_factory=list)
 
     @property
     def wall_s(self) -> float:
@@ -217,7 +222,8 @@ class AppSession:
         t1 = max(ends) if ends else self.page.evaluate("performance.now()")
         w = self.page.evaluate(_JS_WINDOW, [t0, t1])
         return BatchRun(len(paths), t0, t1, host_start, host_end, events,
-                        w["frames"], w["longs"], w["longtask_error"], cpu, other)
+                        w["frames"], w["longs"], w["longtask_error"], cpu, other,
+                        stamps=w.get("stamps", []))
 
     def add(self, paths: list[Path]) -> None:
         """Hand `paths` to the page, known by their file names, with the session's

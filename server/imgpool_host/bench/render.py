@@ -248,11 +248,15 @@ def markdown(doc: dict, json_name: str) -> str:
     L += ["", f"Ratios: `{_ratios(fr)}`", "", "### 4 Responsiveness", ""]
     rs = s["responsiveness"]
     L += _md_table(["pool", "p99 frame gap ms", "max frame gap ms", "longest long task ms",
-                    "long tasks", "frames"],
+                    "long tasks", "frames", "frames dropped"],
                    [[k, _range(v["p99_frame_gap_ms"]), _range(v["max_frame_gap_ms"]),
-                     _range(v["longest_longtask_ms"]), _fmt(v["longtasks"]), v["frames"]]
+                     _range(v["longest_longtask_ms"]), _fmt(v["longtasks"]), v["frames"],
+                     _fmt(v.get("dropped_frames"))]
                     for k, v in rs.get("pipelines", {}).items()])
-    L += ["", "### 5 Start-up", ""]
+    L += ["", "A *frame gap* is the time between two requestAnimationFrame callbacks, as the "
+          "main thread ran them (the bar's measure): it includes a callback that ran late "
+          "in its own frame. *Frames dropped* counts display refreshes skipped, by the "
+          "frames' own timestamps (all repetitions together).", "", "### 5 Start-up", ""]
     st = s["startup"]
     L += _md_table(["", "Python in page s", "first worker s", "all workers s",
                     "worker init_ms", "page transfer KiB"],

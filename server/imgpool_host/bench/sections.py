@@ -22,7 +22,7 @@ from .goalsreport import goals_section
 from .inputsreport import inputs_section
 from .remote import remote_section
 from .soakreport import soak_section
-from .stats import dist, med, percentile, ratio
+from .stats import dist, dropped_frames, med, percentile, ratio
 
 __all__ = ["build_sections", "SECTION_KEYS"]
 
@@ -230,8 +230,10 @@ def _vs_alone(smart: list[BatchRun], alone: list[BatchRun]) -> dict:
 # -- 4. responsiveness ------------------------------------------------------------------------
 
 def _resp(runs: list[BatchRun]) -> dict:
-    p99, gmax, lmax, lcount = [], [], [], []
+    p99, gmax, lmax, lcount, dropped = [], [], [], [], []
     for r in runs:
+        if r.stamps:
+            dropped.append(dropped_frames(r.stamps))
         gaps = r.frame_gaps_ms()
         if gaps:
             p99.append(percentile(gaps, 99))
@@ -240,6 +242,7 @@ def _resp(runs: list[BatchRun]) -> dict:
         lcount.append(len(r.longs))
     return {"p99_frame_gap_ms": dist(p99, 1), "max_frame_gap_ms": dist(gmax, 1),
             "longest_longtask_ms": dist(lmax, 1), "longtasks": dist(lcount, 0),
+            "dropped_frames": sum(dropped) if dropped else None,
             "frames": sum(len(r.frames) for r in runs),
             "longtask_observer": runs[0].longtask_error or "ok" if runs else None}
 

@@ -48,6 +48,18 @@ def percentile(values: list[float], q: float) -> float | None:
     return s[lo] + (s[hi] - s[lo]) * (k - lo)
 
 
+def dropped_frames(stamps: list[float]) -> int:
+    """Display refreshes skipped between consecutive frames, by the frames' own timestamps
+    (requestAnimationFrame's argument: when each frame began, on the display's beat). A
+    gap of about k intervals skipped k - 1; the interval is the median gap. A callback
+    that runs late but in its own frame skips none: that is jitter, not a dropped frame."""
+    gaps = [b - a for a, b in zip(stamps, stamps[1:]) if b > a]
+    if not gaps:
+        return 0
+    interval = statistics.median(gaps)
+    return sum(max(0, round(g / interval) - 1) for g in gaps)
+
+
 def spread_pct(d: dict) -> float | None:
     """(max - min) / median, in percent: how much the repetitions disagreed."""
     if not d or d.get("n", 0) < 2 or not d.get("median"):
