@@ -2,6 +2,8 @@
 // the app's wasm-vips build, one image at a time. Each path runs the same plan (the
 // app's thumbnail options and saver) and returns its timing and output:
 // - wasm: vips' fused thumbnailBuffer (JPEG shrink-on-load) straight into the saver;
+// - wasmapp: the same as the app's worker loads it (a JPEG at half size first where the
+//   plan's load_shrink says so, then thumbnailImage);
 // - app: the app's browser decode (web/worker/browserdecode.js: ImageDecoder ->
 //   VideoFrame.copyTo(RGBX)) -> newFromMemory -> thumbnailImage -> saver;
 // - bitmap: createImageBitmap (orientation applied, no colour conversion, unpremultiplied)
@@ -51,10 +53,16 @@ function fromPixels(px, bands, plan, t0) {
   });
 }
 
-function wasmPath(buffer, plan) {
+function wasmPath(buffer, plan, asApp = false) {
   return withScope((keep) => {
     const t = performance.now();
-    const im = keep(vips.Image.thumbnailBuffer(buffer, plan.thumb_width, plan.thumb_options));
+    // asApp: as the app's worker loads it (a JPEG at half size first where its plan says,
+    // runtime_load.py), not thumbnail's whole decode.
+    const [width, options] = plan.shrunk_resize;
+    const im = asApp && plan.load_shrink > 1
+      ? keep(keep(vips.Image.newFromBuffer(buffer, plan.load_option_string, { access: "sequential" }))
+        .thumbnailImage(width, options))
+      : keep(vips.Image.thumbnailBuffer(buffer, plan.thumb_width, plan.thumb_options));
     const mem = keep(im.copyMemory());
     const decodeResize = performance.now() - t;
     const t2 = performance.now();
@@ -148,6 +156,7 @@ self.onmessage = async (e) => {
     try {
       let r;
       if (path === "wasm") r = wasmPath(await file.arrayBuffer(), plan);
+      else if (path === "wasmapp") r = wasmPath(await file.arrayBuffer(), plan, true);
       else if (path === "app") r = await timed(() => appPixels(file, type), plan, 3);
       else if (path === "bitmap") r = await timed(() => bitmapPixels(file, {}), plan, 3);
       else if (path === "bitmapframe") r = await timed(() => bitmapFramePixels(file), plan, 3);
