@@ -197,6 +197,10 @@ def test_second_boot_restores_page_and_workers_from_snapshots(open_with_cores, p
     # the stdlib once by each Python.
     page, workers = _fetched(app)
     assert page.get("pyodide.asm.wasm") == 1 and page.get("python_stdlib_pyc.zip") == 1, page
+    # ... and the browser's own fetch is back in every realm once Python is up.
+    assert app.page.evaluate("() => fetch.name") == "fetch"
+    assert [w.evaluate("() => fetch.name") for w in app.page.workers
+            if w.url.endswith("/worker/worker.js")] == ["fetch", "fetch"]
     assert len(workers) == 2, workers
     for fetched in workers:
         assert "pyodide.asm.wasm" not in fetched and fetched.get("python_stdlib_pyc.zip") == 1, fetched

@@ -21,6 +21,12 @@ def test_a_skipped_refresh_counts_once_and_a_long_stall_counts_each():
     assert dropped_frames(beats(0, 1, 2, 3, 5, 6, 7, 8, 9, 10, 14, 15, 16)) == 4
 
 
+def test_drops_are_counted_when_most_frames_are_dropped():
+    # 20 frames on the beat, then 40 that each skip one refresh.
+    stamps = beats(*range(20)) + beats(*range(21, 100, 2))
+    assert dropped_frames(stamps) == 40
+
+
 def test_jitter_inside_a_frame_is_not_a_drop():
     # Timestamps a few ms off the beat (a late frame start) still land in their own frame.
     stamps = [i * HZ60 + (5 if i % 7 == 0 else 0) for i in range(60)]

@@ -58,11 +58,12 @@ function wasmPath(buffer, plan, asApp = false) {
     const t = performance.now();
     // asApp: as the app's worker loads it (a JPEG at half size first where its plan says,
     // runtime_load.py), not thumbnail's whole decode.
-    const [width, options] = plan.shrunk_resize;
-    const im = asApp && plan.load_shrink > 1
+    const shrunk = asApp && plan.load_shrink > 1;
+    const [width, options] = shrunk ? plan.shrunk_resize : [plan.thumb_width, plan.thumb_options];
+    const im = shrunk
       ? keep(keep(vips.Image.newFromBuffer(buffer, plan.load_option_string, { access: "sequential" }))
         .thumbnailImage(width, options))
-      : keep(vips.Image.thumbnailBuffer(buffer, plan.thumb_width, plan.thumb_options));
+      : keep(vips.Image.thumbnailBuffer(buffer, width, options));
     const mem = keep(im.copyMemory());
     const decodeResize = performance.now() - t;
     const t2 = performance.now();

@@ -34,8 +34,9 @@ function zeroPage(bytes, start, end, words) {
 export function packZeroPages(bytes) {
   const pages = Math.ceil(bytes.length / PAGE);
   const bitmap = new Uint8Array(Math.ceil(pages / 8));
-  // Whole pages are compared as 32-bit words where the view allows it.
-  const aligned = bytes.byteOffset % 4 === 0 && bytes.length % PAGE === 0;
+  // Compared as 32-bit words where the view allows it (a snapshot is a header plus the
+  // heap: its length is a multiple of 16, rarely of a page, and the last page is short).
+  const aligned = bytes.byteOffset % 4 === 0 && bytes.length % 4 === 0;
   const words = aligned ? new Uint32Array(bytes.buffer, bytes.byteOffset, bytes.length / 4) : null;
   let size = bitmap.length;
   for (let p = 0; p < pages; p++) {

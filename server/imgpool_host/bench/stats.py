@@ -51,12 +51,15 @@ def percentile(values: list[float], q: float) -> float | None:
 def dropped_frames(stamps: list[float]) -> int:
     """Display refreshes skipped between consecutive frames, by the frames' own timestamps
     (requestAnimationFrame's argument: when each frame began, on the display's beat). A
-    gap of about k intervals skipped k - 1; the interval is the median gap. A callback
-    that runs late but in its own frame skips none: that is jitter, not a dropped frame."""
+    gap of about k intervals skipped k - 1. The interval is the median of the shortest
+    gaps (up to 1.5x the shortest), so a batch that drops most frames still counts them;
+    one that drops every other frame throughout would look like a 30 Hz display. A
+    callback that runs late but in its own frame skips none: jitter, not a dropped frame."""
     gaps = [b - a for a, b in zip(stamps, stamps[1:]) if b > a]
     if not gaps:
         return 0
-    interval = statistics.median(gaps)
+    shortest = min(gaps)
+    interval = statistics.median(g for g in gaps if g <= 1.5 * shortest)
     return sum(max(0, round(g / interval) - 1) for g in gaps)
 
 
