@@ -73,6 +73,8 @@ POLL_MS = 200
 STALL_MARGIN_S = 120.0
 #: The run ends after this many page losses in a row with no file settled in between.
 MAX_FRUITLESS_RESTARTS = 3
+#: At a run's end, the longest wait for a first boot's Python snapshots to be stored (ms).
+SNAPSHOT_SETTLE_MS = 5000
 
 class StopFlag(Protocol):
     """What the driver polls to know a stop was asked for (the runner's signal handler)."""
@@ -144,6 +146,8 @@ class PageDriver:
                 while True:
                     lost = self._loop(client, stop, PlaywrightError)
                     if not lost or self.interrupted:
+                        if not lost and not self.interrupted:   # not when asked to stop
+                            self._let_snapshots_settle(client, PlaywrightError)
                         return
                     fruitless = fruitless + 1 if len(self.ledger.records) == settled else 1
                     settled = len(self.ledger.records)
@@ -160,6 +164,17 @@ class PageDriver:
                         return
             finally:
                 self._close(context.browser)
+
+    def _let_snapshots_settle(self, client: PageClient, PlaywrightError) -> None:
+        """A first boot stores its Python snapshots in the background: a short run could
+        close the browser before they are written, and the next run (on the kept
+        profile) would boot from scratch again. Wait for them, at most a few seconds;
+        nothing fails if they are not there."""
+        try:
+            client.page.evaluate("(ms) => window.imgpool.snapshotsStored(ms)",
+                                 SNAPSHOT_SETTLE_MS)
+        except PlaywrightError:
+            pass
 
     def _open(self, pw, base: str, PlaywrightError):
         self.crashed = ""

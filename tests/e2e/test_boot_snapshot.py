@@ -283,3 +283,14 @@ def test_zero_pages_pack_and_unpack_exactly(open_app):
     for case in open_app(QUERY).page.evaluate(ROUNDTRIP_JS):
         assert case["same"] and case["shortRefused"] and case["shorterRefused"], case
         assert case["packed"] < case["length"] / 2, case
+
+
+def test_a_run_can_wait_for_a_first_boots_snapshots(open_app):
+    """What `imgpool optimize` waits for before closing its browser (pagedriver): true once
+    both roles' snapshots for this version are stored, false after the wait when not."""
+    app = open_app(QUERY)
+    assert app.page.evaluate("() => window.imgpool.snapshotsStored(60000)") is True
+    stored = app.page.evaluate(STORED_JS, CACHE)
+    assert set(stored) == set(ROLES) and all(e[2] for e in stored.values()), stored
+    app.page.evaluate("(name) => caches.delete(name)", CACHE)
+    assert app.page.evaluate("() => window.imgpool.snapshotsStored(300)") is False

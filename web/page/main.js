@@ -3,7 +3,7 @@
 // The scheduler (Python, imgpool.page.app) decides everything; this file only carries out
 // its commands (start/terminate a worker, post a task, set a timer) and forwards events
 // back. Files dropped or picked before Python is ready are queued here, not lost.
-import { bootPython, prepareBoot } from "../shared/pyboot.js";
+import { bootPython, prepareBoot, snapshotsStored } from "../shared/pyboot.js";
 import { compileRuntimes } from "../shared/wasm-modules.js";
 import { createUI } from "./ui.js";
 import { createPort } from "./port.js";
@@ -54,6 +54,9 @@ window.imgpool = {
   summary: () => (app ? JSON.parse(app.summary_json()) : { booting: true }),
   requestStats: (slot) => port.requestStats(slot),
   lastHashing: null, // { hashed, bytes, ms } of the last drop's duplicate check
+  // Automation, at the end of a run: wait (at most `waitMs`) for a first boot's Python
+  // snapshots to be stored before the browser closes.
+  snapshotsStored: (waitMs) => snapshotsStored(waitMs),
 };
 
 // Files from the drop zone and pickers use the form's options (read once Python has

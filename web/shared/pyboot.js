@@ -19,7 +19,7 @@
 // A compiled `WebAssembly.Module` of pyodide.asm.wasm (made once by the page,
 // shared/wasm-modules.js) is instantiated instead of compiling the file again.
 import { loadPyodide, version as PYODIDE_VERSION } from "../runtime/pyodide/pyodide.mjs";
-import { dropSnapshot, readSnapshot, snapshotKey, writeSnapshot } from "./snapshots.js";
+import { dropSnapshot, isStored, readSnapshot, snapshotKey, writeSnapshot } from "./snapshots.js";
 
 const RUNTIME = new URL("../runtime/", import.meta.url);
 /** Where the wheel lives in Pyodide's file system (on sys.path). */
@@ -108,6 +108,26 @@ import sys
 if "random" in sys.modules:
     sys.modules["random"].seed()
 `;
+
+/**
+ * Resolves true once the page's and the workers' snapshots for this version are stored,
+ * false when `waitMs` passed first or none can be (no Cache Storage, no content hashes).
+ * A first boot stores them in the background; a run that ends soon after it (a short
+ * `imgpool optimize`) waits for this before its browser closes, or the next run would
+ * boot from scratch again.
+ */
+export async function snapshotsStored(waitMs) {
+  const until = performance.now() + waitMs;
+  const manifest = await fetchManifest();
+  const keys = ["page", "worker"].map((role) => [role, snapshotKey(role, PYODIDE_VERSION, manifest)]);
+  if (keys.some(([, key]) => !key)) return false;
+  for (;;) {
+    const stored = await Promise.all(keys.map(([role, key]) => isStored(role, key)));
+    if (stored.every(Boolean)) return true;
+    if (performance.now() >= until) return false;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
 
 /**
  * Start everything a boot of `role` reads before it needs the compiled runtime: the wheel

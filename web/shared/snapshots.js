@@ -133,6 +133,18 @@ export async function readSnapshot(role, key) {
   }
 }
 
+/** Whether `role`'s snapshot for `key` is stored (its headers only: no bytes are read). */
+export async function isStored(role, key) {
+  const cache = await openCache();
+  if (!cache) return false;
+  try {
+    const res = await cache.match(requestFor(role));
+    return Boolean(res) && res.headers.get(KEY_HEADER) === key;
+  } catch {
+    return false;
+  }
+}
+
 /** Store `bytes` as `role`'s snapshot for `key`; resolves with whether it was stored. */
 export async function writeSnapshot(role, key, bytes) {
   const cache = await openCache();
