@@ -90,8 +90,8 @@ def main() -> None:
     ap.add_argument("--format", default="webp")
     ap.add_argument("--reps", type=int, default=2)
     ap.add_argument("--paths", default="wasm,app,bitmap,decoder",
-                    help="of wasm, wasmapp, app, bitmap, bitmapframe, bitmap2x, decoder, decoderbox, "
-                         "decoder2x, decoderfit (decode-worker.js)")
+                    help="of wasm, wasmapp, app, bitmap, bitmapframe, bitmap2x, decoder, "
+                         "decoderbox, decoder2x, decoderfit (decode-worker.js)")
     ap.add_argument("--quality", default="high", help="resizeQuality for bitmap2x")
     ap.add_argument("--factor", type=float, default=2.0, help="bitmap2x: times the box")
     a = ap.parse_args()

@@ -145,9 +145,10 @@ class PageDriver:
                 fruitless, settled = 0, len(self.ledger.records)
                 while True:
                     lost = self._loop(client, stop, PlaywrightError)
-                    if not lost or self.interrupted:
-                        if not lost and not self.interrupted:   # not when asked to stop
-                            self._let_snapshots_settle(client, PlaywrightError)
+                    if self.interrupted:
+                        return
+                    if not lost:                  # finished: not when asked to stop
+                        self._let_snapshots_settle(client, PlaywrightError)
                         return
                     fruitless = fruitless + 1 if len(self.ledger.records) == settled else 1
                     settled = len(self.ledger.records)

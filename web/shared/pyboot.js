@@ -85,9 +85,9 @@ function answerWasmFetchOnce(indexURL) {
 }
 
 async function load(options, compiled) {
+  if (!compiled) return loadPyodide(options);
   let reject;
-  const failed = new Promise((_, r) => { reject = r; });
-  if (!compiled) return Promise.race([loadPyodide(options), failed]);
+  const failed = new Promise((_, r) => { reject = r; }); // only our loader rejects it
   const restoreFetch = answerWasmFetchOnce(options.indexURL);
   const make = compiledModuleLoader(compiled, { reject });
   const createPyodideModule = (settings) => {
