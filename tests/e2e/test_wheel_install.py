@@ -19,6 +19,7 @@ from PIL import Image
 
 from imgpool_host.browser import find_browser
 from offlinepage import EXPECTED_SIZES, write_photos
+from proctree import free_port
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
@@ -44,8 +45,11 @@ def test_wheel_installed_outside_the_repo_serves_and_optimizes(tmp_path):
     run([venv / "bin" / "python", "-m", "pip", "install", "-q", "--disable-pip-version-check",
          wheel])
     # No Node, no npm, no checkout: only the venv on PATH, run from a folder of its own.
+    # Its browser profile in a cache of its own, on a port of its own: never the real
+    # ~/.cache/imgpool, and never the profile port another run (the bench's) is using.
     env = {"PATH": str(venv / "bin"), "HOME": os.environ.get("HOME", str(tmp_path)),
-           "IMGPOOL_BROWSER": find_browser()}
+           "IMGPOOL_BROWSER": find_browser(), "IMGPOOL_CACHE_DIR": str(tmp_path / "cache"),
+           "IMGPOOL_PROFILE_PORT": str(free_port())}
     work = tmp_path / "work"
     photos = write_photos(work / "in")
     imgpool = venv / "bin" / "imgpool"

@@ -327,6 +327,13 @@ def _collect_ua(app: AppSession, wait_s: float, step) -> dict:
             time.sleep(1)
 
 
+def _free_loopback_port() -> int:
+    import socket
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
 def _automation(paths: list[Path], options: dict, workers: int, browser: str | None,
                 connect: list[str] | None = None) -> dict:
     """`run_batch` over `paths` (workers per browser); on the `connect` browser servers
@@ -351,7 +358,8 @@ def _automation(paths: list[Path], options: dict, workers: int, browser: str | N
                 "boot_s": report.boot_s, "process_s": report.process_s,
                 "done": totals.get("done", 0), "failed": totals.get("failed", 0),
                 "error": report.error, "output_bytes": totals.get("output_bytes", 0),
-                "page_boot": report.page_boot, "browser_profile": report.browser_profile}
+                "page_boot": report.page_boot, "browser_profile": report.browser_profile,
+                "notes": list(report.notes)}
 
     with tempfile.TemporaryDirectory(prefix="imgpool-bench-") as tmp:
         src = Path(tmp, "in")
@@ -360,7 +368,11 @@ def _automation(paths: list[Path], options: dict, workers: int, browser: str | N
             (src / p.name).symlink_to(p.resolve())
         if connect:
             return once(tmp, src)
-        with mock.patch.dict(os.environ, {"IMGPOOL_CACHE_DIR": str(Path(tmp, "cache"))}):
+        # A cache and a profile port of its own: a user's `imgpool optimize` running
+        # meanwhile (which holds the default port) must not turn these runs' profile off.
+        env = {"IMGPOOL_CACHE_DIR": str(Path(tmp, "cache")),
+               "IMGPOOL_PROFILE_PORT": str(_free_loopback_port())}
+        with mock.patch.dict(os.environ, env):
             first = once(tmp, src)
             later = once(tmp, src)
     return {**later, "first_run": first}

@@ -306,10 +306,13 @@ def automation(raw: Raw, corpus: Corpus) -> dict:
                          "boot_s": round(a["boot_s"], 2), "wall_s": round(a["wall_s"], 2),
                          "done": a["done"], "failed": a["failed"], "error": a["error"],
                          "other_load_cores": a.get("other_cores"),
-                         "page_boot": a.get("page_boot", "")},
+                         "page_boot": a.get("page_boot", ""),
+                         "browser_profile": a.get("browser_profile", ""),
+                         "notes": a.get("notes", [])},
             "first_run": {k: round(v, 2) if isinstance(v, float) else v
                           for k, v in a.get("first_run", {}).items()
-                          if k in ("wall_s", "boot_s", "process_s", "page_boot", "done")},
+                          if k in ("wall_s", "boot_s", "process_s", "page_boot", "done",
+                                   "browser_profile", "notes")},
             "page": {"images_per_s": page_ips,
                      "other_load_cores": dist([r.other_cores for r in page], 2)},
             "ratios": {"optimize_vs_page_throughput": ratio(opt_ips, page_ips)}}
