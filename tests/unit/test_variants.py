@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from imgpool.shared.options import (MAX_VARIANTS, MAX_WIDTHS, Options, OptionsError,
                                     OutputFormat, field_errors)
 from imgpool.shared.outnames import OutputNamer
-from imgpool.shared.variants import plan_variants, scaled_height, set_suffixes
+from imgpool.shared.variants import plan_variants, reduce_from, scaled_height, set_suffixes
 
 W, A, J = OutputFormat.WEBP, OutputFormat.AVIF, OutputFormat.JPEG
 
@@ -115,3 +115,18 @@ def test_scaled_height_keeps_the_aspect(width, height, new_width):
     exact = height * new_width / width
     assert h >= 1
     assert abs(h - exact) <= 0.5 or (h == 1 and exact < 1)
+
+
+def test_a_width_is_reduced_from_the_narrowest_made_one_at_least_twice_as_wide():
+    assert reduce_from(960, (1920,)) == 1920
+    assert reduce_from(480, (1920, 960)) == 960      # half the pixels to read
+    assert reduce_from(600, (1920, 960)) == 1920     # 960 is not twice 600: no small steps
+    assert reduce_from(1500, (1920,)) is None        # from the prepared image
+    assert reduce_from(300, ()) is None
+
+
+@given(st.lists(st.integers(1, 5000), unique=True, max_size=6), st.integers(1, 5000))
+def test_a_width_is_never_reduced_from_a_narrow_source(made, width):
+    source = reduce_from(width, tuple(made))
+    assert source is None or (source in made and source >= 2 * width)
+    assert source is not None or all(w < 2 * width for w in made)

@@ -2,9 +2,10 @@
 
 The image was loaded and prepared once, at the largest width the set needs
 (`imgpool.shared.variants.prepare_options`). It is copied into memory (`copyMemory`) so
-the decode and resize run once, not once per file; each smaller width is made from that
-copy with vips' high-quality (Lanczos) reduction and copied too, so its formats encode
-the same pixels without recomputing them. Which files exist, their names and what was
+the decode and resize run once, not once per file; each smaller width is made with vips'
+high-quality (Lanczos) reduction from that copy, or from a width already made that is at
+least twice as wide (`reduce_from`), and copied too, so its formats encode the same pixels
+without recomputing them. Which files exist, their names and what was
 skipped is decided by the pure plan (`imgpool.shared.variants.plan_variants`); this
 module only runs it. Every vips object made here goes into the task's `Scope`.
 """
@@ -18,7 +19,7 @@ from ..shared import protocol as P
 from ..shared.imageinfo import ImageInfo
 from ..shared.options import Options
 from ..shared.plan import UNBOUNDED, make_plan, resolve_format
-from ..shared.variants import format_options, plan_variants
+from ..shared.variants import format_options, plan_variants, reduce_from
 from .runtime_quality import encode_for_goals
 from .runtime_task import Scope, js_obj
 
@@ -55,7 +56,7 @@ def encode_set(vips, loader, options: Options, info: ImageInfo, image, input_byt
     sized = {}
     for variant in plan.variants:
         if variant.width not in sized:
-            sized[variant.width] = _at_width(prepared, variant.width, watched, scope)
+            sized[variant.width] = _at_width(prepared, sized, variant.width, watched, scope)
         pixels = sized[variant.width]
         opts = format_options(options, variant.format)
         fplan = make_plan(opts, info)
@@ -72,10 +73,13 @@ def encode_set(vips, loader, options: Options, info: ImageInfo, image, input_byt
     return result
 
 
-def _at_width(prepared, width: int | None, watched, scope: Scope):
-    """The prepared pixels at `width` (None or its own width: as they are), in memory."""
+def _at_width(prepared, sized: dict, width: int | None, watched, scope: Scope):
+    """The prepared pixels at `width` (None or its own width: as they are), in memory,
+    reduced from the prepared image or from a wider one in `sized` (`reduce_from`)."""
     if width is None or width >= int(prepared.width):
         return prepared
-    smaller = scope.keep(prepared.thumbnailImage(width, js_obj(
+    made = {int(image.width): image for image in sized.values()}
+    source = made.get(reduce_from(width, tuple(made)), prepared)
+    smaller = scope.keep(source.thumbnailImage(width, js_obj(
         {"height": UNBOUNDED, "size": "down", "no_rotate": True})))
     return scope.keep(watched(smaller, lambda: smaller.copyMemory()))
