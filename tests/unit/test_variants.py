@@ -117,6 +117,13 @@ def test_scaled_height_keeps_the_aspect(width, height, new_width):
     assert abs(h - exact) <= 0.5 or (h == 1 and exact < 1)
 
 
+def test_scaled_height_rounds_half_up_as_vips_does():
+    assert scaled_height(1000, 667, 320) == 213       # 213.44
+    assert scaled_height(640, 427, 320) == 214        # 213.5
+    assert scaled_height(2, 425, 1) == 213            # 212.5: half up, not to even
+    assert scaled_height(1200, 800, 320) == 213
+
+
 def test_a_width_is_reduced_from_the_narrowest_made_one_at_least_twice_as_wide():
     assert reduce_from(960, (1920,)) == 1920
     assert reduce_from(480, (1920, 960)) == 960      # half the pixels to read

@@ -10,8 +10,11 @@ worker only executes it, the host's planner and the page use the same names.
 - Widths run from the largest down: the worker prepares the image once at the largest
   width needed and makes each smaller one from it, or from a smaller width already made
   when that is at least twice as wide (`reduce_from`): 1920 -> 960 -> 480 reads half the
-  pixels for 480 that 1920 -> 480 would, with the same Lanczos filter (the two differ by
-  50-60 dB PSNR on real photos, far below what any encoder changes).
+  pixels for 480 that 1920 -> 480 would, with the same Lanczos filter. Its height is
+  forced to what the largest width would have given (`scaled_height`), so rounding does
+  not compound (1000x667 -> 640x427 -> 320 is 213 px tall, not 214). On 9 real photos and
+  three width chains the two ways differ by 44-60 dB PSNR, far below what any encoder
+  changes.
 - A width above the image's own is skipped, never enlarged, and the plan says so
   (`skipped`, `note()`). If every width is above it, the set holds the image's own width
   instead, so an image never ends up with no output.
@@ -133,8 +136,9 @@ def set_suffixes(options: Options, base: OutputFormat) -> list[str]:
 
 
 def scaled_height(width: int, height: int, new_width: int) -> int:
-    """The height of a `width` x `height` image scaled to `new_width`, aspect kept."""
-    return max(1, round(height * new_width / width))
+    """The height of a `width` x `height` image scaled to `new_width`, aspect kept,
+    rounded as vips' `thumbnail_image` rounds it (half up)."""
+    return max(1, (2 * height * new_width + width) // (2 * width))
 
 
 def prepare_options(options: Options, base: OutputFormat) -> Options:

@@ -19,7 +19,7 @@ from ..shared import protocol as P
 from ..shared.imageinfo import ImageInfo
 from ..shared.options import Options
 from ..shared.plan import UNBOUNDED, make_plan, resolve_format
-from ..shared.variants import format_options, plan_variants, reduce_from
+from ..shared.variants import format_options, plan_variants, reduce_from, scaled_height
 from .runtime_quality import encode_for_goals
 from .runtime_task import Scope, js_obj
 
@@ -80,6 +80,10 @@ def _at_width(prepared, sized: dict, width: int | None, watched, scope: Scope):
         return prepared
     made = {int(image.width): image for image in sized.values()}
     source = made.get(reduce_from(width, tuple(made)), prepared)
-    smaller = scope.keep(source.thumbnailImage(width, js_obj(
-        {"height": UNBOUNDED, "size": "down", "no_rotate": True})))
+    # From a smaller width, the height the prepared image would give (no compounded
+    # rounding): exactly width x height.
+    fit = {"height": UNBOUNDED, "size": "down"} if source is prepared else {
+        "height": scaled_height(int(prepared.width), int(prepared.height), width),
+        "size": "force"}
+    smaller = scope.keep(source.thumbnailImage(width, js_obj({**fit, "no_rotate": True})))
     return scope.keep(watched(smaller, lambda: smaller.copyMemory()))
