@@ -62,11 +62,14 @@ def profile_port(env: Mapping[str, str] = os.environ) -> int:
 
 
 @contextlib.contextmanager
-def serving_app(mounts, extra_routes, keep_profile: bool) -> Iterator[tuple[str, Path | None]]:
-    """Serve the app for one run: (base URL, the profile to use or None). With
-    `keep_profile`, on `profile_port()` when it is free (then with the profile); else, or
-    when it is taken, on a port of its own and with no profile."""
+def serving_app(mounts, extra_routes,
+                keep_profile: bool) -> Iterator[tuple[str, Path | None, str]]:
+    """Serve the app for one run: (base URL, the profile to use or None, why the kept
+    profile is not used or ""). With `keep_profile`, on `profile_port()` when it is free
+    (then with the profile); else, or when it is taken, on a port of its own and with no
+    profile."""
     profile = profile_dir() if keep_profile else None
+    note = ""
     with contextlib.ExitStack() as stack:
         base = None
         if profile is not None:
@@ -74,8 +77,10 @@ def serving_app(mounts, extra_routes, keep_profile: bool) -> Iterator[tuple[str,
                 base = stack.enter_context(devserver.running_server(
                     port=profile_port(), mounts=mounts, extra_routes=extra_routes))
             except OSError:                  # taken: another run, or another program
+                note = (f"port {profile_port()} was in use (another imgpool run?), so this "
+                        "run started without the kept browser profile: a slower start")
                 profile = None
         if base is None:
             base = stack.enter_context(devserver.running_server(
                 mounts=mounts, extra_routes=extra_routes))
-        yield base, profile
+        yield base, profile, note

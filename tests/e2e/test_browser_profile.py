@@ -93,6 +93,9 @@ def test_while_the_port_is_taken_a_run_uses_an_empty_profile(photos, tmp_path):
     assert report["totals"]["done"] == 2
     assert report["browser_profile"] == "" and report["page_boot"] == "fresh"
     assert not (cache / "browser-profile").exists()
+    # ... and the report says why this run started slower
+    assert any(f"port {port} was in use" in n and "without the kept browser profile" in n
+               for n in report["notes"]), report["notes"]
 
 
 def test_an_empty_cache_setting_turns_the_profile_off(photos, tmp_path):

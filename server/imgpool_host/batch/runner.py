@@ -203,9 +203,9 @@ def run_batch(paths: str | os.PathLike | Iterable[str | os.PathLike], out: str |
         with _StopRequest(handle_signals) as stop:
             try:
                 with serving_app(appfiles.app_mounts(), {ROUTE_PREFIX: sink.handle},
-                                 keep_profile=launcher is not None) as (base, profile):
+                                 keep_profile=launcher is not None) as (base, profile, why):
                     if launcher is not None:
-                        launcher.profile = profile
+                        launcher.profile, launcher.profile_note = profile, why
                     _drive_page(drive, base, stop)
             except KeyboardInterrupt:
                 drive.interrupted = True
