@@ -103,6 +103,17 @@ def test_optimize_makes_every_set_lists_it_and_resumes_without_work(tmp_path):
     assert again.ok and again.boot_s == 0
     assert [f.status for f in again.files] == [FileStatus.SKIPPED] * 2
     assert json.loads((out / "srcset.json").read_text()) == listed
+    # A listing lost (or overwritten) comes back whole from any run, even one that has
+    # nothing to redo: up-to-date sets are listed from their files.
+    (out / "srcset.json").write_text("{}")
+    assert run_batch(src, out, options, browser="/bin/true").ok
+    assert json.loads((out / "srcset.json").read_text()) == listed
+    (out / "srcset.json").unlink()
+    (out / "wide-320.jpg").unlink()               # and one set redone: still every set
+    assert run_batch(src, out, options, pool={"pool_size": 1}).ok
+    assert json.loads((out / "srcset.json").read_text())["images"][0] == listed["images"][0]
+    assert [i["input"] for i in json.loads((out / "srcset.json").read_text())["images"]] == \
+        ["sub/tall.jpg", "wide.jpg"]
 
 
 def test_the_page_offers_each_set_with_its_picture_markup_and_zip(shared_app, tmp_path):

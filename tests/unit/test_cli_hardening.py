@@ -88,6 +88,7 @@ def photos(tmp_path):
     (lambda src, out: out / "sub" / "b.avif", "is where the output of sub/b.png goes"),
     (lambda src, out: out / "photo.jpg", "is where the output of photo.jpg goes"),
     (lambda src, out: out / JOURNAL_NAME, "is a file imgpool keeps in OUT"),
+    (lambda src, out: out / "srcset.json", "is a file imgpool keeps in OUT"),
 ])
 def test_a_report_path_that_would_destroy_something_is_refused_first(photos, where, message):
     src, out = photos

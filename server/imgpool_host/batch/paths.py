@@ -32,8 +32,13 @@ from .atomicfile import PART_SUFFIX
 from .errors import BatchUsageError
 from .plan import BatchPlan
 from .journal import JOURNAL_NAME
+from .sets import SRCSET_NAME
 
 __all__ = ["prepare_out", "check_report_path"]
+
+
+#: The responsive sets' listing, at OUT's top (batch/sets.py).
+SRCSET = PurePosixPath(SRCSET_NAME)
 
 
 def prepare_out(out: Path, given: str | os.PathLike) -> None:
@@ -70,7 +75,7 @@ def _report_clash(real: Path, plan: BatchPlan, inputs: Iterable[str | os.PathLik
     if plan.out not in real.parents:
         return ""
     rel = PurePosixPath(real.relative_to(plan.out).as_posix())
-    if rel.name == JOURNAL_NAME or rel.name.endswith(PART_SUFFIX):
+    if rel.name == JOURNAL_NAME or rel.name.endswith(PART_SUFFIX) or rel == SRCSET:
         return "is a file imgpool keeps in OUT"
     suffix = rel.suffix.lower()
     for tag, where in plan.stems.items():

@@ -62,7 +62,7 @@ from .errors import BatchUsageError
 from .journal import OutputJournal
 from .nonimages import NOT_IMAGE_MESSAGE, is_not_image
 from .report import NOT_IMAGE, FileRecord, FileStatus, HostReason
-from .sets import expected_suffixes
+from .sets import expected_suffixes, variants_on_disk
 
 __all__ = [
     "Job", "BatchPlan", "plan_batch", "collect_inputs", "check_out", "predicted_suffixes",
@@ -320,10 +320,12 @@ def plan_batch(paths: Iterable[str | os.PathLike], out: str | os.PathLike,
         outputs = [job.target(plan.out, s) for s in suffixes]
         current = None if force else _current(job, outputs, item, options, journal, plan.out)
         if current is not None:
+            first = current[0][1]
             plan.settled[tag] = FileRecord(
-                **base, status=FileStatus.SKIPPED, output=str(current),
-                output_bytes=current.stat().st_size, message="up to date",
-                renamed_from=job.renamed_from or None, note=job.rename_note)
+                **base, status=FileStatus.SKIPPED, output=str(first),
+                output_bytes=first.stat().st_size, message="up to date",
+                renamed_from=job.renamed_from or None, note=job.rename_note,
+                variants=variants_on_disk(current) if options.responsive else None)
             continue
         plan.jobs.append(replace(job, output=outputs[0]))
     return plan
@@ -344,16 +346,18 @@ def _left_out(item: _Found, base: dict) -> FileRecord | None:
 
 
 def _current(job: Job, outputs: list[Path], item: _Found, options: Options,
-             journal: OutputJournal, out: Path) -> Path | None:
-    """The output that makes `job` up to date, or None: for one output, any of those it
-    may have (`predicted_suffixes`); for a set, every file it will have, each recorded."""
+             journal: OutputJournal, out: Path) -> list[tuple[str, Path]] | None:
+    """The outputs (suffix, path) that make `job` up to date, or None: for one output,
+    any of those it may have (`predicted_suffixes`); for a set, every file it will have,
+    each recorded."""
     assert item.st is not None
     if not options.responsive:
-        return next((o for o in outputs if journal.is_current(o, item.path, item.st)), None)
-    files = [job.target(out, s) for s in expected_suffixes(item.path, item.name, options,
-                                                           _guessed_info(item.name))]
-    if all(journal.is_current(f, item.path, item.st) for f in files):
-        return files[0]
+        found = next((o for o in outputs if journal.is_current(o, item.path, item.st)), None)
+        return None if found is None else [(found.suffix, found)]
+    files = [(s, job.target(out, s)) for s in expected_suffixes(
+        item.path, item.name, options, _guessed_info(item.name))]
+    if all(journal.is_current(f, item.path, item.st) for _, f in files):
+        return files
     return None
 
 

@@ -231,7 +231,7 @@ def run_batch(paths: str | os.PathLike | Iterable[str | os.PathLike], out: str |
                     message="not finished: the run was interrupted" if drive.interrupted
                     else "not finished")
     report.files = [records[name] for name in plan.order]
-    if opts.responsive and plan.jobs:
+    if opts.responsive:             # also when all were up to date: a lost listing comes back
         write_srcset(plan.out, report.files, plan.inputs)
     report.wall_s = time.monotonic() - t0
     if report_file is not None:

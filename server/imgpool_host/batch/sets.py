@@ -13,8 +13,10 @@ input's name, which is what settles the file (`ledger`).
 
 At the end of the run, `write_srcset` writes `OUT/srcset.json`: per input, its set's files
 with width, height, format, path (relative to OUT) and bytes, for a site's build to make
-`<picture>`/`srcset` markup from. Inputs the run did not redo (up to date) keep the entry
-an earlier run wrote.
+`<picture>`/`srcset` markup from. An input the run did not redo (up to date) is listed from
+its files as they are on disk (`variants_on_disk`: each one's size from its header), so a
+listing deleted or cut short is whole again after any run; inputs outside this run keep
+the entry an earlier run wrote. A listing that would not change is not rewritten.
 
 Rules:
 - A suffix from the page is checked (`check_variant`), never trusted: a dash, a width,
@@ -43,7 +45,7 @@ from .atomicfile import write_atomic
 from .report import FileRecord, FileStatus
 
 __all__ = ["expected_suffixes", "SRCSET_NAME", "SRCSET_VERSION", "check_variant", "set_key", "SetWrites",
-           "write_srcset", "srcset_entry", "set_variants"]
+           "write_srcset", "srcset_entry", "set_variants", "variants_on_disk"]
 
 #: The set listing's file name in OUT, and its format's version.
 SRCSET_NAME = "srcset.json"
@@ -120,6 +122,24 @@ def set_variants(files: Iterable[Any], described: Iterable[dict]) -> list[dict[s
     return out
 
 
+def variants_on_disk(files: Iterable[tuple[str, Path]]) -> list[dict[str, Any]]:
+    """An up-to-date set's `variants`, from its files (suffix, path) as they are: the
+    format its suffix names, the size its header gives (None where it says nothing)."""
+    formats = {ext: fmt.value for fmt, ext in EXTENSIONS.items()}
+    out = []
+    for suffix, path in files:
+        try:
+            with open(path, "rb") as f:
+                head = probe(f.read(PROBE_BYTES), None, path.name)
+            size = path.stat().st_size
+        except OSError:
+            head, size = ImageInfo(), None
+        out.append({"suffix": suffix, "width": head.width, "height": head.height,
+                    "format": formats.get(path.suffix.lower()), "output": str(path),
+                    "output_bytes": size, "quality": None, "ssim": None, "note": ""})
+    return out
+
+
 def srcset_entry(record: FileRecord, out: Path) -> dict[str, Any]:
     """An input's entry in srcset.json, from its record's variants."""
     return {"input": record.name, "variants": [
@@ -131,23 +151,27 @@ def srcset_entry(record: FileRecord, out: Path) -> dict[str, Any]:
 
 def write_srcset(out: Path, records: Iterable[FileRecord],
                  protected: Iterable[str] = ()) -> Path | None:
-    """Write OUT/srcset.json for the sets made now plus those an earlier run listed for
-    inputs not redone. Returns its path, or None when nothing was written (no set, or
-    the name is an input's)."""
+    """Write OUT/srcset.json for this run's sets (made now, or up to date) plus those an
+    earlier run listed for inputs outside this run. Returns its path, or None when
+    nothing was written (no set, the same listing is there, or the name is an input's)."""
     target = Path(out) / SRCSET_NAME
     if os.path.realpath(target) in set(protected):
         return None
     entries: dict[str, dict[str, Any]] = {}
     try:
-        for item in json.loads(target.read_text("utf-8")).get("images", []):
+        before = target.read_bytes()
+        for item in json.loads(before).get("images", []):
             entries[item["input"]] = item
     except (OSError, ValueError, KeyError, TypeError, AttributeError):
-        pass                                      # none yet, or not ours: start again
+        before = None                             # none yet, or not ours: start again
     for record in records:
-        if record.status is FileStatus.DONE and record.variants:
+        if record.status in (FileStatus.DONE, FileStatus.SKIPPED) and record.variants:
             entries[record.name] = srcset_entry(record, Path(out))
     if not entries:
         return None
     data = {"version": SRCSET_VERSION, "images": [entries[k] for k in sorted(entries)]}
-    write_atomic(target, (jsontext.dumps(data, indent=2) + "\n").encode("utf-8"))
+    text = (jsontext.dumps(data, indent=2) + "\n").encode("utf-8")
+    if text == before:
+        return None
+    write_atomic(target, text)
     return target
