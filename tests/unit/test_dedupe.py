@@ -89,6 +89,31 @@ def test_a_refused_copy_is_noted_and_the_original_still_written(dup_plan):
     assert "a file is in the way" in sink.copy_errors["sub/b.jpg"]
 
 
+def test_a_duplicate_gets_its_copy_when_the_originals_own_output_is_blocked(dup_plan):
+    src, out, plan = dup_plan
+    send, copies = split_duplicates(plan.jobs)
+    (out / "a.webp").mkdir(parents=True)           # the original's output cannot be written
+    sink = ResultSink("t", out, send, plan.inputs, copies=copies)
+    with running_server(mounts={"/": out}, extra_routes={ROUTE_PREFIX: sink.handle}) as base:
+        q = {"token": "t", "task": "1", "name": "a.jpg", "format": "webp"}
+        assert put(base, q, b"RESULT-A")[0] == 409
+    assert (out / "sub" / "b.webp").read_bytes() == b"RESULT-A"
+    assert "sub/b.jpg" in sink.written and "a.jpg" not in sink.written
+
+
+def test_a_duplicate_is_done_when_only_the_originals_own_write_failed(dup_plan):
+    out = dup_plan[1]
+    ledger, _ = _ledger(dup_plan[2], {"sub/b.jpg": Written(out / "sub" / "b.webp", 8, "webp", 1)})
+    ledger.on_event(started("a.jpg", 0))
+    ledger.on_event(done("a.jpg", width=4, height=3, format="webp"))
+    ledger.on_event(uploaded("a.jpg", 409, "a folder is in the way"))
+    original, dup = ledger.records["a.jpg"], ledger.records["sub/b.jpg"]
+    assert (original.status, original.reason) == (FileStatus.FAILED, "write_failed")
+    assert (dup.status, dup.output, dup.width, dup.height) == (
+        FileStatus.DONE, str(out / "sub" / "b.webp"), 4, 3)
+    assert "same content as a.jpg" in dup.note and "could not be written" in dup.note
+
+
 def _ledger(plan, written, errors=None):
     send, copies = split_duplicates(plan.jobs)
     events = []

@@ -263,19 +263,32 @@ class BatchLedger:
 
     def _settle(self, record: FileRecord) -> None:
         self.state.pop(record.name, None)
-        self.done_results.pop(record.name, None)
-        self.done_variants.pop(record.name, None)
+        result = self.done_results.pop(record.name, None)
+        described = self.done_variants.pop(record.name, None)
         self.records[record.name] = record
         if self._started_at is not None:
             self.process_s = self.clock() - self._started_at
         self.emit(FileFinished(record))
         for dup in self.copies.get(record.name, ()):
-            self._settle(self._copy_record(dup, record))
+            self._settle(self._copy_record(dup, record, result, described))
 
-    def _copy_record(self, dup: str, original: FileRecord) -> FileRecord:
-        """How a duplicate ends: as its original did, with its own output."""
+    def _copy_record(self, dup: str, original: FileRecord, result=None,
+                     described=None) -> FileRecord:
+        """How a duplicate ends: as its original did, with its own output; done when its
+        copy was written although the original's own output could not be (`result`,
+        `described`: the original's task_done and set files, if seen)."""
         base = {**self._base(dup), "worker": None, "duplicate_of": original.name}
         written = self.written.get(dup)
+        if original.reason == HostReason.WRITE_FAILED.value and written is not None:
+            return FileRecord(
+                **base, status=FileStatus.DONE, output=str(written.path),
+                output_bytes=written.size_bytes, format=written.format,
+                width=result.width if result else None,
+                height=result.height if result else None,
+                variants=set_variants(written.files, described or ())
+                if written.files else None,
+                note=_notes(f"same content as {original.name}: processed once (its own "
+                            "output could not be written)", self.jobs[dup].rename_note))
         if original.status is FileStatus.DONE and written is not None:
             return FileRecord(
                 **base, status=FileStatus.DONE, output=str(written.path),

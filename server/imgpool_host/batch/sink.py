@@ -178,8 +178,10 @@ class ResultSink:
                 raise _Refused(400, "empty result")
             if length is None or len(body) != int(length):
                 raise _Refused(400, "incomplete upload")
-            self._write(name, target, body, fmt, task_id, variant)
-            self._write_copies(name, body, fmt, task_id, variant)
+            try:
+                self._write(name, target, body, fmt, task_id, variant)
+            finally:    # a duplicate's own output may take the result when this one cannot
+                self._write_copies(name, body, fmt, task_id, variant)
         finally:
             self._end(key)
         return 201, f"written {name}"
