@@ -72,7 +72,14 @@ def test_symlinked_folders_are_not_followed(tmp_path):
     src = tmp_path / "in"
     touch(src / "ok.jpg")
     (src / "link").symlink_to(outside, target_is_directory=True)
+    (src / "sub").mkdir()
+    (src / "sub" / "loop").symlink_to(src, target_is_directory=True)
     assert names(collect_inputs([src])) == ["ok.jpg"]
+    # ... and the run says so, by name, rather than leave them out unseen
+    plan = plan_batch([src], tmp_path / "out", Options())
+    assert plan.linked_folders == ["link", "sub/loop"]
+    assert plan.notes() == ["2 links to folders were not followed (link, sub/loop): "
+                            "name the folder itself to optimize it"]
 
 
 def test_several_inputs_get_their_folder_names_and_files_their_own(tmp_path):

@@ -26,7 +26,7 @@ name the page sends), so the plan and the writes cannot disagree about where a f
 Rules:
 - Which files: every regular file under a folder input, except hidden ones (name
   starting with "."), hidden folders and symlinked folders (never followed: no cycles, no
-  escape). Files are *not* filtered by extension: a walked file is left out only when
+  escape; the run's notes name them, `BatchPlan.notes`). Files are *not* filtered by extension: a walked file is left out only when
   its content is not an image and its name does not claim one. Files named on the
   command line are always sent.
 - Names: with one input, relative to it (a single file keeps just its file name); with
@@ -122,6 +122,18 @@ class BatchPlan:
     rels: dict[str, str] = field(default_factory=dict)    #: tag -> real path, where they differ
     stems: dict[str, OutputStem] = field(default_factory=dict)  #: tag -> where its outputs go
     namer: OutputNamer | None = None                      #: every output claimed, for the sink
+    #: Links to folders found while walking (names as for files): never followed.
+    linked_folders: list[str] = field(default_factory=list)
+
+    def notes(self) -> list[str]:
+        """What the walk left out that a person would otherwise not see, in words."""
+        if not self.linked_folders:
+            return []
+        shown = ", ".join(self.linked_folders[:5]) + (
+            f" and {len(self.linked_folders) - 5} more" if len(self.linked_folders) > 5 else "")
+        what = "a link to a folder was" if len(self.linked_folders) == 1 else \
+            f"{len(self.linked_folders)} links to folders were"
+        return [f"{what} not followed ({shown}): name the folder itself to optimize it"]
 
 
 @dataclass(frozen=True)
@@ -135,8 +147,10 @@ class _Found:
     named: bool = False  #: named on the command line (not found in a folder): always sent
 
 
-def collect_inputs(paths: Iterable[str | os.PathLike]) -> list[_Found]:
-    """Walk the inputs (see the module rules) and name each file.
+def collect_inputs(paths: Iterable[str | os.PathLike],
+                   linked: list[str] | None = None) -> list[_Found]:
+    """Walk the inputs (see the module rules) and name each file; the links to folders
+    met on the way (not followed) are added to `linked` by name.
 
     With one input, names are relative to it (a single file keeps just its file name);
     with several, each folder's own name becomes the first segment. Raises BatchUsageError
@@ -168,16 +182,18 @@ def collect_inputs(paths: Iterable[str | os.PathLike]) -> list[_Found]:
             tops[top] = root
         if root.is_dir():
             prefix = () if single else (top,)
-            found.extend(_walk(root, prefix))
+            found.extend(_walk(root, prefix, linked if linked is not None else []))
         else:
             found.append(replace(_found(root, top), named=True))
     return found
 
 
-def _walk(root: Path, prefix: tuple[str, ...]) -> Iterable[_Found]:
+def _walk(root: Path, prefix: tuple[str, ...], linked: list[str]) -> Iterable[_Found]:
     for dirpath, dirnames, filenames in os.walk(root):      # symlinked dirs: not descended
         dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
         rel = Path(dirpath).relative_to(root).parts
+        linked.extend("/".join((*prefix, *rel, d)) for d in dirnames
+                      if os.path.islink(os.path.join(dirpath, d)))
         for fn in sorted(filenames):
             if fn.startswith("."):
                 continue
@@ -287,8 +303,9 @@ def plan_batch(paths: Iterable[str | os.PathLike], out: str | os.PathLike,
                options: Options, force: bool = False) -> BatchPlan:
     """Walk, name, predict outputs, settle skips. Touches nothing on disk."""
     paths = list(paths)
-    found = collect_inputs(paths)
-    plan = BatchPlan(out=check_out(out, paths))
+    linked: list[str] = []
+    found = collect_inputs(paths, linked)
+    plan = BatchPlan(out=check_out(out, paths), linked_folders=linked)
     plan.journal = journal = OutputJournal(plan.out, options)
     plan.inputs = {os.path.realpath(f.path) for f in found}
     namer = plan.namer = OutputNamer(_inputs_in_out(plan))

@@ -174,7 +174,7 @@ def run_batch(paths: str | os.PathLike | Iterable[str | os.PathLike], out: str |
     plan.jobs, copies = split_duplicates(plan.jobs) if opts.dedupe else (plan.jobs, {})
     duplicates = [j for dups in copies.values() for j in dups]
     emit = on_event or (lambda event: None)
-    notes = [cap_note] if cap_note and plan.jobs else []
+    notes = ([cap_note] if cap_note and plan.jobs else []) + plan.notes()
     report = Report(out=str(plan.out), options=opts.to_dict(), pool=dict(settings),
                     started_at=started_at, notes=notes)
     left_out = [r for r in plan.settled.values()
