@@ -51,6 +51,7 @@ class Need:
     patterns: tuple[str, ...]        # fnmatch patterns, relative to the folder; "**" = any depth
     required: bool = True
     exclude: tuple[str, ...] = ()
+    precache: bool = True            # False: served and built, not in the offline copy
 
 
 #: What the browser may fetch. web/ is taken whole (new page modules are covered without a
@@ -64,6 +65,10 @@ NEEDS: tuple[Need, ...] = (
                            "vips-resvg.wasm")),
     Need("runtime/wheels/", ("manifest.json", "imgpool-*.whl", "icons/*.png")),
     Need("runtime/wheels/", ("python_stdlib_pyc.zip", "micropip-*.whl"), required=False),
+    # The shipped Python snapshots (scripts/build_snapshots.py): read by a first visit only,
+    # which stores its own copy; the offline copy does without them.
+    Need("runtime/wheels/", ("python-snapshots.json", "python-snapshot-*.bin.gz"),
+         required=False, precache=False),
     Need("runtime/libheif/", ("libheif-bundle.mjs",), required=False),
 )
 #: Pyodide's own stdlib, needed only when the bytecode one was not built.
@@ -128,7 +133,8 @@ def app_files(mounts: Mapping[str, Mount | os.PathLike | str] | None = None) -> 
             if not hits and need.required:
                 missing.append(need.folder + pattern)
             for name in hits:
-                found[need.folder + name] = AppFile(need.folder + name, root / name)
+                found[need.folder + name] = AppFile(need.folder + name, root / name,
+                                                    need.precache)
     # Pyodide's own stdlib: the fallback when no bytecode one was built (then the page
     # loads it); always shipped, since a server checks for it.
     src = folder_for(mounts, "runtime/pyodide/")

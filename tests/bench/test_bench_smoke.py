@@ -67,7 +67,7 @@ def test_tiny_quick_run_writes_every_section(tmp_path):
     assert a["optimize"]["done"] == len(tiny.throughput) and a["optimize"]["failed"] == 0
     # both runs on the bench's kept profile (not an empty one), the second restored from it
     assert a["first_run"]["browser_profile"] and a["optimize"]["browser_profile"], a
-    assert (a["first_run"]["page_boot"], a["optimize"]["page_boot"]) == ("fresh", "snapshot"), a
+    assert (a["first_run"]["page_boot"], a["optimize"]["page_boot"]) == ("shipped", "snapshot"), a
     inputs = s["inputs"]                 # section 11: the comparison on other inputs
     assert inputs["status"] == "measured" and set(inputs["sets"]) == {*tiny.input_formats,
                                                                        "small"}

@@ -1,14 +1,18 @@
-"""Fast start in real Chromium: Python restored from a memory snapshot kept in Cache
-Storage, and a clean normal boot when that snapshot is missing or damaged.
+"""Fast start in real Chromium: Python restored from a memory snapshot, the one the app
+ships with on a first visit and the one kept in Cache Storage after it, and a clean
+normal boot when a snapshot is missing, another version's or damaged.
 
 Each test has its own browser context (its own Cache Storage), boots once to store the
 snapshots, then reloads. Every boot must end with a pool that turns a JPEG into a WebP of
 the right size; the Ready messages and the page's boot result say which way Python came
-up (web/shared/pyboot.js: "snapshot", "fresh", "fallback").
+up (web/shared/pyboot.js: "snapshot", "shipped", "fresh", "fallback"). The tests of the
+stored snapshot's own checks run with no shipped snapshot served (`shipped=False`), so a
+refused entry shows as the normal boot it leads to.
 """
 
 from __future__ import annotations
 
+import functools
 import io
 from pathlib import Path
 
@@ -24,6 +28,9 @@ pytestmark = pytest.mark.e2e
 
 QUERY = "?workers=2"
 CACHE = "imgpool-python-snapshots-v1"
+#: The shipped snapshots' index (scripts/build_snapshots.py), and their files.
+SHIPPED_INDEX = "**/runtime/wheels/python-snapshots.json"
+SHIPPED_FILES = "**/runtime/wheels/python-snapshot-*.bin.gz"
 ROLES = ("page", "worker")
 #: Compiled once by the page and instantiated by every worker.
 PRECOMPILED = {"pyodide.asm.wasm", "vips.wasm"}
@@ -157,27 +164,32 @@ def _cores(n: int) -> str:
 
 
 @pytest.fixture
-def open_with_cores(browser, server_url):
+def open_boot(browser, server_url):
+    """open_boot(query, cores=None, shipped=True): the app in a new context; `cores`: the
+    page sees that many; `shipped=False`: no snapshot came with the app (404)."""
     contexts = []
 
-    def _open(cores: int) -> AppPage:
+    def _open(query: str = QUERY, cores: int | None = None, shipped: bool = True) -> AppPage:
         context = browser.new_context()
         contexts.append(context)
-        context.add_init_script(_cores(cores))
-        return AppPage.open(context, server_url, QUERY)
+        if cores is not None:
+            context.add_init_script(_cores(cores))
+        if not shipped:
+            context.route(SHIPPED_INDEX, lambda route: route.fulfill(status=404, body=""))
+        return AppPage.open(context, server_url, query)
 
     yield _open
     for c in contexts:
         c.close()
 
 
-def test_second_boot_restores_page_and_workers_from_snapshots(open_with_cores, photo):
-    app = open_with_cores(4)
-    # A first visit (nothing remembered) with cores to spare starts the whole pool at
-    # once, not one worker while the page's Python boots and the other after it.
+def test_second_boot_restores_page_and_workers_from_snapshots(open_boot, photo):
+    app = open_boot(cores=4)
+    # A first visit (nothing remembered) starts the whole pool at once, not one worker
+    # while the page's Python boots and the other after it.
     assert _started_before_python(app) == ["imgpool-spare-0", "imgpool-spare-1"]
     first = app.client.worker_ready_messages()
-    assert all(m["boot_path"] in ("fresh", "snapshot") for m in first), first
+    assert all(m["boot_path"] in ("shipped", "snapshot") for m in first), first
     assert all(set(m["precompiled"]) == PRECOMPILED for m in first), first
     stored = _wait_stored(app)
     assert set(stored) == set(ROLES)
@@ -207,8 +219,8 @@ def test_second_boot_restores_page_and_workers_from_snapshots(open_with_cores, p
     _processes(app, photo)
 
 
-def test_damaged_snapshot_falls_back_to_a_normal_boot_and_is_replaced(open_app, photo):
-    app = open_app(QUERY)
+def test_damaged_snapshot_falls_back_to_a_normal_boot_and_is_replaced(open_boot, photo):
+    app = open_boot(shipped=False)
     stored = _wait_stored(app)
     app.page.evaluate(DAMAGE_JS, CACHE)
 
@@ -228,10 +240,9 @@ def test_damaged_snapshot_falls_back_to_a_normal_boot_and_is_replaced(open_app, 
     assert [m["boot_path"] for m in ready] == ["snapshot", "snapshot"], ready
 
 
-def test_missing_snapshot_boots_normally(open_with_cores, photo):
-    app = open_with_cores(2)
-    # Two cores, first visit: one worker boots beside the page's Python, which keeps a core.
-    assert _started_before_python(app) == ["imgpool-spare-0"]
+def test_missing_snapshot_boots_normally(open_boot, photo):
+    app = open_boot(cores=2, shipped=False)
+    assert app.page.evaluate("window.imgpool.ready.then((r) => r.bootPath)") == "fresh"
     _wait_stored(app)
     app.page.evaluate("(name) => caches.delete(name)", CACHE)
 
@@ -239,8 +250,71 @@ def test_missing_snapshot_boots_normally(open_with_cores, photo):
     assert page_path == "fresh"
     fresh = [m for m in ready if m["boot_path"] == "fresh"]
     assert fresh and all(m["boot_path"] in ("fresh", "snapshot") for m in ready), ready
-    assert fresh[0]["boot_note"] == "no snapshot stored yet", fresh[0]
+    assert fresh[0]["boot_note"] == "no snapshot stored yet, and none came with the app", \
+        fresh[0]
     _processes(app, photo)
+
+
+def test_a_first_visit_restores_the_shipped_snapshots_and_keeps_them(open_boot, photo):
+    """No snapshot stored yet: the page and every worker restore the ones the app ships
+    with (scripts/build_snapshots.py) and store them; the next boot reads its own."""
+    app = open_boot(cores=2)
+    assert app.page.evaluate("window.imgpool.ready.then((r) => r.bootPath)") == "shipped"
+    ready = app.client.worker_ready_messages()
+    assert [m["boot_path"] for m in ready] == ["shipped", "shipped"], ready
+    assert all(m["boot_note"] == "" and m["pyodide_inits"] == 1 for m in ready), ready
+    _processes(app, photo)
+    stored = _wait_stored(app)                     # kept, and readable as the app's own
+    assert set(stored) == set(ROLES)
+
+    page_path, ready = _reload(app)
+    assert page_path == "snapshot"
+    assert [m["boot_path"] for m in ready] == ["snapshot", "snapshot"], ready
+    _processes(app, photo)
+
+
+def test_a_shipped_snapshot_of_another_version_is_ignored(browser, server_url, photo):
+    """The wheel was rebuilt since the snapshots were made: their key is not this boot's,
+    so Python boots from scratch and says why."""
+    context = browser.new_context()
+    try:
+        def stale(route):
+            index = route.fetch().json()
+            for role in ROLES:
+                index[role]["key"] = f"{role}/0.0.0/old/old"
+            route.fulfill(json=index)
+        context.route(SHIPPED_INDEX, stale)
+        app = AppPage.open(context, server_url, QUERY)
+        assert app.page.evaluate("window.imgpool.ready.then((r) => r.bootPath)") == "fresh"
+        ready = app.client.worker_ready_messages()
+        assert ready and all(m["boot_path"] == "fresh" for m in ready), ready
+        assert all("another version's" in m["boot_note"] for m in ready), ready
+        _processes(app, photo)
+    finally:
+        context.close()
+
+
+def _fulfil(route, *, body: bytes) -> None:
+    route.fulfill(body=body)
+
+
+def test_a_damaged_shipped_snapshot_costs_only_the_speed(browser, server_url, photo):
+    """A shipped file that does not inflate, or does not unpack to the length its index
+    gives, is refused before Pyodide sees it: Python boots from scratch, says why, works."""
+    for body, why in ((b"\x1f\x8b not gzip at all", "could not be read"),
+                      (b"\0" * 100, "damaged")):
+        context = browser.new_context()
+        try:
+            context.route(SHIPPED_FILES, functools.partial(_fulfil, body=body))
+            app = AppPage.open(context, server_url, QUERY)
+            path = app.page.evaluate("window.imgpool.ready.then((r) => r.bootPath)")
+            assert path == "fresh", (why, path)
+            ready = app.client.worker_ready_messages()
+            assert ready and all(m["boot_path"] == "fresh" and why in m["boot_note"]
+                                 for m in ready), (why, ready)
+            _processes(app, photo)
+        finally:
+            context.close()
 
 
 def _reload_falls_back(app, photo, why: str) -> None:
@@ -253,9 +327,9 @@ def _reload_falls_back(app, photo, why: str) -> None:
     _processes(app, photo)
 
 
-def test_snapshot_of_another_version_is_not_restored(open_app, photo):
+def test_snapshot_of_another_version_is_not_restored(open_boot, photo):
     """A snapshot keyed for another wheel/stdlib/Pyodide is refused before restoring."""
-    app = open_app(QUERY)
+    app = open_boot(shipped=False)
     _wait_stored(app)
     app.page.evaluate(
         """async (name) => { const cache = await caches.open(name);
@@ -269,9 +343,9 @@ def test_snapshot_of_another_version_is_not_restored(open_app, photo):
     _reload_falls_back(app, photo, "is for worker/0.0.0/old/old")
 
 
-def test_snapshot_cut_short_is_refused_before_restoring(open_app, photo):
+def test_snapshot_cut_short_is_refused_before_restoring(open_boot, photo):
     """A stored entry whose bytes do not add up is refused by the read, not by Pyodide."""
-    app = open_app(QUERY)
+    app = open_boot(shipped=False)
     _wait_stored(app)
     app.page.evaluate(TRUNCATE_JS, CACHE)
 
@@ -279,16 +353,16 @@ def test_snapshot_cut_short_is_refused_before_restoring(open_app, photo):
     assert _wait_stored(app)  # replaced by good ones
 
 
-def test_zero_pages_pack_and_unpack_exactly(open_app):
-    for case in open_app(QUERY).page.evaluate(ROUNDTRIP_JS):
+def test_zero_pages_pack_and_unpack_exactly(open_boot):
+    for case in open_boot().page.evaluate(ROUNDTRIP_JS):
         assert case["same"] and case["shortRefused"] and case["shorterRefused"], case
         assert case["packed"] < case["length"] / 2, case
 
 
-def test_a_run_can_wait_for_a_first_boots_snapshots(open_app):
+def test_a_run_can_wait_for_a_first_boots_snapshots(open_boot):
     """What `imgpool optimize` waits for before closing its browser (pagedriver): true once
     both roles' snapshots for this version are stored, false after the wait when not."""
-    app = open_app(QUERY)
+    app = open_boot()
     assert app.page.evaluate("() => window.imgpool.snapshotsStored(60000)") is True
     stored = app.page.evaluate(STORED_JS, CACHE)
     assert set(stored) == set(ROLES) and all(e[2] for e in stored.values()), stored

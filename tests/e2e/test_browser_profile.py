@@ -57,7 +57,7 @@ def test_the_second_run_boots_from_the_kept_profile_and_makes_the_same_files(pho
     second = optimize(photos, tmp_path / "out2", cache, port)
     profile = cache / "browser-profile"
     assert first["browser_profile"] == second["browser_profile"] == str(profile)
-    assert first["page_boot"] == "fresh"         # nothing kept yet
+    assert first["page_boot"] == "shipped"       # nothing kept yet: the app's own snapshot
     assert second["page_boot"] == "snapshot"     # Python restored from the first run's
     assert first["totals"]["done"] == second["totals"]["done"] == 2
     for name, size in (("beach.webp", (1600, 1200)), ("logo.webp", (300, 200))):
@@ -79,7 +79,7 @@ def test_a_profile_that_cannot_be_used_only_costs_the_speed(photos, tmp_path):
     (cache / "browser-profile").write_text("not a folder")  # the browser cannot use it
     report = optimize(photos, tmp_path / "out", cache, free_port())
     assert report["totals"]["done"] == 2 and report["totals"]["failed"] == 0
-    assert report["browser_profile"] == "" and report["page_boot"] == "fresh"
+    assert report["browser_profile"] == "" and report["page_boot"] == "shipped"
     assert any("browser profile" in n and "empty one" in n for n in report["notes"]), \
         report["notes"]
 
@@ -91,7 +91,7 @@ def test_while_the_port_is_taken_a_run_uses_an_empty_profile(photos, tmp_path):
         busy.listen()
         report = optimize(photos, tmp_path / "out", cache, port)
     assert report["totals"]["done"] == 2
-    assert report["browser_profile"] == "" and report["page_boot"] == "fresh"
+    assert report["browser_profile"] == "" and report["page_boot"] == "shipped"
     assert not (cache / "browser-profile").exists()
     # ... and the report says why this run started slower
     assert any(f"port {port} was in use" in n and "without the kept browser profile" in n

@@ -5,8 +5,10 @@
 // - Some workers are started before Python's scheduler asks for them ("spares"), as many
 //   as the pool had on the last visit with the same settings: they boot while the page's
 //   own Python does. On a first visit the guess is the URL's pool size, else one per core
-//   (as PoolConfig.from_hardware), leaving one core to the page's Python and at most
-//   FIRST_VISIT_MAX_SPARES; spares beyond the pool Python then sizes are terminated. A spare is only a head start: it says nothing
+//   (as PoolConfig.from_hardware), at most FIRST_VISIT_MAX_SPARES: a first visit restores
+//   the Python snapshot the app ships with (shared/shipped.js), as a later one restores
+//   its own. Spares beyond the pool Python then sizes are terminated. A spare is only a
+//   head start: it says nothing
 //   until `startWorker` adopts it and sends its Init, so the scheduler still decides how
 //   many workers run and still owns their readiness. Messages a spare sends before that
 //   (a failed boot) are held and replayed to whoever adopts it.
@@ -34,13 +36,11 @@ export function poolSizeHint() {
     // storage blocked: guess, as on a first visit
   }
   // A pool size set in the URL ("workers", imgpool.shared.config.URL_PARAMS) is what Python will
-  // use; otherwise one per core, as PoolConfig.from_hardware does. A first visit boots
-  // every Python from scratch (no snapshot yet), which is CPU-bound: one core is left to
-  // the page's own Python, which the UI and every Init wait for.
+  // use; otherwise one per core, as PoolConfig.from_hardware does.
   const cores = navigator.hardwareConcurrency || 1;
   const asked = Number.parseInt(new URLSearchParams(location.search).get("workers") || "", 10);
   const guess = Number.isFinite(asked) && asked > 0 ? asked : cores;
-  return Math.max(1, Math.min(FIRST_VISIT_MAX_SPARES, guess, cores - 1));
+  return Math.max(1, Math.min(FIRST_VISIT_MAX_SPARES, guess));
 }
 
 export function rememberPoolSize(slots) {

@@ -1,11 +1,14 @@
 // Booting Pyodide with imgpool importable, as fast as this browser allows.
 //
-// Three ways in, tried in order; the one taken is reported as the boot path:
+// Four ways in, tried in order; the one taken is reported as the boot path:
 // - "snapshot": restore a memory snapshot of a Python that had already imported what
 //   `imports` names (Pyodide's `_loadSnapshot`), from Cache Storage (shared/snapshots.js);
-// - "fresh": no snapshot stored yet: boot normally, import, then make the snapshot for
-//   the next boot (Pyodide's `_makeSnapshot` + `makeMemorySnapshot`);
-// - "fallback": a snapshot was stored but is unusable (another version's, cut short, or
+// - "shipped": none stored yet (a first visit): restore the one the app ships with for
+//   this version (shared/shipped.js, made at setup by scripts/build_snapshots.py), and
+//   store it for the next boot;
+// - "fresh": no snapshot for this version anywhere: boot normally, import, then make the
+//   snapshot for the next boot (Pyodide's `_makeSnapshot` + `makeMemorySnapshot`);
+// - "fallback": a snapshot was found but is unusable (another version's, cut short, or
 //   it would not restore): Python boots as "fresh" does, making a new one to replace it.
 //
 // The imgpool wheel is not installed with micropip: it is written into Pyodide's file
@@ -19,13 +22,15 @@
 // A compiled `WebAssembly.Module` of pyodide.asm.wasm (made once by the page,
 // shared/wasm-modules.js) is instantiated instead of compiling the file again.
 import { loadPyodide, version as PYODIDE_VERSION } from "../runtime/pyodide/pyodide.mjs";
-import { dropSnapshot, isStored, readSnapshot, snapshotKey, writeSnapshot } from "./snapshots.js";
+import { readShipped } from "./shipped.js";
+import { dropSnapshot, isStored, readSnapshot, snapshotKey, storePacked, writeSnapshot } from "./snapshots.js";
 
 const RUNTIME = new URL("../runtime/", import.meta.url);
 /** Where the wheel lives in Pyodide's file system (on sys.path). */
 const WHEEL_PATH = "/lib/imgpool.whl";
 
-export const BootPath = Object.freeze({ SNAPSHOT: "snapshot", FRESH: "fresh", FALLBACK: "fallback" });
+export const BootPath = Object.freeze({ SNAPSHOT: "snapshot", SHIPPED: "shipped", FRESH: "fresh",
+                                        FALLBACK: "fallback" });
 
 async function fetchOk(url) {
   const res = await fetch(url);
@@ -107,6 +112,9 @@ import sys
 # from the browser's entropy (os.urandom -> crypto.getRandomValues).
 if "random" in sys.modules:
     sys.modules["random"].seed()
+# A shipped snapshot was made on another machine: the local time zone is read again.
+if hasattr(sys.modules.get("time"), "tzset"):
+    sys.modules["time"].tzset()
 `;
 
 /**
@@ -141,9 +149,14 @@ export function prepareBoot(role) {
     .then((m) => fetchOk(new URL(`wheels/${m.imgpool}`, RUNTIME)))
     .then((r) => r.arrayBuffer());
   wheelBytes.catch(() => {}); // awaited (and reported) by fsInit
-  const snapshot = manifestReady.then((m) => {
+  const snapshot = manifestReady.then(async (m) => {
     const key = snapshotKey(role, PYODIDE_VERSION, m);
-    return key ? readSnapshot(role, key) : { why: "the manifest has no content hashes" };
+    if (!key) return { why: "the manifest has no content hashes" };
+    const stored = await readSnapshot(role, key);
+    if (stored.bytes) return stored;
+    const shipped = await readShipped(role, key);
+    return shipped.bytes ? { ...shipped, shipped: true }
+      : { ...stored, why: `${stored.why}, and ${shipped.why}` };
   }).then((found) => {
     performance.mark("imgpool:snapshot-read");
     return found;
@@ -180,9 +193,10 @@ export async function bootPython({ role, imports, compiled = null, prepared = nu
       performance.mark("imgpool:pyodide-restored");
       pyodide.runPython(`import sys\nassert ${JSON.stringify(WHEEL_PATH)} in sys.path\n`
                         + imports.map((m) => `import ${m}\n`).join("") + RESEED);
-      return { pyodide, bootPath: BootPath.SNAPSHOT, note: "" };
+      if (found.shipped) storePacked(role, key, found.packed, found.length); // in the background
+      return { pyodide, bootPath: found.shipped ? BootPath.SHIPPED : BootPath.SNAPSHOT, note: "" };
     } catch (err) {
-      note = `the stored snapshot did not restore (${describe(err)}); booted without it`;
+      note = `the ${found.shipped ? "shipped" : "stored"} snapshot did not restore (${describe(err)}); booted without it`;
       console.warn(`[imgpool] ${role}: ${note}`);
       await dropSnapshot(role);
     }

@@ -146,13 +146,22 @@ export async function isStored(role, key) {
 }
 
 /** Store `bytes` as `role`'s snapshot for `key`; resolves with whether it was stored. */
-export async function writeSnapshot(role, key, bytes) {
+export function writeSnapshot(role, key, bytes) {
+  return storePacked(role, key, () => packZeroPages(bytes), bytes.byteLength);
+}
+
+/**
+ * Store a snapshot of `length` bytes already without its zero pages (`packed`, or a
+ * function making it once the cache is open); resolves with whether it was stored.
+ */
+export async function storePacked(role, key, packed, length) {
   const cache = await openCache();
   if (!cache) return false;
   try {
-    const headers = { [KEY_HEADER]: key, [LENGTH_HEADER]: String(bytes.byteLength),
+    const headers = { [KEY_HEADER]: key, [LENGTH_HEADER]: String(length),
                       [ENCODING_HEADER]: ZERO_PAGES, "Content-Type": "application/octet-stream" };
-    await cache.put(requestFor(role), new Response(packZeroPages(bytes), { headers }));
+    const body = typeof packed === "function" ? packed() : packed;
+    await cache.put(requestFor(role), new Response(body, { headers }));
     return true;
   } catch (err) {
     console.debug("[imgpool] Python snapshot not stored:", err);

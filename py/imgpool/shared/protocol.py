@@ -125,8 +125,9 @@ class Ready(Message):
     vips_inits: int = 1
     pyodide_inits: int = 1
     #: How its Python booted (web/shared/pyboot.js): "snapshot" (restored from the
-    #: memory snapshot in Cache Storage), "fresh" (none stored yet: booted, then stored
-    #: one) or "fallback" (the stored one was unusable: booted without it, replaced it).
+    #: memory snapshot in Cache Storage), "shipped" (none stored yet: restored the one the
+    #: app ships with, then stored it), "fresh" (none for this version anywhere: booted,
+    #: then stored one) or "fallback" (the one found was unusable: booted without it).
     boot_path: str = ""
     #: Why no snapshot was used ("" when one was).
     boot_note: str = ""

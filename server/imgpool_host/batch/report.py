@@ -141,7 +141,8 @@ class Report:
     wall_s: float = 0.0                        #: the whole run, planning to clean-up
     process_s: float = 0.0                     #: first file fed to last file settled
     boot_s: float = 0.0                        #: browser launch to page ready
-    #: how the page's Python started: "snapshot" (from the kept profile), "fresh", "fallback"
+    #: how the page's Python started: "snapshot" (from the kept profile), "shipped" (the
+    #: app's own, on an empty profile), "fresh", "fallback" (web/shared/pyboot.js)
     page_boot: str = ""
     browser_profile: str = ""                  #: the kept profile used (browserprofile), or ""
     interrupted: bool = False                  #: stopped by Ctrl-C / SIGTERM
