@@ -427,14 +427,25 @@ def test_presets_are_kept_in_the_browser_and_links_carry_settings(browser, serve
 def test_rerun_uses_the_new_settings_without_choosing_the_files_again(ui, files):
     page = ui.page
     clear(page)
-    page.set_input_files("#file-input", [str(files["photo.jpg"])])
-    wait_idle(page, 1)
-    page.select_option("#opt-format", "jpeg")
-    page.click("#rerun")
+    page.set_input_files("#file-input", [str(files["photo.jpg"]), str(files["logo.png"])])
     wait_idle(page, 2)
-    done = _last_done(ui)
-    assert done.name == "photo.jpg" and done.event.result.format == "jpeg"
-    with Image.open(io.BytesIO(ui.output_bytes(done.task_id))) as im:
+    page.select_option("#opt-format", "jpeg")
+    asked = []
+    page.once("dialog", lambda d: (asked.append(d.message), d.dismiss()))
+    page.click("#rerun")                  # two results not saved: it asks, and "no" keeps them
+    assert asked and "replaces 2 results not saved yet" in asked[0]
+    assert counts(page)["added"] == 2 and page.locator("#results li.row").count() == 2
+    for _ in range(2):                    # re-run twice: never a pile of old rows and copies
+        page.once("dialog", lambda d: d.accept())
+        page.click("#rerun")
+        wait_idle(page, 2)
+    assert page.locator("#results li.row").count() == 2
+    assert page.evaluate("window.imgpool.ui.results.size") == 2  # one result per file, zipped
+    done = [e for e in ui.client.events() if isinstance(e.event, TaskDone)][-2:]
+    assert sorted(d.name for d in done) == ["logo.png", "photo.jpg"]
+    photo = next(d for d in done if d.name == "photo.jpg")
+    assert photo.event.result.format == "jpeg"
+    with Image.open(io.BytesIO(ui.output_bytes(photo.task_id))) as im:
         assert im.format == "JPEG" and im.size == (1600, 1200)
     page.select_option("#opt-format", "webp")
 

@@ -18,6 +18,7 @@ const EVENT_STATE = {
 export function createTally(now = () => performance.now() / 1000) {
   const stateOf = new Map(); // task_id -> state
   const sizeOf = new Map(); // task_id -> input bytes
+  const outOf = new Map(); // task_id -> output bytes (done tasks)
   const counts = Object.fromEntries(["added", ...STATES].map((k) => [k, 0]));
   const bytes = { in: 0, out: 0, doneIn: 0 }; // all inputs; done inputs -> their outputs
   let run = null; // the current run: { start, finishedAtStart } while work is active
@@ -48,28 +49,35 @@ export function createTally(now = () => performance.now() / 1000) {
       if (ACTIVE.has(state) && !run) run = { start: now(), finishedAtStart: this.finished };
       set(ev.task_id, state, ev.size_bytes);
       if (state === "done") {
+        const out = (ev.result && ev.result.out_bytes) || 0;
         bytes.doneIn += sizeOf.get(ev.task_id) || 0;
-        bytes.out += (ev.result && ev.result.out_bytes) || 0;
+        bytes.out += out;
+        outOf.set(ev.task_id, out);
       }
       if (this.active === 0) run = null;
       return state;
     },
 
-    // Finished files leave the list and the counts ("Clear finished").
-    forgetFinished() {
+    // Finished files leave the list and the counts ("Clear finished", a re-run's old
+    // rows): those of `ids` (default: all) that are finished; returns them.
+    forget(ids = [...stateOf.keys()]) {
       const gone = [];
-      for (const [id, state] of stateOf) {
-        if (ACTIVE.has(state)) continue;
+      for (const id of ids) {
+        const state = stateOf.get(id);
+        if (!state || ACTIVE.has(state)) continue;
         counts[state] -= 1;
         counts.added -= 1;
         bytes.in -= sizeOf.get(id) || 0;
+        if (state === "done") {
+          bytes.doneIn -= sizeOf.get(id) || 0;
+          bytes.out -= outOf.get(id) || 0;
+        }
         stateOf.delete(id);
         sizeOf.delete(id);
+        outOf.delete(id);
         gone.push(id);
       }
-      bytes.out = 0;
-      bytes.doneIn = 0;
-      if (run) run.finishedAtStart = 0;
+      if (run) run.finishedAtStart -= gone.length;
       return gone;
     },
 

@@ -21,6 +21,8 @@ import { defineBlob, lazyBlob, whenIdle } from "./lazyblob.js";
 export { outputName };
 
 const SUMMARY_EVERY_MS = 250;
+// Rows a re-run takes again (not "skipped": those are not images).
+const FINISHED = new Set(["done", "failed", "cancelled"]);
 
 export function createUI(handlers) {
   const $ = (sel) => document.querySelector(sel);
@@ -125,25 +127,33 @@ export function createUI(handlers) {
       status(`Saving to “${dir.name}”: results are written there as they finish.`);
     });
   }
-  $("#clear-done").addEventListener("click", () => {
-    const gone = tally.forgetFinished();
+  // Finished rows (of `ids`, default all) leave the list, the counts and the results.
+  function forgetRows(ids) {
+    const gone = tally.forget(ids);
     for (const id of gone) {
-      const r = results.get(id);
       const item = list.get(id);
       if (item && item.blobUrl) URL.revokeObjectURL(item.blobUrl);
       if (item && item.thumbUrl) URL.revokeObjectURL(item.thumbUrl);
       for (const f of (item && item.set ? item.set.files : [])) if (f.url) URL.revokeObjectURL(f.url);
-      if (r) results.delete(id);
+      results.delete(id);
     }
     list.remove(gone);
     renderSummary();
-  });
+  }
+  $("#clear-done").addEventListener("click", () => forgetRows());
   $("#rerun").addEventListener("click", () => {
-    // Finished files whose File is still held go again with the form's settings: no
-    // re-reading from disk is needed, the handles are still valid.
-    const files = list.items.filter((i) => ["done", "failed", "cancelled"].includes(i.state) && i.file)
-      .map((i) => i.file);
-    if (files.length && settings.valid) handlers.onFiles(files);
+    if (!settings.valid) return;
+    // Each finished file whose File is still held goes again, once, with the form's
+    // settings (no re-reading from disk: the handles are still valid), and its old rows
+    // give way to the new one: the list and the zip hold one result per file.
+    const rows = list.items.filter((i) => FINISHED.has(i.state) && i.file);
+    const files = [...new Set(rows.map((i) => i.file))];
+    if (!files.length) return;
+    const unsavedHere = rows.filter((i) => results.has(i.id) && !results.get(i.id).saved).length;
+    if (unsavedHere && !window.confirm(
+      `Re-running replaces ${unsavedHere} result${unsavedHere > 1 ? "s" : ""} not saved yet. Re-run anyway?`)) return;
+    forgetRows(rows.map((i) => i.id));
+    handlers.onFiles(files);
   });
 
   async function copySnippet(item, button) {
