@@ -168,8 +168,13 @@ def test_invalid_settings_block_adding_and_show_every_error(ui, files):
     clear(page)
     set_field(page, "quality", "500")
     set_field(page, "effort", "99")
-    assert "1 to 100" in page.text_content("#opt-quality-error")
+    assert page.text_content("#opt-quality-error") == \
+        "Quality must be a whole number from 1 to 100, not “500”."   # the label, in words
     assert "0 to 9" in page.text_content("#opt-effort-error")       # both errors, each beside its field
+    set_field(page, "target_size", "0KB")
+    assert page.text_content("#opt-target_size-error") == \
+        "Target size must be at least 1 byte, not “0KB”."
+    set_field(page, "target_size", "")
     assert page.get_attribute("#opt-quality", "aria-invalid") == "true"
     assert page.is_disabled("#choose-files") and page.is_disabled("#choose-folder")
     before = len(ui.client.events())

@@ -7,7 +7,7 @@ import pytest
 from imgpool.shared.imageinfo import ImageFormat, ImageInfo
 from imgpool.core.tasks import FailureReason, too_large_message
 from imgpool.shared.options import LIMITS, Options, field_errors
-from imgpool.page.form import FORM_FIELDS, form_schema
+from imgpool.page.form import FORM_FIELDS, form_errors, form_schema
 from imgpool.page.intake import is_skipped
 from imgpool.page.plainwords import plain_failure
 
@@ -34,6 +34,23 @@ def test_field_errors_lists_every_bad_field():
     assert set(errors) == {"quality", "max_size"}
     assert "1 to 100" in errors["quality"] and "whole number" in errors["max_size"]
     assert field_errors({"quality": "80", "format": "png", "palette": "true"}) == {}
+
+
+@pytest.mark.parametrize("values, words", [
+    ({"quality": ""}, "Quality must be a whole number: the box is empty."),
+    ({"min_ssim": "2.0"}, "Lowest quality score must be a number between 0 and 1, like 0.95, "
+                          "not “2.0”."),
+    ({"target_size": "0KB"}, "Target size must be at least 1 byte, not “0KB”."),
+    ({"format": "bmp"}, "Format: choose one of WebP, AVIF, JPEG, PNG, JPEG XL, GIF, "
+                        "Same as input."),
+])
+def test_the_form_shows_errors_with_its_labels_and_what_was_typed(values, words):
+    errors = form_errors(field_errors(values))
+    assert errors == {next(iter(values)): words}
+    labels = [label for _, label, _ in FORM_FIELDS]
+    for text in form_errors(field_errors({"max_size": "-5", "effort": "x", "widths": "0"})).values():
+        assert not any(f"{n} " in text for n, _, _ in FORM_FIELDS if "_" in n), text  # no option names
+        assert any(text.startswith(label) for label in labels), text
 
 
 def test_field_errors_puts_a_rule_between_fields_beside_one_of_them():

@@ -28,7 +28,7 @@ from ..shared.options import Options, OptionsError, field_errors
 from ..shared.plain import plain
 from ..shared.probe import HEAD_BYTES, probe
 from ..shared.reasons import FailureReason
-from .form import form_schema
+from .form import form_errors, form_schema
 from .intake import TaskSkipped, is_skipped
 from .messages import to_input
 from .picture import picture_snippet
@@ -103,7 +103,7 @@ class App:
 
     def check_options(self, options_json: str) -> str:
         """Every problem with the form's values, as JSON {field: message}; {} when valid."""
-        return json.dumps(field_errors(json.loads(options_json)))
+        return json.dumps(form_errors(field_errors(json.loads(options_json))))
 
     async def add_files(self, files, options_json: str | None = None,
                         skip_non_images: bool = True) -> str:

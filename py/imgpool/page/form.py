@@ -9,13 +9,15 @@ with each, so every error can stand beside its own field.
 
 from __future__ import annotations
 
+import ast
 import dataclasses
+import re
 from enum import Enum
 from typing import Any
 
 from ..shared.options import (LIMITS, ColourHandling, Fit, MetadataPolicy, Options, OutputFormat)
 
-__all__ = ["FORM_FIELDS", "form_schema"]
+__all__ = ["FORM_FIELDS", "form_schema", "form_errors"]
 
 #: The fields the page shows, in order, with their label and a one-line hint.
 FORM_FIELDS: tuple[tuple[str, str, str], ...] = (
@@ -87,3 +89,35 @@ def form_schema() -> list[dict[str, Any]]:
             raise TypeError(f"the form cannot show option {name!r}")
         out.append(field)
     return out
+
+
+_GOT = re.compile(r"^(?P<rule>.*); got (?P<value>.*)$", re.S)
+_LABELS = {name: label for name, label, _ in FORM_FIELDS}
+_OPTION_NAMES = re.compile(r"\b(" + "|".join(sorted(_LABELS, key=len, reverse=True)) + r")\b")
+_CHOICES = {name: CHOICE_LABELS[type(getattr(Options(), name))]
+            for name, _, _ in FORM_FIELDS if isinstance(getattr(Options(), name), Enum)}
+
+
+def form_errors(errors: dict[str, str]) -> dict[str, str]:
+    """The option errors (`field_errors`, worded for the CLI and presets: option names,
+    Python reprs) in the form's words: each field's label, and what was typed."""
+    return {name: _form_error(name, text) for name, text in errors.items()}
+
+
+def _form_error(name: str, text: str) -> str:
+    if name in _CHOICES:                # a list to pick from: only a link can give another
+        words = ", ".join(_CHOICES[name].values())
+        return f"{_LABELS[name]}: choose one of {words}."
+    match = _GOT.match(text)
+    rule, value = (match["rule"], match["value"]) if match else (text, None)
+    rule = _OPTION_NAMES.sub(lambda m: _LABELS[m[0]], rule)   # one pass: labels stay
+    rule = rule[:1].upper() + rule[1:]
+    if value is None:
+        return rule.rstrip(".") + "."
+    try:
+        given = ast.literal_eval(value)
+    except (ValueError, SyntaxError):
+        given = value
+    if given in ("", None):
+        return f"{rule.rstrip('.')}: the box is empty."
+    return f"{rule.rstrip('.')}, not “{given}”."
