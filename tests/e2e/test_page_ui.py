@@ -386,6 +386,16 @@ def test_pool_panel_says_what_each_worker_does(open_app, tmp_path):
                            timeout=60_000)
     wait_idle(page, 1)
     assert "took too long" in row(page, "stuck.jpg").locator(".line").text_content()
+    # Cancelled while it hangs: the worker is replaced to stop it, and says so (the
+    # person cancelled; nothing "got stuck").
+    again = write_jpeg(tmp_path / "again" / "stuck.jpg", 320, 240, 8)
+    page.set_input_files("#file-input", [str(again)])
+    page.wait_for_function("document.querySelector('#workers').textContent.includes('working on stuck.jpg')")
+    page.click("#cancel-all")
+    page.wait_for_function(
+        "document.querySelector('#workers').textContent.includes('restarted to stop a cancelled file')",
+        timeout=60_000)
+    assert "stuck" not in page.text_content("#workers")
 
 
 def test_libvips_warnings_reach_the_console_without_terminal_colour_codes(ui, files):

@@ -1,9 +1,11 @@
 // The results list, virtualised: 10,000 files cost 10,000 small records, and the DOM
 // holds only the rows in view (plus a few either side), whatever the batch size.
 //
-// Rows have one height (the CSS variable --row-h, taller on a phone), except a row whose details are open, which is taller by a
-// fixed amount; a row's top is then index * ROW_H + DETAIL_H * (open rows above it),
-// found with a binary search, so scrolling never walks all rows. A row's DOM is rebuilt
+// Rows have one height (the CSS variable --row-h, taller on a phone), except a row whose
+// details are open, which is taller by a fixed amount (--detail-h; --set-detail-h for a
+// responsive set's files); a row's top is then index * ROW_H + the extra heights of the
+// open rows above it (prefix sums), found with a binary search, so scrolling never walks
+// all rows. A row's DOM is rebuilt
 // only when what it shows changed (its `version`); live progress updates one attribute.
 
 const OVERSCAN = 6;
@@ -16,13 +18,21 @@ export function createList(box, { renderRow, onAction }) {
   const index = new Map(); // id -> position in items
   const shown = new Map(); // id -> { li, version }
   let open = []; // sorted positions of rows whose details are open
+  let extra = [0]; // extra[k]: the added height of open[0..k-1]
   let scheduled = false;
   let ROW_H = 64;
   let DETAIL_H = 88;
+  let SET_DETAIL_H = 216;
   function measure() { // row heights live in the CSS (app.css), read on resize
     const style = getComputedStyle(box);
     ROW_H = parseFloat(style.getPropertyValue("--row-h")) || ROW_H;
     DETAIL_H = parseFloat(style.getPropertyValue("--detail-h")) || DETAIL_H;
+    SET_DETAIL_H = parseFloat(style.getPropertyValue("--set-detail-h")) || SET_DETAIL_H;
+    sumOpen();
+  }
+  function sumOpen() {
+    extra = [0];
+    for (const pos of open) extra.push(extra[extra.length - 1] + (items[pos].set ? SET_DETAIL_H : DETAIL_H));
   }
 
   const openAbove = (pos) => { // open rows strictly above `pos`
@@ -30,7 +40,7 @@ export function createList(box, { renderRow, onAction }) {
     while (lo < hi) { const mid = (lo + hi) >> 1; if (open[mid] < pos) lo = mid + 1; else hi = mid; }
     return lo;
   };
-  const top = (pos) => pos * ROW_H + DETAIL_H * openAbove(pos);
+  const top = (pos) => pos * ROW_H + extra[openAbove(pos)];
   const totalHeight = () => top(items.length);
   function firstAt(y) { // the row covering height y
     let lo = 0, hi = Math.max(0, items.length - 1);
@@ -92,6 +102,7 @@ export function createList(box, { renderRow, onAction }) {
     index.clear();
     items.forEach((item, pos) => index.set(item.id, pos));
     open = items.flatMap((item, pos) => (item.expanded ? [pos] : []));
+    sumOpen();
   }
 
   return {

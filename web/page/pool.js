@@ -50,8 +50,11 @@ export function createPoolPanel(listEl) {
     onEvent(ev, nameOf) {
       if (ev.type === "worker_state_changed") {
         const s = entry(ev.slot_id);
-        if (REPLACED[ev.new]) s.replaced = REPLACED[ev.new];
-        s.state = ev.new;
+        // A worker that would not stop a cancelled file in time is replaced for it: the
+        // person cancelled, nothing got stuck.
+        const stopping = ev.new === "timed_out" && ev.old === "cancelling";
+        if (REPLACED[ev.new]) s.replaced = stopping ? "restarted to stop a cancelled file" : REPLACED[ev.new];
+        s.state = stopping ? "cancelling" : ev.new;
         if (ev.new !== "busy") s.task = "";
         else s.replaced = ""; // the new worker is at work: the old story is over
         draw(ev.slot_id);

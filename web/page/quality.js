@@ -33,5 +33,6 @@ export function describePsnr(db) {
   if (db == null) return "";
   if (db === Infinity) return "Identical to the original";
   const words = db >= 40 ? "hard to tell apart" : db >= 32 ? "close to the original" : db >= 26 ? "visible differences up close" : "clearly different";
-  return `Quality score: ${db.toFixed(1)} dB PSNR (${words})`;
+  // Not "quality score": the list's score is SSIM (0 to 1), a different measure.
+  return `Difference from the original: ${words} (${db.toFixed(1)} dB PSNR)`;
 }

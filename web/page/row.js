@@ -84,7 +84,7 @@ export function makeUrls(item) {
 }
 
 export function renderRow(item, li) {
-  li.className = `row ${item.state}${item.expanded ? " expanded" : ""}`;
+  li.className = `row ${item.state}${item.expanded ? " expanded" : ""}${item.set ? " set" : ""}`;
   li.textContent = "";
   const thumb = item.thumbUrl
     ? el("img", { class: "thumb", src: item.thumbUrl, alt: "", width: 48, height: 48, decoding: "async" })
