@@ -24,6 +24,7 @@ import argparse
 import json
 import math
 import os
+import re
 import sys
 import tomllib
 from pathlib import Path
@@ -63,7 +64,8 @@ _OPTION_FLAGS: list[tuple[str, str, dict[str, Any]]] = [
                                     help="lossless encoding (webp, avif, jxl)")),
     ("--max-size", "max_size", dict(metavar="PX", help=f"longest side at most PX pixels; 0 or "
                                     f"none keeps the size (default {_D.max_size})")),
-    ("--width", "width", dict(metavar="PX", help="fit within this width")),
+    ("--width", "width", dict(metavar="PX", help="fit within this width (without --max-size, "
+                                                  "the default longest side does not apply)")),
     ("--height", "height", dict(metavar="PX", help="fit within this height")),
     ("--fit", "fit", dict(metavar="MODE", help=f"{_choices(Fit)}: cover crops to fill "
                           f"--width x --height (default {_D.fit.value})")),
@@ -211,7 +213,9 @@ def settings_from_args(args: argparse.Namespace) -> tuple[dict[str, Any], dict[s
     try:
         Options.from_dict(options)
     except OptionsError as exc:
-        flag = next((f for f, field, _ in _OPTION_FLAGS if str(exc).startswith(field)), None)
+        named = re.match(r"\w+", str(exc))      # the option the message is about
+        flag = next((f for f, field, _ in _OPTION_FLAGS
+                     if named and named[0] == field), None)
         where = f" (fix {flag}{' or the preset' if args.preset else ''})" if flag else ""
         raise UsageError(f"bad option: {exc}{where}") from None
     return options, pool

@@ -246,6 +246,16 @@ def test_pool_broken_advice_fits_the_command_line(tmp_path, slot_id):
     assert ("--workers" in host) == (slot_id is not None)
 
 
+def test_a_failure_names_the_flag_that_changes_it(tmp_path):
+    from imgpool.core.tasks import timeout_message, too_large_message
+    job = Job(source=touch(tmp_path / "a.png"), name="a.png", output=tmp_path / "a.webp",
+              size_bytes=1, mtime_ns=0)
+    big = for_host(job, "too_large", too_large_message(30000, 30000, 268_402_689))
+    assert "raise --max-pixels to allow it" in big and "max_pixels" not in big
+    slow = for_host(job, "timeout", timeout_message(40, 24))
+    assert slow.endswith("set a longer --timeout or a smaller --max-size"), slow
+
+
 # -- 6. usage errors: one line, exit 2 -----------------------------------------------------------
 
 def usage_cases(tmp_path: Path) -> list[tuple[list[str], str]]:

@@ -20,7 +20,7 @@ from imgpool_host import cli
 from imgpool_host.batch import nonimages, runner
 from imgpool_host.batch.plan import plan_batch
 from imgpool_host.batch.progress import Mode, Progress, format_summary
-from imgpool_host.batch.report import FileFinished, FileStatus, RunPlanned
+from imgpool_host.batch.report import FileFinished, FileRecord, FileStatus, Report, RunPlanned
 
 try:
     from .fsfixtures import touch
@@ -110,6 +110,15 @@ def test_a_folder_of_only_non_images_succeeds_without_a_browser(tmp_path, capsys
         "notes.txt", "sub/Thumbs.db"]                                    # each one listed
     assert format_summary(report).startswith(
         "0 done, 0 failed, 2 skipped (not images), 0 up to date, 0 cancelled")
+
+
+def test_a_run_that_made_nothing_shows_no_speed():
+    failed = FileRecord(input="a", name="a.jpg", status=FileStatus.FAILED, worker=0,
+                        reason="bad_input", message="not an image")
+    report = Report(out="o", process_s=2.0, files=[failed])
+    assert "img/s" not in format_summary(report)             # failures alone: no speed
+    report.files.append(FileRecord(input="b", name="b.jpg", status=FileStatus.DONE, worker=0))
+    assert "(1.00 img/s)" in format_summary(report)
 
 
 def test_the_cli_exits_0_lists_the_skipped_and_the_json_says_why(tmp_path, capsys):

@@ -47,6 +47,15 @@ def test_target_box_combines_max_size_and_box():
     assert Options(fit=Fit.COVER, width=10, height=20).fit is Fit.COVER
 
 
+def test_a_box_asked_for_without_a_longest_side_is_not_shrunk_by_the_default_one():
+    assert Options.from_dict({"width": "3000"}).target_box() == (3000, None)
+    assert Options.from_dict({"height": 2500}).target_box() == (None, 2500)
+    assert Options.from_dict({"width": 3000, "max_size": 2048}).target_box() == (2048, 2048)
+    assert Options.from_dict({}).target_box() == (2048, 2048)
+    again = Options.from_dict({"width": 3000})
+    assert Options.from_dict(again.to_dict()) == again      # a preset written back reads the same
+
+
 def test_background_rgb():
     assert Options(background="#0a0").background_rgb == (0, 170, 0)
     assert Options(background="#102030").background_rgb == (16, 32, 48)

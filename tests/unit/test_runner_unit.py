@@ -632,6 +632,11 @@ def test_bad_presets_are_usage_errors(tmp_path, text, message):
 def test_bad_flag_values_name_the_flag():
     with pytest.raises(optimize_cli.UsageError, match=r"quality .* \(fix --quality\)"):
         optimize_cli.settings_from_args(parse(["in", "-o", "o", "--quality", "0"]))
+    # the flag the message is about, not one whose name starts the same way
+    with pytest.raises(optimize_cli.UsageError, match=r"widths .* \(fix --widths\)"):
+        optimize_cli.settings_from_args(parse(["in", "-o", "o", "--widths", "0,abc"]))
+    with pytest.raises(optimize_cli.UsageError, match=r"formats .* \(fix --formats\)"):
+        optimize_cli.settings_from_args(parse(["in", "-o", "o", "--formats", "webp,tiff"]))
     with pytest.raises(optimize_cli.UsageError, match="--workers must be a whole number"):
         optimize_cli.settings_from_args(parse(["in", "-o", "o", "--workers", "two"]))
     with pytest.raises(optimize_cli.UsageError, match="cannot read preset"):

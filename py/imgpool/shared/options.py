@@ -115,6 +115,7 @@ class Options:
     #: Longest side of the result in pixels; None keeps the size. Default 2048.
     max_size: int | None = 2048
     #: Exact box to fit into (with `fit`); either may be None to bound one side only.
+    #: Given without `max_size` (from_dict), the default longest side does not apply.
     width: int | None = None
     height: int | None = None
     fit: Fit = Fit.INSIDE
@@ -280,6 +281,10 @@ class Options:
             raise OptionsError(f"unknown option(s): {', '.join(unknown)}")
         kwargs = {name: _coerce(name, value, fields[name].default)
                   for name, value in values.items()}
+        # A box asked for without a longest side is the size wanted: the default longest
+        # side does not shrink it again (`--width 3000` gives 3000 px, not 2048).
+        if (kwargs.get("width") or kwargs.get("height")) and "max_size" not in kwargs:
+            kwargs["max_size"] = None
         return cls(**kwargs)
 
     def replace(self, **changes: Any) -> "Options":

@@ -30,8 +30,15 @@ _START_ADVICE = (f"; run scripts/setup if the runtimes may be incomplete, and se
                  f"{PAGE_LOG_ENV}=1 to see why the workers failed")
 
 
+#: The settings the page's messages name, as the command line spells them.
+_FLAGS = (("raise max_pixels", "raise --max-pixels"),
+          ("a longer timeout_s or a smaller max_size", "a longer --timeout or a smaller --max-size"))
+
+
 def for_host(job: Job, reason: str, message: str) -> str:
     """The page's failure `message` for `job`, with advice that fits the command line."""
+    for setting, flag in _FLAGS:
+        message = message.replace(setting, flag)
     if reason == "pool_broken" and _PAGE_ADVICE in message:
         head = message[: message.index(_PAGE_ADVICE)]
         return head + (_START_ADVICE if "workers could not start" in head else _POOL_ADVICE)

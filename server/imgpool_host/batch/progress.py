@@ -175,7 +175,8 @@ def format_record(r: FileRecord) -> str:
 
 def format_summary(report) -> str:
     t = report.totals
-    rate = f" ({t['images_per_s']:.2f} img/s)" if t["images_per_s"] else ""
+    # A speed only when images were made: failures alone say nothing of it.
+    rate = f" ({t['images_per_s']:.2f} img/s)" if t["images_per_s"] and t["done"] else ""
     text = (f"{t['done']} done, {t['failed']} failed, {t['not_images']} skipped (not images), "
             f"{t['up_to_date']} up to date, {t['cancelled']} cancelled "
             f"in {report.wall_s:.1f} s{rate}; "
