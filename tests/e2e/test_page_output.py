@@ -185,7 +185,7 @@ def test_download_all_streams_a_zip_into_the_picked_file(app, images):
         assert sorted(zf.namelist()) == ["icon.webp", "street.webp", "tall.webp"]
         with Image.open(io.BytesIO(zf.read("street.webp"))) as im:
             assert im.format == "WEBP" and im.size == (2048, 1365)
-    assert "Saved 3 file(s) in one zip" in page.text_content("#status")
+    assert "Saved 3 files in one zip" in page.text_content("#status")
 
 
 def test_save_to_folder_writes_results_as_they_finish_keeping_folders(app, images, tmp_path):
@@ -257,7 +257,7 @@ def test_duplicates_run_once_and_colliding_names_stay_apart_in_the_zip(app, tmp_
         for name, size in (("photo.webp", (700, 500)), ("photo.png.webp", (300, 200))):
             with Image.open(io.BytesIO(zf.read(name))) as im:
                 assert im.format == "WEBP" and im.size == size
-    assert "Saved 4 file(s) in one zip" in page.text_content("#status")
+    assert "Saved 4 files in one zip" in page.text_content("#status")
 
     # With "Process identical files once" unchecked, every copy really runs.
     clear(page)

@@ -134,6 +134,11 @@ def test_counts_add_up_with_refused_and_skipped_files(ui, files):
     assert page.text_content("#status").startswith("Finished: 2 done, 3 failed, 0 cancelled, 1 skipped")
     assert row(page, "notes.txt").locator(".badge").text_content() == "Skipped"
     assert "% smaller" in row(page, "photo.jpg").locator(".line").text_content()
+    # never "100% smaller" while a byte is left, nor "0%" for a real change
+    assert page.evaluate("import('/page/format.js').then((m) => [m.fmtChange(8880000, 41000),"
+                         " m.fmtChange(1000, 999), m.fmtChange(1000, 1000), m.fmtChange(1000, 1004),"
+                         " m.plural(1, 'file'), m.plural(3, 'file')])") == \
+        ["99% smaller", "1% smaller", "same size", "1% larger", "1 file", "3 files"]
     shot(page, "failed-batch")
 
     page.click("#clear-done")

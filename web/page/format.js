@@ -27,7 +27,10 @@ export function fmtDuration(seconds) {
 // "45% smaller" / "12% larger" / "same size": the change from input to output bytes.
 export function fmtChange(inBytes, outBytes) {
   if (!inBytes || outBytes == null) return "";
-  const pct = Math.round((1 - outBytes / inBytes) * 100);
+  // Never "100% smaller" while a byte is left, nor "0%" for a real change.
+  const exact = (1 - outBytes / inBytes) * 100;
+  const pct = exact > 0 ? Math.max(1, Math.min(99, Math.round(exact)))
+    : exact < 0 ? Math.min(-1, Math.round(exact)) : 0;
   if (pct > 0) return `${pct}% smaller`;
   if (pct < 0) return `${-pct}% larger`;
   return "same size";
@@ -39,4 +42,9 @@ export function outputName(name, format, keptOriginal = false) {
   if (keptOriginal) return name;
   const base = name.replace(/\.[^./]+$/, "");
   return base + (OUT_EXT[format] || `.${format}`);
+}
+
+/** "1 file", "3 files". */
+export function plural(n, word) {
+  return `${n} ${word}${n === 1 ? "" : "s"}`;
 }

@@ -14,7 +14,7 @@ import { createTally } from "./tally.js";
 import { createCompare } from "./compare.js";
 import { createPresets } from "./presets.js";
 import { createFolderSink, downloadAllAsZip, pickFolder } from "./output.js";
-import { fmtBytes, fmtChange, fmtDuration, MIME, outputName } from "./format.js";
+import { fmtBytes, fmtChange, fmtDuration, MIME, outputName, plural } from "./format.js";
 import { makeUrls, needsUrls, renderRow } from "./row.js";
 import { defineBlob, lazyBlob, whenIdle } from "./lazyblob.js";
 
@@ -60,7 +60,7 @@ export function createUI(handlers) {
     canTake: () => settings.valid,
     onFiles: (files) => {
       if (!settings.valid) {
-        status(`${files.length} file(s) not added: fix the settings marked in red first.`, true);
+        status(`${plural(files.length, "file")} not added: fix the settings marked in red first.`, true);
         return;
       }
       handlers.onFiles(files);
@@ -105,7 +105,7 @@ export function createUI(handlers) {
       const n = await downloadAllAsZip(ids.map((id) => results.get(id)));
       if (n) {
         ids.forEach(markSaved);
-        status(`Saved ${n} file(s) in one zip.`);
+        status(`Saved ${plural(n, "file")} in one zip.`);
       }
     } catch (err) {
       status(`The zip could not be written: ${err && err.message ? err.message : err}`, true);
@@ -159,7 +159,9 @@ export function createUI(handlers) {
   async function copySnippet(item, button) {
     try {
       await navigator.clipboard.writeText(item.set.snippet);
+      const words = button.textContent;
       button.textContent = "Copied";
+      setTimeout(() => { button.textContent = words; }, 2000);
     } catch (err) { // no clipboard (permissions): the markup is in the details to select
       list.setExpanded(item, true);
       status("The markup could not be copied; select it in the row's details.", true);
