@@ -31,6 +31,7 @@ from imgpool_host.batch.atomicfile import PART_SUFFIX
 from imgpool_host.batch.sink import ResultSink
 from imgpool_host.batch.plan import plan_batch
 from imgpool_host.batch.runner import run_batch
+from proctree import browsers_under
 
 pytestmark = pytest.mark.e2e
 
@@ -205,6 +206,27 @@ def start(src: Path, out: Path, log: Path, *extra: str) -> subprocess.Popen:
         return subprocess.Popen([str(IMGPOOL), "optimize", str(src), "-o", str(out),
                                  "--workers", "1", "--max-size", "800", *extra],
                                 stdout=f, stderr=subprocess.STDOUT)
+
+
+def test_a_stop_while_the_browser_comes_up_is_an_interruption_not_a_fault(tmp_path):
+    """SIGTERM to the run's whole process group (what `timeout` and a terminal send) while
+    its browser starts: the browser dies of it too, and the run ends interrupted (130),
+    not with "the page did not load ... run scripts/setup" (2)."""
+    src, out, log = tmp_path / "in", tmp_path / "out", tmp_path / "term.log"
+    write_jpeg(src / "a.jpg", 640, 480, 1)
+    with open(log, "w") as f:
+        proc = subprocess.Popen([str(IMGPOOL), "optimize", str(src), "-o", str(out),
+                                 "--workers", "1"], stdout=f, stderr=subprocess.STDOUT,
+                                start_new_session=True)
+    try:
+        wait_for(lambda: browsers_under(proc.pid), RUN_TIMEOUT_S, "the browser to start")
+        os.killpg(proc.pid, signal.SIGTERM)
+        assert proc.wait(timeout=60) == 130, log.read_text()
+    finally:
+        proc.kill()
+    text = log.read_text()
+    assert "interrupted" in text and "scripts/setup" not in text, text
+    assert not out.exists() or visible(out) == []
 
 
 def test_cli_interrupted_runs_leave_whole_files_and_resume(tmp_path):

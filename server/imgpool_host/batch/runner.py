@@ -70,7 +70,7 @@ from ..pagelauncher import PageLauncher
 from ..remotelauncher import RemoteLauncher
 from .atomicfile import sweep_stale_parts
 from .dedupe import split_duplicates
-from .errors import BatchUsageError
+from .errors import BatchError, BatchUsageError
 from .paths import check_report_path, prepare_out
 from .plan import Job, plan_batch
 from .report import FileFinished, FileRecord, FileStatus, Report, RunEvent, RunFinished, RunPlanned
@@ -208,6 +208,13 @@ def run_batch(paths: str | os.PathLike | Iterable[str | os.PathLike], out: str |
                         launcher.profile, launcher.profile_note = profile, why
                     _drive_page(drive, base, stop)
             except KeyboardInterrupt:
+                drive.interrupted = True
+            except BatchError:
+                # A stop asked for while the browser came up: the signal reached the
+                # browser too (a terminal's Ctrl-C, `timeout`'s SIGTERM go to the whole
+                # process group), so its failure to load is the stop, not a fault.
+                if not stop.requested:
+                    raise
                 drive.interrupted = True
         records.update(drive.records)
         if drive.page_config:                      # what the page actually ran with
