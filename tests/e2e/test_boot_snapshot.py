@@ -67,6 +67,17 @@ DAMAGE_JS = """async (name) => {
   }
 }"""
 
+# Give every stored entry another version's key (its bytes kept).
+REKEY_JS = """async ([name, key]) => {
+  const cache = await caches.open(name);
+  for (const req of await cache.keys()) {
+    const res = await cache.match(req);
+    const headers = new Headers(res.headers);
+    headers.set("X-Imgpool-Snapshot-Key", key);
+    await cache.put(req, new Response(await res.arrayBuffer(), { headers }));
+  }
+}"""
+
 # Cut every stored entry short by one byte, headers kept.
 TRUNCATE_JS = """async (name) => {
   const cache = await caches.open(name);
@@ -243,6 +254,9 @@ def test_damaged_snapshot_falls_back_to_a_normal_boot_and_is_replaced(open_boot,
 def test_missing_snapshot_boots_normally(open_boot, photo):
     app = open_boot(cores=2, shipped=False)
     assert app.page.evaluate("window.imgpool.ready.then((r) => r.bootPath)") == "fresh"
+    # Two cores, nothing to restore: one worker boots beside the page's Python, which
+    # keeps a core; the other starts when the pool asks.
+    assert _started_before_python(app) == ["imgpool-spare-0"]
     _wait_stored(app)
     app.page.evaluate("(name) => caches.delete(name)", CACHE)
 
@@ -260,6 +274,8 @@ def test_a_first_visit_restores_the_shipped_snapshots_and_keeps_them(open_boot, 
     with (scripts/build_snapshots.py) and store them; the next boot reads its own."""
     app = open_boot(cores=2)
     assert app.page.evaluate("window.imgpool.ready.then((r) => r.bootPath)") == "shipped"
+    # Snapshots to restore: the whole pool starts at once, even on two cores.
+    assert _started_before_python(app) == ["imgpool-spare-0", "imgpool-spare-1"]
     ready = app.client.worker_ready_messages()
     assert [m["boot_path"] for m in ready] == ["shipped", "shipped"], ready
     assert all(m["boot_note"] == "" and m["pyodide_inits"] == 1 for m in ready), ready
@@ -289,6 +305,47 @@ def test_a_shipped_snapshot_of_another_version_is_ignored(browser, server_url, p
         ready = app.client.worker_ready_messages()
         assert ready and all(m["boot_path"] == "fresh" for m in ready), ready
         assert all("another version's" in m["boot_note"] for m in ready), ready
+        _processes(app, photo)
+    finally:
+        context.close()
+
+
+def test_a_stored_snapshot_of_another_version_gives_way_to_the_shipped_one(open_boot, photo):
+    """An old version's stored snapshot (an update since): the shipped one for this
+    version is restored instead, not a boot from scratch, and replaces it."""
+    app = open_boot()
+    _wait_stored(app)
+    app.page.evaluate(REKEY_JS, [CACHE, "page/0.0.0/old/old"])
+    page_path, ready = _reload(app)
+    assert page_path == "shipped"
+    assert [m["boot_path"] for m in ready] == ["shipped", "shipped"], ready
+    _processes(app, photo)
+
+
+def test_a_shipped_snapshot_that_will_not_restore_falls_back_and_says_so(browser, server_url,
+                                                                          photo):
+    """Noise that unpacks to the right length passes every cheap check; Pyodide refuses
+    it, and Python boots from scratch with the reason."""
+    import gzip
+    import os as _os
+    length = 31_457_408                              # a 30 MiB heap and its header
+    pages = -(-length // 4096)
+    body = gzip.compress(b"\xff" * (-(-pages // 8)) + _os.urandom(length), 1)
+    context = browser.new_context()
+    try:
+        def noise_index(route):
+            index = route.fetch().json()
+            for role in ROLES:
+                index[role]["length"] = length
+            route.fulfill(json=index)
+        context.route(SHIPPED_INDEX, noise_index)
+        context.route(SHIPPED_FILES, functools.partial(_fulfil, body=body))
+        app = AppPage.open(context, server_url, QUERY)
+        assert app.page.evaluate("window.imgpool.ready.then((r) => r.bootPath)") == "fallback"
+        ready = app.client.worker_ready_messages()
+        assert ready and all(m["boot_path"] == "fallback"
+                             and "shipped snapshot did not restore" in m["boot_note"]
+                             for m in ready), ready
         _processes(app, photo)
     finally:
         context.close()
@@ -331,14 +388,7 @@ def test_snapshot_of_another_version_is_not_restored(open_boot, photo):
     """A snapshot keyed for another wheel/stdlib/Pyodide is refused before restoring."""
     app = open_boot(shipped=False)
     _wait_stored(app)
-    app.page.evaluate(
-        """async (name) => { const cache = await caches.open(name);
-             for (const req of await cache.keys()) {
-               const res = await cache.match(req);
-               const headers = new Headers(res.headers);
-               headers.set("X-Imgpool-Snapshot-Key", "worker/0.0.0/old/old");
-               await cache.put(req, new Response(await res.arrayBuffer(), { headers }));
-             } }""", CACHE)
+    app.page.evaluate(REKEY_JS, [CACHE, "worker/0.0.0/old/old"])
 
     _reload_falls_back(app, photo, "is for worker/0.0.0/old/old")
 

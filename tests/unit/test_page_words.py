@@ -43,6 +43,10 @@ def test_field_errors_lists_every_bad_field():
     ({"target_size": "0KB"}, "Target size must be at least 1 byte, not “0KB”."),
     ({"format": "bmp"}, "Format: choose one of WebP, AVIF, JPEG, PNG, JPEG XL, GIF, "
                         "Same as input."),
+    ({"widths": "1,2,3,4,5,6,7,8,9"}, "Responsive widths (px) must be at most 8 sizes "
+                                      "(9 given)."),          # a count, not what was typed
+    ({"widths": "0,abc"}, "Responsive widths (px) must be whole numbers of pixels, like "
+                          "480,960,1920; “abc” is not one."),
 ])
 def test_the_form_shows_errors_with_its_labels_and_what_was_typed(values, words):
     errors = form_errors(field_errors(values))

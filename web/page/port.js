@@ -7,7 +7,8 @@
 // list; outputs come back the same way.
 // Workers come from web/page/spawn.js (compiled runtimes first, spares started early).
 import { readFile, readStats } from "./fileread.js";
-import { createSpawner, poolSizeHint, rememberPoolSize } from "./spawn.js";
+import { shipsSnapshots } from "../shared/shipped.js";
+import { createSpawner, rememberPoolSize, spareCounts } from "./spawn.js";
 
 // The status board's layout comes from Python (imgpool.shared.protocol), via makeBoard.
 let BOARD_FIELDS = [];
@@ -22,7 +23,11 @@ export function createPort({ ui, getApp, automationToken = null, runtimes = null
   const spawner = createSpawner(runtimes);
   // They boot while the page's Python does; not in a page about to reload for isolation
   // (page/offline.js), where no worker could start.
-  if (window.crossOriginIsolated) spawner.prespawn(poolSizeHint());
+  if (window.crossOriginIsolated) {
+    const { now, later } = spareCounts();
+    spawner.prespawn(now);
+    if (later) shipsSnapshots().then((ships) => { if (ships) spawner.prespawn(now + later); });
+  }
   let board = null; // Int32Array over a SharedArrayBuffer, STRIDE cells per slot
   let timer = null;
   const statsWaiters = new Map();

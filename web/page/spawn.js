@@ -5,13 +5,15 @@
 // - Some workers are started before Python's scheduler asks for them ("spares"), as many
 //   as the pool had on the last visit with the same settings: they boot while the page's
 //   own Python does. On a first visit the guess is the URL's pool size, else one per core
-//   (as PoolConfig.from_hardware), at most FIRST_VISIT_MAX_SPARES: a first visit restores
-//   the Python snapshot the app ships with (shared/shipped.js), as a later one restores
-//   its own. Spares beyond the pool Python then sizes are terminated. A spare is only a
-//   head start: it says nothing
-//   until `startWorker` adopts it and sends its Init, so the scheduler still decides how
-//   many workers run and still owns their readiness. Messages a spare sends before that
-//   (a failed boot) are held and replayed to whoever adopts it.
+//   (as PoolConfig.from_hardware), at most FIRST_VISIT_MAX_SPARES. Every Python booting
+//   from scratch is CPU-bound, so a first visit starts at once only as many as leave a
+//   core to the page's own (which the UI and every Init wait for), and the rest once the
+//   app is seen to ship Python snapshots (shared/shipped.js): then they restore, a
+//   fraction of the cost. Spares beyond the pool Python then sizes are terminated, or
+//   never started. A spare is only a head start: it says nothing until `startWorker`
+//   adopts it and sends its Init, so the scheduler still decides how many workers run
+//   and still owns their readiness. Messages a spare sends before that (a failed boot)
+//   are held and replayed to whoever adopts it.
 
 const WORKER_URL = new URL("../worker/worker.js", import.meta.url);
 const HINT_PREFIX = "imgpool.pool-size:";
@@ -27,11 +29,14 @@ function hintKey() {
   return HINT_PREFIX + params.toString();
 }
 
-/** How many workers the pool had last time with these URL settings, else a guess. */
-export function poolSizeHint() {
+/**
+ * How many spares to start: `now`, and `later` once the app is seen to ship snapshots.
+ * As many as the pool had last time with these URL settings (all now), else a guess.
+ */
+export function spareCounts() {
   try {
     const n = Number.parseInt(localStorage.getItem(hintKey()) || "", 10);
-    if (Number.isFinite(n) && n > 0) return n;
+    if (Number.isFinite(n) && n > 0) return { now: n, later: 0 };
   } catch {
     // storage blocked: guess, as on a first visit
   }
@@ -40,7 +45,9 @@ export function poolSizeHint() {
   const cores = navigator.hardwareConcurrency || 1;
   const asked = Number.parseInt(new URLSearchParams(location.search).get("workers") || "", 10);
   const guess = Number.isFinite(asked) && asked > 0 ? asked : cores;
-  return Math.max(1, Math.min(FIRST_VISIT_MAX_SPARES, guess));
+  const total = Math.max(1, Math.min(FIRST_VISIT_MAX_SPARES, guess));
+  const now = Math.max(1, Math.min(total, cores - 1));
+  return { now, later: total - now };
 }
 
 export function rememberPoolSize(slots) {
@@ -55,6 +62,9 @@ export function rememberPoolSize(slots) {
 export function createSpawner(runtimes) {
   const spares = [];
   const started = []; // { name, atMs }: every worker created, for tests and the bench
+  let adopted = 0; // workers handed to a slot
+  let slotLimit = Infinity; // the pool's size, once Python has set it (trim)
+  let made = 0; // spares started, for their names
 
   function spawn(name) {
     const worker = new Worker(WORKER_URL, { type: "module", name });
@@ -72,20 +82,24 @@ export function createSpawner(runtimes) {
 
   return {
     started,
-    /** Start `count` workers now, before any slot asks. */
+    /** Start workers before any slot asks, until `count` are spares or adopted. */
     prespawn(count) {
       // Not on a page that is not cross-origin isolated (yet: on a host without COOP/COEP
       // the service worker reloads it isolated): wasm-vips could not start there.
       if (!globalThis.crossOriginIsolated) return;
-      while (spares.length < count) spares.push(spawn(`imgpool-spare-${spares.length}`));
+      while (spares.length + adopted < Math.min(count, slotLimit)) {
+        spares.push(spawn(`imgpool-spare-${made++}`));
+      }
     },
     /** A spare if one is left, else a new worker: `{ worker, booted, held }`. */
     take(slot) {
+      adopted += 1;
       return spares.shift() || spawn(`imgpool-${slot}`);
     },
     /** The pool has `slots` slots: spares beyond that will never be adopted. */
     trim(slots) {
-      while (spares.length > slots) spares.pop().worker.terminate();
+      slotLimit = slots;
+      while (spares.length > 0 && spares.length + adopted > slots) spares.pop().worker.terminate();
     },
   };
 }

@@ -151,7 +151,7 @@ export function createUI(handlers) {
     if (!files.length) return;
     const unsavedHere = rows.filter((i) => results.has(i.id) && !results.get(i.id).saved).length;
     if (unsavedHere && !window.confirm(
-      `Re-running replaces ${unsavedHere} result${unsavedHere > 1 ? "s" : ""} not saved yet. Re-run anyway?`)) return;
+      `Re-running replaces ${plural(unsavedHere, "result")} not saved yet. Re-run anyway?`)) return;
     forgetRows(rows.map((i) => i.id));
     handlers.onFiles(files);
   });
@@ -159,9 +159,8 @@ export function createUI(handlers) {
   async function copySnippet(item, button) {
     try {
       await navigator.clipboard.writeText(item.set.snippet);
-      const words = button.textContent;
       button.textContent = "Copied";
-      setTimeout(() => { button.textContent = words; }, 2000);
+      setTimeout(() => { button.textContent = "Copy <picture>"; }, 2000);
     } catch (err) { // no clipboard (permissions): the markup is in the details to select
       list.setExpanded(item, true);
       status("The markup could not be copied; select it in the row's details.", true);

@@ -6,10 +6,11 @@
 // - "shipped": none stored yet (a first visit): restore the one the app ships with for
 //   this version (shared/shipped.js, made at setup by scripts/build_snapshots.py), and
 //   store it for the next boot;
-// - "fresh": no snapshot for this version anywhere: boot normally, import, then make the
-//   snapshot for the next boot (Pyodide's `_makeSnapshot` + `makeMemorySnapshot`);
-// - "fallback": a snapshot was found but is unusable (another version's, cut short, or
-//   it would not restore): Python boots as "fresh" does, making a new one to replace it.
+// - "fresh": no usable snapshot for this version (none stored, and none shipped or the
+//   shipped one unreadable): boot normally, import, then make the snapshot for the next
+//   boot (Pyodide's `_makeSnapshot` + `makeMemorySnapshot`);
+// - "fallback": a stored snapshot is unusable (another version's, cut short), or the
+//   one found would not restore: Python boots as "fresh" does, making one to replace it.
 //
 // The imgpool wheel is not installed with micropip: it is written into Pyodide's file
 // system and put on sys.path (Python imports from a wheel as from any zip), which costs
@@ -198,7 +199,8 @@ export async function bootPython({ role, imports, compiled = null, prepared = nu
     } catch (err) {
       note = `the ${found.shipped ? "shipped" : "stored"} snapshot did not restore (${describe(err)}); booted without it`;
       console.warn(`[imgpool] ${role}: ${note}`);
-      await dropSnapshot(role);
+      // The stored one, if it failed; a shipped one leaves what another realm stored.
+      if (!found.shipped) await dropSnapshot(role);
     }
   }
   const pyodide = await load({ ...base, _makeSnapshot: !!key }, compiled);

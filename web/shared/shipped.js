@@ -23,6 +23,15 @@ async function inflated(res) {
   return new Uint8Array(await new Response(stream).arrayBuffer());
 }
 
+/** Whether the app ships snapshots at all (its index is there); false on any failure. */
+export async function shipsSnapshots() {
+  try {
+    return (await fetch(new URL(INDEX, WHEELS))).ok;
+  } catch {
+    return false;
+  }
+}
+
 /**
  * `{ bytes, packed, length }` of the shipped snapshot for `role` when it was made for
  * `key` (`packed`: as Cache Storage keeps it, web/shared/snapshots.js), else `{ why }`.

@@ -18,7 +18,7 @@ const ENCODING_HEADER = "X-Imgpool-Snapshot-Encoding";
 // p >> 3), then those pages in order. Every boot reads one per Python (the page's and each
 // worker's, at once), so this more than halves the bytes a boot moves out of storage.
 // Entries stored without the header (older ones) are read as they are.
-const ZERO_PAGES = "zero-pages-4096";
+export const ZERO_PAGES = "zero-pages-4096";
 const PAGE = 4096;
 
 function zeroPage(bytes, start, end, words) {
@@ -131,6 +131,18 @@ export async function readSnapshot(role, key) {
     return { why: `the stored snapshot could not be read: ${err && err.message ? err.message : err}`,
              stale: true };
   }
+}
+
+/**
+ * `role`'s stored entry as it is kept (`{ key, length, encoding, body }`, the body still
+ * packed), or null: what scripts/build_snapshots.py ships.
+ */
+export async function storedEntry(role) {
+  const cache = await openCache();
+  const res = cache && await cache.match(requestFor(role));
+  if (!res) return null;
+  return { key: res.headers.get(KEY_HEADER), length: Number(res.headers.get(LENGTH_HEADER)),
+           encoding: res.headers.get(ENCODING_HEADER), body: new Uint8Array(await res.arrayBuffer()) };
 }
 
 /** Whether `role`'s snapshot for `key` is stored (its headers only: no bytes are read). */

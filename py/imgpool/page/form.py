@@ -110,14 +110,17 @@ def _form_error(name: str, text: str) -> str:
         return f"{_LABELS[name]}: choose one of {words}."
     match = _GOT.match(text)
     rule, value = (match["rule"], match["value"]) if match else (text, None)
-    rule = _OPTION_NAMES.sub(lambda m: _LABELS[m[0]], rule)   # one pass: labels stay
+    # One pass, so a label is never renamed again; mid-sentence, a label in lower case.
+    rule = _OPTION_NAMES.sub(
+        lambda m: _LABELS[m[0]] if m.start() == 0 else _LABELS[m[0]].lower(), rule)
     rule = rule[:1].upper() + rule[1:]
+    rule = re.sub(r"'([^']*)'", r"“\1”", rule).rstrip(".")    # the form's quotes
     if value is None:
-        return rule.rstrip(".") + "."
+        return rule + "."
     try:
         given = ast.literal_eval(value)
     except (ValueError, SyntaxError):
         given = value
     if given in ("", None):
-        return f"{rule.rstrip('.')}: the box is empty."
-    return f"{rule.rstrip('.')}, not “{given}”."
+        return f"{rule}: the box is empty."
+    return f"{rule}, not “{given}”."

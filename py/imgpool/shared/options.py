@@ -228,7 +228,8 @@ class Options:
         object.__setattr__(self, "widths", tuple(sorted(widths, reverse=True)))
         object.__setattr__(self, "formats", tuple(formats))
         if len(widths) > MAX_WIDTHS:
-            raise OptionsError(f"widths must be at most {MAX_WIDTHS} sizes; got {len(widths)}")
+            raise OptionsError(f"widths must be at most {MAX_WIDTHS} sizes "
+                               f"({len(widths)} given)")
         count = max(1, len(widths)) * max(1, len(formats))
         if count > MAX_VARIANTS:
             raise OptionsError(f"widths and formats make {count} files per image; at most "

@@ -279,24 +279,18 @@ class BatchLedger:
         `described`: the original's task_done and set files, if seen)."""
         base = {**self._base(dup), "worker": None, "duplicate_of": original.name}
         written = self.written.get(dup)
-        if original.reason == HostReason.WRITE_FAILED.value and written is not None:
+        own_write_failed = original.reason == HostReason.WRITE_FAILED.value
+        if written is not None and (original.status is FileStatus.DONE or own_write_failed):
+            how = (f"processed once (the output of {original.name} could not be written)"
+                   if own_write_failed else "processed once")
+            sized = original if original.width else result  # a failed record has no size
             return FileRecord(
                 **base, status=FileStatus.DONE, output=str(written.path),
-                output_bytes=written.size_bytes, format=written.format,
-                width=result.width if result else None,
-                height=result.height if result else None,
-                variants=set_variants(written.files, described or ())
+                output_bytes=written.size_bytes, format=original.format or written.format,
+                width=getattr(sized, "width", None), height=getattr(sized, "height", None),
+                variants=set_variants(written.files, original.variants or described or ())
                 if written.files else None,
-                note=_notes(f"same content as {original.name}: processed once (its own "
-                            "output could not be written)", self.jobs[dup].rename_note))
-        if original.status is FileStatus.DONE and written is not None:
-            return FileRecord(
-                **base, status=FileStatus.DONE, output=str(written.path),
-                output_bytes=written.size_bytes, width=original.width,
-                height=original.height, format=original.format,
-                variants=set_variants(written.files, original.variants or ())
-                if written.files else None,
-                note=_notes(f"same content as {original.name}: processed once",
+                note=_notes(f"same content as {original.name}: {how}",
                             self.jobs[dup].rename_note))
         if original.status is FileStatus.DONE:
             why = self.copy_errors.get(dup) or "no answer"

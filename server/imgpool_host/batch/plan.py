@@ -342,7 +342,8 @@ def plan_batch(paths: Iterable[str | os.PathLike], out: str | os.PathLike,
                 **base, status=FileStatus.SKIPPED, output=str(first),
                 output_bytes=first.stat().st_size, message="up to date",
                 renamed_from=job.renamed_from or None, note=job.rename_note,
-                variants=variants_on_disk(current) if options.responsive else None)
+                variants=variants_on_disk(current, read_sizes=False)
+                if options.responsive else None)
             continue
         plan.jobs.append(replace(job, output=outputs[0]))
     return plan

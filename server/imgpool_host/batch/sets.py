@@ -14,8 +14,9 @@ input's name, which is what settles the file (`ledger`).
 At the end of the run, `write_srcset` writes `OUT/srcset.json`: per input, its set's files
 with width, height, format, path (relative to OUT) and bytes, for a site's build to make
 `<picture>`/`srcset` markup from. An input the run did not redo (up to date) is listed from
-its files as they are on disk (`variants_on_disk`: each one's size from its header), so a
-listing deleted or cut short is whole again after any run; inputs outside this run keep
+its files as they are on disk (`variants_on_disk`: each one's size from its header,
+read only when the listing does not already name the same files of the same bytes), so
+a listing deleted or cut short is whole again after any run; inputs outside this run keep
 the entry an earlier run wrote. A listing that would not change is not rewritten.
 
 Rules:
@@ -29,6 +30,7 @@ from __future__ import annotations
 import json
 import os
 import re
+from dataclasses import replace
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -122,18 +124,22 @@ def set_variants(files: Iterable[Any], described: Iterable[dict]) -> list[dict[s
     return out
 
 
-def variants_on_disk(files: Iterable[tuple[str, Path]]) -> list[dict[str, Any]]:
+def variants_on_disk(files: Iterable[tuple[str, Path]],
+                     read_sizes: bool = True) -> list[dict[str, Any]]:
     """An up-to-date set's `variants`, from its files (suffix, path) as they are: the
-    format its suffix names, the size its header gives (None where it says nothing)."""
+    format its suffix names, its bytes, and with `read_sizes` the size its header gives
+    (None where it says nothing, or without)."""
     formats = {ext: fmt.value for fmt, ext in EXTENSIONS.items()}
     out = []
     for suffix, path in files:
+        head = ImageInfo()
         try:
-            with open(path, "rb") as f:
-                head = probe(f.read(PROBE_BYTES), None, path.name)
             size = path.stat().st_size
+            if read_sizes:
+                with open(path, "rb") as f:
+                    head = probe(f.read(PROBE_BYTES), None, path.name)
         except OSError:
-            head, size = ImageInfo(), None
+            size = None
         out.append({"suffix": suffix, "width": head.width, "height": head.height,
                     "format": formats.get(path.suffix.lower()), "output": str(path),
                     "output_bytes": size, "quality": None, "ssim": None, "note": ""})
@@ -147,6 +153,17 @@ def srcset_entry(record: FileRecord, out: Path) -> dict[str, Any]:
          "path": Path(v["output"]).relative_to(out).as_posix(),
          "bytes": v.get("output_bytes")}
         for v in record.variants or ()]}
+
+
+def _listed(record: FileRecord, out: Path, before: dict[str, Any] | None) -> dict[str, Any]:
+    """An up-to-date set's entry: the one listed before while it names the same files
+    of the same bytes (resuming 10,000 sets reads no header), else read from its files."""
+    entry = srcset_entry(record, out)
+    same = [(v["path"], v["bytes"]) for v in entry["variants"]]
+    if before and [(v.get("path"), v.get("bytes")) for v in before.get("variants", ())] == same:
+        return before
+    files = [(v["suffix"], Path(v["output"])) for v in record.variants or ()]
+    return srcset_entry(replace(record, variants=variants_on_disk(files)), out)
 
 
 def write_srcset(out: Path, records: Iterable[FileRecord],
@@ -165,8 +182,10 @@ def write_srcset(out: Path, records: Iterable[FileRecord],
     except (OSError, ValueError, KeyError, TypeError, AttributeError):
         before = None                             # none yet, or not ours: start again
     for record in records:
-        if record.status in (FileStatus.DONE, FileStatus.SKIPPED) and record.variants:
+        if record.status is FileStatus.DONE and record.variants:
             entries[record.name] = srcset_entry(record, Path(out))
+        elif record.status is FileStatus.SKIPPED and record.variants:
+            entries[record.name] = _listed(record, Path(out), entries.get(record.name))
     if not entries:
         return None
     data = {"version": SRCSET_VERSION, "images": [entries[k] for k in sorted(entries)]}
