@@ -42,6 +42,8 @@ PROG = "imgpool optimize"
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 #: Files skipped as not images named in the closing line (the report lists them all).
 SKIPPED_LISTED = 10
+#: Notes (renames, kept originals, missed targets) listed after a run shown as a bar.
+NOTES_LISTED = 10
 #: Set to anything to copy the page's console to stderr (debugging a page problem).
 PAGE_LOG_ENV = "IMGPOOL_PAGE_LOG"
 
@@ -286,7 +288,7 @@ def _number(flag: str, text: str, lo: float, hi: float, whole: bool = False,
 
 def run(args: argparse.Namespace) -> int:
     from .browser import BrowserNotFound
-    from .batch.progress import Progress, one_line, printable
+    from .batch.progress import Mode, Progress, one_line, printable
     from .batch.errors import BatchError, BatchUsageError
     from .batch.runner import run_batch
 
@@ -329,6 +331,8 @@ def run(args: argparse.Namespace) -> int:
         more = f" and {extra} more" if extra > 0 else ""
         print(f"{PROG}: {len(skipped)} of {len(report.files)} files skipped, not images: "
               f"{names}{more}", file=sys.stderr)
+    if progress.mode is Mode.BAR:               # the lines mode printed them file by file
+        _list_notes(report)
     if failed:
         print(f"{PROG}: {len(failed)} of {len(report.files)} files failed:", file=sys.stderr)
         for r in failed:
@@ -353,3 +357,20 @@ def _usage(message: str) -> int:
 
     print(f"{PROG}: error: {printable(message)}", file=sys.stderr)
     return EXIT_USAGE
+
+
+def _list_notes(report) -> None:
+    """The files made this run that carry a note, which the bar had no room for."""
+    from .batch.progress import one_line, printable
+    from .batch.report import FileStatus
+
+    noted = [r for r in report.files if r.status is FileStatus.DONE and r.note]
+    if not noted:
+        return
+    verb = "has" if len(noted) == 1 else "have"
+    print(f"{PROG}: {len(noted)} of {len(report.files)} files {verb} a note:", file=sys.stderr)
+    for r in noted[:NOTES_LISTED]:
+        print(f"  {printable(r.name)}: {printable(one_line(r.note))}", file=sys.stderr)
+    if len(noted) > NOTES_LISTED:
+        print(f"  and {len(noted) - NOTES_LISTED} more (every note is in the --report file, "
+              "or run with --json)", file=sys.stderr)

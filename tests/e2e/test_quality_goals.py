@@ -118,6 +118,9 @@ def test_a_target_no_quality_reaches_is_a_note_or_with_strict_a_failure(app, pho
     assert "does not fit the target size of 1.0 KB even at quality 10" in r.note, r
     tiny = max(e.task_id for e in app.client.events() if e.name == "photo0-tiny.jpg")
     assert "larger than the target size" in row_line(app, tiny)
+    # ... and its badge says so: not a plain "Done"
+    assert app.page.evaluate("(id) => window.imgpool.ui.list.rowElement(id)"
+                             ".querySelector('.badge').textContent", tiny) == "Done: over target"
     failed = next(iter(run(app, copies(photos[:1], "strict"),
                            {"target_size": "1KB", "strict_size": True}).values()))
     assert isinstance(failed.event, TaskFailed), failed

@@ -121,6 +121,18 @@ def test_a_run_that_made_nothing_shows_no_speed():
     assert "(1.00 img/s)" in format_summary(report)
 
 
+def test_after_a_bar_the_files_with_a_note_are_listed(capsys):
+    from imgpool_host import optimize_cli
+    files = [FileRecord(input=f"in/{i}.png", name=f"{i}.png", status=FileStatus.DONE,
+                        note=f"written as {i}.png.webp: {i}.webp was taken") for i in range(12)]
+    files.append(FileRecord(input="in/x.jpg", name="x.jpg", status=FileStatus.DONE))
+    optimize_cli._list_notes(Report(out="o", files=files))
+    err = capsys.readouterr().err.splitlines()
+    assert err[0] == "imgpool optimize: 12 of 13 files have a note:"
+    assert err[1] == "  0.png: written as 0.png.webp: 0.webp was taken"
+    assert len(err) == 1 + optimize_cli.NOTES_LISTED + 1 and "and 2 more" in err[-1]
+
+
 def test_the_cli_exits_0_lists_the_skipped_and_the_json_says_why(tmp_path, capsys):
     src = tmp_path / "in"
     touch(src / "notes.txt", TEXT)

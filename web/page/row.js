@@ -25,10 +25,12 @@ function button(action, text, label, extra = {}) {
 }
 
 // The quality a search chose, the measured score (SSIM), a missed target size.
+const missedTarget = (r) => Boolean(r) && /target size/.test(r.note || "");
+
 function goalWords(r) {
   const quality = r.encodes > 1 ? ` · quality ${r.quality}` : "";
   const score = r.ssim != null ? ` · quality score ${Number(r.ssim).toFixed(3)}` : "";
-  const missed = /target size/.test(r.note || "") ? " · larger than the target size" : "";
+  const missed = missedTarget(r) ? " · larger than the target size" : "";
   return quality + score + missed;
 }
 
@@ -91,7 +93,10 @@ export function renderRow(item, li) {
     : el("span", { class: "thumb placeholder", "aria-hidden": "true" });
   const main = el("div", { class: "main" });
   const name = el("span", { class: "name", title: item.name }, item.name);
-  const state = el("span", { class: "badge" }, STATE_WORDS[item.state] || item.state);
+  // Done, yet not what was asked (a target size missed, not strict): not a plain "Done".
+  const short = item.state === "done" && missedTarget(item.result);
+  const state = el("span", { class: short ? "badge warn" : "badge" },
+                   short ? "Done: over target" : STATE_WORDS[item.state] || item.state);
   const line = el("span", { class: "line" }, lineFor(item));
   main.append(el("span", { class: "title" }), line);
   main.firstChild.append(state, name);
