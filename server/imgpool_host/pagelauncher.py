@@ -153,7 +153,14 @@ class PageLauncher:
 
         page.on("console", lambda msg: log(f"[{msg.type}] {msg.text}"))
         page.on("pageerror", lambda exc: log(f"[pageerror] {exc}"))
-        page.on("crash", lambda _page: self.on_lost("the browser page crashed"))
+        page.on("crash", self._crashed)
+
+    def _crashed(self, page) -> None:
+        self.on_lost("the browser page crashed")
+        # A call still pending on the dead page (an evaluate) may never return (seen once
+        # in CI: a run hung after its renderer was killed): closing the page makes it
+        # fail, so the driver hears of the loss and carries on in a new page.
+        close_quietly(page)
 
     def _boot(self, page, base: str) -> PageClient:
         query = urlencode({"automation": self.token, **pool_query(self.settings)})

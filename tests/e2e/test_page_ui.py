@@ -401,6 +401,8 @@ def test_pool_panel_says_what_each_worker_does(open_app, tmp_path):
         "document.querySelector('#workers').textContent.includes('restarted to stop a cancelled file')",
         timeout=60_000)
     assert "stuck" not in page.text_content("#workers")
+    # the summary does not pass a cancelled file off as a result
+    assert "2 of 2 files finished (1 cancelled)" in page.text_content("#overall-text")
 
 
 def test_libvips_warnings_reach_the_console_without_terminal_colour_codes(ui, files):

@@ -21,7 +21,10 @@ export function createTally(now = () => performance.now() / 1000) {
   const outOf = new Map(); // task_id -> output bytes (done tasks)
   const counts = Object.fromEntries(["added", ...STATES].map((k) => [k, 0]));
   const bytes = { in: 0, out: 0, doneIn: 0 }; // all inputs; done inputs -> their outputs
-  let run = null; // the current run: { start, finishedAtStart } while work is active
+  let run = null; // the current run: { start, madeAtStart } while work is active
+  // Images the workers got through (done or failed): what a speed counts, not the
+  // cancelled or skipped ones.
+  const made = () => counts.done + counts.failed;
 
   function set(id, state, size) {
     const prev = stateOf.get(id);
@@ -46,7 +49,7 @@ export function createTally(now = () => performance.now() / 1000) {
     apply(ev) {
       const state = EVENT_STATE[ev.type];
       if (!state) return null;
-      if (ACTIVE.has(state) && !run) run = { start: now(), finishedAtStart: this.finished };
+      if (ACTIVE.has(state) && !run) run = { start: now(), madeAtStart: made() };
       set(ev.task_id, state, ev.size_bytes);
       if (state === "done") {
         const out = (ev.result && ev.result.out_bytes) || 0;
@@ -62,11 +65,13 @@ export function createTally(now = () => performance.now() / 1000) {
     // rows): those of `ids` (default: all) that are finished; returns them.
     forget(ids = [...stateOf.keys()]) {
       const gone = [];
+      let madeGone = 0;
       for (const id of ids) {
         const state = stateOf.get(id);
         if (!state || ACTIVE.has(state)) continue;
         counts[state] -= 1;
         counts.added -= 1;
+        if (state === "done" || state === "failed") madeGone += 1;
         bytes.in -= sizeOf.get(id) || 0;
         if (state === "done") {
           bytes.doneIn -= sizeOf.get(id) || 0;
@@ -77,7 +82,7 @@ export function createTally(now = () => performance.now() / 1000) {
         outOf.delete(id);
         gone.push(id);
       }
-      if (run) run.finishedAtStart -= gone.length;
+      if (run) run.madeAtStart -= madeGone;
       return gone;
     },
 
@@ -85,8 +90,8 @@ export function createTally(now = () => performance.now() / 1000) {
     rate() {
       if (!run) return { perSecond: 0, secondsLeft: NaN };
       const elapsed = now() - run.start;
-      const finished = this.finished - run.finishedAtStart;
-      const perSecond = elapsed > 0.5 && finished > 0 ? finished / elapsed : 0;
+      const done = made() - run.madeAtStart;
+      const perSecond = elapsed > 0.5 && done > 0 ? done / elapsed : 0;
       return { perSecond, secondsLeft: perSecond ? this.active / perSecond : NaN };
     },
   };

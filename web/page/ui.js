@@ -187,7 +187,10 @@ export function createUI(handlers) {
     bar.max = Math.max(1, c.added);
     bar.value = tally.finished;
     const parts = [];
-    if (c.added) parts.push(`${tally.finished} of ${c.added} files finished`);
+    if (c.added) {   // cancelled files end the batch too, but are not results
+      parts.push(`${tally.finished} of ${c.added} files finished` +
+                 (c.cancelled ? ` (${c.cancelled} cancelled)` : ""));
+    }
     const { perSecond, secondsLeft } = tally.rate();
     if (tally.active && perSecond) {
       parts.push(`${perSecond.toFixed(perSecond < 10 ? 1 : 0)} images/s`);
