@@ -24,7 +24,8 @@
 // shared/wasm-modules.js) is instantiated instead of compiling the file again.
 import { loadPyodide, version as PYODIDE_VERSION } from "../runtime/pyodide/pyodide.mjs";
 import { readShipped } from "./shipped.js";
-import { dropSnapshot, isStored, readSnapshot, snapshotKey, storePacked, writeSnapshot } from "./snapshots.js";
+import { describe, dropSnapshot, isStored, readSnapshot, snapshotKey, storePacked,
+         writeSnapshot } from "./snapshots.js";
 
 const RUNTIME = new URL("../runtime/", import.meta.url);
 /** Where the wheel lives in Pyodide's file system (on sys.path). */
@@ -41,10 +42,6 @@ async function fetchOk(url) {
 
 export async function fetchManifest() {
   return (await fetchOk(new URL("wheels/manifest.json", RUNTIME))).json();
-}
-
-function describe(err) {
-  return `${err && err.message ? err.message : err}`.split("\n")[0];
 }
 
 // Instantiate an already compiled pyodide.asm.wasm. Pyodide's own instantiateWasm adds

@@ -5,14 +5,10 @@
 // Only a snapshot whose key is this boot's own is used: the index names each role's key,
 // and a stale one (the wheel rebuilt since) is ignored. Anything that goes wrong answers
 // `{ why }`, and Python boots the normal way.
-import { unpackZeroPages } from "./snapshots.js";
+import { describe, unpackZeroPages } from "./snapshots.js";
 
 const WHEELS = new URL("../runtime/wheels/", import.meta.url);
 const INDEX = "python-snapshots.json";
-
-function describe(err) {
-  return `${err && err.message ? err.message : err}`.split("\n")[0];
-}
 
 // The body, inflated when it is still gzip (a host may already have decoded it,
 // answering with Content-Encoding: gzip): gzip's magic number tells.

@@ -102,40 +102,44 @@ function openCache() {
   return self.caches.open(CACHE_NAME).catch(() => null);
 }
 
+/** An error's first line, for a note. */
+export function describe(err) {
+  return `${err && err.message ? err.message : err}`.split("\n")[0];
+}
+
 /**
  * `{ bytes }` for `role`'s snapshot if one for `key` is stored whole, else `{ why }`, with
  * `stale: true` when an entry is stored but unusable (another version's, or cut short).
  */
 export async function readSnapshot(role, key) {
-  const cache = await openCache();
-  if (!cache) return { why: "Cache Storage is not available" };
+  if (!self.caches) return { why: "Cache Storage is not available" };
   try {
-    const res = await cache.match(requestFor(role));
-    if (!res) return { why: "no snapshot stored yet" };
-    const stored = res.headers.get(KEY_HEADER);
-    if (stored !== key) return { why: `the stored snapshot is for ${stored}, not ${key}`, stale: true };
-    const body = new Uint8Array(await res.arrayBuffer());
-    const length = res.headers.get(LENGTH_HEADER);
-    if (res.headers.get(ENCODING_HEADER) === ZERO_PAGES) {
-      const bytes = unpackZeroPages(body, Number(length));
+    const entry = await storedEntry(role);
+    if (!entry) return { why: "no snapshot stored yet" };
+    if (entry.key !== key) {
+      return { why: `the stored snapshot is for ${entry.key}, not ${key}`, stale: true };
+    }
+    if (entry.encoding === ZERO_PAGES) {
+      const bytes = unpackZeroPages(entry.body, entry.length);
       if (!bytes) {
-        return { why: `the stored snapshot's pages do not add up to ${length} bytes`, stale: true };
+        return { why: `the stored snapshot's pages do not add up to ${entry.length} bytes`,
+                 stale: true };
       }
       return { bytes };
     }
-    if (String(body.byteLength) !== length) {
-      return { why: `the stored snapshot is ${body.byteLength} bytes, not ${length}`, stale: true };
+    if (entry.body.byteLength !== entry.length) {
+      return { why: `the stored snapshot is ${entry.body.byteLength} bytes, not ${entry.length}`,
+               stale: true };
     }
-    return { bytes: body };
+    return { bytes: entry.body };
   } catch (err) {
-    return { why: `the stored snapshot could not be read: ${err && err.message ? err.message : err}`,
-             stale: true };
+    return { why: `the stored snapshot could not be read: ${describe(err)}`, stale: true };
   }
 }
 
 /**
  * `role`'s stored entry as it is kept (`{ key, length, encoding, body }`, the body still
- * packed), or null: what scripts/build_snapshots.py ships.
+ * packed), or null: what readSnapshot unpacks and scripts/build_snapshots.py ships.
  */
 export async function storedEntry(role) {
   const cache = await openCache();
