@@ -115,13 +115,30 @@ def test_each_row_shows_a_small_webp_thumbnail_made_by_the_worker(app, images):
     assert all(page.evaluate("(id) => window.imgpool.ui.list.get(id).thumbUrl != null", e.task_id)
                for e in done)
     # Each thumbnail is the output's picture (the worker makes it from the output's own
-    # pixels or bytes): the output's centre square, scaled down, matches it closely, and
-    # far more closely than it matches another file's (so the measure can tell).
+    # pixels or bytes).
+    _assert_thumbnails_show_outputs(app, thumbs, done)
+
+
+def _thumbnail_of(page, img) -> Image.Image:
+    """The picture a row's <img class="thumb"> shows, as the page has it."""
+    src = img.get_attribute("src")
+    data = page.evaluate("async (u) => Array.from(new Uint8Array(await (await fetch(u)).arrayBuffer()))", src)
+    with Image.open(io.BytesIO(bytes(data))) as im:
+        assert im.format == "WEBP" and im.width == im.height
+        return im.convert("RGB")
+
+
+def _assert_thumbnails_show_outputs(app: AppPage, thumbs: dict, done: list) -> None:
+    """Each thumbnail (by file name) is its output's centre square, scaled down: it matches
+    that closely, and far more closely than it matches another file's (so the measure can
+    tell)."""
     def distance(a, b):
         return sum(ImageStat.Stat(ImageChops.difference(a, b)).mean) / 3
 
     expected = {}
     for e in done:
+        if e.name not in thumbs:
+            continue
         with Image.open(io.BytesIO(app.output_bytes(e.task_id))) as out:
             out = out.convert("RGB")
             side = min(out.size)
@@ -132,6 +149,33 @@ def test_each_row_shows_a_small_webp_thumbnail_made_by_the_worker(app, images):
         own = distance(expected[name], thumb)
         others = [distance(expected[o], thumb) for o in thumbs if o != name]
         assert own < 20 and all(own * 3 < d for d in others), (name, own, others)
+
+
+def test_rows_out_of_view_get_their_thumbnail_from_the_page_when_shown(open_app, tmp_path):
+    """A worker makes the thumbnail only for a row in or near view when its image is sent;
+    a row further down gets one made from its finished file once it is scrolled to."""
+    app = open_app("?workers=2")
+    page = app.page
+    files = [write_jpeg(tmp_path / f"p{i:02d}.jpg", 480, 320, 100 + i) for i in range(60)]
+    before = page.evaluate("window.imgpool.port.testHooks.workerThumbs")
+    made_before = page.evaluate("window.imgpool.ui.thumbsMadeHere()")
+    app.add_files(files)
+    wait_idle(page, len(files))
+    by_workers = page.evaluate("window.imgpool.port.testHooks.workerThumbs") - before
+    # The first rows were in view: their workers made them; the last ones were not.
+    print("thumbnails made by workers:", by_workers, "of", len(files))
+    assert 0 < by_workers < len(files) - 10, by_workers
+    expect(row(page, "p00.jpg").locator("img.thumb")).to_have_count(1)
+    page.evaluate("() => { const box = document.querySelector('#results'); box.scrollTop = box.scrollHeight; }")
+    last = [p.name for p in files[-5:]]
+    for name in last:
+        expect(row(page, name).locator("img.thumb")).to_have_count(1, timeout=20_000)
+    assert page.evaluate("window.imgpool.ui.thumbsMadeHere()") - made_before >= 5
+    thumbs = {name: _thumbnail_of(page, row(page, name).locator("img.thumb")) for name in last}
+    assert all(t.width == 96 for t in thumbs.values())
+    done = [e for e in app.client.events() if isinstance(e.event, TaskDone) and e.name in thumbs]
+    _assert_thumbnails_show_outputs(app, thumbs, done)
+    assert page.evaluate("window.imgpool.port.testHooks.workerThumbs") - before == by_workers
 
 
 def test_compare_view_slider_side_by_side_zoom_and_pan_in_sync(app, images):

@@ -91,6 +91,9 @@ class _Port:
     def dispatch(self, *args):
         pass
 
+    def wantsThumb(self, task_id):
+        return False
+
     def readAhead(self, task_id, file):
         self.ahead.append((task_id, file))
 

@@ -138,6 +138,15 @@ export function createList(box, { renderRow, onAction }) {
       reindex();
       schedule();
     },
+    // Whether the row of `id` is in view or within a screen of it: its list thumbnail is
+    // worth making while the image is decoded (ui.js); further rows get theirs when shown.
+    near(id) {
+      const pos = index.get(id);
+      if (pos === undefined) return false;
+      const screen = box.clientHeight || ROW_H * 10;
+      return pos >= firstAt(box.scrollTop - screen) &&
+             pos <= firstAt(box.scrollTop + 2 * screen);
+    },
     // Rows in the DOM now (the live progress loop updates only these).
     visible: () => [...shown.keys()].map((id) => items[index.get(id)]).filter(Boolean),
     rowElement: (id) => (shown.get(id) || {}).li || null,

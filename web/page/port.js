@@ -37,7 +37,8 @@ export function createPort({ ui, getApp, automationToken = null, runtimes = null
   const copiesWaiting = new Map(); // original's task_id -> its duplicates' task_ids
   let lastThumb = [null, null]; // [task_id, thumbnail] of the thumbnail that came last
   const testHooks = { lastInput: null, lastOutput: null, ready: [], started: spawner.started,
-                      readsAhead: 0, aheadTaken: 0, reads: readStats };
+                      readsAhead: 0, aheadTaken: 0, reads: readStats,
+                      workerThumbs: 0 };
 
   function toApp(fn) {
     const app = getApp();
@@ -60,6 +61,7 @@ export function createPort({ ui, getApp, automationToken = null, runtimes = null
   // A task's thumbnail, for its row and its duplicates' rows.
   function takeThumb(taskId, thumb) {
     lastThumb = [taskId, thumb];
+    testHooks.workerThumbs += 1;
     for (const id of [taskId, ...(copiesWaiting.get(taskId) || [])]) ui.onThumb(id, thumb);
     copiesWaiting.delete(taskId);
   }
@@ -147,6 +149,9 @@ export function createPort({ ui, getApp, automationToken = null, runtimes = null
         toApp((app) => app.on_read_error(slot, gen, msg.task_id, `${err && err.message ? err.message : err}`));
       }
     },
+
+    // Whether the worker should make this task's list thumbnail (its row is near view).
+    wantsThumb: (taskId) => ui.thumbWanted(taskId),
 
     readAhead(taskId, file) {
       if (taskId == null) {

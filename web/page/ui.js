@@ -17,6 +17,7 @@ import { createFolderSink, downloadAllAsZip, pickFolder } from "./output.js";
 import { fmtBytes, fmtChange, fmtDuration, MIME, outputName, plural } from "./format.js";
 import { makeUrls, needsUrls, renderRow } from "./row.js";
 import { defineBlob, lazyBlob, whenIdle } from "./lazyblob.js";
+import { createThumbs } from "./thumbs.js";
 
 export { outputName };
 
@@ -73,6 +74,7 @@ export function createUI(handlers) {
   // A shown row gets its blob: URLs (thumbnail, download) in idle time, then shows them.
   function renderListRow(item, li) {
     renderRow(item, li);
+    askThumb(item);
     if (item.urlsQueued || !needsUrls(item)) return;
     item.urlsQueued = true;
     whenIdle(() => {
@@ -82,6 +84,26 @@ export function createUI(handlers) {
       list.changed(item);
     });
   }
+  // A finished row shown without a thumbnail, whose worker was not asked for one (it was
+  // out of view then: thumbs.js), gets one made from its file, in idle time.
+  const thumbs = createThumbs();
+  function askThumb(item) {
+    if (item.state !== "done" || item.thumb || item.thumbUrl || item.thumbFromWorker ||
+        item.thumbQueued) return;
+    item.thumbQueued = true;
+    whenIdle(() => {
+      item.thumbQueued = false;
+      if (!list.rowElement(item.id)) return; // asked again when shown
+      thumbs.request(item, pictureOf(item), (buffer) => onThumb(item.id, buffer));
+    });
+  }
+  // The finished file a row's picture comes from: a set's narrowest file, else the output.
+  function pictureOf(item) {
+    const files = (results.get(item.id) || {}).files;
+    if (files && files.length) return files.reduce((a, b) => (b.width < a.width ? b : a)).blob;
+    return item.outputBlob ? item.outputBlob() : null;
+  }
+
   const list = createList($("#results"), {
     renderRow: renderListRow,
     onAction(action, id, button) {
@@ -362,12 +384,22 @@ export function createUI(handlers) {
 
   return {
     status, onEvent, onThumb, results, tally, list, settings,
+    // At dispatch (port.js): make the list thumbnail in the worker only for a row in or
+    // near view; the others get theirs when shown (askThumb).
+    thumbsMadeHere: () => thumbs.made(),
+    thumbWanted(id) {
+      const item = list.get(id);
+      const want = Boolean(item) && list.near(id);
+      if (want) item.thumbFromWorker = true;
+      return want;
+    },
     counts: tally.counts,
     currentOptionsJSON: () => settings.json(),
     // Once at boot, from Python: the settings form and the pool's size.
     setup(setupJSON) {
-      const { form, pool_size: poolSize } = JSON.parse(setupJSON);
+      const { form, pool_size: poolSize, thumb_px: thumbPx } = JSON.parse(setupJSON);
       pool.expect(poolSize);
+      thumbs.setSide(thumbPx);
       settings.build(form);
       presets.applyFromLink();
     },

@@ -22,8 +22,8 @@ from ..core import inputs as I
 from ..core.inputs import Submission
 from ..core.scheduler import Scheduler
 from ..shared import protocol as P
-from ..shared.config import (PROBE_BYTES, STREAM_ABOVE_BYTES, SUBMIT_CHUNK, PoolConfig,
-                             overrides_from_query)
+from ..shared.config import (PROBE_BYTES, STREAM_ABOVE_BYTES, SUBMIT_CHUNK, THUMB_PX,
+                             PoolConfig, overrides_from_query)
 from ..shared.options import Options, OptionsError, field_errors
 from ..shared.plain import plain
 from ..shared.probe import HEAD_BYTES, probe
@@ -98,8 +98,10 @@ class App:
 
     def page_setup_json(self) -> str:
         """What the page's UI needs once at boot: the settings form's fields, defaults,
-        choices and limits (imgpool.page.form) and how many workers the pool has."""
-        return json.dumps({"form": form_schema(), "pool_size": self.config.pool_size})
+        choices and limits (imgpool.page.form), how many workers the pool has and the
+        list thumbnails' size."""
+        return json.dumps({"form": form_schema(), "pool_size": self.config.pool_size,
+                           "thumb_px": THUMB_PX})
 
     def check_options(self, options_json: str) -> str:
         """Every problem with the form's values, as JSON {field: message}; {} when valid."""
@@ -269,7 +271,8 @@ class App:
         name = self.names[cmd.task_id][0]
         source = self._source(cmd.task_id)
         run = P.RunTask(slot=cmd.slot_id, gen=cmd.generation, task_id=cmd.task_id, name=name,
-                        options=task.options.to_dict(), info=task.info.to_dict(), source=source)
+                        options=task.options.to_dict(), info=task.info.to_dict(), source=source,
+                        thumbnail=self.thumbnails and bool(self.port.wantsThumb(cmd.task_id)))
         self.port.dispatch(cmd.slot_id, cmd.generation, json.dumps(run.to_message()),
                            self.files[cmd.task_id], source)
 

@@ -90,6 +90,9 @@ class RunTask(Message):
     source: str = "buffer"
     #: Pixel limit for an image whose size the probe could not read (0: the pool default).
     max_pixels: int = 0
+    #: Make the list thumbnail with the result (the page asks for it when the file's row
+    #: is in or near view; a row further away gets one from its finished file when shown).
+    thumbnail: bool = True
 
 
 @dataclass(frozen=True)

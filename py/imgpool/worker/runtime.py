@@ -150,8 +150,9 @@ class Worker:
             made, encoded = self._encode(options, plan, info, inp, loaded, image,
                                          msg.task_id, scope)
             # From the encoded bytes (they move to the page with the result): now.
+            thumbnail = self.thumbnails and msg.thumbnail   # its row is in view (page's call)
             thumb = (self.thumbnailer.make(encoded, None, scope)
-                     if self.thumbnails and made.pixels is None else None)
+                     if thumbnail and made.pixels is None else None)
             problem = inp.read_error(self.host)
             if problem:
                 raise ImageError(FailureReason.BAD_INPUT, f"the file could not be read "
@@ -170,7 +171,7 @@ class Worker:
                 transfer=buffer, variants=variants)
             # After the result: the page hands this worker its next image while the
             # thumbnail is made (nothing below awaits, so that message waits its turn).
-            if self.thumbnails and made.pixels is not None:
+            if thumbnail and made.pixels is not None:
                 thumb = self.thumbnailer.make(None, made.pixels, scope)
             if thumb is not None:
                 self._post(P.Thumbnail(slot=self.slot, gen=self.gen, task_id=msg.task_id,
