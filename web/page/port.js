@@ -47,7 +47,7 @@ export function createPort({ ui, getApp, automationToken = null, runtimes = null
 
   // The input of the task the scheduler will likely hand out next, read while the
   // workers are busy (Python says which: port.readAhead). At most one is held.
-  let ahead = null; // { taskId, read: Promise<ArrayBuffer> }
+  let ahead = null; // { taskId, read: Promise<ArrayBuffer>, bytes: ArrayBuffer once read }
   function takeAhead(taskId, file) {
     if (ahead && ahead.taskId === taskId) {
       const { read } = ahead;
@@ -56,6 +56,17 @@ export function createPort({ ui, getApp, automationToken = null, runtimes = null
       return read;
     }
     return readFile(file);
+  }
+  // The read-ahead input of `taskId` if it is in hand already (else null): the dispatch
+  // then posts at once, inside the page's handling of the result that freed the worker,
+  // rather than after it (an await resumes only once that handling is over: ~1.5 ms a
+  // task for which the worker waits).
+  function takeAheadNow(taskId) {
+    if (!ahead || ahead.taskId !== taskId || !ahead.bytes) return null;
+    const { bytes } = ahead;
+    ahead = null;
+    testHooks.aheadTaken += 1;
+    return bytes;
   }
 
   // A task's thumbnail, for its row and its duplicates' rows.
@@ -139,7 +150,7 @@ export function createPort({ ui, getApp, automationToken = null, runtimes = null
           entry.worker.postMessage({ ...msg, input: file });
           return;
         }
-        const input = await takeAhead(msg.task_id, file);
+        const input = takeAheadNow(msg.task_id) ?? await takeAhead(msg.task_id, file);
         const now = workers.get(slot);
         if (!now || now.gen !== gen) return; // the worker was replaced meanwhile
         testHooks.lastInput = input;
@@ -159,8 +170,9 @@ export function createPort({ ui, getApp, automationToken = null, runtimes = null
         return;
       }
       const read = readFile(file);
-      read.catch(() => {}); // a failed read is reported by the dispatch that takes it
-      ahead = { taskId, read };
+      const entry = { taskId, read, bytes: null };
+      read.then((bytes) => { entry.bytes = bytes; }, () => {}); // a failed read is
+      ahead = entry;                          // reported by the dispatch that takes it
       testHooks.readsAhead += 1;
     },
 
