@@ -157,6 +157,9 @@ def test_rows_out_of_view_get_their_thumbnail_from_the_page_when_shown(open_app,
     app = open_app("?workers=2")
     page = app.page
     files = [write_jpeg(tmp_path / f"p{i:02d}.jpg", 480, 320, 100 + i) for i in range(60)]
+    # A duplicate of a file out of view: it runs once, and its row too gets a picture.
+    files.append(tmp_path / "q-twin.jpg")
+    files[-1].write_bytes(files[-2].read_bytes())
     before = page.evaluate("window.imgpool.port.testHooks.workerThumbs")
     made_before = page.evaluate("window.imgpool.ui.thumbsMadeHere()")
     app.add_files(files)
@@ -167,14 +170,16 @@ def test_rows_out_of_view_get_their_thumbnail_from_the_page_when_shown(open_app,
     assert 0 < by_workers < len(files) - 10, by_workers
     expect(row(page, "p00.jpg").locator("img.thumb")).to_have_count(1)
     page.evaluate("() => { const box = document.querySelector('#results'); box.scrollTop = box.scrollHeight; }")
-    last = [p.name for p in files[-5:]]
+    last = [p.name for p in files[-5:]]   # p56..p59 and the twin of p59
     for name in last:
         expect(row(page, name).locator("img.thumb")).to_have_count(1, timeout=20_000)
     assert page.evaluate("window.imgpool.ui.thumbsMadeHere()") - made_before >= 5
     thumbs = {name: _thumbnail_of(page, row(page, name).locator("img.thumb")) for name in last}
     assert all(t.width == 96 for t in thumbs.values())
     done = [e for e in app.client.events() if isinstance(e.event, TaskDone) and e.name in thumbs]
+    twin = thumbs.pop("q-twin.jpg")
     _assert_thumbnails_show_outputs(app, thumbs, done)
+    assert twin.tobytes() == thumbs["p59.jpg"].tobytes()   # the same output, drawn the same
     assert page.evaluate("window.imgpool.port.testHooks.workerThumbs") - before == by_workers
 
 

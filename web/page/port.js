@@ -215,7 +215,9 @@ export function createPort({ ui, getApp, automationToken = null, runtimes = null
       const original = event.same_as_task_id;
       if (event.type === "task_done" && original != null) {
         if (lastThumb[0] === original) thumb = lastThumb[1];
-        else copiesWaiting.set(original, [...(copiesWaiting.get(original) || []), event.task_id]);
+        else if (ui.shareThumb(original, event.task_id)) { // else the copy's row makes its own
+          copiesWaiting.set(original, [...(copiesWaiting.get(original) || []), event.task_id]);
+        }
       }
       ui.onEvent(event, output ?? null, file ?? null, thumb, variants ?? null);
     },

@@ -387,6 +387,15 @@ export function createUI(handlers) {
     // At dispatch (port.js): make the list thumbnail in the worker only for a row in or
     // near view; the others get theirs when shown (askThumb).
     thumbsMadeHere: () => thumbs.made(),
+    // Whether a worker was asked for `id`'s thumbnail and it has not come; if so, the row
+    // of its duplicate `copy` waits for it too rather than make its own.
+    shareThumb(id, copy) {
+      const item = list.get(id);
+      const coming = Boolean(item && item.thumbFromWorker && !item.thumb && !item.thumbUrl);
+      const twin = list.get(copy);
+      if (coming && twin) twin.thumbFromWorker = true;
+      return coming;
+    },
     thumbWanted(id) {
       const item = list.get(id);
       const want = Boolean(item) && list.near(id);
