@@ -119,6 +119,23 @@ def test_each_row_shows_a_small_webp_thumbnail_made_by_the_worker(app, images):
     _assert_thumbnails_show_outputs(app, thumbs, done)
 
 
+
+def test_a_worker_thumbnail_that_never_comes_is_made_by_the_page(open_app, tmp_path):
+    """A row whose worker was to make its thumbnail but sent none (replaced after its
+    result, or it could not) gets one from its file a few seconds later: here the rows
+    are told a worker makes it while no worker is asked."""
+    app = open_app("?workers=2")
+    page = app.page
+    page.evaluate("""() => { const { port, ui } = window.imgpool;
+      port.wantsThumb = (id) => { ui.list.get(id).thumbFromWorker = true; return false; }; }""")
+    files = [write_jpeg(tmp_path / f"lost{i}.jpg", 480, 320, 300 + i) for i in range(3)]
+    app.add_files(files)
+    wait_idle(page, len(files))
+    assert page.evaluate("window.imgpool.port.testHooks.workerThumbs") == 0
+    for path in files:
+        expect(row(page, path.name).locator("img.thumb")).to_have_count(1, timeout=20_000)
+    assert page.evaluate("window.imgpool.ui.thumbsMadeHere()") == len(files)
+
 def _thumbnail_of(page, img) -> Image.Image:
     """The picture a row's <img class="thumb"> shows, as the page has it."""
     src = img.get_attribute("src")
@@ -178,6 +195,7 @@ def test_rows_out_of_view_get_their_thumbnail_from_the_page_when_shown(open_app,
     assert all(t.width == 96 for t in thumbs.values())
     done = [e for e in app.client.events() if isinstance(e.event, TaskDone) and e.name in thumbs]
     twin = thumbs.pop("q-twin.jpg")
+    assert page.evaluate("() => window.imgpool.ui.list.visible().find((i) => i.name === 'q-twin.jpg').sameAs") == "p59.jpg"
     _assert_thumbnails_show_outputs(app, thumbs, done)
     assert twin.tobytes() == thumbs["p59.jpg"].tobytes()   # the same output, drawn the same
     assert page.evaluate("window.imgpool.port.testHooks.workerThumbs") - before == by_workers

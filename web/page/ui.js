@@ -85,16 +85,27 @@ export function createUI(handlers) {
     });
   }
   // A finished row shown without a thumbnail, whose worker was not asked for one (it was
-  // out of view then: thumbs.js), gets one made from its file, in idle time.
-  const thumbs = createThumbs();
+  // out of view then: thumbs.js), gets one made from its file, in idle time. One a worker
+  // was asked for follows its result at once; if it has not come by THUMB_WAIT_MS (the
+  // worker was replaced, or could not make it), the row makes its own too.
+  const THUMB_WAIT_MS = 3000;
+  const thumbs = createThumbs({ shown: (item) => Boolean(list.rowElement(item.id)) });
   function askThumb(item) {
-    if (item.state !== "done" || item.thumb || item.thumbUrl || item.thumbFromWorker ||
-        item.thumbQueued) return;
+    if (item.state !== "done" || item.thumb || item.thumbUrl || item.thumbQueued) return;
+    if (item.thumbFromWorker) {
+      if (!item.thumbWait) {
+        item.thumbWait = setTimeout(() => {
+          item.thumbFromWorker = false;
+          if (list.rowElement(item.id)) askThumb(item);
+        }, THUMB_WAIT_MS);
+      }
+      return;
+    }
     item.thumbQueued = true;
     whenIdle(() => {
       item.thumbQueued = false;
       if (!list.rowElement(item.id)) return; // asked again when shown
-      thumbs.request(item, pictureOf(item), (buffer) => onThumb(item.id, buffer));
+      thumbs.request(item, () => pictureOf(item), (buffer) => onThumb(item.id, buffer));
     });
   }
   // The finished file a row's picture comes from: a set's narrowest file, else the output.
@@ -399,16 +410,16 @@ export function createUI(handlers) {
     thumbWanted(id) {
       const item = list.get(id);
       const want = Boolean(item) && list.near(id);
-      if (want) item.thumbFromWorker = true;
+      if (item) item.thumbFromWorker = want; // a retry sent out of view: not coming
       return want;
     },
     counts: tally.counts,
     currentOptionsJSON: () => settings.json(),
     // Once at boot, from Python: the settings form and the pool's size.
     setup(setupJSON) {
-      const { form, pool_size: poolSize, thumb_px: thumbPx } = JSON.parse(setupJSON);
+      const { form, pool_size: poolSize, thumb } = JSON.parse(setupJSON);
       pool.expect(poolSize);
-      thumbs.setSide(thumbPx);
+      thumbs.configure(thumb);
       settings.build(form);
       presets.applyFromLink();
     },

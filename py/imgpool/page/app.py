@@ -23,7 +23,7 @@ from ..core.inputs import Submission
 from ..core.scheduler import Scheduler
 from ..shared import protocol as P
 from ..shared.config import (PROBE_BYTES, STREAM_ABOVE_BYTES, SUBMIT_CHUNK, THUMB_PX,
-                             PoolConfig, overrides_from_query)
+                             THUMB_QUALITY, PoolConfig, overrides_from_query)
 from ..shared.options import Options, OptionsError, field_errors
 from ..shared.plain import plain
 from ..shared.probe import HEAD_BYTES, probe
@@ -101,7 +101,7 @@ class App:
         choices and limits (imgpool.page.form), how many workers the pool has and the
         list thumbnails' size."""
         return json.dumps({"form": form_schema(), "pool_size": self.config.pool_size,
-                           "thumb_px": THUMB_PX})
+                           "thumb": {"px": THUMB_PX, "quality": THUMB_QUALITY}})
 
     def check_options(self, options_json: str) -> str:
         """Every problem with the form's values, as JSON {field: message}; {} when valid."""
@@ -243,13 +243,14 @@ class App:
             self.port.readAhead(task_id, None if task_id is None else self.files[task_id])
 
     def _run(self, commands: list) -> None:
-        # A worker that finished waits for its next image while the page runs, so what
-        # acts on workers (a dispatch) goes out before the UI hears of this step's events
-        # (a result's row update costs ~1-2 ms); both keep their own order. Not when this
-        # step queued files: a dispatched file's row (made by its task_queued) comes first.
+        # A worker that finished waits for its next image while the page runs, so the
+        # step's dispatches go out first (a result's row update costs ~1-2 ms), then the
+        # rest in its order. Only dispatches: a started worker may re-enter Python at once
+        # (a spare's held messages), after its own events. Not when this step queued
+        # files: a dispatched file's row (made by its task_queued) comes first.
         if not any(isinstance(c, C.Emit) and isinstance(c.event, E.TaskQueued)
                    for c in commands):
-            commands = sorted(commands, key=lambda c: isinstance(c, C.Emit))
+            commands = sorted(commands, key=lambda c: not isinstance(c, C.Dispatch))
         for cmd in commands:
             self._carry_out[type(cmd)](cmd)
 
