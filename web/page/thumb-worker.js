@@ -14,7 +14,7 @@ self.onmessage = async ({ data: { id, blob, side, quality } }) => {
     const buffer = await (await canvas.convertToBlob({ type: "image/webp", quality })).arrayBuffer();
     self.postMessage({ id, buffer }, [buffer]);
   } catch (err) {
-    self.postMessage({ id, error: `${err && err.name ? err.name + ": " : ""}${err && err.message ? err.message : err}` });
+    self.postMessage({ id, error: String(err) }); // a DOMException reads "Name: message"
   } finally {
     if (bitmap) bitmap.close();
   }

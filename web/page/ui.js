@@ -3,8 +3,10 @@
 // Nothing is decided here: counts come from the events (tally.js), settings are checked
 // by Python (form.js), words for failures come with the events (imgpool.page.plainwords).
 // Parts: intake (drop.js), settings (form.js), the virtualised list (list.js), the pool
-// panel (pool.js), output (output.js), the compare view (compare.js). Live progress is read
-// from the status board once per animation frame, not from a message per step.
+// panel (pool.js), the results and their saving (results.js, output.js), list thumbnails
+// (thumbs.js), the compare view (compare.js), the summary's words (summary.js). Live
+// progress is read from the status board once per animation frame (frames.js), not from a
+// message per step.
 
 import { createIntake } from "./drop.js";
 import { createSettingsForm } from "./form.js";
@@ -13,25 +15,24 @@ import { createPoolPanel } from "./pool.js";
 import { createTally } from "./tally.js";
 import { createCompare } from "./compare.js";
 import { createPresets } from "./presets.js";
-import { createFolderSink, downloadAllAsZip, pickFolder } from "./output.js";
-import { fmtBytes, fmtChange, fmtDuration, MIME, outputName, plural } from "./format.js";
+import { outputName, plural } from "./format.js";
 import { makeUrls, needsUrls, renderRow } from "./row.js";
-import { defineBlob, lazyBlob, whenIdle } from "./lazyblob.js";
+import { whenIdle } from "./lazyblob.js";
+import { createFrameLoop } from "./frames.js";
+import { createResults } from "./results.js";
+import { batchText, statusText, summaryText } from "./summary.js";
 import { createThumbs } from "./thumbs.js";
 
 export { outputName };
 
-const SUMMARY_EVERY_MS = 250;
 // Rows a re-run takes again (not "skipped": those are not images).
 const FINISHED = new Set(["done", "failed", "cancelled"]);
 
 export function createUI(handlers) {
   const $ = (sel) => document.querySelector(sel);
   const tally = createTally();
-  const results = new Map(); // task_id -> { blob, name, format, width, height, saved }
   const statusEl = $("#status");
   let boardReader = null;
-  let sink = null; // the folder results are saved into as they finish
   let poolReady = false;
   let lastBatch = "";
   // Copies of a duplicate settle in the page, not in the scheduler: its batch_finished
@@ -43,6 +44,8 @@ export function createUI(handlers) {
     statusEl.textContent = text;
     statusEl.classList.toggle("error", isError);
   }
+  const outputs = createResults({ status, changed: () => renderSummary() });
+  const results = outputs.map; // task_id -> result (tests and automation read it)
 
   const settings = createSettingsForm($("#options"), $("#options-error"), {
     check: (json) => handlers.onCheckOptions(json),
@@ -74,7 +77,7 @@ export function createUI(handlers) {
   // A shown row gets its blob: URLs (thumbnail, download) in idle time, then shows them.
   function renderListRow(item, li) {
     renderRow(item, li);
-    askThumb(item);
+    thumbs.ask(item);
     if (item.urlsQueued || !needsUrls(item)) return;
     item.urlsQueued = true;
     whenIdle(() => {
@@ -84,37 +87,6 @@ export function createUI(handlers) {
       list.changed(item);
     });
   }
-  // A finished row shown without a thumbnail, whose worker was not asked for one (it was
-  // out of view then: thumbs.js), gets one made from its file, in idle time. One a worker
-  // was asked for follows its result at once; if it has not come by THUMB_WAIT_MS (the
-  // worker was replaced, or could not make it), the row makes its own too.
-  const THUMB_WAIT_MS = 3000;
-  const thumbs = createThumbs({ shown: (item) => Boolean(list.rowElement(item.id)) });
-  function askThumb(item) {
-    if (item.state !== "done" || item.thumb || item.thumbUrl || item.thumbQueued) return;
-    if (item.thumbFromWorker) {
-      if (!item.thumbWait) {
-        item.thumbWait = setTimeout(() => {
-          item.thumbFromWorker = false;
-          if (list.rowElement(item.id)) askThumb(item);
-        }, THUMB_WAIT_MS);
-      }
-      return;
-    }
-    item.thumbQueued = true;
-    whenIdle(() => {
-      item.thumbQueued = false;
-      if (!list.rowElement(item.id)) return; // asked again when shown
-      thumbs.request(item, () => pictureOf(item), (buffer) => onThumb(item.id, buffer));
-    });
-  }
-  // The finished file a row's picture comes from: a set's narrowest file, else the output.
-  function pictureOf(item) {
-    const files = (results.get(item.id) || {}).files;
-    if (files && files.length) return files.reduce((a, b) => (b.width < a.width ? b : a)).blob;
-    return item.outputBlob ? item.outputBlob() : null;
-  }
-
   const list = createList($("#results"), {
     renderRow: renderListRow,
     onAction(action, id, button) {
@@ -123,42 +95,22 @@ export function createUI(handlers) {
       if (action === "cancel") handlers.onCancel(id);
       else if (action === "details") list.setExpanded(item, !item.expanded);
       else if (action === "compare") compare.open(item, results.get(id), button);
-      else if (action === "download") markSaved(id);
+      else if (action === "download") outputs.markSaved(id);
       else if (action === "copy-snippet") copySnippet(item, button);
     },
   });
+  const thumbs = createThumbs({ list, pictureOf: outputs.pictureOf, onThumb });
 
   // ---- toolbar -------------------------------------------------------------------------
   $("#cancel-all").addEventListener("click", () => handlers.onCancelAll());
   $("#download-zip").addEventListener("click", async () => {
-    const button = $("#download-zip");
-    button.disabled = true;
-    const ids = [...results.keys()];
-    try {
-      const n = await downloadAllAsZip(ids.map((id) => results.get(id)));
-      if (n) {
-        ids.forEach(markSaved);
-        status(`Saved ${plural(n, "file")} in one zip.`);
-      }
-    } catch (err) {
-      status(`The zip could not be written: ${err && err.message ? err.message : err}`, true);
-    } finally {
-      renderSummary();
-    }
+    $("#download-zip").disabled = true;
+    await outputs.downloadZip();
+    renderSummary();
   });
   if (window.showDirectoryPicker) {
     $("#save-folder").hidden = false;
-    $("#save-folder").addEventListener("click", async () => {
-      const dir = await pickFolder();
-      if (!dir) return;
-      sink = createFolderSink(dir, (r) => {
-        markSaved(r.id);
-        renderSummary();
-      }, (r, err) => status(`“${r.name}” could not be saved: ${err && err.message ? err.message : err}`, true));
-      for (const r of results.values()) if (!r.saved) sink.add(r);
-      await sink.idle();
-      status(`Saving to “${dir.name}”: results are written there as they finish.`);
-    });
+    $("#save-folder").addEventListener("click", () => outputs.saveToFolder());
   }
   // Finished rows (of `ids`, default all) leave the list, the counts and the results.
   function forgetRows(ids) {
@@ -168,7 +120,7 @@ export function createUI(handlers) {
       if (item && item.blobUrl) URL.revokeObjectURL(item.blobUrl);
       if (item && item.thumbUrl) URL.revokeObjectURL(item.thumbUrl);
       for (const f of (item && item.set ? item.set.files : [])) if (f.url) URL.revokeObjectURL(f.url);
-      results.delete(id);
+      outputs.forget(id);
     }
     list.remove(gone);
     renderSummary();
@@ -200,14 +152,9 @@ export function createUI(handlers) {
     }
   }
 
-  function markSaved(id) {
-    const r = results.get(id);
-    if (r) r.saved = true;
-  }
-  const unsaved = () => [...results.values()].filter((r) => !r.saved).length;
   // Leaving the page would lose every result not saved yet.
   window.addEventListener("beforeunload", (e) => {
-    if (!unsaved() || handlers.automation) return;
+    if (!outputs.unsaved() || handlers.automation) return;
     e.preventDefault();
     e.returnValue = "";
   });
@@ -219,24 +166,10 @@ export function createUI(handlers) {
     const bar = $("#overall");
     bar.max = Math.max(1, c.added);
     bar.value = tally.finished;
-    const parts = [];
-    if (c.added) {   // cancelled files end the batch too, but are not results
-      parts.push(`${tally.finished} of ${c.added} files finished` +
-                 (c.cancelled ? ` (${c.cancelled} cancelled)` : ""));
-    }
-    const { perSecond, secondsLeft } = tally.rate();
-    if (tally.active && perSecond) {
-      parts.push(`${perSecond.toFixed(perSecond < 10 ? 1 : 0)} images/s`);
-      parts.push(`about ${fmtDuration(secondsLeft)} left`);
-    }
-    if (tally.bytes.doneIn) {
-      parts.push(`${fmtBytes(tally.bytes.doneIn)} → ${fmtBytes(tally.bytes.out)} ` +
-                 `(${fmtChange(tally.bytes.doneIn, tally.bytes.out)})`);
-    }
-    $("#overall-text").textContent = parts.join(" · ") || "No files yet.";
+    $("#overall-text").textContent = summaryText(tally);
     $("#cancel-all").disabled = tally.active === 0;
     $("#download-zip").disabled = results.size === 0;
-    $("#save-folder").disabled = results.size === 0 && !sink;
+    $("#save-folder").disabled = results.size === 0 && !outputs.hasFolder();
     $("#clear-done").disabled = tally.finished === 0;
     // O(1) per event (a 10,000-file drop sends 20,000+): no walk over the rows here.
     $("#rerun").disabled = !settings.valid || handlers.automation ||
@@ -251,11 +184,7 @@ export function createUI(handlers) {
     if (statusEl.classList.contains("error") && !poolReady) return;
     const p = pool.counts();
     if (!p.total) return;
-    let text;
-    if (tally.active) text = `Working: ${tally.counts.running} converting, ${tally.counts.queued} waiting.`;
-    else if (lastBatch) text = lastBatch;
-    else if (p.ready === p.total) text = `Ready: ${p.total} worker${p.total > 1 ? "s" : ""}. Drop images anywhere on the page.`;
-    else text = `Starting workers: ${p.ready} of ${p.total} ready…`;
+    const text = statusText(tally, p, lastBatch);
     if (text !== lastAuto) status(text);
     lastAuto = text;
   }
@@ -302,10 +231,8 @@ export function createUI(handlers) {
         break;
       case "batch_finished": {
         const by = ev.stats.by_state || {};
-        const n = (k) => (by[k] || 0) + copiesSettled[k];
-        const skipped = skippedInBatch ? `, ${skippedInBatch} skipped` : "";
-        lastBatch = `Finished: ${n("done")} done, ${n("failed")} failed, ` +
-                    `${n("cancelled")} cancelled${skipped} in ${fmtDuration(ev.stats.wall_s)}. Ready for more.`;
+        lastBatch = batchText((k) => (by[k] || 0) + copiesSettled[k], skippedInBatch,
+                              ev.stats.wall_s);
         copiesSettled = { done: 0, failed: 0, cancelled: 0 };
         skippedInBatch = 0;
         break;
@@ -327,10 +254,7 @@ export function createUI(handlers) {
     list.changed(item);
   }
 
-  // No Blob or blob: URL is made here (lazyblob.js: each is a synchronous call to the
-  // browser process, and a batch sends results many times a second): the row makes its
-  // URLs when shown, the output's Blob is made in a small worker.
-  function onDone(item, ev, output, thumb, variants) {
+  function onDone(item, ev, bytes, thumb, variants) {
     const r = ev.result || {};
     // The worker's small WebP of the result: the list never decodes a full image.
     if (thumb) item.thumb = thumb;
@@ -338,81 +262,17 @@ export function createUI(handlers) {
     item.kept = /kept the original/.test(r.note || "");
     // Python names outputs so none collide (imgpool.shared.outnames): a.jpg, a.png -> a.png.webp.
     item.outName = ev.output_name || outputName(item.name, r.format, item.kept);
-    if (!output) return; // automation: the runner keeps the bytes
-    const type = (format) => MIME[format] || "application/octet-stream";
-    const blob = lazyBlob(output, type(r.format));
-    item.outputBlob = blob; // the row's download link (row.js)
-    const result = defineBlob({ id: item.id, name: item.outName, format: r.format,
-                                width: r.width, height: r.height, saved: false }, blob);
-    if (ev.variants && variants) { // a responsive set: every file, and its <picture> markup
-      result.files = ev.variants.map((v, i) => {
-        const make = i === 0 ? blob : lazyBlob(variants[i], type(v.format));
-        return defineBlob({ name: v.output_name, width: v.width, height: v.height,
-                            format: v.format, out_bytes: v.out_bytes }, make);
-      });
-      result.snippet = ev.snippet;
-      result.input = item.name;
-      item.set = { files: result.files, snippet: ev.snippet };
-    }
-    results.set(item.id, result);
-    if (sink) sink.add(result);
+    if (bytes) outputs.add(item, ev, bytes, variants); // automation: the runner keeps them
   }
 
-  // Once per frame while a batch runs: progress bars of the rows in view (from the status
-  // board) and the summary when it changed. No frame is asked for while nothing runs: an
-  // idle page draws nothing (and costs a laptop nothing).
-  let lastSummary = 0;
-  let summaryDirty = false;
-  let frameAsked = false;
-  function wake(summary = false) {
-    summaryDirty ||= summary;
-    if (!frameAsked) {
-      frameAsked = true;
-      requestAnimationFrame(frame);
-    }
-  }
-  function frame(t) {
-    frameAsked = false;
-    if (boardReader) {
-      for (const item of list.visible()) {
-        if (item.state !== "running" || item.slot == null) continue;
-        const cells = boardReader(item.slot);
-        const bar = list.rowElement(item.id)?.querySelector("progress");
-        // Written only when it moved: an unchanged bar is not repainted.
-        if (cells && bar && cells.task_id === item.id && bar.value !== cells.progress_permille) {
-          bar.value = cells.progress_permille;
-        }
-      }
-    }
-    // During a batch every SUMMARY_EVERY_MS (the rate and time left move without events).
-    if ((summaryDirty || tally.active) && (!tally.active || t - lastSummary > SUMMARY_EVERY_MS)) {
-      lastSummary = t;
-      summaryDirty = false;
-      renderSummary();
-    }
-    if (tally.active || summaryDirty) wake();
-  }
+  const { wake } = createFrameLoop({ list, tally, readBoard: () => boardReader, renderSummary });
 
   return {
     status, onEvent, onThumb, results, tally, list, settings,
-    // At dispatch (port.js): make the list thumbnail in the worker only for a row in or
-    // near view; the others get theirs when shown (askThumb).
+    // Thumbnails (thumbs.js): at dispatch, and a duplicate settling (port.js); tests.
+    thumbWanted: (id) => thumbs.wanted(id),
+    shareThumb: (id, copy) => thumbs.share(id, copy),
     thumbsMadeHere: () => thumbs.made(),
-    // Whether a worker was asked for `id`'s thumbnail and it has not come; if so, the row
-    // of its duplicate `copy` waits for it too rather than make its own.
-    shareThumb(id, copy) {
-      const item = list.get(id);
-      const coming = Boolean(item && item.thumbFromWorker && !item.thumb && !item.thumbUrl);
-      const twin = list.get(copy);
-      if (coming && twin) twin.thumbFromWorker = true;
-      return coming;
-    },
-    thumbWanted(id) {
-      const item = list.get(id);
-      const want = Boolean(item) && list.near(id);
-      if (item) item.thumbFromWorker = want; // a retry sent out of view: not coming
-      return want;
-    },
     counts: tally.counts,
     currentOptionsJSON: () => settings.json(),
     // Once at boot, from Python: the settings form and the pool's size.
