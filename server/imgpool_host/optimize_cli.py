@@ -288,7 +288,7 @@ def _number(flag: str, text: str, lo: float, hi: float, whole: bool = False,
 
 def run(args: argparse.Namespace) -> int:
     from .browser import BrowserNotFound
-    from .batch.progress import Mode, Progress, one_line, printable
+    from .batch.progress import Mode, Progress, first_few, one_line, printable
     from .batch.errors import BatchError, BatchUsageError
     from .batch.runner import run_batch
 
@@ -326,11 +326,9 @@ def run(args: argparse.Namespace) -> int:
     failed = report.failed
     skipped = report.not_images
     if skipped:
-        names = ", ".join(printable(r.name) for r in skipped[:SKIPPED_LISTED])
-        extra = len(skipped) - SKIPPED_LISTED
-        more = f" and {extra} more" if extra > 0 else ""
+        names = first_few([printable(r.name) for r in skipped], SKIPPED_LISTED)
         print(f"{PROG}: {len(skipped)} of {len(report.files)} files skipped, not images: "
-              f"{names}{more}", file=sys.stderr)
+              f"{names}", file=sys.stderr)
     if progress.mode is Mode.BAR:               # the lines mode printed them file by file
         _list_notes(report)
     if failed:

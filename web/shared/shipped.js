@@ -19,13 +19,19 @@ async function inflated(res) {
   return new Uint8Array(await new Response(stream).arrayBuffer());
 }
 
+// The index, fetched once per realm (the page asks whether there is one, then reads its
+// own snapshot from it): `{ index }`, or `{ why }` when there is none or it cannot be read.
+let indexRead = null;
+function readIndex() {
+  indexRead ??= fetch(new URL(INDEX, WHEELS))
+    .then(async (res) => (res.ok ? { index: await res.json() } : { why: "none came with the app" }))
+    .catch((err) => ({ why: `the one that came with the app could not be read (${describe(err)})` }));
+  return indexRead;
+}
+
 /** Whether the app ships snapshots at all (its index is there); false on any failure. */
 export async function shipsSnapshots() {
-  try {
-    return (await fetch(new URL(INDEX, WHEELS))).ok;
-  } catch {
-    return false;
-  }
+  return Boolean((await readIndex()).index);
 }
 
 /**
@@ -34,9 +40,9 @@ export async function shipsSnapshots() {
  */
 export async function readShipped(role, key) {
   try {
-    const index = await fetch(new URL(INDEX, WHEELS));
-    if (!index.ok) return { why: "none came with the app" };
-    const entry = (await index.json())[role];
+    const { index, why } = await readIndex();
+    if (!index) return { why };
+    const entry = index[role];
     if (!entry || entry.key !== key) return { why: "the one that came with the app is another version's" };
     const res = await fetch(new URL(entry.file, WHEELS));
     if (!res.ok) return { why: `the one that came with the app could not be read (HTTP ${res.status})` };

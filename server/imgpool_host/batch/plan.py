@@ -62,6 +62,7 @@ from .errors import BatchUsageError
 from .journal import OutputJournal
 from .nonimages import NOT_IMAGE_MESSAGE, is_not_image
 from .report import NOT_IMAGE, FileRecord, FileStatus, HostReason
+from .progress import first_few
 from .sets import expected_suffixes, variants_on_disk
 
 __all__ = [
@@ -129,8 +130,7 @@ class BatchPlan:
         """What the walk left out that a person would otherwise not see, in words."""
         if not self.linked_folders:
             return []
-        shown = ", ".join(self.linked_folders[:5]) + (
-            f" and {len(self.linked_folders) - 5} more" if len(self.linked_folders) > 5 else "")
+        shown = first_few(self.linked_folders, 5)
         what = "a link to a folder was" if len(self.linked_folders) == 1 else \
             f"{len(self.linked_folders)} links to folders were"
         return [f"{what} not followed ({shown}): name the folder itself to optimize it"]

@@ -37,7 +37,7 @@ from .report import (BrowserRestarted, FileFinished, FileRecord, FileStarted, Fi
                      RunEvent, RunFinished, RunPlanned)
 
 __all__ = ["Mode", "Progress", "Tally", "render_bar", "format_bytes", "format_duration",
-           "format_record", "format_summary", "one_line", "printable"]
+           "format_record", "format_summary", "one_line", "printable", "first_few"]
 
 #: Shortest time between two redraws of the bar (s).
 REDRAW_S = 0.1
@@ -60,6 +60,12 @@ def one_line(text: str, limit: int = MESSAGE_CHARS) -> str:
     """`text` with all whitespace runs (newlines too) as one space, cut to `limit`."""
     flat = " ".join(str(text).split())
     return flat if len(flat) <= limit else flat[: limit - 3] + "..."
+
+
+def first_few(names: list[str], limit: int) -> str:
+    """The first `limit` of `names`, comma-separated, then "and N more" for the rest."""
+    extra = len(names) - limit
+    return ", ".join(names[:limit]) + (f" and {extra} more" if extra > 0 else "")
 
 
 def format_bytes(n: float) -> str:
