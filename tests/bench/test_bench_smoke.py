@@ -76,6 +76,9 @@ def test_tiny_quick_run_writes_every_section(tmp_path):
         assert all(v["median"] > 0 for v in figures["images_per_s"].values()), name
         assert figures["failed"] == {"imgpool": 0, "canvas": 0, "native_libvips": 0}, name
         assert figures["worst_margin_db"]["imgpool"] <= q["bar_db"], name
+    fc = s["fixed_cost"]                 # section 12: a pool of one against bare wasm-vips
+    assert fc["status"] == "measured" and fc["failed"] == 0, fc
+    assert fc["images"] == tiny.small_photos and fc["app_ms"] > 0 and fc["bare_ms"] > 0, fc
     # a tiny run never rewrites the report; the table still renders from the JSON
     assert not docs.exists()
     assert cli.main(["bench", "--render", str(out / "latest.json"), "--docs", str(docs)]) == 0
@@ -83,4 +86,5 @@ def test_tiny_quick_run_writes_every_section(tmp_path):
     assert "Quality bar" in docs.read_text()
     assert "### 9 What the quality goals and responsive sets cost" in docs.read_text()
     assert "### 11 Other inputs" in docs.read_text()
+    assert "### 12 Per-task fixed cost" in docs.read_text()
     assert "from an empty profile as on a new machine" in docs.read_text()

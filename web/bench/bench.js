@@ -6,7 +6,10 @@
 //   resize, and OffscreenCanvas.convertToBlob (Chromium's native encoder), in N workers;
 // - stages(): bare wasm-vips (the same build and options as the app, no Pyodide) in one
 //   worker, timing decode+resize apart from encode, so the profile can tell where the
-//   app's time goes relative to native libvips.
+//   app's time goes relative to native libvips;
+// - stages({ fusedOnly: true }): the same worker running only the app's fused pipeline,
+//   file after file: the floor for a one-worker pool's time per image (what is above it
+//   is per-task cost).
 // Workers are started and ready before the clock starts, like the app's pre-booted pool.
 const outputs = []; // index -> ArrayBuffer of the last run's outputs
 
@@ -64,12 +67,12 @@ window.bench = {
     return { t0, t1, results };
   },
 
-  async stages({ plans }) {
+  async stages({ plans, fusedOnly = false }) {
     const t = performance.now();
     const pool = await startWorkers("/bench/vips-worker.js", 1);
     const bootMs = performance.now() - t;
     outputs.length = 0;
-    const jobs = files().map((file, i) => ({ file, plan: plans[i] }));
+    const jobs = files().map((file, i) => ({ file, plan: plans[i], fused_only: fusedOnly }));
     const t0 = performance.now();
     const results = await runQueue(pool, jobs);
     const t1 = performance.now();

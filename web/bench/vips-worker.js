@@ -7,13 +7,15 @@
 // 4. the browser's own decoder (createImageBitmap, orientation applied, no colour
 //    conversion) into vips through newFromMemory, then vips' resize and saver:
 //    browser_decode_ms and browser_total_ms (its output replaces nothing: timing only).
+// A job with `fused_only` runs step 2 alone: the floor a pool's per-image time is
+// compared with (the benchmark's per-task fixed cost).
 // Every vips object is deleted before the reply.
 import { startBareVips } from "./bare-vips.js";
 
 const t0 = performance.now();
 let vips = null;
 
-function run(buffer, plan) {
+function run(buffer, plan, fusedOnly) {
   const made = [];
   const keep = (im) => { made.push(im); return im; };
   try {
@@ -32,15 +34,16 @@ function run(buffer, plan) {
       return im;
     };
     let t = performance.now();
+    const im = thumb();
+    const out = im.writeToBuffer(plan.suffix, plan.save_options);
+    const fused = performance.now() - t;
+    if (fusedOnly) return { width: im.width, height: im.height, fused_ms: fused, output: out.buffer };
+    t = performance.now();
     const mem = keep(thumb().copyMemory());
     const decodeResize = performance.now() - t;
     t = performance.now();
     mem.writeToBuffer(plan.suffix, plan.save_options);
     const encode = performance.now() - t;
-    t = performance.now();
-    const im = thumb();
-    const out = im.writeToBuffer(plan.suffix, plan.save_options);
-    const fused = performance.now() - t;
     t = performance.now();
     thumb(false).writeToBuffer(plan.suffix, plan.save_options);
     const noColour = performance.now() - t;
@@ -83,14 +86,14 @@ async function browserPath(file, plan) {
 }
 
 self.onmessage = async (e) => {
-  const { file, plan } = e.data;
+  const { file, plan, fused_only: fusedOnly } = e.data;
   const t = performance.now();
   try {
     const buffer = await file.arrayBuffer();
     const readMs = performance.now() - t;
-    const { output, ...meta } = run(buffer, plan);
+    const { output, ...meta } = run(buffer, plan, fusedOnly);
     const elapsed = performance.now() - t;
-    const { browser_output: _b, ...browser } = await browserPath(file, plan);
+    const { browser_output: _b, ...browser } = fusedOnly ? {} : await browserPath(file, plan);
     self.postMessage({ type: "done", read_ms: readMs, ...meta, ...browser, elapsed_ms: elapsed,
                        output }, [output]);
   } catch (err) {

@@ -32,6 +32,8 @@ then falls on all of them alike. The order:
 10. AVIF output against WebP, photo by photo (`avifcost.py`).
 11. Step 3's comparison (the default pool, canvas, native libvips) on the batch saved as
    PNG, WebP and AVIF and on many small photos, a page per input set (`inputs.py`).
+12. The per-task fixed cost: a pool of one against bare wasm-vips on the first 40 of
+   those small photos, alternating rounds (`fixedcost.py`).
 
 `Raw` keeps everything measured, unsummarised; `sections.py` turns it into the report.
 """
@@ -51,6 +53,7 @@ from .chrome import AppSession, BenchBrowser
 from .procs import LoadWindow
 from .corpus import Corpus
 from .avifcost import measure_avif_vs_webp
+from .fixedcost import FIXED_COST_IMAGES, measure_fixed_cost
 from .goals import measure_costs
 from .inputs import measure_inputs
 from .native import native_stages, plan_for, run_native
@@ -222,6 +225,15 @@ def measure(base_url: str, mode: Mode, corpus: Corpus, options: Options, workers
             with step("other inputs: " + ", ".join([*mode.input_formats] + (
                     [f"{mode.small_photos} small photos"] if mode.small_photos else []))):
                 raw.inputs = measure_inputs(bb, mode, corpus, options, default_q, inputs_dir, log)
+
+        # 12. the per-task fixed cost: a pool of one against bare wasm-vips, small photos
+        if "small" in raw.inputs:
+            small = raw.inputs["small"][1].throughput[:FIXED_COST_IMAGES]
+            with step(f"per-task fixed cost ({len(small)} small photos)"):
+                try:
+                    raw.fixed_cost = measure_fixed_cost(bb, small, options, mode.reps, log)
+                except Exception as exc:  # noqa: BLE001 - the rest of the run still stands
+                    raw.fixed_cost = {"error": f"{type(exc).__name__}: {exc}"}
 
         # 7. the soak, alone in the browser
         if soak:

@@ -43,6 +43,7 @@ class Raw:
     remote: dict = field(default_factory=dict)        #: remote.measure_remote(), or {"error"}
     goals: dict = field(default_factory=dict)         #: section 9's figures (`_goals`)
     avif: dict = field(default_factory=dict)          #: section 10's (`avifcost`)
+    fixed_cost: dict = field(default_factory=dict)    #: section 12's (`fixedcost`)
     traces: dict[str, dict] = field(default_factory=dict)
     stage_names: list[Path] = field(default_factory=list)   #: the files the stages ran on
     #: Section 11: the throughput pipelines on other inputs (PNG, WebP, AVIF versions

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from .profile import findings
 from .avifcost import avif_markdown, avif_row
+from .fixedcost import fixed_cost_markdown, fixed_cost_row
 from .goalsreport import goals_markdown, goals_row
 from .inputsreport import inputs_markdown, inputs_rows
 from .remote import remote_markdown, remote_row
@@ -149,12 +150,10 @@ def headline_rows(doc: dict) -> list[dict]:
     else:
         rows.append({"section": "6 automation", "metric": a.get("status", "not measured"),
                      "value": "–", "baseline": "", "ratio": "–", "spread": ""})
-    for extra in (soak_row(s.get("soak", {})), remote_row(s.get("remote", {})),
-                  goals_row(s.get("goals", {})), avif_row(s.get("avif", {}))):
-        if extra:
-            rows.append(extra)
+    rows += [r for r in (soak_row(s.get("soak", {})), remote_row(s.get("remote", {})),
+                         goals_row(s.get("goals", {})), avif_row(s.get("avif", {}))) if r]
     rows += inputs_rows(s.get("inputs", {}))
-    return rows
+    return rows + [r for r in (fixed_cost_row(s.get("fixed_cost", {})),) if r]
 
 
 _COLS = (("section", "section"), ("metric", "measurement"), ("value", "value"),
@@ -293,12 +292,11 @@ def markdown(doc: dict, json_name: str) -> str:
         L += soak_markdown(s["soak"])
     if "--remote" not in s.get("remote", {}).get("status", "--remote"):
         L += remote_markdown(s["remote"])
-    if "goals" in s:
-        L += goals_markdown(s["goals"])
-    if "avif" in s:
-        L += avif_markdown(s["avif"])
-    if "inputs" in s:
-        L += inputs_markdown(s["inputs"], _md_table)
+    for key, markdown in (("goals", goals_markdown), ("avif", avif_markdown),
+                          ("inputs", lambda x: inputs_markdown(x, _md_table)),
+                          ("fixed_cost", fixed_cost_markdown)):
+        if key in s:
+            L += markdown(s[key])
     L += _profile_md(doc.get("profile", {}))
     if doc.get("notes"):
         L += ["## Notes", ""] + [f"- {n}" for n in doc["notes"]] + [""]

@@ -19,6 +19,7 @@ from .measure import ALONE, Raw
 from .native import psnr, quality_bar
 from .avifcost import avif_section
 from .goalsreport import goals_section
+from .fixedcost import fixed_cost_section
 from .inputsreport import inputs_section
 from .remote import remote_section
 from .soakreport import soak_section
@@ -43,6 +44,7 @@ def build_sections(raw: Raw, corpus: Corpus) -> dict:
         "remote": remote_section(raw.remote, len(corpus.throughput)),
         "goals": goals_section(raw.goals),
         "avif": avif_section(raw.avif),
+        "fixed_cost": fixed_cost_section(raw.fixed_cost),
         "inputs": inputs_section(
             {name: throughput(sub, sub_corpus) for name, (sub, sub_corpus) in raw.inputs.items()},
             {name: sub.notes for name, (sub, _) in raw.inputs.items()}),
