@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import io
 import json
-import threading
 
 import pytest
 from PIL import Image
@@ -16,30 +15,16 @@ from imgpool.core.scheduler import Scheduler
 from imgpool.page.app import App
 from imgpool.shared.config import PROBE_BYTES, SUBMIT_CHUNK
 
+try:
+    from .ownloop import run_on_own_loop as _run
+except ImportError:  # tests/unit is not a package: pytest put this folder on sys.path
+    from ownloop import run_on_own_loop as _run
+
 
 def _jpeg(width: int, height: int) -> bytes:
     buf = io.BytesIO()
     Image.new("RGB", (width, height), (90, 120, 150)).save(buf, "JPEG")
     return buf.getvalue()
-
-
-def _run(coro_fn):
-    """Run a coroutine on its own loop in its own thread (Playwright's sync API may
-    already run a loop in this one when the e2e tests share the session)."""
-    out: dict = {}
-
-    def target():
-        try:
-            out["value"] = asyncio.run(coro_fn())
-        except BaseException as exc:  # re-raised in the test's thread
-            out["error"] = exc
-
-    thread = threading.Thread(target=target)
-    thread.start()
-    thread.join()
-    if "error" in out:
-        raise out["error"]
-    return out["value"]
 
 
 class _Head:

@@ -275,12 +275,13 @@ async function deliver(event) {
   const { input, board, ...meta } = event.data;
   let pending = null;
   try {
-    pending = runtime.handle(JSON.stringify(meta), input ?? null, board ?? null);
-    await pending;
+    // Started at once; a Task comes back only when the handler waits on the browser.
+    pending = runtime.handle_now(JSON.stringify(meta), input ?? null, board ?? null);
+    if (pending) await pending;
   } catch (err) {
     fatal(meta, "worker runtime error", err);
   } finally {
-    // Calling an async Python method hands back a proxy of its coroutine: free it.
+    // A Task comes back as a proxy: free it.
     if (pending && typeof pending.destroy === "function") pending.destroy();
   }
 }

@@ -58,6 +58,7 @@ from ..shared.variants import prepare_options
 from ..shared.reasons import FailureReason
 from .errors import (Classified, ImageError, classify, looks_truncated,
                      refine_damage, sniff)
+from . import eager
 from .faults import Abandoned, Faults, Stage, fire
 from .runtime_quality import encode_for_goals, size_note
 from .runtime_load import Loader
@@ -92,6 +93,11 @@ class Worker:
         self.thumbnailer = Thumbnailer(vips)
 
     # ---- message entry point ---------------------------------------------------------
+
+    def handle_now(self, meta_json: str, payload, board):
+        """`handle`, started in this call (not on the loop's next turn, ~1 ms later); the
+        Task that finishes it when it waits on the browser, else None (eager.py)."""
+        return eager.start(self.handle(meta_json, payload, board))
 
     async def handle(self, meta_json: str, payload, board) -> None:
         msg = P.decode(json.loads(meta_json))
