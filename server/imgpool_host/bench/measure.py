@@ -231,7 +231,8 @@ def measure(base_url: str, mode: Mode, corpus: Corpus, options: Options, workers
             small = raw.inputs["small"][1].throughput[:FIXED_COST_IMAGES]
             with step(f"per-task fixed cost ({len(small)} small photos)"):
                 try:
-                    raw.fixed_cost = measure_fixed_cost(bb, small, options, mode.reps, log)
+                    raw.fixed_cost = measure_fixed_cost(bb, small, options,
+                                                        mode.fixed_cost_reps, log)
                 except Exception as exc:  # noqa: BLE001 - the rest of the run still stands
                     raw.fixed_cost = {"error": f"{type(exc).__name__}: {exc}"}
 
