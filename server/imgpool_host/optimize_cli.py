@@ -11,9 +11,9 @@ Exit status:
        image; named on stderr)
   1    some files failed (each listed on stderr with its reason and message)
   2    usage: bad option, missing input, OUT inside an input or not writable,
-       a --report path that is a folder, an input or an output, no browser, no
-       runtimes, or the page could not start; nothing was processed (one line
-       says what to do)
+       a --report path that is a folder, an input, an output or any existing
+       file that is not an earlier report, no browser, no runtimes, or the page
+       could not start; nothing was processed (one line says what to do)
   130  interrupted (Ctrl-C / SIGTERM): finished outputs are kept; run again to
        resume
 """
@@ -150,7 +150,8 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     run_g.add_argument("--preset", metavar="FILE",
                        help="JSON or TOML file of option/pool field names; flags override it")
     run_g.add_argument("--report", metavar="FILE",
-                       help="write a JSON report here (never onto an input or an output)")
+                       help="write a JSON report here (a new file or an earlier report; "
+                            "never onto an image, an output or any other file)")
     run_g.add_argument("--force", action="store_true", help="redo outputs that are up to date")
     run_g.add_argument("--quiet", action="store_true", help="no progress output")
     run_g.add_argument("--json", action="store_true",

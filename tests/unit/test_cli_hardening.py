@@ -119,6 +119,36 @@ def test_a_report_beside_the_outputs_is_fine(photos):
     assert data["totals"]["failed"] == len(report.files) == 2
 
 
+def test_a_report_never_replaces_a_file_that_is_not_a_report(photos, tmp_path):
+    # a photo of another folder, another run's output: not inputs of this run, but a
+    # person's files all the same
+    src, out = photos
+    other = tmp_path / "elsewhere"
+    touch(other / "holiday.jpg", b"JPEG bytes of another photo")
+    touch(other / "old-run" / "a.webp", b"RIFF an earlier output")
+    touch(other / "notes.json", b'{"not": "a report"}')
+    before = snapshot(tmp_path)
+    for victim in ("holiday.jpg", "old-run/a.webp", "notes.json"):
+        with pytest.raises(BatchUsageError, match="is a file that is not an imgpool report"):
+            runner.run_batch(src, out, browser=NOT_A_BROWSER, report_path=other / victim)
+    assert snapshot(tmp_path) == before
+
+
+def test_a_report_replaces_an_earlier_report(photos, tmp_path):
+    src, out = photos
+    for rel in ("photo.jpg", "sub/b.png"):                  # both fail at planning: no browser
+        (src / rel).unlink()
+        os.mkfifo(src / rel)
+    path = tmp_path / "reports" / "run.json"
+    runner.run_batch(src, out, browser=NOT_A_BROWSER, report_path=path)
+    first = json.loads(path.read_text())["started_at"]
+    touch(tmp_path / "reports" / "empty.json", b"")         # made ready by hand: fine too
+    runner.run_batch(src, out, browser=NOT_A_BROWSER, report_path=path)
+    runner.run_batch(src, out, browser=NOT_A_BROWSER, report_path=tmp_path / "reports" / "empty.json")
+    assert json.loads(path.read_text())["totals"]["failed"] == 2
+    assert json.loads((tmp_path / "reports" / "empty.json").read_text())["started_at"] >= first
+
+
 def test_the_sink_never_writes_onto_the_report(tmp_path):
     src = tmp_path / "in"
     touch(src / "a.jpg")

@@ -11,7 +11,9 @@ line and exit status 2 instead of a traceback (or, worse, lost data) after the w
 - `check_report_path` refuses a report path that would destroy something or be
   mistaken for something: a folder, an input file, a path inside an input folder (the
   next run would take the report for an image), OUT's journal or a temp file, or any
-  path under OUT that this run's outputs could take (same stem, an output extension).
+  path under OUT that this run's outputs could take (same stem, an output extension);
+  and any existing file that is not an earlier imgpool report (a photo of another
+  folder, another run's output or journal): a report replaces only a report.
   Its folder is made and proved writable like OUT.
 
 Rules:
@@ -21,6 +23,7 @@ Rules:
 
 from __future__ import annotations
 
+import json
 import os
 import tempfile
 from collections.abc import Iterable
@@ -39,6 +42,12 @@ __all__ = ["prepare_out", "check_report_path"]
 
 #: The responsive sets' listing, at OUT's top (batch/sets.py).
 SRCSET = PurePosixPath(SRCSET_NAME)
+#: Keys every report has (report.Report.to_dict): an existing file with them may be
+#: replaced by the next report.
+REPORT_KEYS = frozenset({"version", "out", "totals", "files"})
+#: An existing file larger than this is never taken for a report (a report of 100,000
+#: files is about 60 MB).
+REPORT_MAX_BYTES = 256 * 1024 * 1024
 
 
 def prepare_out(out: Path, given: str | os.PathLike) -> None:
@@ -67,6 +76,8 @@ def _report_clash(real: Path, plan: BatchPlan, inputs: Iterable[str | os.PathLik
         return "is a folder"
     if os.fspath(real) in plan.inputs:
         return "is one of the input images (it would be overwritten)"
+    if not _replaceable(real):
+        return "is a file that is not an imgpool report (it would be overwritten)"
     for given in inputs:
         top = Path(os.path.realpath(given))
         if top.is_dir() and top in real.parents:
@@ -86,6 +97,24 @@ def _report_clash(real: Path, plan: BatchPlan, inputs: Iterable[str | os.PathLik
                 and suffix in {*EXTENSIONS.values(), kept}):
             return f"is where the output of {name} goes"
     return ""
+
+
+def _replaceable(real: Path) -> bool:
+    """Whether a report may be written at `real`: nothing there, an empty file, or an
+    earlier report (JSON with a report's own keys)."""
+    try:
+        st = real.stat()
+    except OSError:
+        return True                        # nothing there (or unreadable: writing says)
+    if st.st_size == 0:
+        return True
+    if st.st_size > REPORT_MAX_BYTES:
+        return False
+    try:
+        data = json.loads(real.read_bytes())
+    except (OSError, ValueError):
+        return False
+    return isinstance(data, dict) and REPORT_KEYS <= data.keys()
 
 
 def _make_folder(folder: Path, what: str) -> None:
