@@ -85,3 +85,43 @@ def test_an_error_after_a_wait_fails_the_task():
             await task
 
     run_on_own_loop(main)
+
+
+def test_a_cancel_of_the_task_reaches_the_handler():
+    async def main():
+        fut = asyncio.get_running_loop().create_future()
+        seen = []
+
+        async def handler():
+            try:
+                await fut
+            except asyncio.CancelledError:
+                seen.append("cancelled")
+                raise
+
+        task = start(handler())
+        await asyncio.sleep(0)               # the task now waits on the future
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        assert seen == ["cancelled"]
+
+    run_on_own_loop(main)
+
+
+def test_a_handler_that_raises_after_catching_what_it_awaited_fails_the_task():
+    async def main():
+        fut = asyncio.get_running_loop().create_future()
+
+        async def handler():
+            try:
+                await fut
+            except OSError:
+                raise ValueError("could not decode") from None
+
+        task = start(handler())
+        fut.set_exception(OSError("refused"))
+        with pytest.raises(ValueError, match="could not decode"):
+            await task
+
+    run_on_own_loop(main)

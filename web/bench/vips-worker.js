@@ -33,17 +33,23 @@ function run(buffer, plan, fusedOnly) {
       if (plan.flatten_rgb && im.hasAlpha()) im = keep(im.flatten({ background: plan.flatten_rgb }));
       return im;
     };
+    const fusedRun = () => {
+      const t = performance.now();
+      const im = thumb();
+      const out = im.writeToBuffer(plan.suffix, plan.save_options);
+      return { im, out, ms: performance.now() - t };
+    };
+    if (fusedOnly) {
+      const { im, out, ms } = fusedRun();
+      return { width: im.width, height: im.height, fused_ms: ms, output: out.buffer };
+    }
     let t = performance.now();
-    const im = thumb();
-    const out = im.writeToBuffer(plan.suffix, plan.save_options);
-    const fused = performance.now() - t;
-    if (fusedOnly) return { width: im.width, height: im.height, fused_ms: fused, output: out.buffer };
-    t = performance.now();
     const mem = keep(thumb().copyMemory());
     const decodeResize = performance.now() - t;
     t = performance.now();
     mem.writeToBuffer(plan.suffix, plan.save_options);
     const encode = performance.now() - t;
+    const { im, out, ms: fused } = fusedRun();
     t = performance.now();
     thumb(false).writeToBuffer(plan.suffix, plan.save_options);
     const noColour = performance.now() - t;

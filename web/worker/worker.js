@@ -281,7 +281,7 @@ async function deliver(event) {
   } catch (err) {
     fatal(meta, "worker runtime error", err);
   } finally {
-    // A Task comes back as a proxy: free it.
+    // A Task comes back as a proxy (awaiting it frees it already; this is a no-op then).
     if (pending && typeof pending.destroy === "function") pending.destroy();
   }
 }

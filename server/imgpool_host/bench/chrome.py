@@ -86,12 +86,12 @@ _JS_BOOT = """async () => {
              + res.reduce((a, e) => a + (e.transferSize || 0), 0) };
 }"""
 
-# The frames and long tasks of a batch's window, in the page's clock.
 #: Hands the files set on the input to the page; returns the page's clock at the hand-over.
 _JS_ADD_TIMED = """([sel, tags]) => {
   const t0 = performance.now();
   return Promise.resolve(window.imgpool.addTagged(sel, tags)).then(() => t0);
 }"""
+# The frames and long tasks of a batch's window, in the page's clock.
 _JS_WINDOW = """([t0, t1]) => {
   const B = window.__bench;
   const inside = B.frames.flatMap((t, i) => (t >= t0 && t <= t1 ? [i] : []));

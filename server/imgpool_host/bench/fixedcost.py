@@ -10,9 +10,10 @@ browser, alternating rounds (so load from elsewhere falls on both alike):
 Each side's figure is its *steady* time per image: from its first result to its last,
 over the images between, so the batch's start (files handed over and probed, the first
 read) counts in neither. The fixed cost is the app's steady time minus bare wasm-vips',
-per image; split by the worker's own `elapsed_ms` into what the worker spends around
-the codec and what passes between two tasks. Judged and worded from the JSON alone, so
-`--render` can redo it.
+per image; split by the worker's own `elapsed_ms` (its mean, as the steady time is one)
+into what the worker spends around the codec and what passes between two tasks. Bare
+wasm-vips' worker stays up across the rounds, warm, as the app's pool does. Judged and
+worded from the JSON alone, so `--render` can redo it.
 """
 
 from __future__ import annotations
@@ -39,6 +40,11 @@ def steady_ms(ends_ms: list[float]) -> float | None:
     return (ends[-1] - ends[0]) / (len(ends) - 1) if len(ends) > 1 else None
 
 
+def _mean(values: list[float]) -> float | None:
+    """The mean (as the steady time per image is one), None for no values."""
+    return sum(values) / len(values) if values else None
+
+
 def measure_fixed_cost(bb, paths: list[Path], options, rounds: int, log) -> dict:
     """Both sides, `rounds` alternating rounds each, after one discarded round each."""
     plans = [plan_for(p, options) for p in paths]
@@ -54,16 +60,20 @@ def measure_fixed_cost(bb, paths: list[Path], options, rounds: int, log) -> dict
         for r in range(rounds):
             log(f"  per-task cost: round {r + 1}/{rounds} ({len(paths)} files)")
             load = LoadWindow()
-            run = app.run(paths, BATCH_TIMEOUT_S)
-            done = run.done()
-            out["failed"] += len(paths) - len(done)
-            out["app_ms"].append(steady_ms([e.t_ms for e in done]))
-            out["worker_ms"].append(statistics.median(e.event.result.elapsed_ms for e in done))
-            res = bare.stages(plans, fused_only=True)["results"]
-            ok = [x for x in res if x.get("type") == "done"]
-            out["failed"] += len(paths) - len(ok)
-            out["bare_ms"].append(steady_ms([x["end_ms"] for x in ok]))
-            out["bare_fused_ms"].append(statistics.median(x["fused_ms"] for x in ok))
+            # Alternating which side goes first, so a trend in the machine's speed
+            # falls on both alike.
+            for side in (("app", "bare") if r % 2 == 0 else ("bare", "app")):
+                if side == "app":
+                    done = app.run(paths, BATCH_TIMEOUT_S).done()
+                    out["failed"] += len(paths) - len(done)
+                    out["app_ms"].append(steady_ms([e.t_ms for e in done]))
+                    out["worker_ms"].append(_mean([e.event.result.elapsed_ms for e in done]))
+                else:
+                    res = bare.stages(plans, fused_only=True)["results"]
+                    ok = [x for x in res if x.get("type") == "done"]
+                    out["failed"] += len(paths) - len(ok)
+                    out["bare_ms"].append(steady_ms([x["end_ms"] for x in ok]))
+                    out["bare_fused_ms"].append(_mean([x["fused_ms"] for x in ok]))
             out["other_cores"].append(load.stop())
     finally:
         bare.close()
