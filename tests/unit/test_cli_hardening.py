@@ -415,6 +415,35 @@ def test_other_options_or_another_input_redo_the_output(resumed):
     assert jobs(src, out) == ["a.jpg"]
 
 
+def test_another_folders_photo_of_the_same_name_never_replaces_an_earlier_output(tmp_path):
+    # cameras repeat names: IMG_0001.jpg of 2023 was made into OUT by an earlier run;
+    # 2024's IMG_0001.jpg, run on its own into the same OUT, gets its own name
+    out = tmp_path / "out"
+    touch(tmp_path / "d2023" / "IMG_0001.jpg", b"the 2023 photo", mtime=time.time() - 100)
+    touch(tmp_path / "d2024" / "IMG_0001.jpg", b"the 2024 photo!", mtime=time.time() - 100)
+    write_through_sink(tmp_path / "d2023", out, "IMG_0001.jpg", b"2023-RESULT")
+    plan = plan_batch([tmp_path / "d2024" / "IMG_0001.jpg"], out, Options())
+    (job,) = plan.jobs
+    assert job.output == Path(os.path.realpath(out)) / "IMG_0001.jpg.webp"
+    assert "an earlier run made it from" in job.rename_note
+    assert os.path.realpath(tmp_path / "d2023" / "IMG_0001.jpg") in job.rename_note
+    # the 2023 run is still up to date under its own name
+    assert jobs(tmp_path / "d2023", out) == []
+
+
+def test_an_output_of_a_file_that_is_gone_or_of_this_input_is_replaced_as_before(tmp_path):
+    out = tmp_path / "out"
+    old = touch(tmp_path / "d2023" / "IMG_0001.jpg", b"the 2023 photo", mtime=time.time() - 100)
+    write_through_sink(tmp_path / "d2023", out, "IMG_0001.jpg", b"2023-RESULT")
+    old.write_bytes(b"the 2023 photo, edited")               # this input, changed: redone here
+    (job,) = plan_batch([tmp_path / "d2023"], out, Options()).jobs
+    assert job.output.name == "IMG_0001.webp" and not job.rename_note
+    touch(tmp_path / "d2024" / "IMG_0001.jpg", b"the 2024 photo!")
+    old.unlink()                                             # the 2023 photo is gone
+    (job,) = plan_batch([tmp_path / "d2024"], out, Options()).jobs
+    assert job.output.name == "IMG_0001.webp"
+
+
 def test_an_input_that_changes_during_the_run_is_not_recorded(tmp_path):
     src, out = tmp_path / "in", tmp_path / "out"
     photo = touch(src / "a.jpg", b"first", mtime=time.time() - 100)

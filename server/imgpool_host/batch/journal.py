@@ -79,6 +79,9 @@ class JournalEntry:
     source_mtime_ns: int
     source_sha256: str
     options: str             #: options_digest of the run that wrote it
+    #: The input's real path when it was written ("" in entries older than the field):
+    #: another run's input of the same name must not replace this output (`made_elsewhere`).
+    source: str = ""
 
 
 class OutputJournal:
@@ -135,6 +138,15 @@ class OutputJournal:
             return False
         return True
 
+    def made_elsewhere(self, inputs: set[str]) -> dict[str, str]:
+        """Outputs (relative POSIX path -> input's real path) that an earlier run made from
+        a file that is not among `inputs` (real paths) and is still there, with the output
+        still in OUT: a run of another folder holding a photo of the same name must not
+        replace them (`IMG_0001.jpg` of 2023 and of 2024 into one OUT)."""
+        return {rel: e.source for rel, e in self.entries.items()
+                if e.source and e.source not in inputs and os.path.isfile(e.source)
+                and os.path.lexists(self.out / rel)}
+
     # ---- writing ------------------------------------------------------------------------
 
     def record(self, temp: Path, output: Path, source: Path, source_size: int,
@@ -155,7 +167,7 @@ class OutputJournal:
         entry = JournalEntry(output=self._key(output), size=st.st_size, mtime_ns=st.st_mtime_ns,
                              sha256=file_sha256(temp), source_size=source_size,
                              source_mtime_ns=source_mtime_ns, source_sha256=source_sha,
-                             options=self.options)
+                             options=self.options, source=os.path.realpath(source))
         line = (jsontext.dumps(asdict(entry)) + "\n").encode("utf-8")
         with self._lock:
             with open(self.path, "ab") as f:

@@ -4,7 +4,7 @@ no browser at all.
 Theory of operation
 -------------------
 `plan_batch` is step 1 of a run and touches nothing on disk. It walks the inputs
-(`collect_inputs`), gives each file its *name* (the relative POSIX path it is mirrored to
+(`walk.collect_inputs`), gives each file its *name* (the relative POSIX path it is mirrored to
 under OUT, also the tag the page reports it by), predicts its output path from the
 options (`predicted_suffixes`, `output_path`) and settles up front what needs no browser:
 
@@ -41,13 +41,17 @@ Rules:
   the mtime moved). A modification time alone never counts. The output's extension is
   predicted from the options (for `format=same`, from the input's extension); an output
   that ends up under another extension is simply redone next time.
+- An output an earlier run made from another file that is still on disk (the journal
+  names it: `OutputJournal.made_elsewhere`) is never replaced: a run of another folder
+  into the same OUT whose photo has the same name (cameras repeat `IMG_0001.jpg`) gets
+  its outputs named apart (`IMG_0001.jpg.webp`), with a note saying why. An output of a
+  file that is gone, or of this run's own input, is replaced as before.
 """
 
 from __future__ import annotations
 
 import os
 import re
-import stat
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path, PurePosixPath
@@ -60,6 +64,7 @@ from imgpool.shared.variants import set_suffixes
 
 from .errors import BatchUsageError
 from .journal import OutputJournal
+from .walk import Found, collect_inputs
 from .nonimages import NOT_IMAGE_MESSAGE, is_not_image
 from .report import NOT_IMAGE, FileRecord, FileStatus, HostReason
 from .progress import first_few
@@ -123,6 +128,8 @@ class BatchPlan:
     rels: dict[str, str] = field(default_factory=dict)    #: tag -> real path, where they differ
     stems: dict[str, OutputStem] = field(default_factory=dict)  #: tag -> where its outputs go
     namer: OutputNamer | None = None                      #: every output claimed, for the sink
+    #: Outputs an earlier run made from another file still on disk (rel -> its real path).
+    elsewhere: dict[str, str] = field(default_factory=dict)
     #: Links to folders found while walking (names as for files): never followed.
     linked_folders: list[str] = field(default_factory=list)
 
@@ -134,91 +141,6 @@ class BatchPlan:
         what = "a link to a folder was" if len(self.linked_folders) == 1 else \
             f"{len(self.linked_folders)} links to folders were"
         return [f"{what} not followed ({shown}): name the folder itself to optimize it"]
-
-
-@dataclass(frozen=True)
-class _Found:
-    """A walked entry: `st` is None when it cannot be sent, and `error` says why."""
-
-    path: Path
-    name: str
-    st: os.stat_result | None
-    error: str = ""
-    named: bool = False  #: named on the command line (not found in a folder): always sent
-
-
-def collect_inputs(paths: Iterable[str | os.PathLike],
-                   linked: list[str] | None = None) -> list[_Found]:
-    """Walk the inputs (see the module rules) and name each file; the links to folders
-    met on the way (not followed) are added to `linked` by name.
-
-    With one input, names are relative to it (a single file keeps just its file name);
-    with several, each folder's own name becomes the first segment. Raises BatchUsageError
-    for a missing input or two inputs that would share a top-level name."""
-    roots: list[Path] = []
-    seen: set[str] = set()
-    for p in paths:
-        path = Path(os.path.abspath(os.fspath(p)))
-        if not os.path.exists(path):
-            raise BatchUsageError(f"input not found: {os.fspath(p)} (check the path)")
-        real = os.path.realpath(path)
-        if real not in seen:                   # the same input twice counts once
-            seen.add(real)
-            roots.append(path)
-    if not roots:
-        raise BatchUsageError("no input given: name at least one folder or image")
-    single = len(roots) == 1
-    tops: dict[str, Path] = {}
-    found: list[_Found] = []
-    for root in roots:
-        top = root.name
-        if not single:
-            if not top:
-                raise BatchUsageError(f"cannot mirror {root}: give its sub-folders instead")
-            if top in tops:
-                raise BatchUsageError(
-                    f"inputs {tops[top]} and {root} would both be written to OUT/{top}: "
-                    "rename one or run them separately")
-            tops[top] = root
-        if root.is_dir():
-            prefix = () if single else (top,)
-            found.extend(_walk(root, prefix, linked if linked is not None else []))
-        else:
-            found.append(replace(_found(root, top), named=True))
-    return found
-
-
-def _walk(root: Path, prefix: tuple[str, ...], linked: list[str]) -> Iterable[_Found]:
-    for dirpath, dirnames, filenames in os.walk(root):      # symlinked dirs: not descended
-        dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
-        rel = Path(dirpath).relative_to(root).parts
-        linked.extend("/".join((*prefix, *rel, d)) for d in dirnames
-                      if os.path.islink(os.path.join(dirpath, d)))
-        for fn in sorted(filenames):
-            if fn.startswith("."):
-                continue
-            yield _found(Path(dirpath, fn), "/".join((*prefix, *rel, fn)))
-
-
-def _found(path: Path, name: str) -> _Found:
-    try:
-        st = os.stat(path)
-    except OSError as exc:
-        return _Found(path, name, None, f"cannot read the file: {exc.strerror or exc}")
-    if not stat.S_ISREG(st.st_mode):
-        return _Found(path, name, None, f"not a regular file but {_kind(st.st_mode)}: "
-                                        "only regular files are optimized")
-    return _Found(path, name, st)
-
-
-def _kind(mode: int) -> str:
-    """What a non-regular file is, in words."""
-    for test, words in ((stat.S_ISFIFO, "a named pipe (FIFO)"), (stat.S_ISSOCK, "a socket"),
-                        (stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device"),
-                        (stat.S_ISDIR, "a folder")):
-        if test(mode):
-            return words
-    return "a special file"
 
 
 def check_out(out: str | os.PathLike, inputs: Iterable[str | os.PathLike]) -> Path:
@@ -308,7 +230,10 @@ def plan_batch(paths: Iterable[str | os.PathLike], out: str | os.PathLike,
     plan = BatchPlan(out=check_out(out, paths), linked_folders=linked)
     plan.journal = journal = OutputJournal(plan.out, options)
     plan.inputs = {os.path.realpath(f.path) for f in found}
-    namer = plan.namer = OutputNamer(_inputs_in_out(plan))
+    # Neither an input in OUT nor an earlier run's output of another, living file is
+    # ever replaced: an output that would be is named apart (`_rename_note` says why).
+    plan.elsewhere = journal.made_elsewhere(plan.inputs)
+    namer = plan.namer = OutputNamer(_inputs_in_out(plan) | set(plan.elsewhere))
     taken = {f.name for f in found}
     for item in found:
         tag = page_name(item.name, taken)
@@ -333,7 +258,8 @@ def plan_batch(paths: Iterable[str | os.PathLike], out: str | os.PathLike,
                   stem=where.stem if where.renamed_from else "",
                   renamed_from=where.renamed_from + suffixes[0] if where.renamed_from else "")
         if job.renamed_from:
-            job = replace(job, rename_note=_rename_note(namer, where, suffixes))
+            job = replace(job, rename_note=_rename_note(namer, where, suffixes,
+                                                        plan.elsewhere))
         outputs = [job.target(plan.out, s) for s in suffixes]
         current = None if force else _current(job, outputs, item, options, journal, plan.out)
         if current is not None:
@@ -349,7 +275,7 @@ def plan_batch(paths: Iterable[str | os.PathLike], out: str | os.PathLike,
     return plan
 
 
-def _left_out(item: _Found, base: dict) -> FileRecord | None:
+def _left_out(item: Found, base: dict) -> FileRecord | None:
     """The record of a walked file that never goes to the page: SKIPPED when it is not
     an image, FAILED when it cannot be read to tell; None when it goes."""
     assert item.st is not None
@@ -363,7 +289,7 @@ def _left_out(item: _Found, base: dict) -> FileRecord | None:
                       message=NOT_IMAGE_MESSAGE)
 
 
-def _current(job: Job, outputs: list[Path], item: _Found, options: Options,
+def _current(job: Job, outputs: list[Path], item: Found, options: Options,
              journal: OutputJournal, out: Path) -> list[tuple[str, Path]] | None:
     """The outputs (suffix, path) that make `job` up to date, or None: for one output,
     any of those it may have (`predicted_suffixes`); for a set, every file it will have,
@@ -379,11 +305,16 @@ def _current(job: Job, outputs: list[Path], item: _Found, options: Options,
     return None
 
 
-def _rename_note(namer: OutputNamer, where: OutputStem, suffixes: list[str]) -> str:
+def _rename_note(namer: OutputNamer, where: OutputStem, suffixes: list[str],
+                 elsewhere: Mapping[str, str]) -> str:
     """Why an input's outputs got another name, in words."""
     wanted = [where.renamed_from + s for s in suffixes]
     owner = next((o for o in map(namer.owner, wanted) if o), None)
-    why = f"{owner} is written there" if owner else "an input file is there"
+    earlier = {rel.casefold(): src for rel, src in elsewhere.items()}
+    made_from = next((earlier[w.casefold()] for w in wanted if w.casefold() in earlier), None)
+    why = (f"{owner} is written there" if owner
+           else f"an earlier run made it from {made_from}" if made_from
+           else "an input file is there")
     return (f"written as {PurePosixPath(where.output(suffixes[0])).name}: "
             f"{PurePosixPath(wanted[0]).name} was taken ({why})")
 
