@@ -202,6 +202,10 @@ def load_preset(path: str | os.PathLike) -> dict[str, Any]:
 
 def settings_from_args(args: argparse.Namespace) -> tuple[dict[str, Any], dict[str, Any]]:
     """(option values, pool values): the preset, overridden by the flags given."""
+    if args.opt_format is not None and args.opt_formats is not None:
+        # --formats makes a set in every format it lists: --format would be ignored.
+        raise UsageError("give --format or --formats, not both (--formats lists every "
+                         "format a responsive set is made in)")
     preset = load_preset(args.preset) if args.preset else {}
     options = {k: v for k, v in preset.items() if k not in POOL_KEYS}
     pool = {k: v for k, v in preset.items() if k in POOL_KEYS}
@@ -216,12 +220,25 @@ def settings_from_args(args: argparse.Namespace) -> tuple[dict[str, Any], dict[s
     try:
         Options.from_dict(options)
     except OptionsError as exc:
-        named = re.match(r"\w+", str(exc))      # the option the message is about
-        flag = next((f for f, field, _ in _OPTION_FLAGS
-                     if named and named[0] == field), None)
-        where = f" (fix {flag}{' or the preset' if args.preset else ''})" if flag else ""
-        raise UsageError(f"bad option: {exc}{where}") from None
+        raise UsageError(f"bad option: {_in_flag_words(str(exc), args)}") from None
     return options, pool
+
+
+#: What a flag's error adds for a person (the help's own words).
+_FLAG_HINTS = {"--max-size": " (0 or none keeps the size)"}
+
+
+def _in_flag_words(text: str, args: argparse.Namespace) -> str:
+    """An options error about a field, told by the flag that set it (`--timeout`, not
+    `timeout_s`), or as the preset's when the preset set it."""
+    named = re.match(r"\w+", text)              # the option the message is about
+    field = named[0] if named else ""
+    flag = next((f for f, name, _ in _OPTION_FLAGS if name == field), None)
+    if flag is None:
+        return text
+    if getattr(args, f"opt_{field}") is None:     # the preset's value, by the preset's name
+        return f"{text} (fix {field} in the preset)"
+    return flag + text[len(field):] + _FLAG_HINTS.get(flag, "")
 
 
 def _pool_help(f, setting) -> str:

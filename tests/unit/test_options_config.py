@@ -31,7 +31,7 @@ def test_from_dict_coerces_form_strings():
     ({"fit": "cover", "width": 100}, "fit=cover needs both width and height"),
     ({"palette": True, "format": "jpeg"}, "palette applies to png"),
     ({"lossless": "maybe"}, "lossless must be true or false"),
-    ({"timeout_s": -1}, "timeout_s must be seconds"),
+    ({"timeout_s": -1}, "timeout_s must be a number of seconds above 0"),
     ({"qualty": 80}, "unknown option(s): qualty"),
 ])
 def test_invalid_options_name_the_option(values, words):

@@ -82,6 +82,15 @@ def test_symlinked_folders_are_not_followed(tmp_path):
                             "name the folder itself to optimize it"]
 
 
+def test_a_folder_with_no_files_says_so(tmp_path):
+    (tmp_path / "empty" / ".hidden").mkdir(parents=True)
+    touch(tmp_path / "empty" / ".DS_Store")
+    plan = plan_batch([tmp_path / "empty"], tmp_path / "out", Options())
+    assert plan.order == [] and plan.jobs == []
+    assert plan.notes() == [f"no files found in {tmp_path / 'empty'}: nothing to do "
+                            "(hidden files and folders are left out)"]
+
+
 def test_several_inputs_get_their_folder_names_and_files_their_own(tmp_path):
     touch(tmp_path / "trip" / "a.jpg")
     touch(tmp_path / "home" / "sub" / "b.jpg")
@@ -99,7 +108,7 @@ def test_the_same_input_twice_counts_once(tmp_path):
 def test_inputs_sharing_a_top_level_name_are_a_usage_error(tmp_path):
     touch(tmp_path / "x" / "photos" / "a.jpg")
     touch(tmp_path / "y" / "photos" / "b.jpg")
-    with pytest.raises(BatchUsageError, match="both be written to OUT/photos"):
+    with pytest.raises(BatchUsageError, match="share the name photos, which their outputs"):
         collect_inputs([tmp_path / "x" / "photos", tmp_path / "y" / "photos"])
 
 
@@ -630,13 +639,25 @@ def test_bad_presets_are_usage_errors(tmp_path, text, message):
 
 
 def test_bad_flag_values_name_the_flag():
-    with pytest.raises(optimize_cli.UsageError, match=r"quality .* \(fix --quality\)"):
+    with pytest.raises(optimize_cli.UsageError, match=r"bad option: --quality must be a whole"):
         optimize_cli.settings_from_args(parse(["in", "-o", "o", "--quality", "0"]))
     # the flag the message is about, not one whose name starts the same way
-    with pytest.raises(optimize_cli.UsageError, match=r"widths .* \(fix --widths\)"):
+    with pytest.raises(optimize_cli.UsageError, match=r"bad option: --widths "):
         optimize_cli.settings_from_args(parse(["in", "-o", "o", "--widths", "0,abc"]))
-    with pytest.raises(optimize_cli.UsageError, match=r"formats .* \(fix --formats\)"):
+    with pytest.raises(optimize_cli.UsageError, match=r"bad option: --formats "):
         optimize_cli.settings_from_args(parse(["in", "-o", "o", "--formats", "webp,tiff"]))
+    # never the field's own name: --timeout, not timeout_s; and what the help promises
+    with pytest.raises(optimize_cli.UsageError,
+                       match=r"bad option: --timeout must be a number of seconds above 0"):
+        optimize_cli.settings_from_args(parse(["in", "-o", "o", "--timeout", "0"]))
+    with pytest.raises(optimize_cli.UsageError, match=r"--max-size .* \(0 or none keeps the size\)"):
+        optimize_cli.settings_from_args(parse(["in", "-o", "o", "--max-size", "-1"]))
+    with pytest.raises(optimize_cli.UsageError, match=r"bad option: --target-size must be"):
+        optimize_cli.settings_from_args(parse(["in", "-o", "o", "--target-size", "0KB"]))
+    # one of them would be ignored
+    with pytest.raises(optimize_cli.UsageError, match=r"give --format or --formats, not both"):
+        optimize_cli.settings_from_args(parse(["in", "-o", "o", "--format", "avif",
+                                               "--formats", "webp"]))
     with pytest.raises(optimize_cli.UsageError, match="--workers must be a whole number"):
         optimize_cli.settings_from_args(parse(["in", "-o", "o", "--workers", "two"]))
     with pytest.raises(optimize_cli.UsageError, match="cannot read preset"):

@@ -182,7 +182,8 @@ class Options:
         if self.timeout_s is not None:
             t = self.timeout_s
             if isinstance(t, bool) or not isinstance(t, (int, float)) or not 0 < t <= 86_400:
-                raise OptionsError(f"timeout_s must be seconds between 0 and 86400; got {t!r}")
+                raise OptionsError(f"timeout_s must be a number of seconds above 0, at most "
+                                  f"86400; got {t!r}")
         self._check_goals()
         self._check_variants()
         if self.fit is Fit.COVER and (self.width is None or self.height is None):

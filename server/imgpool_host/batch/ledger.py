@@ -172,10 +172,12 @@ class BatchLedger:
         elif isinstance(event, UploadDone):
             if self.settle_written(name):
                 return
-            status = event.status or "no answer"
-            text = (event.message or "").strip() or "the upload did not complete"
+            # The sink's own words when it refused; its HTTP status only when there are
+            # none (a status number means nothing to a person).
+            text = (event.message or "").strip() or (
+                f"the upload did not complete (status {event.status or 'none'})")
             self.settle_failed(name, HostReason.WRITE_FAILED.value,
-                               f"the result could not be written ({status}: {text})")
+                               f"the result could not be written: {text}")
         elif isinstance(event, E.TaskFailed):
             reason = event.reason.value
             self.settle_failed(name, reason,

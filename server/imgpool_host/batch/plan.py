@@ -128,6 +128,8 @@ class BatchPlan:
     rels: dict[str, str] = field(default_factory=dict)    #: tag -> real path, where they differ
     stems: dict[str, OutputStem] = field(default_factory=dict)  #: tag -> where its outputs go
     namer: OutputNamer | None = None                      #: every output claimed, for the sink
+    #: The inputs as given on the command line.
+    given: list[str] = field(default_factory=list)
     #: Outputs an earlier run made from another file still on disk (rel -> its real path).
     elsewhere: dict[str, str] = field(default_factory=dict)
     #: Links to folders found while walking (names as for files): never followed.
@@ -135,12 +137,17 @@ class BatchPlan:
 
     def notes(self) -> list[str]:
         """What the walk left out that a person would otherwise not see, in words."""
-        if not self.linked_folders:
-            return []
-        shown = first_few(self.linked_folders, 5)
-        what = "a link to a folder was" if len(self.linked_folders) == 1 else \
-            f"{len(self.linked_folders)} links to folders were"
-        return [f"{what} not followed ({shown}): name the folder itself to optimize it"]
+        notes = []
+        if not self.order:        # an empty folder, or a mistyped one: say so
+            notes.append(f"no files found in {first_few(self.given, 5)}: nothing to do "
+                         "(hidden files and folders are left out)")
+        if self.linked_folders:
+            shown = first_few(self.linked_folders, 5)
+            what = "a link to a folder was" if len(self.linked_folders) == 1 else \
+                f"{len(self.linked_folders)} links to folders were"
+            notes.append(f"{what} not followed ({shown}): name the folder itself to "
+                         "optimize it")
+        return notes
 
 
 def check_out(out: str | os.PathLike, inputs: Iterable[str | os.PathLike]) -> Path:
@@ -227,7 +234,8 @@ def plan_batch(paths: Iterable[str | os.PathLike], out: str | os.PathLike,
     paths = list(paths)
     linked: list[str] = []
     found = collect_inputs(paths, linked)
-    plan = BatchPlan(out=check_out(out, paths), linked_folders=linked)
+    plan = BatchPlan(out=check_out(out, paths), linked_folders=linked,
+                     given=[os.fspath(p) for p in paths])
     plan.journal = journal = OutputJournal(plan.out, options)
     plan.inputs = {os.path.realpath(f.path) for f in found}
     # Neither an input in OUT nor an earlier run's output of another, living file is

@@ -64,8 +64,8 @@ def collect_inputs(paths: Iterable[str | os.PathLike],
                 raise BatchUsageError(f"cannot mirror {root}: give its sub-folders instead")
             if top in tops:
                 raise BatchUsageError(
-                    f"inputs {tops[top]} and {root} would both be written to OUT/{top}: "
-                    "rename one or run them separately")
+                    f"inputs {tops[top]} and {root} share the name {top}, which their "
+                    "outputs are named after in OUT: rename one or run them separately")
             tops[top] = root
         if root.is_dir():
             prefix = () if single else (top,)
