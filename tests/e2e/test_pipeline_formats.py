@@ -304,6 +304,8 @@ def test_keep_original_if_larger(run):
     # Resized: the original is not the size asked for, so the (larger) result stands.
     resized = run.get("keep-original-resized", "flat_palette.png")
     assert resized.format == "jpeg" and resized.image.size == (100, 67)
+    assert resized.result.out_bytes >= len(flat)              # ... and says why it is bigger
+    assert "larger than the original, which was not kept" in resized.result.note
 
 
 def test_lossless_is_lossless(run):

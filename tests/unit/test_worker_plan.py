@@ -198,3 +198,12 @@ def test_avif_quality_and_effort_map_onto_the_encoders_scale():
     assert [avif_effort(e) for e in range(10)] == [0, 0, 0, 0, 1, 3, 4, 6, 7, 9]
     # Other formats keep the user's quality as it is.
     assert make_plan(Options(format="webp", quality=63), JPEG).save_options["Q"] == 63
+
+
+def test_lossless_on_a_format_without_it_says_what_was_made_instead():
+    jpeg = make_plan(Options(format=OutputFormat.JPEG, lossless=True, quality=85), JPEG)
+    assert "JPEG has no lossless mode: made at quality 85" in jpeg.notes
+    gif = make_plan(Options(format=OutputFormat.GIF, lossless=True), JPEG)
+    assert any("256-colour palette" in n for n in gif.notes)
+    assert make_plan(Options(format=OutputFormat.WEBP, lossless=True), JPEG).notes == []
+    assert make_plan(Options(format=OutputFormat.JPEG), JPEG).notes == []

@@ -106,6 +106,13 @@ def resolve_format(options: Options, info: ImageInfo) -> OutputFormat:
     return _SAME_AS.get(info.format, OutputFormat.PNG)
 
 
+#: Outputs that have no lossless mode: what they are made as instead, for the note.
+NO_LOSSLESS = {
+    OutputFormat.JPEG: "JPEG has no lossless mode: made at quality {q}",
+    OutputFormat.GIF: "GIF has no lossless mode for photos: made with a 256-colour palette",
+}
+
+
 def make_plan(options: Options, info: ImageInfo) -> Plan:
     output = resolve_format(options, info)
     notes: list[str] = []
@@ -117,6 +124,8 @@ def make_plan(options: Options, info: ImageInfo) -> Plan:
     keep_frames = maybe_multi and options.animated and output in ANIMATED_OUTPUTS
     if multi and not keep_frames:
         notes.append(first_frame_note(options.animated, output, info.frames or 1))
+    if options.lossless and output in NO_LOSSLESS:
+        notes.append(NO_LOSSLESS[output].format(q=options.quality))
 
     thumb: dict[str, Any] = {"size": "both" if options.enlarge else "down"}
     thumb["height"] = box_h if box_h is not None else UNBOUNDED

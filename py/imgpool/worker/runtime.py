@@ -222,6 +222,11 @@ class Worker:
             else:
                 buffer, fmt, kept = inp.whole(self.host), info.format.value, True
                 notes.append("kept the original (result was larger)")
+        elif plan.keep_original_if_larger and int(goal.out.byteLength) >= inp.size:
+            # A resized (or reshaped) image cannot be swapped for its original: say why
+            # a bigger file came out.
+            notes.append("larger than the original, which was not kept: it is not the "
+                         "size asked for")
         notes += filter(None, [size_note(options, inp.size, int(buffer.byteLength),
                                          goal.quality)])
         done = P.TaskDoneMsg(
