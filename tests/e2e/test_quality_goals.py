@@ -148,7 +148,7 @@ def test_the_cli_report_carries_the_chosen_quality_and_the_score(photos, tmp_pat
         assert 10 <= f["quality"] <= 80 and f["encodes"] >= 1 and 0 < f["ssim"] <= 1, f
     bad = subprocess.run([str(IMGPOOL), "optimize", str(src), "-o", str(tmp_path / "x"),
                           "--target-size", "lots"], capture_output=True, text=True, timeout=60)
-    assert bad.returncode == 2 and "target_size must be a size like 200KB" in bad.stderr
+    assert bad.returncode == 2 and "--target-size must be a size like 200KB" in bad.stderr
 
 
 @pytest.fixture(scope="module")
