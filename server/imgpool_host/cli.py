@@ -17,6 +17,7 @@ with "-" names the subcommand.
 from __future__ import annotations
 
 import argparse
+import difflib
 import importlib
 import ipaddress
 import sys
@@ -144,7 +145,21 @@ def build_parser(loaded: dict[str, Any]) -> argparse.ArgumentParser:
             loaded[name].add_parser(subparsers)
         else:
             subparsers.add_parser(name, help=spec.help)
+    parser.set_defaults(_commands=subparsers.choices)
     return parser
+
+
+def _unrecognized(sub: argparse.ArgumentParser, unknown: Sequence[str]) -> str:
+    """The usage error for flags `sub` does not know, with the nearest it does."""
+    known = [o for a in sub._actions for o in a.option_strings if o.startswith("--")]
+    hints = []
+    for token in unknown:
+        if token.startswith("--"):
+            near = difflib.get_close_matches(token.split("=", 1)[0], known, n=1)
+            hints += [f"{token} (did you mean {near[0]}?)"] if near else [token]
+        else:
+            hints.append(token)
+    return "unrecognized arguments: " + " ".join(hints)
 
 
 def _chosen(argv: Sequence[str]) -> str | None:
@@ -164,7 +179,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             return EXIT_UNAVAILABLE
     parser = build_parser(loaded)
     try:
-        args = parser.parse_args(argv)
+        args, unknown = parser.parse_known_args(argv)
+        if unknown:
+            # Told by the command's own parser (its usage, a near flag), not the top one's.
+            commands = getattr(args, "_commands", {})
+            sub = commands.get(args.command, parser)
+            sub.error(_unrecognized(sub, unknown))
     except SystemExit as exc:            # --help (0) or a usage error (2)
         return exc.code if isinstance(exc.code, int) else EXIT_UNAVAILABLE
     if args.command is None:

@@ -30,3 +30,12 @@ def test_help_names_the_defaults_options_apply(optimize_help):
                           ("--metadata POLICY", d.metadata.value)]:
         after = text[text.index(flag + " "):]
         assert f"(default {default}" in after[:200], (flag, after[:200])
+
+
+def test_a_misspelled_flag_is_told_by_the_command_with_the_nearest_one(capsys):
+    assert cli.main(["optimize", "in", "-o", "out", "--qualty", "50"]) == 2
+    err = capsys.readouterr().err
+    assert err.splitlines()[0].startswith("usage: imgpool optimize")   # the command's usage
+    assert "unrecognized arguments: --qualty (did you mean --quality?)" in err
+    assert cli.main(["optimize", "in", "-o", "out", "--max-sise=100"]) == 2
+    assert "--max-sise=100 (did you mean --max-size?)" in capsys.readouterr().err
