@@ -431,17 +431,34 @@ def test_another_folders_photo_of_the_same_name_never_replaces_an_earlier_output
     assert jobs(tmp_path / "d2023", out) == []
 
 
-def test_an_output_of_a_file_that_is_gone_or_of_this_input_is_replaced_as_before(tmp_path):
+def test_an_earlier_output_is_replaced_only_by_its_own_photo(tmp_path):
     out = tmp_path / "out"
     old = touch(tmp_path / "d2023" / "IMG_0001.jpg", b"the 2023 photo", mtime=time.time() - 100)
     write_through_sink(tmp_path / "d2023", out, "IMG_0001.jpg", b"2023-RESULT")
-    old.write_bytes(b"the 2023 photo, edited")               # this input, changed: redone here
+    # the photo edited where it is: redone under its own name
+    old.write_bytes(b"the 2023 photo, edited")
     (job,) = plan_batch([tmp_path / "d2023"], out, Options()).jobs
     assert job.output.name == "IMG_0001.webp" and not job.rename_note
+    write_through_sink(tmp_path / "d2023", out, "IMG_0001.jpg", b"2023-RESULT-2")
+    # the same photo, moved (or its path spelled otherwise): its own output, up to date
+    archive = tmp_path / "archive"
+    archive.mkdir()
+    os.rename(old, archive / "IMG_0001.jpg")
+    assert jobs(archive, out) == []
+    # another photo of that name, with the first one archived away (its folder gone):
+    # the earlier output may be the last copy of that photo, so it stays
+    (archive / "IMG_0001.jpg").unlink()
     touch(tmp_path / "d2024" / "IMG_0001.jpg", b"the 2024 photo!")
-    old.unlink()                                             # the 2023 photo is gone
     (job,) = plan_batch([tmp_path / "d2024"], out, Options()).jobs
-    assert job.output.name == "IMG_0001.webp"
+    assert job.output.name == "IMG_0001.jpg.webp" and "an earlier run made it" in job.rename_note
+    assert (out / "IMG_0001.webp").read_bytes() == b"2023-RESULT-2"
+
+
+def test_a_journal_entry_with_fields_from_a_later_version_still_counts(resumed):
+    src, out, _photo = resumed
+    line = json.loads((out / JOURNAL_NAME).read_text().splitlines()[-1])
+    (out / JOURNAL_NAME).write_text(json.dumps({**line, "made_by": "imgpool 9"}) + "\n")
+    assert jobs(src, out) == []                              # still up to date
 
 
 def test_an_input_that_changes_during_the_run_is_not_recorded(tmp_path):

@@ -77,6 +77,10 @@ class OutputNamer:
         """The input that claimed `output`, if any."""
         return self._taken.get(_key(output))
 
+    def free(self, output: str) -> None:
+        """Un-reserve `output` (the host found it belongs to the input about to claim it)."""
+        self._reserved.discard(_key(output))
+
     def take(self, name: str, output: str) -> bool:
         """Claim exactly `output` for `name`: True if it is now (or was already) `name`'s,
         False if another input or an input file has it."""

@@ -79,9 +79,14 @@ class JournalEntry:
     source_mtime_ns: int
     source_sha256: str
     options: str             #: options_digest of the run that wrote it
-    #: The input's real path when it was written ("" in entries older than the field):
-    #: another run's input of the same name must not replace this output (`made_elsewhere`).
+    #: The input's real path when it was written ("" in entries older than the field,
+    #: which protect nothing): another photo of the same name must not replace this
+    #: output (`made_elsewhere`).
     source: str = ""
+
+
+#: JournalEntry's field names: what a line is read for.
+_FIELDS = tuple(JournalEntry.__dataclass_fields__)
 
 
 class OutputJournal:
@@ -104,8 +109,10 @@ class OutputJournal:
         for line in raw.splitlines():
             self.lines += 1
             try:
-                entry = JournalEntry(**json.loads(line))
-            except (ValueError, TypeError):
+                data = json.loads(line)
+                # Fields a later version adds are left out, not the whole entry.
+                entry = JournalEntry(**{k: data[k] for k in _FIELDS if k in data})
+            except (ValueError, TypeError, KeyError):
                 continue                          # cut short by a kill, or foreign
             self.entries[entry.output] = entry
 
@@ -138,14 +145,25 @@ class OutputJournal:
             return False
         return True
 
-    def made_elsewhere(self, inputs: set[str]) -> dict[str, str]:
-        """Outputs (relative POSIX path -> input's real path) that an earlier run made from
-        a file that is not among `inputs` (real paths) and is still there, with the output
-        still in OUT: a run of another folder holding a photo of the same name must not
-        replace them (`IMG_0001.jpg` of 2023 and of 2024 into one OUT)."""
-        return {rel: e.source for rel, e in self.entries.items()
-                if e.source and e.source not in inputs and os.path.isfile(e.source)
-                and os.path.lexists(self.out / rel)}
+    def made_elsewhere(self, inputs: set[str]) -> dict[str, JournalEntry]:
+        """Outputs still in OUT (relative POSIX path -> entry) that an earlier run made
+        from a file that is not among `inputs` (real paths), whether or not that file is
+        still there: another photo of the same name must not replace them (`IMG_0001.jpg`
+        of 2023 and of 2024 into one OUT, the 2023 folder archived since). The planner
+        lets an input take one only when it is that same photo (`same_source`)."""
+        return {rel: e for rel, e in self.entries.items()
+                if e.source and e.source not in inputs and os.path.lexists(self.out / rel)}
+
+    @staticmethod
+    def same_source(entry: JournalEntry, source: Path, st: os.stat_result) -> bool:
+        """`source` (as it is now) is the file `entry`'s output was made from: the same
+        bytes, wherever it lives now (a moved folder, a path spelled in another case)."""
+        if st.st_size != entry.source_size:
+            return False
+        try:
+            return file_sha256(source) == entry.source_sha256
+        except OSError:
+            return False
 
     # ---- writing ------------------------------------------------------------------------
 

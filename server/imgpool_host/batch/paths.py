@@ -12,8 +12,8 @@ line and exit status 2 instead of a traceback (or, worse, lost data) after the w
   mistaken for something: a folder, an input file, a path inside an input folder (the
   next run would take the report for an image), OUT's journal or a temp file, or any
   path under OUT that this run's outputs could take (same stem, an output extension);
-  and any existing file that is not an earlier imgpool report (a photo of another
-  folder, another run's output or journal): a report replaces only a report.
+  and any existing file that does not begin as an imgpool report does (a photo of
+  another folder, another run's output or journal): a report replaces only a report.
   Its folder is made and proved writable like OUT.
 
 Rules:
@@ -23,8 +23,8 @@ Rules:
 
 from __future__ import annotations
 
-import json
 import os
+import re
 import tempfile
 from collections.abc import Iterable
 from pathlib import Path, PurePosixPath
@@ -42,12 +42,10 @@ __all__ = ["prepare_out", "check_report_path"]
 
 #: The responsive sets' listing, at OUT's top (batch/sets.py).
 SRCSET = PurePosixPath(SRCSET_NAME)
-#: Keys every report has (report.Report.to_dict): an existing file with them may be
-#: replaced by the next report.
-REPORT_KEYS = frozenset({"version", "out", "totals", "files"})
-#: An existing file larger than this is never taken for a report (a report of 100,000
-#: files is about 60 MB).
-REPORT_MAX_BYTES = 256 * 1024 * 1024
+#: How every report begins (report.Report.to_dict: "version" first, then "out"); an
+#: existing file that begins so may be replaced by the next report.
+REPORT_OPENING = re.compile(rb'\A\s*\{\s*"version"\s*:\s*\d+\s*,\s*"out"\s*:')
+REPORT_HEAD_BYTES = 256
 
 
 def prepare_out(out: Path, given: str | os.PathLike) -> None:
@@ -101,20 +99,16 @@ def _report_clash(real: Path, plan: BatchPlan, inputs: Iterable[str | os.PathLik
 
 def _replaceable(real: Path) -> bool:
     """Whether a report may be written at `real`: nothing there, an empty file, or an
-    earlier report (JSON with a report's own keys)."""
+    earlier report (its opening is a report's own: `{"version": N, "out": ...`; read
+    from the head only, so a report of any size is recognised at once)."""
     try:
-        st = real.stat()
-    except OSError:
-        return True                        # nothing there (or unreadable: writing says)
-    if st.st_size == 0:
+        with open(real, "rb") as f:
+            head = f.read(REPORT_HEAD_BYTES)
+    except FileNotFoundError:
         return True
-    if st.st_size > REPORT_MAX_BYTES:
-        return False
-    try:
-        data = json.loads(real.read_bytes())
-    except (OSError, ValueError):
-        return False
-    return isinstance(data, dict) and REPORT_KEYS <= data.keys()
+    except OSError:
+        return not real.exists()           # unreadable: never replaced
+    return not head or REPORT_OPENING.match(head) is not None
 
 
 def _make_folder(folder: Path, what: str) -> None:

@@ -41,11 +41,13 @@ Rules:
   the mtime moved). A modification time alone never counts. The output's extension is
   predicted from the options (for `format=same`, from the input's extension); an output
   that ends up under another extension is simply redone next time.
-- An output an earlier run made from another file that is still on disk (the journal
-  names it: `OutputJournal.made_elsewhere`) is never replaced: a run of another folder
-  into the same OUT whose photo has the same name (cameras repeat `IMG_0001.jpg`) gets
-  its outputs named apart (`IMG_0001.jpg.webp`), with a note saying why. An output of a
-  file that is gone, or of this run's own input, is replaced as before.
+- An output an earlier run made from another file (the journal names it:
+  `OutputJournal.made_elsewhere`) is never replaced by a different photo, even when that
+  file is gone (the output may be its last copy): a run of another folder into the same
+  OUT whose photo has the same name (cameras repeat `IMG_0001.jpg`) gets its outputs
+  named apart (`IMG_0001.jpg.webp`), with a note saying why. The same photo moved or
+  spelled otherwise (same size and SHA-256, `same_source`) keeps its own output, and an
+  output of this run's own input is replaced as before.
 """
 
 from __future__ import annotations
@@ -58,7 +60,7 @@ from pathlib import Path, PurePosixPath
 
 from imgpool.shared.imageinfo import ImageFormat, ImageInfo
 from imgpool.shared.options import EXTENSIONS, Options, OutputFormat
-from imgpool.shared.outnames import OutputNamer, OutputStem
+from imgpool.shared.outnames import OutputNamer, OutputStem, natural_stem
 from imgpool.shared.plan import resolve_format
 from imgpool.shared.variants import set_suffixes
 
@@ -130,7 +132,7 @@ class BatchPlan:
     namer: OutputNamer | None = None                      #: every output claimed, for the sink
     #: The inputs as given on the command line.
     given: list[str] = field(default_factory=list)
-    #: Outputs an earlier run made from another file still on disk (rel -> its real path).
+    #: Outputs an earlier run made from another file (casefolded rel -> its real path).
     elsewhere: dict[str, str] = field(default_factory=dict)
     #: Links to folders found while walking (names as for files): never followed.
     linked_folders: list[str] = field(default_factory=list)
@@ -240,8 +242,10 @@ def plan_batch(paths: Iterable[str | os.PathLike], out: str | os.PathLike,
     plan.inputs = {os.path.realpath(f.path) for f in found}
     # Neither an input in OUT nor an earlier run's output of another, living file is
     # ever replaced: an output that would be is named apart (`_rename_note` says why).
-    plan.elsewhere = journal.made_elsewhere(plan.inputs)
-    namer = plan.namer = OutputNamer(_inputs_in_out(plan) | set(plan.elsewhere))
+    elsewhere = journal.made_elsewhere(plan.inputs)
+    plan.elsewhere = {rel.casefold(): e.source for rel, e in elsewhere.items()}
+    earlier = {rel.casefold(): e for rel, e in elsewhere.items()}
+    namer = plan.namer = OutputNamer(_inputs_in_out(plan) | set(elsewhere))
     taken = {f.name for f in found}
     for item in found:
         tag = page_name(item.name, taken)
@@ -260,6 +264,10 @@ def plan_batch(paths: Iterable[str | os.PathLike], out: str | os.PathLike,
             plan.settled[tag] = left_out
             continue
         suffixes = predicted_suffixes(item.name, options)
+        for wanted in (natural_stem(item.name) + x for x in suffixes):
+            entry = earlier.get(wanted.casefold())
+            if entry is not None and journal.same_source(entry, item.path, item.st):
+                namer.free(wanted)            # this very photo, moved: its own output
         where = plan.stems[tag] = namer.claim(item.name, suffixes)
         job = Job(source=item.path, name=tag, output=plan.out, size_bytes=item.st.st_size,
                   mtime_ns=item.st.st_mtime_ns, rel=item.name if tag != item.name else "",
@@ -318,8 +326,8 @@ def _rename_note(namer: OutputNamer, where: OutputStem, suffixes: list[str],
     """Why an input's outputs got another name, in words."""
     wanted = [where.renamed_from + s for s in suffixes]
     owner = next((o for o in map(namer.owner, wanted) if o), None)
-    earlier = {rel.casefold(): src for rel, src in elsewhere.items()}
-    made_from = next((earlier[w.casefold()] for w in wanted if w.casefold() in earlier), None)
+    made_from = next((elsewhere[w.casefold()] for w in wanted if w.casefold() in elsewhere),
+                     None)
     why = (f"{owner} is written there" if owner
            else f"an earlier run made it from {made_from}" if made_from
            else "an input file is there")
