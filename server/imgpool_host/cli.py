@@ -21,7 +21,7 @@ import difflib
 import importlib
 import ipaddress
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -135,8 +135,10 @@ SUBCOMMANDS: dict[str, Subcommand] = {
 }
 
 
-def build_parser(loaded: dict[str, Any]) -> argparse.ArgumentParser:
-    """The parser: full sub-parsers for `loaded` commands, help-only ones for the rest."""
+def build_parser(loaded: dict[str, Any]
+                 ) -> tuple[argparse.ArgumentParser, Mapping[str, argparse.ArgumentParser]]:
+    """The parser: full sub-parsers for `loaded` commands, help-only ones for the rest;
+    and each command's own parser, by name."""
     parser = argparse.ArgumentParser(
         prog=PROG, description="Offline batch image optimizer: wasm-vips in browser workers.")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
@@ -145,8 +147,7 @@ def build_parser(loaded: dict[str, Any]) -> argparse.ArgumentParser:
             loaded[name].add_parser(subparsers)
         else:
             subparsers.add_parser(name, help=spec.help)
-    parser.set_defaults(_commands=subparsers.choices)
-    return parser
+    return parser, subparsers.choices
 
 
 def _unrecognized(sub: argparse.ArgumentParser, unknown: Sequence[str]) -> str:
@@ -177,12 +178,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"{PROG} {name}: not available in this build (module {exc} is missing)",
                   file=sys.stderr)
             return EXIT_UNAVAILABLE
-    parser = build_parser(loaded)
+    parser, commands = build_parser(loaded)
     try:
         args, unknown = parser.parse_known_args(argv)
         if unknown:
             # Told by the command's own parser (its usage, a near flag), not the top one's.
-            commands = getattr(args, "_commands", {})
             sub = commands.get(args.command, parser)
             sub.error(_unrecognized(sub, unknown))
     except SystemExit as exc:            # --help (0) or a usage error (2)

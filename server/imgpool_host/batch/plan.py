@@ -65,7 +65,7 @@ from imgpool.shared.plan import resolve_format
 from imgpool.shared.variants import set_suffixes
 
 from .errors import BatchUsageError
-from .journal import OutputJournal
+from .journal import JournalEntry, OutputJournal
 from .walk import Found, collect_inputs
 from .nonimages import NOT_IMAGE_MESSAGE, is_not_image
 from .report import NOT_IMAGE, FileRecord, FileStatus, HostReason
@@ -132,8 +132,8 @@ class BatchPlan:
     namer: OutputNamer | None = None                      #: every output claimed, for the sink
     #: The inputs as given on the command line.
     given: list[str] = field(default_factory=list)
-    #: Outputs an earlier run made from another file (casefolded rel -> its real path).
-    elsewhere: dict[str, str] = field(default_factory=dict)
+    #: Outputs an earlier run made from another file (casefolded rel -> journal entry).
+    elsewhere: dict[str, JournalEntry] = field(default_factory=dict)
     #: Links to folders found while walking (names as for files): never followed.
     linked_folders: list[str] = field(default_factory=list)
 
@@ -240,11 +240,10 @@ def plan_batch(paths: Iterable[str | os.PathLike], out: str | os.PathLike,
                      given=[os.fspath(p) for p in paths])
     plan.journal = journal = OutputJournal(plan.out, options)
     plan.inputs = {os.path.realpath(f.path) for f in found}
-    # Neither an input in OUT nor an earlier run's output of another, living file is
-    # ever replaced: an output that would be is named apart (`_rename_note` says why).
+    # Neither an input in OUT nor an earlier run's output of another photo is ever
+    # replaced: an output that would be is named apart (`_rename_note` says why).
     elsewhere = journal.made_elsewhere(plan.inputs)
-    plan.elsewhere = {rel.casefold(): e.source for rel, e in elsewhere.items()}
-    earlier = {rel.casefold(): e for rel, e in elsewhere.items()}
+    plan.elsewhere = {rel.casefold(): e for rel, e in elsewhere.items()}
     namer = plan.namer = OutputNamer(_inputs_in_out(plan) | set(elsewhere))
     taken = {f.name for f in found}
     for item in found:
@@ -265,7 +264,7 @@ def plan_batch(paths: Iterable[str | os.PathLike], out: str | os.PathLike,
             continue
         suffixes = predicted_suffixes(item.name, options)
         for wanted in (natural_stem(item.name) + x for x in suffixes):
-            entry = earlier.get(wanted.casefold())
+            entry = plan.elsewhere.get(wanted.casefold())
             if entry is not None and journal.same_source(entry, item.path, item.st):
                 namer.free(wanted)            # this very photo, moved: its own output
         where = plan.stems[tag] = namer.claim(item.name, suffixes)
@@ -322,12 +321,12 @@ def _current(job: Job, outputs: list[Path], item: Found, options: Options,
 
 
 def _rename_note(namer: OutputNamer, where: OutputStem, suffixes: list[str],
-                 elsewhere: Mapping[str, str]) -> str:
+                 elsewhere: Mapping[str, JournalEntry]) -> str:
     """Why an input's outputs got another name, in words."""
     wanted = [where.renamed_from + s for s in suffixes]
     owner = next((o for o in map(namer.owner, wanted) if o), None)
-    made_from = next((elsewhere[w.casefold()] for w in wanted if w.casefold() in elsewhere),
-                     None)
+    made_from = next((elsewhere[w.casefold()].source for w in wanted
+                      if w.casefold() in elsewhere), None)
     why = (f"{owner} is written there" if owner
            else f"an earlier run made it from {made_from}" if made_from
            else "an input file is there")
